@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+/**
+ * Builds the Worker as `wrangler deploy` would (`--dry-run`, offline) and fails when the gzipped
+ * bundle exceeds the budget (250 KiB).
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+
+const BUDGET = 250 * 1024;
+execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", "dist"], { stdio: "inherit" });
+const files = readdirSync("dist").filter((f) => f.endsWith(".js"));
+const raw = files.reduce((sum, f) => sum + readFileSync(`dist/${f}`).length, 0);
+const gzip = files.reduce((sum, f) => sum + gzipSync(readFileSync(`dist/${f}`), { level: 9 }).length, 0);
+console.log(`bundle: ${(raw / 1024).toFixed(1)} KiB raw, ${(gzip / 1024).toFixed(1)} KiB gzip (budget ${BUDGET / 1024} KiB gzip)`);
+if (gzip > BUDGET) {
+  console.error("bundle: over budget");
+  process.exit(1);
+}

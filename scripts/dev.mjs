@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/**
+ * `npm run dev -- [wrangler dev args]`: applies the local D1 migrations to the same state directory
+ * `wrangler dev` will use (its --persist-to, if given), writes a git-ignored .dev.vars with a fresh
+ * ES256 key and ENVIRONMENT=development when it has none, then runs `wrangler dev` with every
+ * argument passed through.
+ *
+ * @example
+ * npm run dev -- --ip 127.0.0.1 --port 8790 --persist-to /tmp/x
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { generateDevKey } from "./dev-key.mjs";
+
+const args = process.argv.slice(2);
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" };
+
+function option(name) {
+  const index = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (index === -1) return undefined;
+  const arg = args[index];
+  return arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[index + 1];
+}
+
+async function ensureDevVars() {
+  const path = ".dev.vars";
+  const current = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const lines = [];
+  if (!/^ENVIRONMENT=/m.test(current)) lines.push("ENVIRONMENT=development");
+  if (!/^JWT_SIGNING_KEY=/m.test(current)) {
+    const key = await generateDevKey();
+    lines.push(`JWT_SIGNING_KEY='${JSON.stringify(key)}'`);
+    console.log(`dev: wrote a new development signing key (kid ${key.kid}) to .dev.vars`);
+  }
+  if (lines.length > 0) writeFileSync(path, `${current}${current && !current.endsWith("\n") ? "\n" : ""}${lines.join("\n")}\n`, { mode: 0o600 });
+}
+
+await ensureDevVars();
+
+const persistTo = option("--persist-to");
+const migrate = ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : [])];
+const migrated = spawnSync("npx", migrate, { stdio: "inherit", env });
+if (migrated.status !== 0) {
+  console.error("dev: applying the local D1 migrations failed");
+  process.exit(migrated.status ?? 1);
+}
+
+const child = spawn("npx", ["wrangler", "dev", ...args], { stdio: "inherit", env });
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));

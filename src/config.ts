@@ -1,0 +1,231 @@
+/**
+ * Every setting of the service, parsed and checked once per environment object with zod.
+ * In production a missing signing key, the development key, or PBKDF2 iterations above what
+ * production workerd allows make `loadConfig` throw `ConfigError`; the app then answers 503 and
+ * logs the reasons instead of serving (see src/middleware.ts).
+ *
+ * @example
+ * import { loadConfig } from "./config";
+ * const config = loadConfig(env);
+ * config.rateLimits.login; // { limit: 5, windowSeconds: 60 }
+ */
+import { z } from "zod";
+
+/** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
+export const MAX_PBKDF2_ITERATIONS = 100_000;
+
+/** Signing keys made by `scripts/dev.mjs` and the tests carry this kid prefix. */
+export const DEV_KEY_PREFIX = "dev-";
+
+export const RATE_LIMIT_BUCKETS = [
+  "guest",
+  "login",
+  "refresh",
+  "signout",
+  "upgrade",
+  "register",
+  "recovery",
+  "reset",
+  "sessions",
+] as const;
+export type RateLimitBucket = (typeof RATE_LIMIT_BUCKETS)[number];
+
+export interface Rate {
+  limit: number;
+  windowSeconds: number;
+}
+
+const rate = z
+  .string()
+  .regex(/^\d+\/\d+$/, "must look like LIMIT/SECONDS, for example 5/60")
+  .transform((value): Rate => {
+    const [limit, windowSeconds] = value.split("/").map(Number) as [number, number];
+    return { limit, windowSeconds };
+  })
+  .refine((r) => r.limit >= 1 && r.windowSeconds >= 1 && r.windowSeconds <= 86_400, {
+    message: "limit must be at least 1 and the window 1 to 86400 seconds",
+  });
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(["true", "false"]).transform((v) => v === "true");
+const list = z
+  .string()
+  .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
+const origins = list.pipe(z.array(z.url().transform((u) => new URL(u).origin)));
+
+const jwk = z
+  .object({ kty: z.literal("EC"), crv: z.literal("P-256"), x: z.string(), y: z.string(), kid: z.string().min(1) })
+  .loose();
+const privateJwk = jwk.extend({ d: z.string() });
+const json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((value, ctx) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "is not valid JSON" });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+const EnvSchema = z.object({
+  ENVIRONMENT: z.enum(["development", "production"]).default("production"),
+  PUBLIC_URL: z.union([z.literal(""), z.url()]).default(""),
+  JWT_ISSUER: z.string().min(1).default("edge-auth"),
+  JWT_AUDIENCE: z.string().min(1).default("edge-auth-clients"),
+  JWT_SIGNING_KEY: json(privateJwk).optional(),
+  JWT_PREVIOUS_KEYS: json(z.array(jwk)).default([]),
+  PASSWORD_PEPPER: z.string().min(32, "must be at least 32 characters").optional(),
+  ACCESS_TOKEN_TTL_SECONDS: int(60, 86_400).default(3600),
+  REFRESH_TOKEN_TTL_DAYS: int(1, 365).default(30),
+  REFRESH_REUSE_WINDOW_SECONDS: int(0, 300).default(10),
+  MAX_SESSIONS_PER_USER: int(1, 100).default(5),
+  PASSWORD_MIN_LENGTH: int(8, 128).default(8),
+  PBKDF2_ITERATIONS: int(10_000, 10_000_000).default(MAX_PBKDF2_ITERATIONS),
+  REQUIRE_EMAIL_VERIFICATION: bool.default(true),
+  RESET_TOKEN_TTL_MINUTES: int(5, 24 * 60).default(30),
+  VERIFY_TOKEN_TTL_HOURS: int(1, 24 * 7).default(24),
+  CORS_ORIGINS: origins.default([]),
+  REDIRECT_ORIGINS: origins.default([]),
+  CLIENT_ALIASES: json(z.record(z.string(), z.url())).default({}),
+  PLATFORM_NAME: z.string().min(1).max(100).default("Edge Auth"),
+  MAIL_TRANSPORT: z.enum(["outbox", "cloudflare", "http"]).default("outbox"),
+  MAIL_FROM: z.email().default("no-reply@example.com"),
+  MAIL_API_URL: z.url().default("https://api.resend.com/emails"),
+  MAIL_API_KEY: z.string().optional(),
+  BODY_LIMIT_BYTES: int(1024, 1_048_576).default(16_384),
+  UPLOAD_LIMIT_BYTES: int(1024, 10_485_760).default(2_097_152),
+  RATE_LIMIT_GUEST: rate.default({ limit: 5, windowSeconds: 3600 }),
+  RATE_LIMIT_LOGIN: rate.default({ limit: 5, windowSeconds: 60 }),
+  RATE_LIMIT_REFRESH: rate.default({ limit: 5, windowSeconds: 60 }),
+  RATE_LIMIT_SIGNOUT: rate.default({ limit: 2, windowSeconds: 60 }),
+  RATE_LIMIT_UPGRADE: rate.default({ limit: 5, windowSeconds: 60 }),
+  RATE_LIMIT_REGISTER: rate.default({ limit: 10, windowSeconds: 3600 }),
+  RATE_LIMIT_RECOVERY: rate.default({ limit: 5, windowSeconds: 3600 }),
+  RATE_LIMIT_RECOVERY_PER_EMAIL: rate.default({ limit: 3, windowSeconds: 3600 }),
+  RATE_LIMIT_RESET: rate.default({ limit: 10, windowSeconds: 60 }),
+  RATE_LIMIT_SESSIONS: rate.default({ limit: 60, windowSeconds: 60 }),
+  RATE_LIMIT_ACCOUNT_LOGIN_FAILURES: rate.default({ limit: 10, windowSeconds: 900 }),
+});
+
+type ParsedEnv = z.output<typeof EnvSchema>;
+export type SigningJwk = z.output<typeof privateJwk>;
+export type PublicJwk = z.output<typeof jwk>;
+
+export interface Config {
+  environment: ParsedEnv["ENVIRONMENT"];
+  isDevelopment: boolean;
+  publicUrl: string;
+  issuer: string;
+  audience: string;
+  signingKey: SigningJwk;
+  previousKeys: PublicJwk[];
+  pepper: string | undefined;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  reuseWindowMs: number;
+  maxSessionsPerUser: number;
+  passwordMinLength: number;
+  pbkdf2Iterations: number;
+  requireEmailVerification: boolean;
+  resetTokenTtlMs: number;
+  verifyTokenTtlMs: number;
+  corsOrigins: string[];
+  redirectOrigins: string[];
+  clientAliases: Record<string, string>;
+  platformName: string;
+  mail: { transport: ParsedEnv["MAIL_TRANSPORT"]; from: string; apiUrl: string; apiKey: string | undefined };
+  bodyLimitBytes: number;
+  uploadLimitBytes: number;
+  rateLimits: Record<RateLimitBucket, Rate>;
+  recoveryPerEmail: Rate;
+  accountLoginFailures: Rate;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly reasons: string[]) {
+    super(`invalid configuration: ${reasons.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses `env` once per environment object; throws ConfigError with every reason at once. */
+export function loadConfig(env: object): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parse(env);
+    cache.set(env, config);
+  }
+  return config;
+}
+
+function parse(env: object): Config {
+  // Empty strings mean "unset", so a blank var falls back to its default.
+  const raw = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => typeof v === "string" && v !== ""),
+  );
+  const result = EnvSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.join(".") || "env"}: ${i.message}`),
+    );
+  }
+  const e = result.data;
+  const reasons: string[] = [];
+  if (e.PBKDF2_ITERATIONS > MAX_PBKDF2_ITERATIONS) {
+    reasons.push(
+      `PBKDF2_ITERATIONS: ${e.PBKDF2_ITERATIONS} is above ${MAX_PBKDF2_ITERATIONS}, which production Workers refuse`,
+    );
+  }
+  if (!e.JWT_SIGNING_KEY) reasons.push("JWT_SIGNING_KEY: missing (run `npm run dev` locally, or `wrangler secret put`)");
+  if (e.ENVIRONMENT === "production") {
+    if (e.JWT_SIGNING_KEY?.kid.startsWith(DEV_KEY_PREFIX)) {
+      reasons.push("JWT_SIGNING_KEY: the development key must not be used in production");
+    }
+    if (e.MAIL_TRANSPORT === "outbox") reasons.push("MAIL_TRANSPORT: the outbox is for development only");
+    if (e.MAIL_TRANSPORT === "http" && !e.MAIL_API_KEY) reasons.push("MAIL_API_KEY: required by MAIL_TRANSPORT=http");
+    if (!e.PUBLIC_URL) reasons.push("PUBLIC_URL: required in production, so links never come from the Host header");
+  }
+  if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
+
+  return {
+    environment: e.ENVIRONMENT,
+    isDevelopment: e.ENVIRONMENT === "development",
+    publicUrl: e.PUBLIC_URL.replace(/\/+$/, ""),
+    issuer: e.JWT_ISSUER,
+    audience: e.JWT_AUDIENCE,
+    signingKey: e.JWT_SIGNING_KEY,
+    previousKeys: e.JWT_PREVIOUS_KEYS,
+    pepper: e.PASSWORD_PEPPER,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_DAYS * 86_400,
+    reuseWindowMs: e.REFRESH_REUSE_WINDOW_SECONDS * 1000,
+    maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
+    passwordMinLength: e.PASSWORD_MIN_LENGTH,
+    pbkdf2Iterations: e.PBKDF2_ITERATIONS,
+    requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
+    resetTokenTtlMs: e.RESET_TOKEN_TTL_MINUTES * 60_000,
+    verifyTokenTtlMs: e.VERIFY_TOKEN_TTL_HOURS * 3_600_000,
+    corsOrigins: e.CORS_ORIGINS,
+    redirectOrigins: e.REDIRECT_ORIGINS,
+    clientAliases: e.CLIENT_ALIASES,
+    platformName: e.PLATFORM_NAME,
+    mail: { transport: e.MAIL_TRANSPORT, from: e.MAIL_FROM, apiUrl: e.MAIL_API_URL, apiKey: e.MAIL_API_KEY },
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    uploadLimitBytes: e.UPLOAD_LIMIT_BYTES,
+    rateLimits: {
+      guest: e.RATE_LIMIT_GUEST,
+      login: e.RATE_LIMIT_LOGIN,
+      refresh: e.RATE_LIMIT_REFRESH,
+      signout: e.RATE_LIMIT_SIGNOUT,
+      upgrade: e.RATE_LIMIT_UPGRADE,
+      register: e.RATE_LIMIT_REGISTER,
+      recovery: e.RATE_LIMIT_RECOVERY,
+      reset: e.RATE_LIMIT_RESET,
+      sessions: e.RATE_LIMIT_SESSIONS,
+    },
+    recoveryPerEmail: e.RATE_LIMIT_RECOVERY_PER_EMAIL,
+    accountLoginFailures: e.RATE_LIMIT_ACCOUNT_LOGIN_FAILURES,
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The Worker: middleware, routers and the Durable Object classes. Nothing else lives here.
+ *
+ * @example
+ * // wrangler.toml: main = "src/index.ts"
+ * export default app;
+ */
+import type { MiddlewareHandler } from "hono";
+import { router } from "./http";
+import type { AppEnv } from "./http";
+import {
+  configure, cors, limitBody, normalizeBody, noStore, notFound, onError, requestLog, securityHeaders,
+} from "./middleware";
+import { compat } from "./routes/compat";
+import { devMail } from "./routes/dev-mail";
+import { meta } from "./routes/meta";
+import { pages } from "./routes/pages";
+import { v1 } from "./routes/v1";
+
+const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.get("config").isDevelopment) return notFound(c);
+  await next();
+};
+
+const app = router();
+app.use("*", requestLog, securityHeaders, configure, cors);
+for (const api of ["/v1/auth/*", "/auth/*"]) app.use(api, noStore, limitBody, normalizeBody);
+app.use("/_dev/*", developmentOnly);
+
+app.route("/v1/auth", v1);
+app.route("/auth", compat);
+app.route("/_dev", devMail);
+app.route("/", pages);
+app.route("/", meta(app));
+app.notFound(notFound);
+app.onError(onError);
+
+export default app;
+export { RateLimiter } from "./rate-limiter";
+export { UserSessions } from "./user-sessions";

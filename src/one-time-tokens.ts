@@ -1,0 +1,62 @@
+/**
+ * Single-use tokens mailed for email verification and password reset (API.md §7): 256 random bits,
+ * only the SHA-256 kept, a newer token of the same purpose voids the older ones, and redeeming is
+ * one compare-and-set (`UPDATE … WHERE used_at IS NULL AND expires_at > now RETURNING`), so two
+ * concurrent redemptions cannot both succeed.
+ *
+ * @example
+ * import { createTokenStatements, redeemToken } from "./one-time-tokens";
+ * const { token, statements } = await createTokenStatements(db, { userId, email, purpose: "reset_password", ttlMs });
+ * await db.batch(statements);
+ * const redeemed = await redeemToken(db, token, "reset_password"); // { userId, email } | null
+ */
+import { and, eq, gt, isNull } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { randomToken, sha256 } from "./crypto";
+import { oneTimeTokens } from "./schema";
+
+export type TokenPurpose = "verify_email" | "reset_password";
+
+export async function createTokenStatements(
+  db: DrizzleD1Database,
+  input: { userId: string; email: string; purpose: TokenPurpose; ttlMs: number },
+) {
+  const token = randomToken();
+  const now = Date.now();
+  const voidOlder = db
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(and(eq(oneTimeTokens.userId, input.userId), eq(oneTimeTokens.purpose, input.purpose), isNull(oneTimeTokens.usedAt)));
+  const insert = db.insert(oneTimeTokens).values({
+    tokenHash: await sha256(token),
+    userId: input.userId,
+    purpose: input.purpose,
+    email: input.email,
+    createdAt: now,
+    expiresAt: now + input.ttlMs,
+  });
+  return { token, statements: [voidOlder, insert] as const };
+}
+
+/** Marks the token used and returns whom it was for, or null if unknown, used or expired. */
+export async function redeemToken(
+  db: DrizzleD1Database,
+  token: string,
+  purpose: TokenPurpose,
+): Promise<{ userId: string; email: string } | null> {
+  if (token.length < 40 || token.length > 64) return null;
+  const now = Date.now();
+  const rows = await db
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(
+      and(
+        eq(oneTimeTokens.tokenHash, await sha256(token)),
+        eq(oneTimeTokens.purpose, purpose),
+        isNull(oneTimeTokens.usedAt),
+        gt(oneTimeTokens.expiresAt, now),
+      ),
+    )
+    .returning({ userId: oneTimeTokens.userId, email: oneTimeTokens.email });
+  return rows[0] ?? null;
+}

@@ -1,0 +1,90 @@
+/**
+ * Password recovery (API.md §3, §7). `forgotPassword` answers the same, in about the same time,
+ * whether or not the account exists: the lookup, the token and the mail all happen after the answer.
+ * `resetPassword` redeems the single-use token, sets the password, revokes every session and mails
+ * the user a notice.
+ *
+ * @example
+ * import { forgotPassword, resetPassword } from "./recovery";
+ * await forgotPassword(deps, { email, baseUrl: "https://app.example.com" });
+ * await resetPassword(deps, { email, token, newPassword });
+ */
+import { and, eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { Deps } from "./deps";
+import { userSessions } from "./deps";
+import { invalidRequest } from "./errors";
+import { checkLogoUrl, cleanPlatformName, linkBase } from "./links";
+import { sendMail } from "./mail";
+import { resetMail, resetNoticeMail } from "./mail-templates";
+import { createTokenStatements, redeemToken } from "./one-time-tokens";
+import { hashPassword, passwordProblem } from "./passwords";
+import { countRecoveryMail, tooManyRequests } from "./rate-limits";
+import { users } from "./schema";
+import type { UserRow } from "./schema";
+import { normalizeEmail } from "./users";
+
+export interface ForgotInput {
+  email: string;
+  logoUrl?: string | undefined;
+  platformName?: string | undefined;
+  baseUrl?: string | undefined;
+  clientAlias?: string | undefined;
+}
+
+export async function forgotPassword(deps: Deps, input: ForgotInput): Promise<void> {
+  // Every check on the input comes first, so a 400 never depends on whether the account exists.
+  const base = linkBase(deps.config, deps.origin, input);
+  const logoUrl = checkLogoUrl(input.logoUrl);
+  const platformName = cleanPlatformName(input.platformName, deps.config.platformName);
+  const email = normalizeEmail(input.email);
+  const perEmail = await countRecoveryMail(deps, email);
+  if (!perEmail.allowed) throw tooManyRequests(perEmail.retryAfter, "Too many recovery mails for this address; try again later");
+
+  const db = drizzle(deps.env.DB);
+  sendMail(
+    deps,
+    (async () => {
+      const user = await db.select().from(users).where(eq(users.emailNormalized, email)).get();
+      if (!user?.email || user.isGuest) return null;
+      const { token, statements } = await createTokenStatements(db, {
+        userId: user.id,
+        email: user.email,
+        purpose: "reset_password",
+        ttlMs: deps.config.resetTokenTtlMs,
+      });
+      await db.batch([...statements]);
+      const link = `${base}/reset-password?${new URLSearchParams({ token, email: user.email })}`;
+      return resetMail({ to: user.email, platformName, logoUrl, link, minutes: Math.round(deps.config.resetTokenTtlMs / 60_000) });
+    })(),
+  );
+}
+
+export interface ResetInput {
+  email: string;
+  token: string;
+  newPassword: string;
+}
+
+export async function resetPassword(deps: Deps, input: ResetInput): Promise<UserRow> {
+  const email = normalizeEmail(input.email);
+  // Check the new password before redeeming, so a weak one does not burn the token.
+  const problem = passwordProblem({ password: input.newPassword, minLength: deps.config.passwordMinLength, email });
+  if (problem) throw invalidRequest("newPassword", problem);
+  const db = drizzle(deps.env.DB);
+  const redeemed = await redeemToken(db, input.token, "reset_password");
+  const invalid = invalidRequest("token", "is invalid or has expired");
+  if (!redeemed || normalizeEmail(redeemed.email) !== email) throw invalid;
+  const passwordHash = await hashPassword(input.newPassword, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+  const now = Date.now();
+  // Following the mailed link proves the address, so a reset also verifies it.
+  const [user] = await db
+    .update(users)
+    .set({ passwordHash, updatedAt: now, emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})` })
+    .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, email)))
+    .returning();
+  if (!user) throw invalid;
+  await userSessions(deps, user.id).revokeSessions({ reason: "password_reset" });
+  sendMail(deps, resetNoticeMail({ to: user.email ?? input.email, platformName: deps.config.platformName, reason: "reset" }));
+  return user;
+}

@@ -1,0 +1,23 @@
+/**
+ * Shapes services' results for the canonical API (camelCase). The compatibility routers build
+ * their own shapes from these.
+ *
+ * @example
+ * c.json(tokenPair(pair));
+ */
+import type { IssuedPair } from "../user-sessions";
+import { publicUser } from "../users";
+
+export function tokenPair(pair: IssuedPair) {
+  return {
+    accessToken: pair.accessToken,
+    refreshToken: pair.refreshToken,
+    tokenType: "Bearer" as const,
+    expiresIn: pair.expiresIn,
+    refreshExpiresIn: pair.refreshExpiresIn,
+    sessionId: pair.sessionId,
+    user: publicUser(pair.user),
+  };
+}
+
+export { publicUser };

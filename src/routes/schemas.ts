@@ -1,0 +1,141 @@
+/**
+ * The zod schemas that validate every request and describe every answer; /openapi.json is
+ * generated from these same objects. Field names are camelCase; the body middleware has already
+ * renamed snake_case input.
+ *
+ * @example
+ * import { LoginBody, TokenPair } from "./schemas";
+ */
+import { z } from "@hono/zod-openapi";
+import { USERNAME_PATTERN } from "../users";
+
+export const Email = z.string().trim().max(254).email().openapi({ example: "ada@example.com" });
+
+export const Username = z
+  .string()
+  .trim()
+  .regex(USERNAME_PATTERN, "must be 3 to 30 letters, digits, '_', '.' or '-'")
+  .openapi({ example: "ada.l" });
+
+/** Length and policy are checked by the service, which can name the exact reason. */
+export const Password = z.string().min(1).max(1024).openapi({ example: "correct horse battery staple" });
+
+const PictureUrl = z.string().max(2048).openapi({ description: "An https URL", example: "https://example.com/me.png" });
+const PictureFile = z
+  .instanceof(File)
+  .openapi({ type: "string", format: "binary", description: "PNG, JPEG, GIF or WebP, at most 2 MiB" });
+
+export const OpaqueToken = z.string().min(1).max(512);
+export const Uuid = z.uuid();
+
+export const User = z
+  .object({
+    id: z.uuid(),
+    email: z.string().nullable(),
+    username: z.string().nullable(),
+    isGuest: z.boolean(),
+    emailVerified: z.boolean(),
+    profilePicture: z.string().nullable(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("User");
+
+export const TokenPair = z
+  .object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    tokenType: z.literal("Bearer"),
+    expiresIn: z.number().int().openapi({ example: 3600 }),
+    refreshExpiresIn: z.number().int().nullable().openapi({ description: "null for guests: their refresh tokens do not expire" }),
+    sessionId: z.uuid(),
+    user: User,
+  })
+  .openapi("TokenPair");
+
+export const Session = z
+  .object({
+    id: z.uuid(),
+    createdAt: z.string(),
+    lastUsedAt: z.string(),
+    expiresAt: z.string().nullable(),
+    ipAddress: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    current: z.boolean(),
+  })
+  .openapi("Session");
+
+export const ErrorBody = z
+  .object({
+    statusCode: z.number().int(),
+    error: z.enum([
+      "invalid_request",
+      "invalid_credentials",
+      "email_not_verified",
+      "invalid_token",
+      "forbidden",
+      "not_found",
+      "conflict",
+      "payload_too_large",
+      "unsupported_media_type",
+      "rate_limited",
+      "internal",
+      "unavailable",
+    ]),
+    message: z.string(),
+    details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Error");
+
+export const RegisterBody = z
+  .object({ email: Email, password: Password, username: Username.optional(), profilePicture: PictureUrl.optional() })
+  .openapi("RegisterBody");
+export const RegisterForm = RegisterBody.extend({ profilePicture: z.union([PictureFile, PictureUrl]).optional() });
+
+export const LoginBody = z
+  .object({ email: Email.optional(), username: Username.optional(), password: Password })
+  .refine((b) => (b.email === undefined) !== (b.username === undefined), {
+    message: "give either email or username",
+    path: ["email"],
+  })
+  .openapi("LoginBody");
+
+export const UpgradeBody = z
+  .object({ email: Email, username: Username, password: Password, profilePicture: PictureUrl.optional() })
+  .openapi("UpgradeBody");
+export const UpgradeForm = UpgradeBody.extend({ profilePicture: z.union([PictureFile, PictureUrl]).optional() });
+
+export const RefreshBody = z.object({ refreshToken: OpaqueToken }).openapi("RefreshBody");
+export const TokenBody = z.object({ token: OpaqueToken }).openapi("TokenBody");
+export const EmailBody = z.object({ email: Email }).openapi("EmailBody");
+
+export const ForgotBody = z
+  .object({
+    email: Email,
+    logoUrl: z.string().max(2048).optional(),
+    platformName: z.string().max(200).optional(),
+    baseUrl: z.string().max(2048).optional(),
+    clientAlias: z.string().max(100).optional(),
+  })
+  .openapi("ForgotPasswordBody");
+
+export const ResetBody = z
+  .object({ email: Email, token: OpaqueToken, newPassword: Password })
+  .openapi("ResetPasswordBody");
+
+export const ChangePasswordBody = z
+  .object({ currentPassword: Password, newPassword: Password, revokeOtherSessions: z.boolean().optional() })
+  .openapi("ChangePasswordBody");
+
+export const SessionParams = z.object({
+  sessionId: z.uuid().openapi({ param: { name: "sessionId", in: "path" } }),
+});
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, jsonContent(ErrorBody, `Error ${s}`)]));
+
+export const bearer = [{ bearerAuth: [] }];

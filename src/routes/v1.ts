@@ -1,0 +1,224 @@
+/**
+ * The canonical API under /v1/auth (API.md §3). Each route parses with zod, calls one service
+ * function and presents the result.
+ *
+ * @example
+ * app.route("/v1/auth", v1);
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import * as accounts from "../accounts";
+import { readAvatar } from "../avatars";
+import { AuthError } from "../errors";
+import { deps, router } from "../http";
+import type { AppContext } from "../http";
+import { rateLimit, requireAuth } from "../middleware";
+import * as recovery from "../recovery";
+import * as sessions from "../sessions";
+import { publicUser, tokenPair } from "./present";
+import {
+  ChangePasswordBody, EmailBody, ForgotBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResetBody, Session,
+  SessionParams, TokenBody, TokenPair, UpgradeBody, UpgradeForm, User, bearer, errorResponses, jsonContent,
+} from "./schemas";
+
+const tags = ["v1"];
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+const jsonOrForm = <J extends z.ZodType, F extends z.ZodType>(jsonSchema: J, formSchema: F) => ({
+  content: { "application/json": { schema: jsonSchema }, "multipart/form-data": { schema: formSchema } },
+  required: false,
+});
+const UserBody = z.object({ user: User });
+const noContent = { 204: { description: "Done" } };
+
+/** Register and upgrade take JSON or a multipart form (for an uploaded picture). */
+function jsonOrFormBody<T>(c: AppContext, valid: { json: () => T; form: () => T }): T {
+  const type = c.req.header("content-type") ?? "";
+  if (/^multipart\/form-data|^application\/x-www-form-urlencoded/i.test(type)) return valid.form();
+  if (/json/i.test(type)) return valid.json();
+  throw new AuthError("invalid_request", "A JSON or multipart body is required", [{ field: "body", message: "is required" }]);
+}
+
+export const v1 = router()
+  .openapi(
+    createRoute({
+      method: "post", path: "/guest", tags, middleware: [rateLimit("guest")],
+      summary: "Start a guest session",
+      responses: { 200: jsonContent(TokenPair, "A new guest user and its tokens"), ...errorResponses(429, 503) },
+    }),
+    async (c) => c.json(tokenPair(await accounts.guest(deps(c))), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/register", tags, middleware: [rateLimit("register")],
+      summary: "Create a full account",
+      request: { body: jsonOrForm(RegisterBody, RegisterForm) },
+      responses: {
+        201: jsonContent(
+          z.object({ user: User, verificationRequired: z.boolean() }).extend({ tokens: TokenPair.optional() }),
+          "The account; with tokens when email verification is off",
+        ),
+        ...errorResponses(400, 409, 413, 415, 429),
+      },
+    }),
+    async (c) => {
+      const body = jsonOrFormBody(c, { json: () => c.req.valid("json"), form: () => c.req.valid("form") });
+      const result = await accounts.register(deps(c), body);
+      return c.json(
+        {
+          user: publicUser(result.user),
+          verificationRequired: result.verificationRequired,
+          ...(result.pair ? tokenPair(result.pair) : {}),
+        },
+        201,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/verify-email", tags, middleware: [rateLimit("reset")],
+      summary: "Confirm an email address with the mailed token",
+      request: { body: json(TokenBody) },
+      responses: { 200: jsonContent(UserBody, "The verified user"), ...errorResponses(400, 429) },
+    }),
+    async (c) => c.json({ user: publicUser(await accounts.verifyEmail(deps(c), c.req.valid("json").token)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/resend-verification", tags, middleware: [rateLimit("recovery")],
+      summary: "Mail a new verification link (same answer whether or not the account exists)",
+      request: { body: json(EmailBody) },
+      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429) },
+    }),
+    async (c) => {
+      await accounts.resendVerification(deps(c), c.req.valid("json").email);
+      return c.json({ message: "If the account exists and is unverified, a verification mail is on its way." }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/login", tags, middleware: [rateLimit("login")],
+      summary: "Sign in with email or username and password",
+      request: { body: json(LoginBody) },
+      responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
+    }),
+    async (c) => c.json(tokenPair(await accounts.login(deps(c), c.req.valid("json"))), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/refresh", tags, middleware: [rateLimit("refresh")],
+      summary: "Rotate a refresh token for a new pair",
+      request: { body: json(RefreshBody) },
+      responses: { 200: jsonContent(TokenPair, "The new pair"), ...errorResponses(400, 401, 429) },
+    }),
+    async (c) => c.json(tokenPair(await sessions.refresh(deps(c), c.req.valid("json").refreshToken)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/revoke", tags, middleware: [rateLimit("signout")],
+      summary: "End the session of a refresh token (204 for unknown tokens too)",
+      request: { body: json(RefreshBody) },
+      responses: { ...noContent, ...errorResponses(400, 429) },
+    }),
+    async (c) => {
+      await sessions.revoke(deps(c), c.req.valid("json").refreshToken);
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/revoke-all", tags, security: bearer, middleware: [rateLimit("signout"), requireAuth],
+      summary: "End every session of the caller",
+      responses: { ...noContent, ...errorResponses(401, 429) },
+    }),
+    async (c) => {
+      await sessions.revokeAll(deps(c), c.get("auth"));
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/upgrade", tags, security: bearer, middleware: [rateLimit("upgrade"), requireAuth],
+      summary: "Turn the calling guest into a full account, keeping its id",
+      request: { body: jsonOrForm(UpgradeBody, UpgradeForm) },
+      responses: { 201: jsonContent(TokenPair, "Tokens with role user"), ...errorResponses(400, 401, 403, 409, 413, 415, 429) },
+    }),
+    async (c) => {
+      const body = jsonOrFormBody(c, { json: () => c.req.valid("json"), form: () => c.req.valid("form") });
+      return c.json(tokenPair(await accounts.upgrade(deps(c), c.get("auth"), body)), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get", path: "/me", tags, security: bearer, middleware: [requireAuth],
+      summary: "The signed-in user",
+      responses: { 200: jsonContent(UserBody, "The user"), ...errorResponses(401) },
+    }),
+    (c) => c.json({ user: publicUser(c.get("auth").user) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/change-password", tags, security: bearer, middleware: [rateLimit("reset"), requireAuth],
+      summary: "Change the password with the current one",
+      request: { body: json(ChangePasswordBody) },
+      responses: { 200: jsonContent(UserBody, "The user"), ...errorResponses(400, 401, 403, 429) },
+    }),
+    async (c) => c.json({ user: publicUser(await accounts.changePassword(deps(c), c.get("auth"), c.req.valid("json"))) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/forgot-password", tags, middleware: [rateLimit("recovery")],
+      summary: "Mail a password-reset link (same answer whether or not the account exists)",
+      request: { body: json(ForgotBody) },
+      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429, 503) },
+    }),
+    async (c) => {
+      await recovery.forgotPassword(deps(c), c.req.valid("json"));
+      return c.json({ message: "If an account uses this address, a reset link is on its way." }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/reset-password", tags, middleware: [rateLimit("reset")],
+      summary: "Set a new password with the mailed token; ends every session",
+      request: { body: json(ResetBody) },
+      responses: { 200: jsonContent(UserBody, "The user"), ...errorResponses(400, 429) },
+    }),
+    async (c) => c.json({ user: publicUser(await recovery.resetPassword(deps(c), c.req.valid("json"))) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get", path: "/sessions", tags, security: bearer, middleware: [rateLimit("sessions"), requireAuth],
+      summary: "The caller's live sessions",
+      responses: { 200: jsonContent(z.object({ sessions: z.array(Session) }), "Sessions, most recently used first"), ...errorResponses(401, 429) },
+    }),
+    async (c) => c.json({ sessions: await sessions.listSessions(deps(c), c.get("auth")) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete", path: "/sessions/{sessionId}", tags, security: bearer, middleware: [rateLimit("sessions"), requireAuth],
+      summary: "End one of the caller's sessions",
+      request: { params: SessionParams },
+      responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 429) },
+    }),
+    async (c) => {
+      await sessions.deleteSession(deps(c), c.get("auth"), c.req.valid("param").sessionId);
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get", path: "/avatars/{key}", tags,
+      summary: "An uploaded profile picture",
+      request: { params: z.object({ key: z.string().max(64) }) },
+      responses: { 200: { description: "The image", content: { "image/*": { schema: z.any() } } }, ...errorResponses(404) },
+    }),
+    async (c) => {
+      const avatar = await readAvatar(c.env, c.req.valid("param").key);
+      if (!avatar) throw new AuthError("not_found", "No such picture");
+      return c.body(avatar.body, 200, {
+        "Content-Type": avatar.type,
+        "Cache-Control": "public, max-age=86400, immutable",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+      });
+    },
+  );

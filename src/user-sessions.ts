@@ -1,0 +1,335 @@
+/**
+ * One Durable Object per user: the only writer of that user's refresh-token state.
+ *
+ * Where the state lives, and why: the authoritative refresh-token state (which token hash is current
+ * for each session, which were rotated and when, and the sealed successor pair kept for the reuse
+ * window) lives in this object's own SQLite storage, because only there can a check and the act that
+ * follows it be atomic. D1 keeps the session rows of record (creation, last use, expiry,
+ * revocation) so that listing sessions and the per-request liveness check see every revocation at
+ * once. Input gates do not cover awaits on D1, so every operation here runs one at a time through
+ * `#serial`; the D1 write of an operation goes first, and the object's storage changes only after it
+ * succeeded, so a failed D1 write leaves nothing half-done and the same token can be retried.
+ *
+ * @example
+ * const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
+ * const outcome = await stub.refresh({ token, ipAddress, userAgent });
+ * if (outcome.ok) outcome.pair.refreshToken;
+ */
+import { DurableObject } from "cloudflare:workers";
+import { and, eq, inArray, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { loadConfig } from "./config";
+import type { Config } from "./config";
+import { seal, sha256, unseal } from "./crypto";
+import { makeRefreshToken, parseRefreshToken } from "./refresh-tokens";
+import { sessions, users } from "./schema";
+import type { UserRow } from "./schema";
+import { signAccessToken } from "./tokens";
+import type { Role } from "./tokens";
+
+export interface IssuedPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  refreshExpiresIn: number | null;
+  sessionId: string;
+  role: Role;
+  user: UserRow;
+}
+
+export type PairOutcome = { ok: true; pair: IssuedPair } | { ok: false; reason: "invalid" | "expired" | "reused" };
+
+export interface ClientInfo {
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+export interface IssueInput extends ClientInfo {
+  userId: string;
+  role: Role;
+  /** Create the guest user row in the same D1 batch as its first session. */
+  createGuest?: { createdAt: number };
+}
+
+/** How many rotated token hashes a session keeps for reuse detection. */
+const HISTORY = 20;
+
+interface TokenRow {
+  hash: string;
+  session_id: string;
+  rotated_at: number | null;
+  successor_hash: string | null;
+  successor_sealed: string | null;
+  [key: string]: SqlStorageValue;
+}
+
+interface SessionStateRow {
+  id: string;
+  created_at: number;
+  expires_at: number | null;
+  [key: string]: SqlStorageValue;
+}
+
+export class UserSessions extends DurableObject<Env> {
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#sql.exec(`
+      CREATE TABLE IF NOT EXISTS session_state (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER);
+      CREATE TABLE IF NOT EXISTS tokens (
+        hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, issued_at INTEGER NOT NULL,
+        rotated_at INTEGER, successor_hash TEXT, successor_sealed TEXT);
+      CREATE INDEX IF NOT EXISTS tokens_session ON tokens (session_id, issued_at);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `);
+  }
+
+  get #config(): Config {
+    return loadConfig(this.env);
+  }
+
+  get #db() {
+    return drizzle(this.env.DB);
+  }
+
+  /** Runs operations one at a time, across their awaits on D1. */
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(operation);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  #role(): Role {
+    const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'role'").toArray()[0];
+    return row?.value === "user" ? "user" : "guest";
+  }
+
+  #expiry(role: Role, now: number): number | null {
+    return role === "guest" ? null : now + this.#config.refreshTokenTtlSeconds * 1000;
+  }
+
+  async #pair(userId: string, sessionId: string, role: Role, user: UserRow): Promise<IssuedPair> {
+    const refreshToken = makeRefreshToken(userId, sessionId);
+    const access = await signAccessToken(this.#config, { userId, sessionId, role });
+    return {
+      accessToken: access.token,
+      refreshToken,
+      expiresIn: access.expiresIn,
+      refreshExpiresIn: role === "guest" ? null : this.#config.refreshTokenTtlSeconds,
+      sessionId,
+      role,
+      user,
+    };
+  }
+
+  /** Starts a new session; when the user is at the limit, the oldest sessions are revoked. */
+  issue(input: IssueInput): Promise<IssuedPair> {
+    return this.#serial(async () => {
+      const now = Date.now();
+      const sessionId = crypto.randomUUID();
+      const expiresAt = this.#expiry(input.role, now);
+      this.#dropExpired(now);
+      const active = this.#sql
+        .exec<SessionStateRow>("SELECT id FROM session_state ORDER BY created_at ASC")
+        .toArray();
+      const evicted = active.slice(0, Math.max(0, active.length - this.#config.maxSessionsPerUser + 1)).map((s) => s.id);
+
+      const db = this.#db;
+      const [, , , userRows] = await db.batch([
+        input.createGuest
+          ? db.insert(users).values({ id: input.userId, isGuest: true, createdAt: input.createGuest.createdAt, updatedAt: input.createGuest.createdAt })
+          : db.select({ id: users.id }).from(users).where(eq(users.id, input.userId)),
+        db.insert(sessions).values({
+          id: sessionId,
+          userId: input.userId,
+          createdAt: now,
+          lastUsedAt: now,
+          expiresAt,
+          ipAddress: input.ipAddress,
+          userAgent: input.userAgent,
+        }),
+        db
+          .update(sessions)
+          .set({ revokedAt: now, revokedReason: "session_limit" })
+          .where(and(inArray(sessions.id, evicted.length ? evicted : [""]), isNull(sessions.revokedAt))),
+        db.select().from(users).where(eq(users.id, input.userId)),
+      ]);
+      const user = userRows[0];
+      if (!user) throw new Error("user row missing after session insert");
+
+      const pair = await this.#pair(input.userId, sessionId, input.role, user);
+      const hash = await sha256(pair.refreshToken);
+      for (const id of evicted) this.#forget(id);
+      this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('role', ?)", input.role);
+      this.#sql.exec("INSERT INTO session_state (id, created_at, expires_at) VALUES (?, ?, ?)", sessionId, now, expiresAt);
+      this.#sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", hash, sessionId, now);
+      return pair;
+    });
+  }
+
+  /**
+   * Rotates a refresh token. The same token again within the reuse window gets the same new pair
+   * (parallel tabs stay signed in); after the window it revokes the whole session.
+   */
+  refresh(input: ClientInfo & { token: string; role?: Role }): Promise<PairOutcome> {
+    return this.#serial(async () => {
+      const parsed = parseRefreshToken(input.token);
+      if (!parsed) return { ok: false, reason: "invalid" } as const;
+      const now = Date.now();
+      const hash = await sha256(input.token);
+      const row = this.#sql.exec<TokenRow>("SELECT * FROM tokens WHERE hash = ?", hash).toArray()[0];
+      if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
+      const session = this.#sql
+        .exec<SessionStateRow>("SELECT * FROM session_state WHERE id = ?", row.session_id)
+        .toArray()[0];
+      if (!session) return { ok: false, reason: "invalid" } as const;
+      if (session.expires_at !== null && session.expires_at <= now) {
+        await this.#revoke([session.id], "expired", now);
+        return { ok: false, reason: "expired" } as const;
+      }
+
+      if (row.rotated_at !== null) {
+        const successor = row.successor_hash
+          ? this.#sql.exec<TokenRow>("SELECT * FROM tokens WHERE hash = ?", row.successor_hash).toArray()[0]
+          : undefined;
+        const withinWindow = now - row.rotated_at <= this.#config.reuseWindowMs;
+        if (withinWindow && successor && successor.rotated_at === null && row.successor_sealed) {
+          const opened = await unseal(input.token, row.successor_sealed);
+          if (opened) return { ok: true, pair: JSON.parse(opened) as IssuedPair } as const;
+        }
+        await this.#revoke([session.id], "reuse", now);
+        return { ok: false, reason: "reused" } as const;
+      }
+
+      const role = input.role ?? this.#role();
+      const expiresAt = role === "guest" ? null : this.#expiry(role, now);
+      const db = this.#db;
+      const [updated, userRows] = await db.batch([
+        db
+          .update(sessions)
+          .set({ lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent })
+          .where(and(eq(sessions.id, session.id), isNull(sessions.revokedAt))),
+        db.select().from(users).where(eq(users.id, parsed.userId)),
+      ]);
+      const user = userRows[0];
+      if (updated.meta.changes !== 1 || !user) {
+        this.#forget(session.id);
+        return { ok: false, reason: "invalid" } as const;
+      }
+
+      const pair = await this.#pair(parsed.userId, session.id, role, user);
+      const nextHash = await sha256(pair.refreshToken);
+      const sealed = await seal(input.token, JSON.stringify(pair));
+      this.#sql.exec(
+        "UPDATE tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ?",
+        now, nextHash, sealed, hash,
+      );
+      this.#sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", nextHash, session.id, now);
+      this.#sql.exec("UPDATE session_state SET expires_at = ? WHERE id = ?", expiresAt, session.id);
+      if (input.role) this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('role', ?)", input.role);
+      this.#prune(session.id, now);
+      return { ok: true, pair } as const;
+    });
+  }
+
+  /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
+  revokeToken(token: string): Promise<string | null> {
+    return this.#serial(async () => {
+      if (!parseRefreshToken(token)) return null;
+      const row = this.#sql.exec<TokenRow>("SELECT * FROM tokens WHERE hash = ?", await sha256(token)).toArray()[0];
+      if (!row) return null;
+      await this.#revoke([row.session_id], "signout", Date.now());
+      return row.session_id;
+    });
+  }
+
+  /**
+   * Revokes the given sessions of this user, or all of them when `sessionIds` is left out, except
+   * `keep`. Returns the ids that were active and are now revoked.
+   */
+  revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string }): Promise<string[]> {
+    return this.#serial(async () => {
+      const known = this.#sql.exec<SessionStateRow>("SELECT id FROM session_state").toArray().map((s) => s.id);
+      const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
+      const targets = wanted.filter((id) => id !== input.keep);
+      await this.#revoke(targets, input.reason, Date.now());
+      return targets;
+    });
+  }
+
+  /** Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry. */
+  reissue(input: ClientInfo & { sessionId: string; role: Role }): Promise<PairOutcome> {
+    return this.#serial(async () => {
+      const now = Date.now();
+      const session = this.#sql
+        .exec<SessionStateRow>("SELECT * FROM session_state WHERE id = ?", input.sessionId)
+        .toArray()[0];
+      if (!session) return { ok: false, reason: "invalid" } as const;
+      const expiresAt = this.#expiry(input.role, now);
+      const db = this.#db;
+      const [updated, userRows] = await db.batch([
+        db
+          .update(sessions)
+          .set({ lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent })
+          .where(and(eq(sessions.id, session.id), isNull(sessions.revokedAt))),
+        db.select().from(users).innerJoin(sessions, eq(sessions.userId, users.id)).where(eq(sessions.id, session.id)),
+      ]);
+      const user = userRows[0]?.users;
+      if (updated.meta.changes !== 1 || !user) return { ok: false, reason: "invalid" } as const;
+      const pair = await this.#pair(user.id, session.id, input.role, user);
+      const hash = await sha256(pair.refreshToken);
+      // Earlier tokens of this session stay in history as rotated, so presenting one is reuse.
+      this.#sql.exec(
+        "UPDATE tokens SET rotated_at = ?, successor_sealed = NULL WHERE session_id = ? AND rotated_at IS NULL",
+        now - this.#config.reuseWindowMs - 1, session.id,
+      );
+      this.#sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", hash, session.id, now);
+      this.#sql.exec("UPDATE session_state SET expires_at = ? WHERE id = ?", expiresAt, session.id);
+      this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('role', ?)", input.role);
+      // The guest's other sessions now belong to a full account: they expire like one.
+      this.#sql.exec("UPDATE session_state SET expires_at = ? WHERE expires_at IS NULL", expiresAt);
+      await db
+        .update(sessions)
+        .set({ expiresAt })
+        .where(and(eq(sessions.userId, user.id), isNull(sessions.expiresAt), isNull(sessions.revokedAt)));
+      return { ok: true, pair } as const;
+    });
+  }
+
+  async #revoke(sessionIds: string[], reason: string, now: number): Promise<void> {
+    if (sessionIds.length === 0) return;
+    await this.#db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt)));
+    for (const id of sessionIds) this.#forget(id);
+  }
+
+  #forget(sessionId: string): void {
+    this.#sql.exec("DELETE FROM tokens WHERE session_id = ?", sessionId);
+    this.#sql.exec("DELETE FROM session_state WHERE id = ?", sessionId);
+  }
+
+  #dropExpired(now: number): void {
+    const expired = this.#sql
+      .exec<SessionStateRow>("SELECT id FROM session_state WHERE expires_at IS NOT NULL AND expires_at <= ?", now)
+      .toArray();
+    for (const { id } of expired) this.#forget(id);
+  }
+
+  /** Keeps the last HISTORY hashes of a session, and sealed pairs only while they can be used. */
+  #prune(sessionId: string, now: number): void {
+    this.#sql.exec(
+      `DELETE FROM tokens WHERE session_id = ?1 AND hash NOT IN
+         (SELECT hash FROM tokens WHERE session_id = ?1 ORDER BY issued_at DESC LIMIT ?2)`,
+      sessionId, HISTORY,
+    );
+    this.#sql.exec(
+      "UPDATE tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at < ?",
+      now - this.#config.reuseWindowMs,
+    );
+  }
+}
