@@ -53,7 +53,13 @@ export async function authenticate(deps: Deps, authorization: string | null | un
 export async function refresh(deps: Deps, refreshToken: string): Promise<IssuedPair> {
   const parsed = parseRefreshToken(refreshToken);
   if (!parsed) throw invalidToken("The refresh token is invalid or expired");
-  const outcome = await userSessions(deps, parsed.userId).refresh({ token: refreshToken, ...deps.client });
+  let outcome;
+  try {
+    outcome = await userSessions(deps, parsed.userId).refresh({ token: refreshToken, ...deps.client });
+  } catch {
+    // Nothing was committed (the object writes D1 first): the same token can be retried.
+    throw new AuthError("unavailable", "The refresh could not be completed; retry with the same token", undefined, 1);
+  }
   if (!outcome.ok) throw invalidToken("The refresh token is invalid or expired");
   return outcome.pair;
 }

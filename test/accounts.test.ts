@@ -1,0 +1,187 @@
+/**
+ * Accounts over HTTP: guests, registration, email verification, password login.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  PASSWORD, call, env, expectError, guest, json, login, mailbox, mailedToken, uniqueEmail, uniqueUsername, verifiedAccount,
+} from "./helpers";
+
+const register = (body: Record<string, unknown>) => call("/v1/auth/register", { body });
+
+describe("guest", () => {
+  it("creates a guest user with a session and a token pair", async () => {
+    const response = await call("/v1/auth/guest", { method: "POST" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    const pair = await json(response);
+    expect(Object.keys(pair).sort()).toEqual(
+      ["accessToken", "expiresIn", "refreshExpiresIn", "refreshToken", "sessionId", "tokenType", "user"].sort(),
+    );
+    expect(pair.user).toMatchObject({ isGuest: true, email: null, username: null, emailVerified: false });
+    expect(pair.refreshToken).toMatch(/^[A-Za-z0-9_-]{86}$/);
+    const row = await env.DB.prepare("SELECT is_guest FROM users WHERE id = ?").bind(pair.user.id).first();
+    expect(row).toEqual({ is_guest: 1 });
+  });
+
+  it("stores only a hash of the refresh token", async () => {
+    const pair = await guest();
+    const dump = JSON.stringify(await env.DB.prepare("SELECT * FROM sessions WHERE user_id = ?").bind(pair.user.id).all());
+    expect(dump).not.toContain(pair.refreshToken);
+    expect(dump).not.toContain(pair.refreshToken.slice(43));
+  });
+});
+
+describe("register", () => {
+  it("creates an unverified account, mails a verification link and answers 201", async () => {
+    const email = uniqueEmail("Reg").replace("reg", "ReG");
+    const username = uniqueUsername("reg");
+    const response = await register({ email: `  ${email} `, password: PASSWORD, username });
+    expect(response.status).toBe(201);
+    const body = await json(response);
+    expect(body.verificationRequired).toBe(true);
+    expect(body.accessToken).toBeUndefined();
+    expect(body.user).toMatchObject({ email, username, isGuest: false, emailVerified: false });
+    const [mail] = await mailbox(email);
+    expect(mail?.subject).toMatch(/confirm/i);
+    expect(mail?.text).toContain("http://auth.test/verify-email?token=");
+    const stored = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(body.user.id).first<{ password_hash: string }>();
+    expect(stored?.password_hash).toMatch(/^pbkdf2-sha256\$100000\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+  });
+
+  it("accepts snake_case field names", async () => {
+    const email = uniqueEmail();
+    const response = await register({ email, password: PASSWORD, profile_picture: "https://example.com/p.png" });
+    expect(response.status).toBe(201);
+    expect((await json(response)).user.profilePicture).toBe("https://example.com/p.png");
+  });
+
+  it("answers 409 for a taken email or username, compared case-insensitively", async () => {
+    const account = await verifiedAccount("taken");
+    const byEmail = await expectError(
+      await register({ email: account.email.toUpperCase(), password: PASSWORD }),
+      409,
+      "conflict",
+    );
+    expect(byEmail.details).toEqual([{ field: "email", message: "is already taken" }]);
+    const byName = await expectError(
+      await register({ email: uniqueEmail(), password: PASSWORD, username: account.username.toUpperCase() }),
+      409,
+      "conflict",
+    );
+    expect(byName.details).toEqual([{ field: "username", message: "is already taken" }]);
+  });
+
+  it("rejects bad input with the fields named", async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ email: "not-an-email", password: PASSWORD }, "email"],
+      [{ email: uniqueEmail(), password: "short" }, "password"],
+      [{ email: uniqueEmail(), password: "password123" }, "password"],
+      [{ email: uniqueEmail(), password: "x".repeat(129) }, "password"],
+      [{ email: uniqueEmail(), password: PASSWORD, username: "ab" }, "username"],
+      [{ email: uniqueEmail(), password: PASSWORD, username: "me@example.com" }, "username"],
+      [{ email: uniqueEmail(), password: PASSWORD, profilePicture: "http://example.com/p.png" }, "profilePicture"],
+      [{ password: PASSWORD }, "email"],
+    ];
+    for (const [body, field] of cases) {
+      const error = await expectError(await register(body), 400, "invalid_request");
+      expect(error.details.map((d: { field: string }) => d.field)).toContain(field);
+    }
+  });
+
+  it("refuses a password equal to the email or username", async () => {
+    const email = uniqueEmail();
+    const error = await expectError(await register({ email, password: email }), 400, "invalid_request");
+    expect(error.details[0].message).toMatch(/email or username/);
+    const username = uniqueUsername("samepw");
+    await expectError(await register({ email: uniqueEmail(), password: username, username }), 400, "invalid_request");
+  });
+
+  it("ignores fields that would set the id, role or verification", async () => {
+    const id = crypto.randomUUID();
+    const response = await register({ email: uniqueEmail(), password: PASSWORD, id, role: "admin", isGuest: true, emailVerified: true });
+    const { user } = await json(response);
+    expect(user.id).not.toBe(id);
+    expect(user).toMatchObject({ isGuest: false, emailVerified: false });
+  });
+});
+
+describe("email verification", () => {
+  it("verifies once with the mailed token", async () => {
+    const email = uniqueEmail("verify");
+    await register({ email, password: PASSWORD });
+    const token = await mailedToken(email, "/verify-email");
+    const first = await call("/v1/auth/verify-email", { body: { token } });
+    expect(first.status).toBe(200);
+    expect((await json(first)).user).toMatchObject({ email, emailVerified: true });
+    await expectError(await call("/v1/auth/verify-email", { body: { token } }), 400, "invalid_request");
+    await expectError(await call("/v1/auth/verify-email", { body: { token: "x".repeat(43) } }), 400, "invalid_request");
+  });
+
+  it("resend answers the same for known and unknown addresses and mails only the known one", async () => {
+    const email = uniqueEmail("resend");
+    await register({ email, password: PASSWORD });
+    await mailbox(email, 1);
+    const known = await call("/v1/auth/resend-verification", { body: { email } });
+    const unknownEmail = uniqueEmail("nobody");
+    const unknown = await call("/v1/auth/resend-verification", { body: { email: unknownEmail } });
+    expect(known.status).toBe(200);
+    expect(await known.text()).toBe(await unknown.text());
+    expect(await mailbox(email, 2)).toHaveLength(2);
+    expect(await mailbox(unknownEmail, 1, 300)).toHaveLength(0);
+    // The newer link voids the older one.
+    const messages = await mailbox(email, 2);
+    const tokens = messages.map((m) => new URL(m.text.match(/https?:\/\/\S+/)![0]).searchParams.get("token"));
+    await expectError(await call("/v1/auth/verify-email", { body: { token: tokens[1] } }), 400, "invalid_request");
+    expect((await call("/v1/auth/verify-email", { body: { token: tokens[0] } })).status).toBe(200);
+  });
+});
+
+describe("login", () => {
+  it("signs in by email or by username, case-insensitively", async () => {
+    const account = await verifiedAccount("login");
+    const byEmail = await login({ email: account.email.toUpperCase(), password: account.password });
+    expect(byEmail.user.id).toBe(account.userId);
+    expect(byEmail.refreshExpiresIn).toBe(30 * 86_400);
+    const byName = await call("/v1/auth/login", { body: { username: account.username.toUpperCase(), password: account.password } });
+    expect(byName.status).toBe(200);
+    expect((await json(byName)).user.id).toBe(account.userId);
+  });
+
+  it("answers wrong passwords and unknown users alike", async () => {
+    const account = await verifiedAccount("wrong");
+    const wrong = await call("/v1/auth/login", { body: { email: account.email, password: "not-the-password-1" } });
+    const unknown = await call("/v1/auth/login", { body: { email: uniqueEmail("ghost"), password: "not-the-password-1" } });
+    const a = await expectError(wrong, 401, "invalid_credentials");
+    const b = await expectError(unknown, 401, "invalid_credentials");
+    expect(a).toEqual(b);
+    expect(wrong.headers.get("www-authenticate")).toMatch(/^Bearer/);
+  });
+
+  it("requires a verified email, and checks the password first", async () => {
+    const email = uniqueEmail("unverified");
+    await register({ email, password: PASSWORD });
+    await expectError(await call("/v1/auth/login", { body: { email, password: PASSWORD } }), 401, "email_not_verified");
+    await expectError(await call("/v1/auth/login", { body: { email, password: "wrong-password-9" } }), 401, "invalid_credentials");
+  });
+
+  it("wants exactly one of email and username", async () => {
+    await expectError(await call("/v1/auth/login", { body: { password: PASSWORD } }), 400, "invalid_request");
+    await expectError(
+      await call("/v1/auth/login", { body: { email: uniqueEmail(), username: "someone", password: PASSWORD } }),
+      400,
+      "invalid_request",
+    );
+  });
+
+  it("upgrades a hash made with other parameters at the next login", async () => {
+    const account = await verifiedAccount("rehash");
+    // A hash from an earlier, weaker setting (same format, fewer iterations).
+    const { hashPassword } = await import("../src/passwords");
+    const old = await hashPassword(account.password, { iterations: 20_000 });
+    await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?").bind(old, account.userId).run();
+    await login(account);
+    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(account.userId).first<{ password_hash: string }>();
+    expect(row?.password_hash).toMatch(/^pbkdf2-sha256\$100000\$/);
+    await login(account);
+  });
+});
