@@ -19,7 +19,7 @@ import { sendMail } from "./mail";
 import { resetNoticeMail, verificationMail } from "./mail-templates";
 import { createTokenStatements, redeemToken } from "./one-time-tokens";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
-import { clearLoginAttempts, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "./rate-limits";
+import { clearLoginAttempts, limitRecoveryMail, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "./rate-limits";
 import { users } from "./schema";
 import type { UserRow } from "./schema";
 import type { Auth } from "./sessions";
@@ -127,6 +127,8 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
 
 /** Same answer whether or not the account exists; the work happens after the answer. */
 export async function resendVerification(deps: Deps, email: string): Promise<void> {
+  // Shares forgot-password's per-email count (API.md §6), counted for any address, known or not.
+  await limitRecoveryMail(deps, normalizeEmail(email));
   const db = drizzle(deps.env.DB);
   deps.waitUntil(
     (async () => {
@@ -230,7 +232,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
     ])
     .catch(conflictFrom);
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
-  const outcome = await userSessions(deps, auth.userId).reissue({ sessionId: auth.sessionId, role: "user", ...deps.client });
+  const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
   mailVerification(deps, email, token);
   return outcome.pair;

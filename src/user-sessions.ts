@@ -196,9 +196,11 @@ export class UserSessions extends DurableObject<Env> {
           ? this.#sql.exec<TokenRow>("SELECT * FROM tokens WHERE hash = ?", row.successor_hash).toArray()[0]
           : undefined;
         const withinWindow = now - row.rotated_at <= this.#config.reuseWindowMs;
-        if (withinWindow && successor && successor.rotated_at === null && row.successor_sealed) {
-          const opened = await unseal(input.token, row.successor_sealed);
+        if (withinWindow && successor && successor.rotated_at === null) {
+          const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
           if (opened) return { ok: true, pair: JSON.parse(opened) as IssuedPair } as const;
+          // Superseded by a reissue (upgrade), whose pair went to the caller that asked for it.
+          if (!row.successor_sealed) return { ok: false, reason: "invalid" } as const;
         }
         await this.#revoke([session.id], "reuse", now);
         return { ok: false, reason: "reused" } as const;
@@ -261,7 +263,7 @@ export class UserSessions extends DurableObject<Env> {
   }
 
   /** Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry. */
-  reissue(input: ClientInfo & { sessionId: string; role: Role }): Promise<PairOutcome> {
+  reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
     return this.#serial(async () => {
       const now = Date.now();
       const session = this.#sql
@@ -275,16 +277,17 @@ export class UserSessions extends DurableObject<Env> {
           .update(sessions)
           .set({ lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent })
           .where(and(eq(sessions.id, session.id), isNull(sessions.revokedAt))),
-        db.select().from(users).innerJoin(sessions, eq(sessions.userId, users.id)).where(eq(sessions.id, session.id)),
+        db.select().from(users).where(eq(users.id, input.userId)),
       ]);
-      const user = userRows[0]?.users;
+      const user = userRows[0];
       if (updated.meta.changes !== 1 || !user) return { ok: false, reason: "invalid" } as const;
       const pair = await this.#pair(user.id, session.id, input.role, user);
       const hash = await sha256(pair.refreshToken);
-      // Earlier tokens of this session stay in history as rotated, so presenting one is reuse.
+      // The current token is rotated with no sealed pair: inside the window it is refused quietly,
+      // after it, presenting it is reuse like any other.
       this.#sql.exec(
-        "UPDATE tokens SET rotated_at = ?, successor_sealed = NULL WHERE session_id = ? AND rotated_at IS NULL",
-        now - this.#config.reuseWindowMs - 1, session.id,
+        "UPDATE tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = NULL WHERE session_id = ? AND rotated_at IS NULL",
+        now, hash, session.id,
       );
       this.#sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", hash, session.id, now);
       this.#sql.exec("UPDATE session_state SET expires_at = ? WHERE id = ?", expiresAt, session.id);
