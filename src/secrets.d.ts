@@ -1,0 +1,9 @@
+// Secrets are not in wrangler.toml, so `wrangler types` cannot see them (see README, "Deploy").
+declare namespace Cloudflare {
+  interface Env {
+    JWT_SIGNING_KEY?: string;
+    JWT_PREVIOUS_KEYS?: string;
+    PASSWORD_PEPPER?: string;
+    MAIL_API_KEY?: string;
+  }
+}
