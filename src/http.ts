@@ -21,8 +21,6 @@ export interface AppEnv {
     config: Config;
     requestId: string;
     auth: Auth;
-    /** Set by a route whose answer is a compatibility envelope (document 001). */
-    envelope: boolean;
   };
 }
 

@@ -21,8 +21,8 @@ import {
 } from "./schemas";
 
 const tags = ["v1"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const jsonOrForm = <J extends z.ZodType, F extends z.ZodType>(jsonSchema: J, formSchema: F) => ({
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+export const jsonOrForm = <J extends z.ZodType, F extends z.ZodType>(jsonSchema: J, formSchema: F) => ({
   content: { "application/json": { schema: jsonSchema }, "multipart/form-data": { schema: formSchema } },
   required: false,
 });
@@ -30,7 +30,7 @@ const UserBody = z.object({ user: User });
 const noContent = { 204: { description: "Done" } };
 
 /** Register and upgrade take JSON or a multipart form (for an uploaded picture). */
-function jsonOrFormBody<T>(c: AppContext, valid: { json: () => T; form: () => T }): T {
+export function jsonOrFormBody<T>(c: AppContext, valid: { json: () => T; form: () => T }): T {
   const type = c.req.header("content-type") ?? "";
   if (/^multipart\/form-data|^application\/x-www-form-urlencoded/i.test(type)) return valid.form();
   if (/json/i.test(type)) return valid.json();

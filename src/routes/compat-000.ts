@@ -1,0 +1,66 @@
+/**
+ * Document 000's door under /auth (API.md §4): guest, login, refresh and upgrade, answering the
+ * snake_case TokenResponse. Each route calls the same service function as its /v1 twin and shares
+ * its rate-limit bucket; sign-out, which this document shares with document 001, is in compat.ts.
+ *
+ * @example
+ * // POST /auth/refresh {"access_token":"<expired JWT>","refresh_token":"<opaque>"}
+ * app.route("/auth", compat); // compat mounts compat000
+ */
+import { createRoute } from "@hono/zod-openapi";
+import * as accounts from "../accounts";
+import { deps, router } from "../http";
+import { rateLimit, requireAuth } from "../middleware";
+import * as sessions from "../sessions";
+import { RefreshWithAccessBody, TokenResponse } from "./compat-schemas";
+import { tokenResponse } from "./compat-present";
+import { LoginBody, UpgradeBody, UpgradeForm, bearer, errorResponses, jsonContent } from "./schemas";
+import { json, jsonOrForm, jsonOrFormBody } from "./v1";
+
+const tags = ["doc-000"];
+const snakeNote = "Field names are accepted in snake_case (as document 000 writes them) or camelCase.";
+
+export const compat000 = router()
+  .openapi(
+    createRoute({
+      method: "post", path: "/guest", tags, middleware: [rateLimit("guest")],
+      summary: "Start a guest session (document 000)",
+      responses: { 200: jsonContent(TokenResponse, "A new guest user and its tokens"), ...errorResponses(429, 503) },
+    }),
+    async (c) => c.json(tokenResponse(await accounts.guest(deps(c))), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/login", tags, middleware: [rateLimit("login")],
+      summary: "Sign in with email or username and password (document 000)",
+      request: { body: json(LoginBody) },
+      responses: { 200: jsonContent(TokenResponse, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
+    }),
+    async (c) => c.json(tokenResponse(await accounts.login(deps(c), c.req.valid("json"))), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/refresh", tags, middleware: [rateLimit("refresh")],
+      summary: "Rotate a refresh token, proving the session with its access token (document 000)",
+      description: `The access token may be expired but must be validly signed and of the same session. ${snakeNote}`,
+      request: { body: json(RefreshWithAccessBody) },
+      responses: { 200: jsonContent(TokenResponse, "The new pair"), ...errorResponses(400, 401, 429) },
+    }),
+    async (c) => {
+      const { accessToken, refreshToken } = c.req.valid("json");
+      return c.json(tokenResponse(await sessions.refreshWithAccessToken(deps(c), accessToken, refreshToken)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/upgrade", tags, security: bearer, middleware: [rateLimit("upgrade"), requireAuth],
+      summary: "Turn the calling guest into a full account, keeping its id (document 000)",
+      description: snakeNote,
+      request: { body: jsonOrForm(UpgradeBody, UpgradeForm) },
+      responses: { 201: jsonContent(TokenResponse, "Tokens with role user"), ...errorResponses(400, 401, 403, 409, 413, 415, 429) },
+    }),
+    async (c) => {
+      const body = jsonOrFormBody(c, { json: () => c.req.valid("json"), form: () => c.req.valid("form") });
+      return c.json(tokenResponse(await accounts.upgrade(deps(c), c.get("auth"), body)), 201);
+    },
+  );

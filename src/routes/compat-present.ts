@@ -1,0 +1,40 @@
+/**
+ * Shapes services' results for the compatibility doors: document 000's snake_case TokenResponse and
+ * document 001's envelope. Built from the canonical presenters, so every door shows the same user.
+ *
+ * @example
+ * c.json(tokenResponse(pair), 200);                     // document 000
+ * c.json(envelope(200, "Signed in", tokenPair(pair)), 200); // document 001
+ */
+import type { UserRow } from "../schema";
+import type { IssuedPair } from "../user-sessions";
+import { publicUser } from "./present";
+
+export function snakeUser(row: UserRow) {
+  const user = publicUser(row);
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    is_guest: user.isGuest,
+    email_verified: user.emailVerified,
+    profile_picture: user.profilePicture,
+    created_at: user.createdAt,
+  };
+}
+
+export function tokenResponse(pair: IssuedPair) {
+  return {
+    access_token: pair.accessToken,
+    token_type: "Bearer" as const,
+    expires_in: pair.expiresIn,
+    refresh_token: pair.refreshToken,
+    user: snakeUser(pair.user),
+  };
+}
+
+export function envelope(statusCode: number, message: string): { statusCode: number; message: string };
+export function envelope<T>(statusCode: number, message: string, data: T): { statusCode: number; message: string; data: T };
+export function envelope<T>(statusCode: number, message: string, data?: T) {
+  return data === undefined ? { statusCode, message } : { statusCode, message, data };
+}
