@@ -1,13 +1,14 @@
 /**
- * The Worker: middleware, routers and the Durable Object classes. Nothing else lives here.
+ * The Worker: middleware, routers, the daily clean-up and the Durable Object classes. Nothing
+ * else lives here.
  *
  * @example
- * // wrangler.toml: main = "src/index.ts"
- * export default app;
+ * // wrangler.toml: main = "src/index.ts"; tests call `exports.default.fetch(request)`.
  */
 import type { MiddlewareHandler } from "hono";
 import { router } from "./http";
 import type { AppEnv } from "./http";
+import { purgeExpired } from "./maintenance";
 import {
   configure, cors, limitBody, normalizeBody, noStore, notFound, onError, requestLog, securityHeaders,
 } from "./middleware";
@@ -35,6 +36,9 @@ app.route("/", meta(app));
 app.notFound(notFound);
 app.onError(onError);
 
-export default app;
+export default {
+  fetch: app.fetch,
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(purgeExpired(env.DB)),
+} satisfies ExportedHandler<Env>;
 export { RateLimiter } from "./rate-limiter";
 export { UserSessions } from "./user-sessions";
