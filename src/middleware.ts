@@ -147,6 +147,12 @@ export const normalizeBody: Middleware = async (c, next) => {
   await next();
 };
 
+/**
+ * Buckets served without a limit while the limiter is down. Their inputs are a 256-bit refresh
+ * token or an authenticated session, which no one can guess, so the limit only spreads load; and
+ * failing closed would turn a limiter outage into every client losing its session at the next
+ * refresh, or into no one being able to sign out or end a stolen session.
+ */
 const FAIL_OPEN: ReadonlySet<RateLimitBucket> = new Set(["refresh", "signout", "sessions"]);
 
 function rateHeaders(c: Parameters<Middleware>[0], d: { limit: number; remaining: number; reset: number }) {
@@ -156,10 +162,12 @@ function rateHeaders(c: Parameters<Middleware>[0], d: { limit: number; remaining
 }
 
 /**
- * One call to the caller's RateLimiter object. When it fails, credential and mail routes fail
- * closed (503); refresh, sign-out and session management fail open, because their inputs are
- * 256-bit tokens or an authenticated session that cannot be guessed, and an outage of the limiter
- * must not sign everyone out or keep anyone from ending a session.
+ * One call to the caller's RateLimiter object (API.md §6); the RateLimit-* headers go on every
+ * answer it decided, success or error, and a refusal is a 429 with Retry-After. When the limiter
+ * throws or cannot be reached, every bucket but FAIL_OPEN's fails closed with a 503 (Retry-After:
+ * 5): guest, login, register, upgrade, recovery and reset guard passwords, account creation and
+ * mail, where an outage must not become an unlimited door for guessing or mail bombing. FAIL_OPEN
+ * answers then carry no RateLimit-* headers, since nothing was counted.
  */
 export const rateLimit = (bucket: RateLimitBucket): Middleware => async (c, next) => {
   let decision;
@@ -167,7 +175,7 @@ export const rateLimit = (bucket: RateLimitBucket): Middleware => async (c, next
     decision = await limitByAddress(deps(c), bucket);
   } catch (error) {
     if (!(error instanceof LimiterUnavailable)) throw error;
-    log("error", "ratelimit.unavailable", { requestId: c.get("requestId"), bucket, reason: String(error.cause) });
+    log("error", "ratelimit.unavailable", { requestId: c.get("requestId"), bucket, reason: String(error.cause).slice(0, 200) });
     if (FAIL_OPEN.has(bucket)) return next();
     throw new AuthError("unavailable", "The service is busy; try again shortly", undefined, 5);
   }

@@ -1,12 +1,19 @@
 /**
  * One Durable Object per client address (an IPv4 address, or an IPv6 /64), holding every bucket of
- * that address. Algorithm: a sliding-window log. Each allowed request leaves its timestamp; a request
- * passes when fewer than `limit` timestamps of its bucket fall within the last `windowSeconds`. It is
- * exact: no window of that length ever holds more than `limit` requests, with no burst at window
- * edges (as a fixed window allows, up to twice the limit) and no drift (as a token bucket's refill
- * allows). The log holds at most `limit` rows per bucket, and the limits here are small, so it costs
- * little. Each call is synchronous SQLite work with no await, so concurrent calls cannot interleave.
- * An alarm drops expired hits and clears the object's storage once none is left.
+ * that address, so one request costs one round trip whatever its bucket.
+ *
+ * Algorithm: a sliding-window log. Each allowed request leaves its timestamp; a request passes when
+ * fewer than `limit` timestamps of its bucket fall within the last `windowSeconds`. It is exact: no
+ * window of that length ever holds more than `limit` requests, with no burst at window edges (a
+ * fixed window allows up to twice the limit there) and no drift (a token bucket refills
+ * continuously, so it admits requests the table's "N per window" would not). Refused requests leave
+ * no timestamp, so the log holds at most `limit` rows per bucket; the limits are small, so it costs
+ * little. Windows may be anything from a second to a day, which Cloudflare's rate-limit binding
+ * (10 or 60 s, counted per location) cannot express.
+ *
+ * `consume` is synchronous SQLite work with no await, so concurrent calls cannot interleave: 20
+ * parallel requests let exactly `limit` through. One alarm, set when none is pending, drops expired
+ * hits and clears the object's storage once none is left.
  *
  * @example
  * const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("203.0.113.7"));
@@ -19,13 +26,15 @@ export interface RateDecision {
   allowed: boolean;
   limit: number;
   remaining: number;
-  /** Seconds until a slot frees up (until the oldest counted request leaves the window). */
+  /** Seconds until one more request would pass (until the hit blocking it leaves the window). */
   reset: number;
+  /** `reset` when refused, else 0. */
   retryAfter: number;
 }
 
 export class RateLimiter extends DurableObject<Env> {
   readonly #sql: SqlStorage;
+  /** When this instance last scheduled the cleanup alarm; 0 after eviction or once storage is cleared. */
   #alarmAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -45,26 +54,38 @@ export class RateLimiter extends DurableObject<Env> {
     const now = Date.now();
     const windowMs = windowSeconds * 1000;
     this.#sql.exec("DELETE FROM hits WHERE bucket = ? AND at <= ?", bucket, now - windowMs);
-    const rows = this.#sql
+    const hits = this.#sql
       .exec<{ at: number }>("SELECT at FROM hits WHERE bucket = ? ORDER BY at ASC", bucket)
-      .toArray();
-    const allowed = rows.length < limit;
-    if (allowed) this.#sql.exec("INSERT INTO hits (bucket, at, expires_at) VALUES (?, ?, ?)", bucket, now, now + windowMs);
-    const used = rows.length + (allowed ? 1 : 0);
-    const oldest = rows[0]?.at ?? now;
-    // The slot that frees first is the oldest hit still in the window (or this one, if it is alone).
-    const reset = Math.max(1, Math.ceil((oldest + windowMs - now) / 1000));
-    if (this.#alarmAt < now + windowMs) {
-      this.#alarmAt = now + windowMs;
-      void this.ctx.storage.setAlarm(this.#alarmAt);
+      .toArray()
+      .map((row) => row.at);
+    const allowed = hits.length < limit;
+    if (allowed) {
+      this.#sql.exec("INSERT INTO hits (bucket, at, expires_at) VALUES (?, ?, ?)", bucket, now, now + windowMs);
+      hits.push(now);
     }
+    // One more request passes once the count drops below the limit. Usually that is when the oldest
+    // hit leaves; after the limit was lowered by config, more hits than `limit` may be counted, and
+    // it is the hit at index (count - limit) whose exit brings the count down far enough.
+    const freesAt = hits[Math.max(0, hits.length - limit)]! + windowMs;
+    const reset = Math.max(1, Math.ceil((freesAt - now) / 1000));
+    this.#scheduleCleanup(now + windowMs);
     return {
       allowed,
       limit,
-      remaining: Math.max(0, limit - used),
+      remaining: Math.max(0, limit - hits.length),
       reset,
       retryAfter: allowed ? 0 : reset,
     };
+  }
+
+  /**
+   * Sets the alarm only when none is pending, not on every call: the alarm itself moves on to the
+   * latest expiry, and hits that expire before it runs are already ignored by `consume`.
+   */
+  #scheduleCleanup(at: number): void {
+    if (this.#alarmAt > Date.now()) return;
+    this.#alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
   }
 
   /** Drops hits that left their window; an object with none left clears its storage entirely. */

@@ -1,13 +1,29 @@
 /**
- * Rate limits (API.md §6). Per client address: one call to that address's RateLimiter object,
- * which holds every bucket, so a request costs one Durable Object round trip and aliases of a route
- * share a bucket by naming it. Per account and per email: a fixed-window counter in D1, updated by
- * one atomic upsert (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), keyed by a hash so that unknown
- * accounts are counted exactly like known ones and nothing is learned from a 429.
+ * Rate limits (API.md §6), in two kinds of store.
+ *
+ * Per client address: one call to that address's RateLimiter object (src/rate-limiter.ts), which
+ * holds every bucket, so a limited request costs exactly one Durable Object round trip, and the
+ * aliases of a route share a bucket simply by naming the same one. The object keeps a sliding-window
+ * log: exact under concurrency and at window edges, for windows from seconds to a day. The address
+ * is `CF-Connecting-IP` alone (set by Cloudflare; X-Forwarded-For is client-controlled), keyed by
+ * `clientKey`: IPv4 as is, IPv6 by its /64, IPv4-mapped IPv6 as the IPv4 address.
+ *
+ * Per account (failed password logins) and per email (recovery mails): a counter row in D1, not a
+ * second object, so the request still makes one Durable Object round trip; the login count is one
+ * upsert batched with the user read. Algorithm: a fixed window that opens at the first attempt
+ * after the last window ended, updated by one atomic `INSERT … ON CONFLICT DO UPDATE … RETURNING`,
+ * so parallel attempts are counted exactly. A log would need a row per attempt and a second
+ * statement; the fixed window's known weakness (up to twice the limit across one window edge) is
+ * acceptable here, because these limits stop slow, distributed guessing and mail bombing, where
+ * the long-run rate (never more than `limit` per window) is what matters. Attempts are counted before
+ * the password is checked, so parallel guesses cannot all slip past the check, and keyed by a hash
+ * when no account matches, so unknown accounts are counted exactly like known ones and a 429 tells
+ * nothing about whether an account exists. A successful login clears the account's count.
  *
  * @example
- * import { limitByAddress, clientKey } from "./rate-limits";
+ * import { limitByAddress, limitRecoveryMail } from "./rate-limits";
  * const decision = await limitByAddress(deps, "login"); // throws LimiterUnavailable on faults
+ * await limitRecoveryMail(deps, normalizedEmail); // throws a 429 AuthError past 3 an hour
  */
 import { eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
@@ -100,13 +116,22 @@ function decide(row: { count: number; windowStart: number } | undefined, rate: R
   return { allowed: row.count <= rate.limit, retryAfter };
 }
 
-/** Counts one recovery mail for `email` (any email, known or not). */
+/**
+ * Counts one recovery mail (forgot-password or resend-verification: they share the count) for
+ * `email`, known or not, whatever the caller's address.
+ */
 export async function countRecoveryMail(deps: Deps, normalizedEmail: string): Promise<CounterDecision> {
   const now = Date.now();
   const key = `mail:${await sha256(normalizedEmail)}`;
   const rate = deps.config.recoveryPerEmail;
   const [row] = await countStatement(drizzle(deps.env.DB), key, rate, now);
   return decide(row, rate, now);
+}
+
+/** Counts one recovery mail for `email` and refuses it (429) past the per-email limit. */
+export async function limitRecoveryMail(deps: Deps, normalizedEmail: string): Promise<void> {
+  const decision = await countRecoveryMail(deps, normalizedEmail);
+  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many recovery mails for this address; try again later");
 }
 
 /**
