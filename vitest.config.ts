@@ -24,15 +24,39 @@ export default defineConfig(async () => {
             REDIRECT_ORIGINS: "https://app.example.com,http://localhost:5173",
             CLIENT_ALIASES: JSON.stringify({ VERIFIER: "https://verifier.example.com/account" }),
           },
+          // Miniflare's local send_email binding, for test/mail.test.ts (MAIL_TRANSPORT=cloudflare).
+          email: { send_email: [{ name: "EMAIL", allowed_sender_addresses: ["no-reply@example.com"] }] },
         },
       }),
     ],
     test: {
       include: ["test/**/*.test.ts"],
+      exclude: ["test/browser/**", "**/node_modules/**"],
+      // A real local HTTP mail API (Node), for the HTTP mail transport's tests.
+      globalSetup: ["./scripts/mail-api-server.mjs"],
       setupFiles: ["./test/setup.ts"],
       testTimeout: 30_000,
       silent: "passed-only" as const,
       hookTimeout: 30_000,
+      // FC_SEED=<n> replays a fuzz run (test/adversarial/fuzz*.test.ts print their seed).
+      provide: { FC_SEED: (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FC_SEED ?? "" },
+      projects: [
+        // Everything above, inside workerd.
+        { extends: true, test: { name: "workers" } },
+        // Headless Chromium in Node against a real `wrangler dev` (scripts/browser-test-service.mjs).
+        {
+          extends: false,
+          test: {
+            name: "browser",
+            include: ["test/browser/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./scripts/browser-test-service.mjs"],
+            fileParallelism: false,
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+          },
+        },
+      ],
     },
   };
 });

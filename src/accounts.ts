@@ -14,7 +14,7 @@ import { sha256 } from "./crypto";
 import type { Deps } from "./deps";
 import { userSessions } from "./deps";
 import { AuthError, invalidRequest } from "./errors";
-import { serviceBase } from "./links";
+import { pageLink, serviceBase } from "./links";
 import { sendMail } from "./mail";
 import { resetNoticeMail, verificationMail } from "./mail-templates";
 import { createTokenStatements, redeemToken } from "./one-time-tokens";
@@ -42,21 +42,17 @@ function conflictFrom(error: unknown): never {
   throw error;
 }
 
-function verificationLink(deps: Deps, token: string, email: string): string {
-  const query = new URLSearchParams({ token, email });
-  return `${serviceBase(deps.config, deps.origin)}/verify-email?${query}`;
+function verificationMailTo(deps: Deps, to: string, token: string) {
+  return verificationMail({
+    to,
+    platformName: deps.config.platformName,
+    link: pageLink(serviceBase(deps.config, deps.origin), "/verify-email", { token, email: to }),
+    hours: Math.round(deps.config.verifyTokenTtlMs / 3_600_000),
+  });
 }
 
 function mailVerification(deps: Deps, to: string, token: string): void {
-  sendMail(
-    deps,
-    verificationMail({
-      to,
-      platformName: deps.config.platformName,
-      link: verificationLink(deps, token, to),
-      hours: Math.round(deps.config.verifyTokenTtlMs / 3_600_000),
-    }),
-  );
+  sendMail(deps, verificationMailTo(deps, to, token));
 }
 
 export async function guest(deps: Deps): Promise<IssuedPair> {
@@ -130,20 +126,19 @@ export async function resendVerification(deps: Deps, email: string): Promise<voi
   // Shares forgot-password's per-email count (API.md §6), counted for any address, known or not.
   await limitRecoveryMail(deps, normalizeEmail(email));
   const db = drizzle(deps.env.DB);
-  deps.waitUntil(
-    (async () => {
-      const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
-      if (!user?.email || user.isGuest || user.emailVerifiedAt !== null) return;
-      const { token, statements } = await createTokenStatements(db, {
-        userId: user.id,
-        email: user.email,
-        purpose: "verify_email",
-        ttlMs: deps.config.verifyTokenTtlMs,
-      });
-      await db.batch([...statements]);
-      mailVerification(deps, user.email, token);
-    })(),
-  );
+  // The lookup runs after the answer, so its time does not tell whether the account exists.
+  sendMail(deps, async () => {
+    const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
+    if (!user?.email || user.isGuest || user.emailVerifiedAt !== null) return null;
+    const { token, statements } = await createTokenStatements(db, {
+      userId: user.id,
+      email: user.email,
+      purpose: "verify_email",
+      ttlMs: deps.config.verifyTokenTtlMs,
+    });
+    await db.batch([...statements]);
+    return verificationMailTo(deps, user.email, token);
+  });
 }
 
 export interface LoginInput {

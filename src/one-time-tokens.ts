@@ -8,6 +8,7 @@
  * import { createTokenStatements, redeemToken } from "./one-time-tokens";
  * const { token, statements } = await createTokenStatements(db, { userId, email, purpose: "reset_password", ttlMs });
  * await db.batch(statements);
+ * const pending = await findToken(db, token, "reset_password"); // peek, nothing changes
  * const redeemed = await redeemToken(db, token, "reset_password"); // { userId, email } | null
  */
 import { and, eq, gt, isNull } from "drizzle-orm";
@@ -38,25 +39,47 @@ export async function createTokenStatements(
   return { token, statements: [voidOlder, insert] as const };
 }
 
+/** 256 bits in base64url are 43 characters; anything far from that is not ours and costs no query. */
+const plausible = (token: string) => token.length >= 40 && token.length <= 64;
+
+const live = (tokenHash: string, purpose: TokenPurpose, now: number) =>
+  and(
+    eq(oneTimeTokens.tokenHash, tokenHash),
+    eq(oneTimeTokens.purpose, purpose),
+    isNull(oneTimeTokens.usedAt),
+    gt(oneTimeTokens.expiresAt, now),
+  );
+
+/**
+ * Whom a live token is for, without using it up: lets a caller refuse a request (a weak new
+ * password, say) before the token is spent, and only to someone who holds a valid token.
+ */
+export async function findToken(
+  db: DrizzleD1Database,
+  token: string,
+  purpose: TokenPurpose,
+): Promise<{ userId: string; email: string } | null> {
+  if (!plausible(token)) return null;
+  const row = await db
+    .select({ userId: oneTimeTokens.userId, email: oneTimeTokens.email })
+    .from(oneTimeTokens)
+    .where(live(await sha256(token), purpose, Date.now()))
+    .get();
+  return row ?? null;
+}
+
 /** Marks the token used and returns whom it was for, or null if unknown, used or expired. */
 export async function redeemToken(
   db: DrizzleD1Database,
   token: string,
   purpose: TokenPurpose,
 ): Promise<{ userId: string; email: string } | null> {
-  if (token.length < 40 || token.length > 64) return null;
+  if (!plausible(token)) return null;
   const now = Date.now();
   const rows = await db
     .update(oneTimeTokens)
     .set({ usedAt: now })
-    .where(
-      and(
-        eq(oneTimeTokens.tokenHash, await sha256(token)),
-        eq(oneTimeTokens.purpose, purpose),
-        isNull(oneTimeTokens.usedAt),
-        gt(oneTimeTokens.expiresAt, now),
-      ),
-    )
+    .where(live(await sha256(token), purpose, now))
     .returning({ userId: oneTimeTokens.userId, email: oneTimeTokens.email });
   return rows[0] ?? null;
 }

@@ -14,12 +14,12 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Deps } from "./deps";
 import { userSessions } from "./deps";
 import { invalidRequest } from "./errors";
-import { checkLogoUrl, cleanPlatformName, linkBase } from "./links";
+import { checkLogoUrl, cleanPlatformName, linkBase, pageLink } from "./links";
 import { sendMail } from "./mail";
 import { resetMail, resetNoticeMail } from "./mail-templates";
-import { createTokenStatements, redeemToken } from "./one-time-tokens";
+import { createTokenStatements, findToken, redeemToken } from "./one-time-tokens";
 import { hashPassword, passwordProblem } from "./passwords";
-import { countRecoveryMail, tooManyRequests } from "./rate-limits";
+import { clearLoginAttempts, countRecoveryMail, tooManyRequests } from "./rate-limits";
 import { users } from "./schema";
 import type { UserRow } from "./schema";
 import { normalizeEmail } from "./users";
@@ -42,22 +42,20 @@ export async function forgotPassword(deps: Deps, input: ForgotInput): Promise<vo
   if (!perEmail.allowed) throw tooManyRequests(perEmail.retryAfter, "Too many recovery mails for this address; try again later");
 
   const db = drizzle(deps.env.DB);
-  sendMail(
-    deps,
-    (async () => {
-      const user = await db.select().from(users).where(eq(users.emailNormalized, email)).get();
-      if (!user?.email || user.isGuest) return null;
-      const { token, statements } = await createTokenStatements(db, {
-        userId: user.id,
-        email: user.email,
-        purpose: "reset_password",
-        ttlMs: deps.config.resetTokenTtlMs,
-      });
-      await db.batch([...statements]);
-      const link = `${base}/reset-password?${new URLSearchParams({ token, email: user.email })}`;
-      return resetMail({ to: user.email, platformName, logoUrl, link, minutes: Math.round(deps.config.resetTokenTtlMs / 60_000) });
-    })(),
-  );
+  // A function, not a started promise: the lookup must not begin before the answer is out.
+  sendMail(deps, async () => {
+    const user = await db.select().from(users).where(eq(users.emailNormalized, email)).get();
+    if (!user?.email || user.isGuest) return null;
+    const { token, statements } = await createTokenStatements(db, {
+      userId: user.id,
+      email: user.email,
+      purpose: "reset_password",
+      ttlMs: deps.config.resetTokenTtlMs,
+    });
+    await db.batch([...statements]);
+    const link = pageLink(base, "/reset-password", { token, email: user.email });
+    return resetMail({ to: user.email, platformName, logoUrl, link, minutes: Math.round(deps.config.resetTokenTtlMs / 60_000) });
+  });
 }
 
 export interface ResetInput {
@@ -66,25 +64,43 @@ export interface ResetInput {
   newPassword: string;
 }
 
+/**
+ * Order matters: every refusal (bad token, weak password) comes before the token is spent, and the
+ * slow hash comes before the one atomic redemption, so a failure after it is unlikely and the
+ * window between "token used" and "password set" is a single D1 write.
+ */
 export async function resetPassword(deps: Deps, input: ResetInput): Promise<UserRow> {
   const email = normalizeEmail(input.email);
-  // Check the new password before redeeming, so a weak one does not burn the token.
-  const problem = passwordProblem({ password: input.newPassword, minLength: deps.config.passwordMinLength, email });
-  if (problem) throw invalidRequest("newPassword", problem);
+  const policy = (identity: { email?: string | null; username?: string | null }) =>
+    passwordProblem({ password: input.newPassword, minLength: deps.config.passwordMinLength, ...identity });
+  // The identity-free rules first: they need no token, so they teach a token-less caller nothing.
+  const generic = policy({});
+  if (generic) throw invalidRequest("newPassword", generic);
+
   const db = drizzle(deps.env.DB);
-  const redeemed = await redeemToken(db, input.token, "reset_password");
   const invalid = invalidRequest("token", "is invalid or has expired");
-  if (!redeemed || normalizeEmail(redeemed.email) !== email) throw invalid;
+  const pending = await findToken(db, input.token, "reset_password");
+  if (!pending || normalizeEmail(pending.email) !== email) throw invalid;
+  const owner = await db.select().from(users).where(and(eq(users.id, pending.userId), eq(users.emailNormalized, email))).get();
+  if (!owner) throw invalid;
+  const personal = policy({ email: owner.email, username: owner.username });
+  if (personal) throw invalidRequest("newPassword", personal);
+
   const passwordHash = await hashPassword(input.newPassword, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+  const redeemed = await redeemToken(db, input.token, "reset_password");
+  if (!redeemed || redeemed.userId !== owner.id) throw invalid;
   const now = Date.now();
   // Following the mailed link proves the address, so a reset also verifies it.
   const [user] = await db
     .update(users)
     .set({ passwordHash, updatedAt: now, emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})` })
-    .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, email)))
+    .where(and(eq(users.id, owner.id), eq(users.emailNormalized, email)))
     .returning();
   if (!user) throw invalid;
+  // Every session ends, through the user's object, so a thief's refresh token dies with the old password.
   await userSessions(deps, user.id).revokeSessions({ reason: "password_reset" });
-  sendMail(deps, resetNoticeMail({ to: user.email ?? input.email, platformName: deps.config.platformName, reason: "reset" }));
+  // The owner proved control of the mailbox: failed guesses by someone else must not lock them out.
+  await clearLoginAttempts(deps, user.id);
+  if (user.email) sendMail(deps, resetNoticeMail({ to: user.email, platformName: deps.config.platformName, reason: "reset" }));
   return user;
 }

@@ -1,6 +1,7 @@
 /**
  * The development outbox (API.md §7): `GET /_dev/mail?to=<address>` as JSON (with
- * `Accept: application/json`) or as a page, newest first. Mounted only when
+ * `Accept: application/json`) or as a page, newest first (insertion order breaks ties within a
+ * millisecond). Mounted only when
  * ENVIRONMENT=development; everywhere else `/_dev/*` is a 404.
  *
  * @example
@@ -16,7 +17,9 @@ import { mailOutbox } from "../schema";
 export const devMail = new Hono<AppEnv>().get("/mail", async (c) => {
   const to = c.req.query("to")?.trim();
   const query = drizzle(c.env.DB).select().from(mailOutbox);
-  const rows = await (to ? query.where(sql`lower(${mailOutbox.to}) = ${to.toLowerCase()}`) : query).orderBy(desc(mailOutbox.createdAt)).limit(50);
+  const rows = await (to ? query.where(sql`lower(${mailOutbox.to}) = ${to.toLowerCase()}`) : query)
+    .orderBy(desc(mailOutbox.createdAt), sql`rowid DESC`)
+    .limit(50);
   const messages = rows.map((m) => ({
     id: m.id,
     to: m.to,

@@ -1,0 +1,92 @@
+/**
+ * Vitest globalSetup of the browser project (runs in Node, so plain JavaScript: the project has no
+ * Node type definitions): starts the service for real with
+ * `wrangler dev` (through scripts/dev.mjs, which applies the D1 migrations first) on 127.0.0.1,
+ * with its state in a fresh directory under /tmp, waits for /health, hands the URL to the tests as
+ * `inject("serviceUrl")`, and stops the whole process group and removes the state afterwards.
+ * BROWSER_TEST_PORT picks the port (default 8801; the inspector takes the next one).
+ *
+ * @example
+ * // vitest.config.ts, project "browser": globalSetup: ["./scripts/browser-test-service.mjs"]
+ * const base = inject("serviceUrl"); // "http://127.0.0.1:8801"
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const CHROMIUM = "/usr/bin/chromium";
+const STARTUP_MS = 90_000;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** @param {string} url */
+async function healthy(url) {
+  try {
+    const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** @param {import("vitest/node").TestProject} project */
+export default async function setup(project) {
+  if (!existsSync(CHROMIUM)) {
+    const installed = spawnSync("bash", ["scripts/ensure-browser.sh"], { stdio: "inherit" });
+    if (installed.status !== 0 || !existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM}: run \`bash scripts/ensure-browser.sh\``);
+  }
+  const port = Number(process.env.BROWSER_TEST_PORT ?? 8801);
+  const url = `http://127.0.0.1:${port}`;
+  if (await healthy(url)) throw new Error(`something already serves ${url}; stop it or set BROWSER_TEST_PORT`);
+
+  const state = mkdtempSync(join(tmpdir(), "edge-auth-browser-"));
+  const logPath = join(state, "wrangler.log");
+  const log = openSync(logPath, "a");
+  const child = spawn(
+    process.execPath,
+    [
+      "scripts/dev.mjs",
+      ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(port + 1)],
+      ...["--persist-to", join(state, "wrangler"), "--show-interactive-dev-session=false"],
+    ],
+    {
+      detached: true, // its own process group, so teardown stops wrangler and workerd too
+      stdio: ["ignore", log, log],
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    },
+  );
+  let exited = false;
+  child.on("exit", () => void (exited = true));
+
+  const stop = async () => {
+    if (!exited && child.pid) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      for (let i = 0; i < 50 && !exited; i++) await sleep(100);
+      if (!exited) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+    rmSync(state, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + STARTUP_MS;
+  while (!(await healthy(url))) {
+    if (exited || Date.now() > deadline) {
+      const tail = readFileSync(logPath, "utf8").split("\n").slice(-30).join("\n");
+      await stop();
+      throw new Error(`wrangler dev did not become healthy on ${url}:\n${tail}`);
+    }
+    await sleep(250);
+  }
+  project.provide("serviceUrl", url);
+  return stop;
+}
