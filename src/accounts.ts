@@ -9,6 +9,7 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { profilePicture } from "./avatars";
 import { sha256 } from "./crypto";
 import type { Deps } from "./deps";
@@ -51,6 +52,9 @@ function verificationMailTo(deps: Deps, to: string, token: string) {
   });
 }
 
+const verificationToken = (deps: Deps, db: DrizzleD1Database, userId: string, email: string) =>
+  createTokenStatements(db, { userId, email, purpose: "verify_email", ttlMs: deps.config.verifyTokenTtlMs });
+
 function mailVerification(deps: Deps, to: string, token: string): void {
   sendMail(deps, verificationMailTo(deps, to, token));
 }
@@ -90,12 +94,7 @@ export async function register(
     updatedAt: now,
   };
   const db = drizzle(deps.env.DB);
-  const { token, statements } = await createTokenStatements(db, {
-    userId: user.id,
-    email,
-    purpose: "verify_email",
-    ttlMs: deps.config.verifyTokenTtlMs,
-  });
+  const { token, statements } = await verificationToken(deps, db, user.id, email);
   await db.batch([db.insert(users).values(user), ...statements]).catch(conflictFrom);
   mailVerification(deps, email, token);
   const verificationRequired = deps.config.requireEmailVerification;
@@ -130,12 +129,7 @@ export async function resendVerification(deps: Deps, email: string): Promise<voi
   sendMail(deps, async () => {
     const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
     if (!user?.email || user.isGuest || user.emailVerifiedAt !== null) return null;
-    const { token, statements } = await createTokenStatements(db, {
-      userId: user.id,
-      email: user.email,
-      purpose: "verify_email",
-      ttlMs: deps.config.verifyTokenTtlMs,
-    });
+    const { token, statements } = await verificationToken(deps, db, user.id, user.email);
     await db.batch([...statements]);
     return verificationMailTo(deps, user.email, token);
   });
@@ -202,12 +196,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   const picture = await profilePicture(deps, input.profilePicture);
   const now = Date.now();
   const db = drizzle(deps.env.DB);
-  const { token, statements } = await createTokenStatements(db, {
-    userId: auth.userId,
-    email,
-    purpose: "verify_email",
-    ttlMs: deps.config.verifyTokenTtlMs,
-  });
+  const { token, statements } = await verificationToken(deps, db, auth.userId, email);
   const [updated] = await db
     .batch([
       db

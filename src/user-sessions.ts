@@ -207,17 +207,9 @@ export class UserSessions extends DurableObject<Env> {
       }
 
       const role = input.role ?? this.#role();
-      const expiresAt = role === "guest" ? null : this.#expiry(role, now);
-      const db = this.#db;
-      const [updated, userRows] = await db.batch([
-        db
-          .update(sessions)
-          .set({ lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent })
-          .where(and(eq(sessions.id, session.id), isNull(sessions.revokedAt))),
-        db.select().from(users).where(eq(users.id, parsed.userId)),
-      ]);
-      const user = userRows[0];
-      if (updated.meta.changes !== 1 || !user) {
+      const expiresAt = this.#expiry(role, now);
+      const user = await this.#touch(parsed.userId, session.id, expiresAt, input, now);
+      if (!user) {
         this.#forget(session.id);
         return { ok: false, reason: "invalid" } as const;
       }
@@ -271,16 +263,8 @@ export class UserSessions extends DurableObject<Env> {
         .toArray()[0];
       if (!session) return { ok: false, reason: "invalid" } as const;
       const expiresAt = this.#expiry(input.role, now);
-      const db = this.#db;
-      const [updated, userRows] = await db.batch([
-        db
-          .update(sessions)
-          .set({ lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent })
-          .where(and(eq(sessions.id, session.id), isNull(sessions.revokedAt))),
-        db.select().from(users).where(eq(users.id, input.userId)),
-      ]);
-      const user = userRows[0];
-      if (updated.meta.changes !== 1 || !user) return { ok: false, reason: "invalid" } as const;
+      const user = await this.#touch(input.userId, session.id, expiresAt, input, now);
+      if (!user) return { ok: false, reason: "invalid" } as const;
       const pair = await this.#pair(user.id, session.id, input.role, user);
       const hash = await sha256(pair.refreshToken);
       // The current token is rotated with no sealed pair: inside the window it is refused quietly,
@@ -294,12 +278,28 @@ export class UserSessions extends DurableObject<Env> {
       this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('role', ?)", input.role);
       // The guest's other sessions now belong to a full account: they expire like one.
       this.#sql.exec("UPDATE session_state SET expires_at = ? WHERE expires_at IS NULL", expiresAt);
-      await db
+      await this.#db
         .update(sessions)
         .set({ expiresAt })
         .where(and(eq(sessions.userId, user.id), isNull(sessions.expiresAt), isNull(sessions.revokedAt)));
       return { ok: true, pair } as const;
     });
+  }
+
+  /**
+   * The D1 write of record for a rotation: the session's last use, expiry and client, as a
+   * compare-and-set on a live row, batched with the read of the user. Null when the row is gone.
+   */
+  async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number): Promise<UserRow | null> {
+    const db = this.#db;
+    const [updated, userRows] = await db.batch([
+      db
+        .update(sessions)
+        .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent })
+        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
+      db.select().from(users).where(eq(users.id, userId)),
+    ]);
+    return updated.meta.changes === 1 ? (userRows[0] ?? null) : null;
   }
 
   async #revoke(sessionIds: string[], reason: string, now: number): Promise<void> {
