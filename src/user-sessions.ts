@@ -3,7 +3,7 @@
  *
  * Where the state lives, and why: the authoritative refresh-token state (which token hash is current
  * for each session, which were rotated and when, and the sealed successor pair kept for the reuse
- * window) lives in this object's own SQLite storage, because only there can a check and the act that
+ * window) lives in this object's own SQLite storage (src/token-store.ts), because only there can a check and the act that
  * follows it be atomic. D1 keeps the session rows of record (creation, last use, expiry,
  * revocation) so that listing sessions and the per-request liveness check see every revocation at
  * once. Input gates do not cover awaits on D1, so every operation here runs one at a time through
@@ -23,6 +23,7 @@ import type { Config } from "./config";
 import { seal, sha256, unseal } from "./crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-tokens";
 import { sessions, users } from "./schema";
+import { TokenStore } from "./token-store";
 import type { UserRow } from "./schema";
 import { signAccessToken } from "./tokens";
 import type { Role } from "./tokens";
@@ -51,40 +52,13 @@ export interface IssueInput extends ClientInfo {
   createGuest?: { createdAt: number };
 }
 
-/** How many rotated token hashes a session keeps for reuse detection. */
-const HISTORY = 20;
-
-interface TokenRow {
-  hash: string;
-  session_id: string;
-  rotated_at: number | null;
-  successor_hash: string | null;
-  successor_sealed: string | null;
-  [key: string]: SqlStorageValue;
-}
-
-interface SessionStateRow {
-  id: string;
-  created_at: number;
-  expires_at: number | null;
-  [key: string]: SqlStorageValue;
-}
-
 export class UserSessions extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #sql: SqlStorage;
+  readonly #store: TokenStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#sql = ctx.storage.sql;
-    this.#sql.exec(`
-      CREATE TABLE IF NOT EXISTS session_state (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER);
-      CREATE TABLE IF NOT EXISTS tokens (
-        hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, issued_at INTEGER NOT NULL,
-        rotated_at INTEGER, successor_hash TEXT, successor_sealed TEXT);
-      CREATE INDEX IF NOT EXISTS tokens_session ON tokens (session_id, issued_at);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
+    this.#store = new TokenStore(ctx.storage.sql);
   }
 
   get #config(): Config {
@@ -100,11 +74,6 @@ export class UserSessions extends DurableObject<Env> {
     const result = this.#queue.then(operation);
     this.#queue = result.catch(() => undefined);
     return result;
-  }
-
-  #role(): Role {
-    const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'role'").toArray()[0];
-    return row?.value === "user" ? "user" : "guest";
   }
 
   #expiry(role: Role, now: number): number | null {
@@ -131,11 +100,8 @@ export class UserSessions extends DurableObject<Env> {
       const now = Date.now();
       const sessionId = crypto.randomUUID();
       const expiresAt = this.#expiry(input.role, now);
-      this.#dropExpired(now);
-      const active = this.#sql
-        .exec<SessionStateRow>("SELECT id FROM session_state ORDER BY created_at ASC")
-        .toArray();
-      const evicted = active.slice(0, Math.max(0, active.length - this.#config.maxSessionsPerUser + 1)).map((s) => s.id);
+      const live = this.#store.liveSessionIds(now);
+      const evicted = live.slice(0, Math.max(0, live.length - this.#config.maxSessionsPerUser + 1));
 
       const db = this.#db;
       const [, , , userRows] = await db.batch([
@@ -162,10 +128,9 @@ export class UserSessions extends DurableObject<Env> {
 
       const pair = await this.#pair(input.userId, sessionId, input.role, user);
       const hash = await sha256(pair.refreshToken);
-      for (const id of evicted) this.#forget(id);
-      this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('role', ?)", input.role);
-      this.#sql.exec("INSERT INTO session_state (id, created_at, expires_at) VALUES (?, ?, ?)", sessionId, now, expiresAt);
-      this.#sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", hash, sessionId, now);
+      for (const id of evicted) this.#store.forget(id);
+      this.#store.setRole(input.role);
+      this.#store.addSession(sessionId, now, expiresAt, hash);
       return pair;
     });
   }
@@ -174,17 +139,15 @@ export class UserSessions extends DurableObject<Env> {
    * Rotates a refresh token. The same token again within the reuse window gets the same new pair
    * (parallel tabs stay signed in); after the window it revokes the whole session.
    */
-  refresh(input: ClientInfo & { token: string; role?: Role }): Promise<PairOutcome> {
+  refresh(input: ClientInfo & { token: string }): Promise<PairOutcome> {
     return this.#serial(async () => {
       const parsed = parseRefreshToken(input.token);
       if (!parsed) return { ok: false, reason: "invalid" } as const;
       const now = Date.now();
       const hash = await sha256(input.token);
-      const row = this.#sql.exec<TokenRow>("SELECT * FROM tokens WHERE hash = ?", hash).toArray()[0];
+      const row = this.#store.token(hash);
       if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
-      const session = this.#sql
-        .exec<SessionStateRow>("SELECT * FROM session_state WHERE id = ?", row.session_id)
-        .toArray()[0];
+      const session = this.#store.session(row.session_id);
       if (!session) return { ok: false, reason: "invalid" } as const;
       if (session.expires_at !== null && session.expires_at <= now) {
         await this.#revoke([session.id], "expired", now);
@@ -192,9 +155,7 @@ export class UserSessions extends DurableObject<Env> {
       }
 
       if (row.rotated_at !== null) {
-        const successor = row.successor_hash
-          ? this.#sql.exec<TokenRow>("SELECT * FROM tokens WHERE hash = ?", row.successor_hash).toArray()[0]
-          : undefined;
+        const successor = row.successor_hash ? this.#store.token(row.successor_hash) : undefined;
         const withinWindow = now - row.rotated_at <= this.#config.reuseWindowMs;
         if (withinWindow && successor && successor.rotated_at === null) {
           const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
@@ -206,25 +167,19 @@ export class UserSessions extends DurableObject<Env> {
         return { ok: false, reason: "reused" } as const;
       }
 
-      const role = input.role ?? this.#role();
+      const role = this.#store.role();
       const expiresAt = this.#expiry(role, now);
       const user = await this.#touch(parsed.userId, session.id, expiresAt, input, now);
       if (!user) {
-        this.#forget(session.id);
+        this.#store.forget(session.id);
         return { ok: false, reason: "invalid" } as const;
       }
 
       const pair = await this.#pair(parsed.userId, session.id, role, user);
       const nextHash = await sha256(pair.refreshToken);
       const sealed = await seal(input.token, JSON.stringify(pair));
-      this.#sql.exec(
-        "UPDATE tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ?",
-        now, nextHash, sealed, hash,
-      );
-      this.#sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", nextHash, session.id, now);
-      this.#sql.exec("UPDATE session_state SET expires_at = ? WHERE id = ?", expiresAt, session.id);
-      if (input.role) this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('role', ?)", input.role);
-      this.#prune(session.id, now);
+      this.#store.advance(session.id, nextHash, sealed, expiresAt, now);
+      this.#store.prune(session.id, now - this.#config.reuseWindowMs);
       return { ok: true, pair } as const;
     });
   }
@@ -233,7 +188,7 @@ export class UserSessions extends DurableObject<Env> {
   revokeToken(token: string): Promise<string | null> {
     return this.#serial(async () => {
       if (!parseRefreshToken(token)) return null;
-      const row = this.#sql.exec<TokenRow>("SELECT * FROM tokens WHERE hash = ?", await sha256(token)).toArray()[0];
+      const row = this.#store.token(await sha256(token));
       if (!row) return null;
       await this.#revoke([row.session_id], "signout", Date.now());
       return row.session_id;
@@ -246,7 +201,7 @@ export class UserSessions extends DurableObject<Env> {
    */
   revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string }): Promise<string[]> {
     return this.#serial(async () => {
-      const known = this.#sql.exec<SessionStateRow>("SELECT id FROM session_state").toArray().map((s) => s.id);
+      const known = this.#store.liveSessionIds(Date.now());
       const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
       const targets = wanted.filter((id) => id !== input.keep);
       await this.#revoke(targets, input.reason, Date.now());
@@ -258,26 +213,19 @@ export class UserSessions extends DurableObject<Env> {
   reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
     return this.#serial(async () => {
       const now = Date.now();
-      const session = this.#sql
-        .exec<SessionStateRow>("SELECT * FROM session_state WHERE id = ?", input.sessionId)
-        .toArray()[0];
+      const session = this.#store.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
       const expiresAt = this.#expiry(input.role, now);
       const user = await this.#touch(input.userId, session.id, expiresAt, input, now);
       if (!user) return { ok: false, reason: "invalid" } as const;
       const pair = await this.#pair(user.id, session.id, input.role, user);
       const hash = await sha256(pair.refreshToken);
-      // The current token is rotated with no sealed pair: inside the window it is refused quietly,
-      // after it, presenting it is reuse like any other.
-      this.#sql.exec(
-        "UPDATE tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = NULL WHERE session_id = ? AND rotated_at IS NULL",
-        now, hash, session.id,
-      );
-      this.#sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", hash, session.id, now);
-      this.#sql.exec("UPDATE session_state SET expires_at = ? WHERE id = ?", expiresAt, session.id);
-      this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('role', ?)", input.role);
+      // No sealed pair: inside the window the old token is refused quietly, after it, it is reuse.
+      this.#store.advance(session.id, hash, null, expiresAt, now);
+      this.#store.setRole(input.role);
+      if (expiresAt === null) return { ok: true, pair } as const;
       // The guest's other sessions now belong to a full account: they expire like one.
-      this.#sql.exec("UPDATE session_state SET expires_at = ? WHERE expires_at IS NULL", expiresAt);
+      this.#store.expireUnlimited(expiresAt);
       await this.#db
         .update(sessions)
         .set({ expiresAt })
@@ -308,31 +256,6 @@ export class UserSessions extends DurableObject<Env> {
       .update(sessions)
       .set({ revokedAt: now, revokedReason: reason })
       .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt)));
-    for (const id of sessionIds) this.#forget(id);
-  }
-
-  #forget(sessionId: string): void {
-    this.#sql.exec("DELETE FROM tokens WHERE session_id = ?", sessionId);
-    this.#sql.exec("DELETE FROM session_state WHERE id = ?", sessionId);
-  }
-
-  #dropExpired(now: number): void {
-    const expired = this.#sql
-      .exec<SessionStateRow>("SELECT id FROM session_state WHERE expires_at IS NOT NULL AND expires_at <= ?", now)
-      .toArray();
-    for (const { id } of expired) this.#forget(id);
-  }
-
-  /** Keeps the last HISTORY hashes of a session, and sealed pairs only while they can be used. */
-  #prune(sessionId: string, now: number): void {
-    this.#sql.exec(
-      `DELETE FROM tokens WHERE session_id = ?1 AND hash NOT IN
-         (SELECT hash FROM tokens WHERE session_id = ?1 ORDER BY issued_at DESC LIMIT ?2)`,
-      sessionId, HISTORY,
-    );
-    this.#sql.exec(
-      "UPDATE tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at < ?",
-      now - this.#config.reuseWindowMs,
-    );
+    for (const id of sessionIds) this.#store.forget(id);
   }
 }
