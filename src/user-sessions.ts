@@ -3,8 +3,8 @@
  *
  * Where the state lives, and why: the authoritative refresh-token state (which token hash is current
  * for each session, which were rotated and when, and the sealed successor pair kept for the reuse
- * window) lives in this object's own SQLite storage (src/token-store.ts), because only there can a check and the act that
- * follows it be atomic. D1 keeps the session rows of record (creation, last use, expiry,
+ * window) lives in this object's own SQLite storage (src/token-store.ts), because only there can a
+ * check and the act that follows it be atomic. D1 keeps the session rows of record (creation, last use, expiry,
  * revocation) so that listing sessions and the per-request liveness check see every revocation at
  * once. Input gates do not cover awaits on D1, so every operation here runs one at a time through
  * `#serial`; the D1 write of an operation goes first, and the object's storage changes only after it
