@@ -77,6 +77,7 @@ const EnvSchema = z.object({
   PASSWORD_PEPPER: z.string().min(32, "must be at least 32 characters").optional(),
   ACCESS_TOKEN_TTL_SECONDS: int(60, 86_400).default(3600),
   REFRESH_TOKEN_TTL_DAYS: int(1, 365).default(30),
+  SESSION_MAX_DAYS: int(1, 3650).default(365),
   REFRESH_REUSE_WINDOW_SECONDS: int(0, 300).default(10),
   MAX_SESSIONS_PER_USER: int(1, 100).default(5),
   PASSWORD_MIN_LENGTH: int(8, 128).default(8),
@@ -122,6 +123,7 @@ export interface Config {
   pepper: string | undefined;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  sessionMaxLifetimeMs: number;
   reuseWindowMs: number;
   maxSessionsPerUser: number;
   passwordMinLength: number;
@@ -200,6 +202,7 @@ function parse(env: object): Config {
     pepper: e.PASSWORD_PEPPER,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_DAYS * 86_400,
+    sessionMaxLifetimeMs: e.SESSION_MAX_DAYS * 86_400_000,
     reuseWindowMs: e.REFRESH_REUSE_WINDOW_SECONDS * 1000,
     maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
     passwordMinLength: e.PASSWORD_MIN_LENGTH,

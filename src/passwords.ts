@@ -2,7 +2,9 @@
  * Password policy and hashing (API.md §2). Hashes are self-describing strings,
  * `pbkdf2-sha256$<iterations>$<salt>$<hash>` (salt and hash base64url), so the work factor can be
  * raised later: `verifyPassword` reports `needsRehash` and the login upgrades the stored hash.
- * With a PASSWORD_PEPPER secret the password is first HMAC-ed with it (NIST 800-63B §3.1.1.2).
+ * With a PASSWORD_PEPPER secret the password is first HMAC-ed with it (NIST 800-63B §3.1.1.2) and
+ * the algorithm reads `pbkdf2-sha256+pepper`, so a pepper added later upgrades old hashes at the
+ * next login instead of locking their owners out.
  *
  * @example
  * import { hashPassword, verifyPassword } from "./passwords";
@@ -19,6 +21,7 @@ export interface HashOptions {
 }
 
 const ALGORITHM = "pbkdf2-sha256";
+const PEPPERED = `${ALGORITHM}+pepper`;
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
 export const MAX_PASSWORD_LENGTH = 128;
@@ -68,10 +71,11 @@ async function derive(password: string, salt: Uint8Array, iterations: number, pe
 export async function hashPassword(password: string, options: HashOptions): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const hash = await derive(password, salt, options.iterations, options.pepper);
-  return [ALGORITHM, options.iterations, base64url(salt), base64url(hash)].join("$");
+  return [options.pepper ? PEPPERED : ALGORITHM, options.iterations, base64url(salt), base64url(hash)].join("$");
 }
 
 interface ParsedHash {
+  peppered: boolean;
   iterations: number;
   salt: Uint8Array;
   hash: string;
@@ -80,10 +84,10 @@ interface ParsedHash {
 function parseHash(stored: string): ParsedHash | null {
   const [algorithm, iterations, salt, hash, ...rest] = stored.split("$");
   const count = Number(iterations);
-  if (algorithm !== ALGORITHM || rest.length > 0 || !salt || !hash) return null;
+  if ((algorithm !== ALGORITHM && algorithm !== PEPPERED) || rest.length > 0 || !salt || !hash) return null;
   // A count production refuses would throw there: treat it as a broken hash, never a 500.
   if (!Number.isInteger(count) || count < 1 || count > MAX_PBKDF2_ITERATIONS) return null;
-  return { iterations: count, salt: fromBase64url(salt), hash };
+  return { peppered: algorithm === PEPPERED, iterations: count, salt: fromBase64url(salt), hash };
 }
 
 export interface VerifyResult {
@@ -102,8 +106,11 @@ export async function verifyPassword(
 ): Promise<VerifyResult> {
   const parsed = stored ? parseHash(stored) : null;
   const salt = parsed?.salt ?? new Uint8Array(SALT_BYTES);
-  const derived = base64url(await derive(password, salt, parsed?.iterations ?? options.iterations, options.pepper));
-  if (!parsed) return { valid: false, needsRehash: false };
+  // A peppered hash with no pepper configured cannot match; it still costs one derivation.
+  const pepper = parsed && !parsed.peppered ? undefined : options.pepper;
+  const derived = base64url(await derive(password, salt, parsed?.iterations ?? options.iterations, pepper));
+  if (!parsed || (parsed.peppered && !options.pepper)) return { valid: false, needsRehash: false };
   const valid = constantTimeEqual(derived, parsed.hash);
-  return { valid, needsRehash: valid && parsed.iterations !== options.iterations };
+  const outdated = parsed.iterations !== options.iterations || parsed.peppered !== Boolean(options.pepper);
+  return { valid, needsRehash: valid && outdated };
 }

@@ -103,8 +103,10 @@ export async function verifyAccessToken(
       requiredClaims: ["exp", "iat", "sub", "sid", "jti", "role"],
       ...(options.allowExpired ? { clockTolerance: TEN_YEARS } : { clockTolerance: 5 }),
     });
-    const { sub, sid, role, exp } = payload;
+    const { sub, sid, role, exp, iat } = payload;
     if (
+      // Issued in the future: never by this service, whose clock signs them.
+      typeof iat !== "number" || iat > Date.now() / 1000 + 5 ||
       typeof sub !== "string" || !isUuid(sub) ||
       typeof sid !== "string" || !isUuid(sid) ||
       (role !== "guest" && role !== "user") || typeof exp !== "number"

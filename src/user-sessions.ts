@@ -76,18 +76,23 @@ export class UserSessions extends DurableObject<Env> {
     return result;
   }
 
-  #expiry(role: Role, now: number): number | null {
-    return role === "guest" ? null : now + this.#config.refreshTokenTtlSeconds * 1000;
+  /**
+   * A full account's refresh token lives REFRESH_TOKEN_TTL_DAYS from its issue (each rotation
+   * renews it), but never past SESSION_MAX_DAYS from the session's start; guests' never expire.
+   */
+  #expiry(role: Role, now: number, sessionStart: number): number | null {
+    if (role === "guest") return null;
+    return Math.min(now + this.#config.refreshTokenTtlSeconds * 1000, sessionStart + this.#config.sessionMaxLifetimeMs);
   }
 
-  async #pair(userId: string, sessionId: string, role: Role, user: UserRow): Promise<IssuedPair> {
+  async #pair(userId: string, sessionId: string, role: Role, user: UserRow, expiresAt: number | null, now: number): Promise<IssuedPair> {
     const refreshToken = makeRefreshToken(userId, sessionId);
     const access = await signAccessToken(this.#config, { userId, sessionId, role });
     return {
       accessToken: access.token,
       refreshToken,
       expiresIn: access.expiresIn,
-      refreshExpiresIn: role === "guest" ? null : this.#config.refreshTokenTtlSeconds,
+      refreshExpiresIn: expiresAt === null ? null : Math.max(0, Math.floor((expiresAt - now) / 1000)),
       sessionId,
       role,
       user,
@@ -99,7 +104,7 @@ export class UserSessions extends DurableObject<Env> {
     return this.#serial(async () => {
       const now = Date.now();
       const sessionId = crypto.randomUUID();
-      const expiresAt = this.#expiry(input.role, now);
+      const expiresAt = this.#expiry(input.role, now, now);
       const live = this.#store.liveSessionIds(now);
       const evicted = live.slice(0, Math.max(0, live.length - this.#config.maxSessionsPerUser + 1));
 
@@ -126,7 +131,7 @@ export class UserSessions extends DurableObject<Env> {
       const user = userRows[0];
       if (!user) throw new Error("user row missing after session insert");
 
-      const pair = await this.#pair(input.userId, sessionId, input.role, user);
+      const pair = await this.#pair(input.userId, sessionId, input.role, user, expiresAt, now);
       const hash = await sha256(pair.refreshToken);
       for (const id of evicted) this.#store.forget(id);
       this.#store.setRole(input.role);
@@ -168,14 +173,18 @@ export class UserSessions extends DurableObject<Env> {
       }
 
       const role = this.#store.role();
-      const expiresAt = this.#expiry(role, now);
+      const expiresAt = this.#expiry(role, now, session.created_at);
+      if (expiresAt !== null && expiresAt <= now) {
+        await this.#revoke([session.id], "expired", now);
+        return { ok: false, reason: "expired" } as const;
+      }
       const user = await this.#touch(parsed.userId, session.id, expiresAt, input, now);
       if (!user) {
         this.#store.forget(session.id);
         return { ok: false, reason: "invalid" } as const;
       }
 
-      const pair = await this.#pair(parsed.userId, session.id, role, user);
+      const pair = await this.#pair(parsed.userId, session.id, role, user, expiresAt, now);
       const nextHash = await sha256(pair.refreshToken);
       const sealed = await seal(input.token, JSON.stringify(pair));
       this.#store.advance(session.id, nextHash, sealed, expiresAt, now);
@@ -215,10 +224,10 @@ export class UserSessions extends DurableObject<Env> {
       const now = Date.now();
       const session = this.#store.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
-      const expiresAt = this.#expiry(input.role, now);
+      const expiresAt = this.#expiry(input.role, now, session.created_at);
       const user = await this.#touch(input.userId, session.id, expiresAt, input, now);
       if (!user) return { ok: false, reason: "invalid" } as const;
-      const pair = await this.#pair(user.id, session.id, input.role, user);
+      const pair = await this.#pair(user.id, session.id, input.role, user, expiresAt, now);
       const hash = await sha256(pair.refreshToken);
       // No sealed pair: inside the window the old token is refused quietly, after it, it is reuse.
       this.#store.advance(session.id, hash, null, expiresAt, now);

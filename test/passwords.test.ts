@@ -36,10 +36,20 @@ describe("hashing", () => {
     expect((await verifyPassword("x-password-long", overLimit, options)).valid).toBe(false);
   });
 
-  it("uses the pepper when one is configured", async () => {
-    const peppered = await hashPassword("correct horse battery", { ...options, pepper: "p".repeat(32) });
-    expect((await verifyPassword("correct horse battery", peppered, { ...options, pepper: "p".repeat(32) })).valid).toBe(true);
+  it("uses the pepper when one is configured, and says so in the hash", async () => {
+    const pepper = "p".repeat(32);
+    const peppered = await hashPassword("correct horse battery", { ...options, pepper });
+    expect(peppered).toMatch(/^pbkdf2-sha256\+pepper\$100000\$/);
+    expect(await verifyPassword("correct horse battery", peppered, { ...options, pepper })).toEqual({ valid: true, needsRehash: false });
+    expect((await verifyPassword("correct horse battery", peppered, { ...options, pepper: "q".repeat(32) })).valid).toBe(false);
     expect((await verifyPassword("correct horse battery", peppered, options)).valid).toBe(false);
+  });
+
+  it("still verifies hashes made before a pepper was added, and asks to rehash them", async () => {
+    const plain = await hashPassword("correct horse battery", options);
+    const pepper = "p".repeat(32);
+    expect(await verifyPassword("correct horse battery", plain, { ...options, pepper })).toEqual({ valid: true, needsRehash: true });
+    expect((await verifyPassword("wrong horse battery", plain, { ...options, pepper })).valid).toBe(false);
   });
 });
 

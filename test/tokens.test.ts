@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { jwk } from "hono/jwk";
 import { SignJWT, createRemoteJWKSet, customFetch, importJWK, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
-import { call, env, expectError, guest, json } from "./helpers";
+import { accessClaims, call, env, expectError, guest, json, serviceSigningKey, signToken } from "./helpers";
 
 const jwksFetch = (url: string) => call(new URL(url).pathname);
 
@@ -86,5 +86,21 @@ describe("standard clients", () => {
       .setExpirationTime("1h")
       .sign((own as CryptoKeyPair).privateKey);
     await expectError(await call("/v1/auth/me", { token }), 401, "invalid_token");
+  });
+
+  it("refuses a validly signed token issued in the future, at every door that takes one", async () => {
+    const g = await guest();
+    const { kid } = await serviceSigningKey();
+    const now = Math.floor(Date.now() / 1000);
+    const future = await signToken(
+      { alg: "ES256", kid, typ: "JWT" },
+      { ...accessClaims({ userId: g.user.id, sessionId: g.sessionId }), iat: now + 3600, exp: now + 7200 },
+    );
+    await expectError(await call("/v1/auth/me", { token: future }), 401, "invalid_token");
+    await expectError(
+      await call("/auth/refresh", { body: { access_token: future, refresh_token: g.refreshToken } }),
+      401,
+      "invalid_token",
+    );
   });
 });

@@ -150,6 +150,25 @@ describe("session limits and lifetimes", () => {
     await expectError(await refreshWith(pair.refreshToken), 401, "invalid_token");
   });
 
+  it("never extends a full account's session past its absolute lifetime", async () => {
+    const account = await verifiedAccount("absolute");
+    const pair = await login(account);
+    const day = 86_400_000;
+    // Started 364.5 days ago: the next refresh may only run to day 365, not 30 days on.
+    await inUserSessions(account.userId, (sql) => {
+      sql.exec("UPDATE session_state SET created_at = ? WHERE id = ?", Date.now() - 364.5 * day, pair.sessionId);
+    });
+    const late = await json(await refreshWith(pair.refreshToken));
+    expect(late.refreshExpiresIn).toBeGreaterThan(0.4 * 86_400);
+    expect(late.refreshExpiresIn).toBeLessThanOrEqual(0.5 * 86_400);
+    // Past day 365 the session is over, whatever the stored expiry says.
+    await inUserSessions(account.userId, (sql) => {
+      sql.exec("UPDATE session_state SET created_at = ? WHERE id = ?", Date.now() - 366 * day, pair.sessionId);
+    });
+    await expectError(await refreshWith(late.refreshToken), 401, "invalid_token");
+    await expectError(await me(late.accessToken), 401, "invalid_token");
+  });
+
   it("issues ES256 access tokens with the documented claims", async () => {
     const g = await guest();
     const header = JSON.parse(atob(g.accessToken.split(".")[0].replace(/-/g, "+").replace(/_/g, "/")));
