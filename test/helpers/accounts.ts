@@ -1,0 +1,86 @@
+/**
+ * Accounts, sessions and mail as a client sees them: the dev outbox, verified accounts, logins,
+ * guests, and the real per-user object's storage for ageing state in setup.
+ */
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import { PASSWORD, call, json, uniqueEmail, uniqueUsername } from "./http";
+import type { Json } from "./http";
+
+export interface Mail {
+  id: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  createdAt: string;
+}
+
+/** Reads the dev outbox, waiting up to `timeoutMs` for at least `count` messages (mail is sent after the answer). */
+export async function mailbox(to: string, count = 1, timeoutMs = 5000): Promise<Mail[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await call(`/_dev/mail?to=${encodeURIComponent(to)}`, { headers: { accept: "application/json" } });
+    const { messages } = (await json(response)) as { messages: Mail[] };
+    if (messages.length >= count || Date.now() > deadline) return messages;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The token of the newest mailed link to `path` (e.g. "/verify-email"). */
+export async function mailedToken(to: string, path: string, count = 1): Promise<string> {
+  const messages = await mailbox(to, count);
+  const message = messages.find((m) => m.text.includes(path));
+  const link = message?.text.match(/https?:\/\/\S+/g)?.find((l) => l.includes(path));
+  if (!link) throw new Error(`no ${path} link mailed to ${to}`);
+  return new URL(link).searchParams.get("token")!;
+}
+
+export interface Account {
+  email: string;
+  username: string;
+  password: string;
+  userId: string;
+}
+
+/** Registers and verifies an account through the API and the outbox. */
+export async function verifiedAccount(label = "user"): Promise<Account> {
+  const email = uniqueEmail(label);
+  const username = uniqueUsername(label);
+  const registered = await call("/v1/auth/register", { body: { email, username, password: PASSWORD } });
+  expect(registered.status).toBe(201);
+  const { user } = await json(registered);
+  const token = await mailedToken(email, "/verify-email");
+  const verified = await call("/v1/auth/verify-email", { body: { token } });
+  expect(verified.status).toBe(200);
+  return { email, username, password: PASSWORD, userId: user.id };
+}
+
+export async function login(account: Pick<Account, "email" | "password">, ip?: string): Promise<Json> {
+  const response = await call("/v1/auth/login", { body: { email: account.email, password: account.password }, ...(ip ? { ip } : {}) });
+  expect(response.status).toBe(200);
+  return json(response);
+}
+
+export async function guest(ip?: string): Promise<Json> {
+  const response = await call("/v1/auth/guest", { method: "POST", ...(ip ? { ip } : {}) });
+  expect(response.status).toBe(200);
+  return json(response);
+}
+
+/** The payload of a JWT, unverified (tests read what the service issued). */
+export function claims(token: string): Json {
+  const part = token.split(".")[1]!;
+  return JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
+}
+
+/** Runs `fn` against the storage of a user's real UserSessions object (test setup: ageing state). */
+export async function inUserSessions<T>(userId: string, fn: (sql: SqlStorage) => T): Promise<T> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
+  return runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => fn(state.storage.sql));
+}
+
+export async function refreshWith(refreshToken: string, ip?: string): Promise<Response> {
+  return call("/v1/auth/refresh", { body: { refreshToken }, ...(ip ? { ip } : {}) });
+}

@@ -1,0 +1,8 @@
+/**
+ * Shared test helpers, in one place: import from "./helpers" (or "../helpers").
+ */
+export * from "./accounts";
+export * from "./adversarial";
+export * from "./http";
+export * from "./rate-limits";
+export * from "./tokens";
