@@ -1,0 +1,170 @@
+/**
+ * Starts and stops the `wrangler dev` servers the bench measures: the service (through
+ * scripts/dev.mjs, which applies the D1 migrations to the same fresh --persist-to directory) and the
+ * floor worker (bench/wrangler.toml). Each runs in its own process group so stopping it ends
+ * wrangler, workerd and esbuild together, and nothing else. `X_LOCAL_OBSERVABILITY=false`, because
+ * wrangler dev otherwise keeps a trace of every request, which costs ~3x on trivial routes.
+ *
+ * Servers run from a snapshot of the checkout (`snapshot`), not from the checkout itself:
+ * wrangler dev reloads the Worker whenever a watched file changes, and in a checkout others edit
+ * that restarts it mid-run ("Your worker restarted mid-request"). A snapshot also pins the code
+ * that the numbers belong to.
+ *
+ * @example
+ * import { snapshot, startService, stop } from "./processes.mjs";
+ * const cwd = snapshot("/tmp/x/app");
+ * const service = await startService({ cwd, port: 8790, inspectorPort: 8791, persistTo: "/tmp/x/state", vars: { A: "1" }, log: "svc.log" });
+ * await stop(service);
+ */
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
+import http from "node:http";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+/** What `wrangler dev`, scripts/dev.mjs and the floor worker read; .dev.vars is left out (dev.mjs makes a fresh one). */
+const SNAPSHOT = [
+  "src", "migrations", "scripts", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts",
+  "bench/floor-worker.ts", "bench/wrangler.toml",
+];
+
+/** Copies the files the servers need into `dir` (node_modules linked, not copied); returns `dir`. */
+export function snapshot(dir) {
+  mkdirSync(`${dir}/bench`, { recursive: true });
+  for (const path of SNAPSHOT) {
+    if (existsSync(`${ROOT}${path}`)) cpSync(`${ROOT}${path}`, `${dir}/${path}`, { recursive: true });
+  }
+  symlinkSync(`${ROOT}node_modules`, `${dir}/node_modules`);
+  return dir;
+}
+const running = new Set();
+
+const env = {
+  ...process.env,
+  CI: "true",
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  X_LOCAL_OBSERVABILITY: "false",
+};
+
+function get(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode));
+    });
+    req.setTimeout(2000, () => req.destroy());
+    req.on("error", () => resolve(0));
+  });
+}
+
+async function waitReady(server, path, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null) throw new Error(`${server.name} exited with ${server.child.exitCode}; see ${server.log}`);
+    if ((await get(`${server.url}${path}`)) === 200) return server;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${server.name} did not answer ${path} within ${timeoutMs / 1000} s; see ${server.log}`);
+}
+
+function launch(name, command, args, { port, log, cwd = ROOT }) {
+  const out = openSync(log, "a");
+  const child = spawn(command, args, { cwd, env, detached: true, stdio: ["ignore", out, out] });
+  const server = { name, child, url: `http://127.0.0.1:${port}`, log };
+  running.add(server);
+  return server;
+}
+
+const varArgs = (vars) => Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]);
+
+/** The auth service on a fresh state directory, with `vars` overriding wrangler.toml. */
+export function startService({ port, inspectorPort, persistTo, vars = {}, log, extraArgs = [], cwd }) {
+  const args = ["node", "scripts/dev.mjs", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persistTo, ...varArgs(vars), ...extraArgs];
+  return waitReady(launch(`service :${port}`, "npx", args, { port, log, cwd }), "/health");
+}
+
+/** The bench-only floor worker, with its D1 table created and filled. */
+export async function startFloor({ port, inspectorPort, persistTo, log, cwd }) {
+  const args = ["wrangler", "dev", "-c", "bench/wrangler.toml", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persistTo];
+  const server = await waitReady(launch(`floor :${port}`, "npx", args, { port, log, cwd }), "/json");
+  const setup = await new Promise((resolve, reject) => {
+    const req = http.request(`${server.url}/setup`, { method: "POST" }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  if (setup !== 200) throw new Error(`floor setup answered ${setup}`);
+  return server;
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/**
+ * CPU time (user + system, ms) used so far by each process of the server's group (wrangler, the
+ * proxy workerd, the runtime workerd), by pid. Unlike req/s on a shared machine, the CPU a request
+ * costs barely depends on what else runs, so the bench reports both. See `cpuDelta`.
+ */
+export function cpuByProcess(server) {
+  const byPid = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the command name, which may itself hold spaces and parentheses.
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === server.child.pid) {
+      byPid.set(entry, { name, ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
+    }
+  }
+  return byPid;
+}
+
+/** CPU ms spent between two `cpuByProcess` readings; a process that exited meanwhile is left out. */
+export function cpuDelta(before, after) {
+  let ms = 0;
+  for (const [pid, { ms: now }] of after) ms += now - (before.get(pid)?.ms ?? 0);
+  return ms;
+}
+
+/** Ends the server's whole process group and waits for it to exit. */
+export async function stop(server) {
+  if (!running.delete(server) || server.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once("exit", resolve));
+  try {
+    process.kill(-server.child.pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-server.child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function stopAll() {
+  await Promise.all([...running].map(stop));
+}
+
+/** Synchronous last resort on exit: the groups this process started, and only those. */
+export function killAllSync() {
+  for (const server of running) {
+    try {
+      process.kill(-server.child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Turns a bench run into the results table, the target ratios and the correctness checks, as
+ * Markdown and JSON: bench/results/<timestamp>.{md,json} and latest.md (git-ignored), and the
+ * generated section of BENCHMARKS.md between its `bench:results` markers (the rest of that file,
+ * the analysis, is written by hand and left alone).
+ *
+ * @example
+ * import { ratios, renderMarkdown, writeResults } from "./report.mjs";
+ * const run = { machine, results, ratios: ratios(results, 32), checks, bundle };
+ * writeResults(run, renderMarkdown(run));
+ */
+import { execSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const START = "<!-- bench:results:start (written by npm run bench) -->";
+const END = "<!-- bench:results:end -->";
+
+const shell = (command) => {
+  try {
+    return execSync(command, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
+};
+
+export function machine() {
+  return {
+    nproc: shell("nproc"),
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    memory: shell("free -h | awk '/^Mem:/ {print $2 \" total, \" $7 \" available\"}'"),
+    node: process.version,
+    wrangler: shell("npx wrangler --version"),
+    loadAverageAtStart: os.loadavg().map((n) => n.toFixed(2)).join(" "),
+  };
+}
+
+const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+
+/** The targets of issue 8, computed from the merged results. */
+export function ratios(results, connections) {
+  const r = (key) => results[key];
+  const ratio = (name, a, b, target) => {
+    const cpuRatio = r(b).serverCpuMsPerRequest / r(a).serverCpuMsPerRequest;
+    return {
+      name, value: r(a).rps / r(b).rps, target, pass: r(a).rps / r(b).rps >= target, detail: `${fmt(r(a).rps)} ÷ ${fmt(r(b).rps)} req/s`,
+      cpu: { value: cpuRatio, pass: cpuRatio >= target, detail: `${fmt(r(b).serverCpuMsPerRequest, 2)} ÷ ${fmt(r(a).serverCpuMsPerRequest, 2)} CPU ms/req` },
+    };
+  };
+  const tail = (mode) => {
+    const { p50, p99, tailRatio } = r(`refresh.${mode}`);
+    return {
+      name: `refresh (${mode} IP) p99 ÷ p50 at ${connections} clients, median of rounds`, value: tailRatio, target: 3, atMost: true,
+      pass: tailRatio <= 3, detail: `pooled over rounds: ${fmt(p99)} ÷ ${fmt(p50)} ms`,
+    };
+  };
+  return [
+    ratio("login (warm IP) ÷ PBKDF2 floor", "login.warm", "floor.pbkdf2", 0.85),
+    ratio("login (fresh IP) ÷ PBKDF2 floor", "login.fresh", "floor.pbkdf2", 0.85),
+    ratio("me ÷ D1 floor", "me", "floor.d1", 0.9),
+    ratio("refresh (warm IP) ÷ Durable Object floor", "refresh.warm", "floor.do", 0.45),
+    ratio("refresh (fresh IP) ÷ Durable Object floor", "refresh.fresh", "floor.do", 0.45),
+    tail("warm"),
+    tail("fresh"),
+  ];
+}
+
+/**
+ * The least CPU each ratio's route could cost, priced from the floor and reference routes: the
+ * floor's own cost plus, for each piece of work API.md requires of the route, what that piece adds
+ * to a trivial JSON answer. Dividing the floor by it gives the best ratio the route could reach
+ * under this `wrangler dev`, if all it did were that work; the rest of the measured cost is overhead.
+ */
+export function budgets(results) {
+  const cpu = (key) => results[key].serverCpuMsPerRequest;
+  const add = (key) => cpu(key) - cpu("floor.json");
+  // `base` is the floor route the required work starts from; `floor` the one the target divides by.
+  const budget = (name, route, floor, base, parts) => {
+    const required = cpu(base) + parts.reduce((sum, [, key]) => sum + add(key), 0);
+    return {
+      name, route, floor, base, measured: cpu(route), required, overhead: cpu(route) - required,
+      best: cpu(floor) / required, parts: parts.map(([what]) => what).join(" + "),
+    };
+  };
+  return [
+    budget("me", "me", "floor.d1", "floor.d1", [["ES256 verify", "ref.verify"]]),
+    budget("login (warm IP)", "login.warm", "floor.pbkdf2", "floor.pbkdf2", [
+      ["limiter call", "ref.dowrite"], ["D1 batch: attempt count + user read", "ref.d1write"],
+      ["user object call", "ref.dowrite"], ["D1 batch: session insert", "ref.d1write"], ["ES256 sign", "ref.sign"],
+    ]),
+    budget("login (fresh IP)", "login.fresh", "floor.pbkdf2", "floor.pbkdf2", [
+      ["limiter call on a new object", "ref.dowrite.new"], ["D1 batch: attempt count + user read", "ref.d1write"],
+      ["user object call", "ref.dowrite"], ["D1 batch: session insert", "ref.d1write"], ["ES256 sign", "ref.sign"],
+    ]),
+    budget("refresh (warm IP)", "refresh.warm", "floor.do", "floor.json", [
+      ["limiter call", "ref.dowrite"], ["user object call", "ref.dowrite"],
+      ["D1 batch: session touch + user read", "ref.d1write"], ["ES256 sign", "ref.sign"],
+    ]),
+    budget("refresh (fresh IP)", "refresh.fresh", "floor.do", "floor.json", [
+      ["limiter call on a new object", "ref.dowrite.new"], ["user object call", "ref.dowrite"],
+      ["D1 batch: session touch + user read", "ref.d1write"], ["ES256 sign", "ref.sign"],
+    ]),
+  ];
+}
+
+export function renderMarkdown(run) {
+  const lines = [];
+  lines.push(`Run ${run.startedAt} (${run.elapsedSeconds} s) of ${run.code}: ${run.settings}.`, "");
+  lines.push(
+    `Machine: ${run.machine.nproc} CPUs (${run.machine.cpu}), memory ${run.machine.memory}; Node ${run.machine.node}, wrangler ${run.machine.wrangler}. ` +
+      `Load average at start ${run.machine.loadAverageAtStart}, at end ${run.loadAverageAtEnd}.`,
+    "",
+  );
+  lines.push(
+    "req/s, p50 and p99 pool every round; p99÷p50 is the median of the rounds' own ratios; server CPU is the median of the rounds' CPU per request.",
+    "",
+    "| Scenario | req/s | p50 ms | p99 ms | p99÷p50 | server CPU ms/req | answers | wrong answers |",
+    "|---|---:|---:|---:|---:|---:|---|---:|",
+  );
+  for (const [key, result] of Object.entries(run.results)) {
+    lines.push(
+      `| ${run.names[key]} | ${fmt(result.rps)} | ${fmt(result.p50)} | ${fmt(result.p99)} | ${fmt(result.tailRatio)} | ${fmt(result.serverCpuMsPerRequest, 2)} | ${Object.entries(result.statuses).map(([s, n]) => `${n}×${s}`).join(", ")} | ${result.failures + result.errors} |`,
+    );
+  }
+  lines.push(
+    "",
+    "Targets: the ratio of throughputs, as issue 8 defines them; and the same ratio on a CPU basis (floor CPU per request ÷ route CPU per request, all processes of each `wrangler dev`), which a busy shared machine disturbs far less.",
+    "",
+    "| Target | req/s ratio | met | CPU-basis ratio | met | target |",
+    "|---|---:|---|---:|---|---:|",
+  );
+  const met = (pass) => (pass ? "yes" : "**no**");
+  for (const t of run.ratios) {
+    lines.push(
+      `| ${t.name} | ${fmt(t.value, 2)} (${t.detail}) | ${met(t.pass)} | ${t.cpu ? `${fmt(t.cpu.value, 2)} (${t.cpu.detail})` : "–"} | ${t.cpu ? met(t.cpu.pass) : "–"} | ${t.atMost ? "≤" : "≥"} ${t.target} |`,
+    );
+  }
+  if (run.budgets) {
+    lines.push(
+      "",
+      "Work budget (CPU ms/req): the floor plus what each piece of required work adds to a trivial JSON answer (reference routes), against the measured cost; \"best\" is the floor ÷ that budget, the highest ratio the route could reach here.",
+      "",
+      "| Route | required work | budget | measured | overhead | best ratio |",
+      "|---|---|---:|---:|---:|---:|",
+    );
+    for (const b of run.budgets) {
+      lines.push(`| ${b.name} | ${run.names[b.base]} + ${b.parts} | ${fmt(b.required, 2)} | ${fmt(b.measured, 2)} | ${fmt(b.overhead, 2)} | ${fmt(b.best, 2)} |`);
+    }
+  }
+  lines.push("", "| Correctness under load | result |", "|---|---|");
+  for (const c of run.checks) lines.push(`| ${c.name} | ${c.pass ? "pass" : "**FAIL**"}: ${c.detail} |`);
+  lines.push("", `Bundle: ${run.bundle}.`);
+  const samples = Object.entries(run.results).filter(([, r]) => r.failureSamples.length > 0);
+  if (samples.length > 0) {
+    lines.push("", "Wrong-answer samples:");
+    for (const [key, r] of samples) lines.push(`- ${run.names[key]}: ${r.failureSamples.map((s) => `\`${s.replace(/`/g, "'")}\``).join("; ")}`);
+  }
+  return lines.join("\n");
+}
+
+export function writeResults(run, markdown) {
+  const dir = `${ROOT}bench/results`;
+  mkdirSync(dir, { recursive: true });
+  const stamp = run.startedAt.replace(/[:.]/g, "-");
+  writeFileSync(`${dir}/${stamp}.json`, `${JSON.stringify(run, null, 2)}\n`);
+  writeFileSync(`${dir}/${stamp}.md`, `${markdown}\n`);
+  writeFileSync(`${dir}/latest.md`, `${markdown}\n`);
+
+  const doc = `${ROOT}BENCHMARKS.md`;
+  const current = existsSync(doc) ? readFileSync(doc, "utf8") : `# Benchmarks\n\n${START}\n${END}\n`;
+  const start = current.indexOf(START);
+  const end = current.indexOf(END);
+  const section = `${START}\n${markdown}\n${END}`;
+  const next = start !== -1 && end > start ? current.slice(0, start) + section + current.slice(end + END.length) : `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(doc, next);
+  return `${dir}/${stamp}.md`;
+}
