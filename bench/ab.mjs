@@ -14,7 +14,7 @@ import http from "node:http";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { addresses, login, prepareUsers } from "./accounts.mjs";
+import { prepareScenarioState } from "./accounts.mjs";
 import { load } from "./driver.mjs";
 import { cpuByProcess, cpuDelta, killAllSync, snapshot, startService, stopAll } from "./processes.mjs";
 import { serviceScenarios } from "./scenarios.mjs";
@@ -42,16 +42,7 @@ const [a, b] = await Promise.all([
 const agent = new http.Agent({ keepAlive: true });
 
 async function prepare(url) {
-  const users = await prepareUsers(agent, url, 3 * connections, "ab");
-  const state = { loginUsers: users.slice(0, connections), readers: [], chains: [] };
-  for (const user of users.slice(connections, 2 * connections)) {
-    const pair = await login(agent, url, user, addresses.fresh());
-    state.readers.push({ id: user.id, accessToken: pair.accessToken, sessionId: pair.sessionId });
-  }
-  for (const user of users.slice(2 * connections)) {
-    const pair = await login(agent, url, user, addresses.fresh());
-    state.chains.push({ id: user.id, refreshToken: pair.refreshToken, rotations: 0 });
-  }
+  const state = await prepareScenarioState(agent, url, connections, "ab");
   return serviceScenarios(url, state, connections);
 }
 

@@ -103,3 +103,21 @@ export async function login(agent, base, user, ip) {
   });
   return expectStatus(res, 200, "login");
 }
+
+/**
+ * Users for the service scenarios of a quick run (profile, A/B): `connections` users for logins,
+ * as many signed-in readers for me and the sessions list, and as many refresh chains.
+ */
+export async function prepareScenarioState(agent, base, connections, label) {
+  const users = await prepareUsers(agent, base, 3 * connections, label);
+  const state = { loginUsers: users.slice(0, connections), readers: [], chains: [] };
+  for (const user of users.slice(connections, 2 * connections)) {
+    const pair = await login(agent, base, user, addresses.fresh());
+    state.readers.push({ id: user.id, accessToken: pair.accessToken, sessionId: pair.sessionId });
+  }
+  for (const user of users.slice(2 * connections)) {
+    const pair = await login(agent, base, user, addresses.fresh());
+    state.chains.push({ id: user.id, refreshToken: pair.refreshToken, rotations: 0 });
+  }
+  return state;
+}

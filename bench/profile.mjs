@@ -11,7 +11,7 @@
  */
 import http from "node:http";
 import { parseArgs } from "node:util";
-import { addresses, login, prepareUsers } from "./accounts.mjs";
+import { prepareScenarioState } from "./accounts.mjs";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import { load } from "./driver.mjs";
@@ -92,16 +92,7 @@ const service = await startService({
 });
 const agent = new http.Agent({ keepAlive: true });
 const url = service.url;
-const users = await prepareUsers(agent, url, 3 * connections, "profile");
-const state = { loginUsers: users.slice(0, connections), readers: [], chains: [] };
-for (const user of users.slice(connections, 2 * connections)) {
-  const pair = await login(agent, url, user, addresses.fresh());
-  state.readers.push({ id: user.id, accessToken: pair.accessToken, sessionId: pair.sessionId });
-}
-for (const user of users.slice(2 * connections)) {
-  const pair = await login(agent, url, user, addresses.fresh());
-  state.chains.push({ id: user.id, refreshToken: pair.refreshToken, rotations: 0 });
-}
+const state = await prepareScenarioState(agent, url, connections, "profile");
 const scenarios = serviceScenarios(url, state, connections);
 for (const key of values.scenario.split(",")) {
   const scenario = scenarios.find((s) => s.key === key);
