@@ -185,3 +185,35 @@ describe("login", () => {
     await login(account);
   });
 });
+
+describe("register with verification off", () => {
+  it("answers 201 with the user and a TokenPair, and the password logs in unverified", async () => {
+    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+    const { default: worker } = await import("../src/index");
+    const environment = { ...env, REQUIRE_EMAIL_VERIFICATION: "false" } as unknown as Env;
+    const send = async (path: string, body: unknown) => {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(
+        new Request(`http://auth.test${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "cf-connecting-ip": `10.250.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+          body: JSON.stringify(body),
+        }),
+        environment,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return response;
+    };
+    const email = uniqueEmail("noverify");
+    const response = await send("/v1/auth/register", { email, password: PASSWORD });
+    expect(response.status).toBe(201);
+    const body = await json(response);
+    expect(body).toMatchObject({ verificationRequired: false, tokenType: "Bearer", expiresIn: 3600, user: { email, emailVerified: false } });
+    expect(body.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await call("/v1/auth/me", { token: body.accessToken })).status).toBe(200);
+    expect((await send("/v1/auth/login", { email, password: PASSWORD })).status).toBe(200);
+    // The default config still demands verification for the same account.
+    await expectError(await call("/v1/auth/login", { body: { email, password: PASSWORD } }), 401, "email_not_verified");
+  });
+});

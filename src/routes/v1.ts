@@ -53,8 +53,8 @@ export const v1 = router()
       request: { body: jsonOrForm(RegisterBody, RegisterForm) },
       responses: {
         201: jsonContent(
-          z.object({ user: User, verificationRequired: z.boolean() }).extend({ tokens: TokenPair.optional() }),
-          "The account; with tokens when email verification is off",
+          TokenPair.partial().extend({ user: User, verificationRequired: z.boolean() }),
+          "The account; with the TokenPair fields too when email verification is off",
         ),
         ...errorResponses(400, 409, 413, 415, 429),
       },
