@@ -22,6 +22,7 @@ import os from "node:os";
 import { gzipSync } from "node:zlib";
 import { addresses, login, prepareUsers } from "./accounts.mjs";
 import { rateLimitStorms, refreshStorm } from "./correctness.mjs";
+import { timingParity, unverifiedEmails } from "./timing.mjs";
 import { load, merge } from "./driver.mjs";
 import { cpuByProcess, cpuDelta, killAllSync, snapshot, startFloor, startService, stop, stopAll } from "./processes.mjs";
 import { budgets, machine, ratios, renderMarkdown, writeResults } from "./report.mjs";
@@ -159,6 +160,9 @@ async function main() {
   ];
   log("refresh storm");
   run.checks.push(...(await refreshStorm(agent, service.url, stormPairs, { perToken: 8, windowMs: REUSE_WINDOW_SECONDS * 1000 })));
+  log("timing parity: existing vs unknown accounts");
+  const unverified = await unverifiedEmails(agent, service.url, state.loginUsers.length);
+  run.checks.push(...(await timingParity(agent, service.url, { verified: state.loginUsers, unverified })));
   await stop(service);
 
   log("rate-limit storms against a service with the default limits");
