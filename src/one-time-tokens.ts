@@ -42,7 +42,12 @@ export async function createTokenStatements(
 /** 256 bits in base64url are 43 characters; anything far from that is not ours and costs no query. */
 const plausible = (token: string) => token.length >= 40 && token.length <= 64;
 
-const live = (tokenHash: string, purpose: TokenPurpose, now: number) =>
+/**
+ * The token is unused, unexpired and for this purpose. A change that must happen together with
+ * spending the token puts `exists(…where(live(…)))` in its WHERE and runs in the same batch before
+ * `spendStatement`: both happen or neither does, and a concurrent batch sees the token spent.
+ */
+export const live = (tokenHash: string, purpose: TokenPurpose, now: number) =>
   and(
     eq(oneTimeTokens.tokenHash, tokenHash),
     eq(oneTimeTokens.purpose, purpose),
@@ -68,6 +73,15 @@ export async function findToken(
   return row ?? null;
 }
 
+/** Marks a live token used, returning whom it was for (no row when unknown, used or expired). */
+export function spendStatement(db: DrizzleD1Database, tokenHash: string, purpose: TokenPurpose, now: number) {
+  return db
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(live(tokenHash, purpose, now))
+    .returning({ userId: oneTimeTokens.userId, email: oneTimeTokens.email });
+}
+
 /** Marks the token used and returns whom it was for, or null if unknown, used or expired. */
 export async function redeemToken(
   db: DrizzleD1Database,
@@ -75,11 +89,6 @@ export async function redeemToken(
   purpose: TokenPurpose,
 ): Promise<{ userId: string; email: string } | null> {
   if (!plausible(token)) return null;
-  const now = Date.now();
-  const rows = await db
-    .update(oneTimeTokens)
-    .set({ usedAt: now })
-    .where(live(await sha256(token), purpose, now))
-    .returning({ userId: oneTimeTokens.userId, email: oneTimeTokens.email });
+  const rows = await spendStatement(db, await sha256(token), purpose, Date.now());
   return rows[0] ?? null;
 }

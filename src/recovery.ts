@@ -9,18 +9,19 @@
  * await forgotPassword(deps, { email, baseUrl: "https://app.example.com" });
  * await resetPassword(deps, { email, token, newPassword });
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, exists, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { sha256 } from "./crypto";
 import type { Deps } from "./deps";
 import { userSessions } from "./deps";
 import { invalidRequest } from "./errors";
 import { checkLogoUrl, cleanPlatformName, linkBase, pageLink } from "./links";
 import { sendMail } from "./mail";
 import { resetMail, resetNoticeMail } from "./mail-templates";
-import { createTokenStatements, findToken, redeemToken } from "./one-time-tokens";
+import { createTokenStatements, findToken, live, spendStatement } from "./one-time-tokens";
 import { hashPassword, passwordProblem } from "./passwords";
 import { clearLoginAttempts, countRecoveryMail, tooManyRequests } from "./rate-limits";
-import { users } from "./schema";
+import { oneTimeTokens, users } from "./schema";
 import type { UserRow } from "./schema";
 import { normalizeEmail } from "./users";
 
@@ -87,16 +88,26 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   if (personal) throw invalidRequest("newPassword", personal);
 
   const passwordHash = await hashPassword(input.newPassword, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
-  const redeemed = await redeemToken(db, input.token, "reset_password");
-  if (!redeemed || redeemed.userId !== owner.id) throw invalid;
   const now = Date.now();
-  // Following the mailed link proves the address, so a reset also verifies it.
-  const [user] = await db
-    .update(users)
-    .set({ passwordHash, updatedAt: now, emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})` })
-    .where(and(eq(users.id, owner.id), eq(users.emailNormalized, email)))
-    .returning();
-  if (!user) throw invalid;
+  const tokenHash = await sha256(input.token);
+  // One batch: the password changes only while the token is live, and the token is spent with it.
+  const [changed, spent] = await db.batch([
+    db
+      .update(users)
+      // Following the mailed link proves the address, so a reset also verifies it.
+      .set({ passwordHash, updatedAt: now, emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})` })
+      .where(
+        and(
+          eq(users.id, owner.id),
+          eq(users.emailNormalized, email),
+          exists(db.select({ one: sql`1` }).from(oneTimeTokens).where(and(live(tokenHash, "reset_password", now), eq(oneTimeTokens.userId, owner.id)))),
+        ),
+      )
+      .returning(),
+    spendStatement(db, tokenHash, "reset_password", now),
+  ]);
+  const user = changed[0];
+  if (!user || spent.length !== 1) throw invalid;
   // Every session ends, through the user's object, so a thief's refresh token dies with the old password.
   await userSessions(deps, user.id).revokeSessions({ reason: "password_reset" });
   // The owner proved control of the mailbox: failed guesses by someone else must not lock them out.

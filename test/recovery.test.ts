@@ -119,6 +119,25 @@ describe("reset-password", () => {
     expect(await loginStatus(account, NEW_PASSWORD)).toBe(200);
   });
 
+  it("spends the token only together with the password change: a failed write leaves it usable", async () => {
+    const account = await verifiedAccount("atomic");
+    const token = (await resetLink(account.email, 2)).searchParams.get("token")!;
+    const trigger = `fail_reset_${account.userId.replace(/-/g, "")}`;
+    await env.DB.exec(
+      `CREATE TRIGGER ${trigger} BEFORE UPDATE OF password_hash ON users WHEN NEW.id = '${account.userId}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+    );
+    try {
+      const failed = await call("/v1/auth/reset-password", { body: { email: account.email, token, newPassword: NEW_PASSWORD } });
+      const body = await expectError(failed, 500, "internal");
+      expect(JSON.stringify(body)).not.toContain("injected");
+    } finally {
+      await env.DB.exec(`DROP TRIGGER ${trigger}`);
+    }
+    expect(await loginStatus(account, PASSWORD)).toBe(200);
+    expect((await reset(account.email, token)).status).toBe(200);
+    expect(await loginStatus(account, NEW_PASSWORD)).toBe(200);
+  });
+
   it("refuses an expired token", async () => {
     const account = await verifiedAccount("expired");
     const token = (await resetLink(account.email, 2)).searchParams.get("token")!;
