@@ -88,6 +88,10 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   if (personal) throw invalidRequest("newPassword", personal);
 
   const passwordHash = await hashPassword(input.newPassword, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+  // Sessions end before the password changes too, so a failure after the change (below) can never
+  // leave a thief's session alive; the second round ends any session opened in between.
+  const sessions = userSessions(deps, owner.id);
+  await sessions.revokeSessions({ reason: "password_reset" });
   const now = Date.now();
   const tokenHash = await sha256(input.token);
   // One batch: the password changes only while the token is live, and the token is spent with it.
@@ -108,8 +112,7 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   ]);
   const user = changed[0];
   if (!user || spent.length !== 1) throw invalid;
-  // Every session ends, through the user's object, so a thief's refresh token dies with the old password.
-  await userSessions(deps, user.id).revokeSessions({ reason: "password_reset" });
+  await sessions.revokeSessions({ reason: "password_reset" });
   // The owner proved control of the mailbox: failed guesses by someone else must not lock them out.
   await clearLoginAttempts(deps, user.id);
   if (user.email) sendMail(deps, resetNoticeMail({ to: user.email, platformName: deps.config.platformName, reason: "reset" }));
