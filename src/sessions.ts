@@ -9,7 +9,7 @@
  * const auth = await authenticate(deps, request.headers.get("authorization"));
  * const pair = await refresh(deps, body.refreshToken);
  */
-import { and, desc, eq, gt, isNull, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Deps } from "./deps";
 import { userSessions } from "./deps";
@@ -27,19 +27,38 @@ export interface Auth extends AccessClaims {
 
 const live = (now: number) => and(isNull(sessions.revokedAt), or(isNull(sessions.expiresAt), gt(sessions.expiresAt, now)));
 
+/** The liveness read, built once per database binding: it runs on every authenticated request. */
+const livenessQueries = new WeakMap<D1Database, ReturnType<typeof prepareLiveness>>();
+
+function prepareLiveness(db: D1Database) {
+  return drizzle(db)
+    .select({ user: users })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.id, sql.placeholder("sessionId")),
+        eq(sessions.userId, sql.placeholder("userId")),
+        isNull(sessions.revokedAt),
+        or(isNull(sessions.expiresAt), gt(sessions.expiresAt, sql.placeholder("now"))),
+      ),
+    )
+    .prepare();
+}
+
+function livenessQuery(db: D1Database) {
+  let query = livenessQueries.get(db);
+  if (!query) livenessQueries.set(db, (query = prepareLiveness(db)));
+  return query;
+}
+
 /**
  * Verifies the bearer token and that its session is still live: one D1 read that also returns the
  * user. `allowExpired` serves document 000's refresh only.
  */
 export async function authenticateToken(deps: Deps, token: string, options: { allowExpired?: boolean } = {}): Promise<Auth> {
   const claims = await verifyAccessToken(deps.config, token, options);
-  const now = Date.now();
-  const row = await drizzle(deps.env.DB)
-    .select({ user: users })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.id, claims.sessionId), eq(sessions.userId, claims.userId), live(now)))
-    .get();
+  const row = await livenessQuery(deps.env.DB).get({ sessionId: claims.sessionId, userId: claims.userId, now: Date.now() });
   if (!row) throw invalidToken("The session has ended");
   return { ...claims, user: row.user };
 }

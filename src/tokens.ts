@@ -89,6 +89,8 @@ export async function verifyAccessToken(
   options: { allowExpired?: boolean } = {},
 ): Promise<AccessClaims> {
   if (token.length > 4096 || token.split(".").length !== 3) throw invalidToken();
+  const seen = options.allowExpired ? undefined : verifiedBefore(config, token);
+  if (seen) return seen;
   try {
     const header = decodeProtectedHeader(token);
     if (Object.keys(header).some((name) => !ALLOWED_HEADERS.has(name)) || typeof header.kid !== "string") {
@@ -113,10 +115,34 @@ export async function verifyAccessToken(
     ) {
       throw invalidToken();
     }
-    return { userId: sub, sessionId: sid, role, expiresAt: exp };
+    const claims: AccessClaims = { userId: sub, sessionId: sid, role, expiresAt: exp };
+    if (!options.allowExpired) remember(config, token, claims);
+    return claims;
   } catch {
     throw invalidToken();
   }
+}
+
+/**
+ * Tokens this isolate has verified, with their claims, until they expire. A client sends the same
+ * access token for up to an hour, and the ES256 check is the largest CPU cost of an authenticated
+ * request; the cache holds only what passed every check, keyed by the exact token, and is dropped
+ * with the config (a new key set means a new isolate). Revocation is unaffected: the session is
+ * still read from D1 on every request.
+ */
+const MAX_REMEMBERED = 5_000;
+const verified = new WeakMap<Config, Map<string, AccessClaims>>();
+
+function verifiedBefore(config: Config, token: string): AccessClaims | undefined {
+  const claims = verified.get(config)?.get(token);
+  return claims && claims.expiresAt > Date.now() / 1000 ? claims : undefined;
+}
+
+function remember(config: Config, token: string, claims: AccessClaims): void {
+  let tokens = verified.get(config);
+  if (!tokens) verified.set(config, (tokens = new Map()));
+  if (tokens.size >= MAX_REMEMBERED) tokens.delete(tokens.keys().next().value!);
+  tokens.set(token, claims);
 }
 
 /** The bearer token of an Authorization header value, or null. Query strings are never read. */
