@@ -54,25 +54,26 @@ export class RateLimiter extends DurableObject<Env> {
     const now = Date.now();
     const windowMs = windowSeconds * 1000;
     this.#sql.exec("DELETE FROM hits WHERE bucket = ? AND at <= ?", bucket, now - windowMs);
-    const hits = this.#sql
-      .exec<{ at: number }>("SELECT at FROM hits WHERE bucket = ? ORDER BY at ASC", bucket)
-      .toArray()
-      .map((row) => row.at);
-    const allowed = hits.length < limit;
+    // Counted in SQLite, not by reading every row: a limit raised by config must not cost per hit.
+    const counted = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM hits WHERE bucket = ?", bucket).one().n;
+    const allowed = counted < limit;
     if (allowed) {
       this.#sql.exec("INSERT INTO hits (bucket, at, expires_at) VALUES (?, ?, ?)", bucket, now, now + windowMs);
-      hits.push(now);
     }
+    const count = counted + (allowed ? 1 : 0);
     // One more request passes once the count drops below the limit. Usually that is when the oldest
     // hit leaves; after the limit was lowered by config, more hits than `limit` may be counted, and
     // it is the hit at index (count - limit) whose exit brings the count down far enough.
-    const freesAt = hits[Math.max(0, hits.length - limit)]! + windowMs;
+    const blocking = this.#sql
+      .exec<{ at: number }>("SELECT at FROM hits WHERE bucket = ? ORDER BY at ASC LIMIT 1 OFFSET ?", bucket, Math.max(0, count - limit))
+      .one().at;
+    const freesAt = blocking + windowMs;
     const reset = Math.max(1, Math.ceil((freesAt - now) / 1000));
     this.#scheduleCleanup(now + windowMs);
     return {
       allowed,
       limit,
-      remaining: Math.max(0, limit - hits.length),
+      remaining: Math.max(0, limit - count),
       reset,
       retryAfter: allowed ? 0 : reset,
     };

@@ -13,8 +13,10 @@
  */
 import type { Role } from "./tokens";
 
-/** How many rotated token hashes a session keeps for reuse detection. */
+/** How many rotated token hashes a session keeps, at least, for reuse detection. */
 const HISTORY = 20;
+/** Pruning runs once every this many rotations of a session, not on every one. */
+const PRUNE_EVERY = 8;
 
 export interface TokenRow {
   hash: string;
@@ -33,6 +35,10 @@ export interface SessionStateRow {
 }
 
 export class TokenStore {
+  /** The role, read once per instance: only setRole changes it. */
+  #role: Role | undefined;
+  readonly #rotations = new Map<string, number>();
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`
       CREATE TABLE IF NOT EXISTS session_state (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER);
@@ -45,12 +51,17 @@ export class TokenStore {
   }
 
   role(): Role {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'role'").toArray()[0];
-    return row?.value === "user" ? "user" : "guest";
+    if (!this.#role) {
+      const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'role'").toArray()[0];
+      this.#role = row?.value === "user" ? "user" : "guest";
+    }
+    return this.#role;
   }
 
   setRole(role: Role): void {
+    if (role === this.#role) return;
     this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('role', ?)", role);
+    this.#role = role;
   }
 
   /** Live session ids, oldest first, after forgetting the expired ones. */
@@ -95,12 +106,19 @@ export class TokenStore {
   }
 
   forget(sessionId: string): void {
+    this.#rotations.delete(sessionId);
     this.sql.exec("DELETE FROM tokens WHERE session_id = ?", sessionId);
     this.sql.exec("DELETE FROM session_state WHERE id = ?", sessionId);
   }
 
-  /** Keeps the last HISTORY hashes of a session, and sealed pairs only while they can be used. */
+  /**
+   * Keeps at least the last HISTORY hashes of a session, and sealed pairs only while they can be
+   * used (refresh ignores older ones anyway). Runs every PRUNE_EVERY rotations of this instance.
+   */
   prune(sessionId: string, sealedBefore: number): void {
+    const rotations = (this.#rotations.get(sessionId) ?? 0) + 1;
+    this.#rotations.set(sessionId, rotations % PRUNE_EVERY);
+    if (rotations < PRUNE_EVERY) return;
     this.sql.exec(
       `DELETE FROM tokens WHERE session_id = ?1 AND hash NOT IN
          (SELECT hash FROM tokens WHERE session_id = ?1 ORDER BY issued_at DESC LIMIT ?2)`,
