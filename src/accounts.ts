@@ -20,7 +20,7 @@ import { sendMail } from "./mail";
 import { resetNoticeMail, verificationMail } from "./mail-templates";
 import { createTokenStatements, redeemToken } from "./one-time-tokens";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
-import { clearLoginAttempts, limitRecoveryMail, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "./rate-limits";
+import { limitRecoveryMail, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "./rate-limits";
 import { users } from "./schema";
 import type { UserRow } from "./schema";
 import type { Auth } from "./sessions";
@@ -172,11 +172,8 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
         db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!))),
       )
     : null;
-  const [pair] = await Promise.all([
-    userSessions(deps, user.id).issue({ userId: user.id, role: "user", ...deps.client }),
-    clearLoginAttempts(deps, user.id),
-    rehash,
-  ]);
+  // Issuing the session also clears the account's counted attempts, in the same D1 batch.
+  const [pair] = await Promise.all([userSessions(deps, user.id).issue({ userId: user.id, role: "user", ...deps.client }), rehash]);
   return pair;
 }
 

@@ -148,9 +148,16 @@ export function loginAttemptStatement(db: DrizzleD1Database, normalizedIdentifie
 
 export const loginAttemptDecision = decide;
 
-/** Forgets an account's failed attempts after a successful login (NIST 800-63B §3.2.2). */
+/**
+ * Forgets an account's failed attempts after a successful login (NIST 800-63B §3.2.2). A statement,
+ * so the user's object can run it in the batch that records the new session.
+ */
+export function clearLoginAttemptsStatement(db: DrizzleD1Database, userId: string) {
+  return db.delete(counters).where(eq(counters.key, `login:${userId}`));
+}
+
 export async function clearLoginAttempts(deps: Deps, userId: string): Promise<void> {
-  await drizzle(deps.env.DB).delete(counters).where(eq(counters.key, `login:${userId}`));
+  await clearLoginAttemptsStatement(drizzle(deps.env.DB), userId);
 }
 
 export function tooManyRequests(retryAfter: number, message = "Too many requests; try again later"): AuthError {

@@ -22,6 +22,7 @@ import { loadConfig } from "./config";
 import type { Config } from "./config";
 import { seal, sha256, unseal } from "./crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-tokens";
+import { clearLoginAttemptsStatement } from "./rate-limits";
 import { sessions, users } from "./schema";
 import { TokenStore } from "./token-store";
 import type { UserRow } from "./schema";
@@ -48,7 +49,10 @@ export interface ClientInfo {
 export interface IssueInput extends ClientInfo {
   userId: string;
   role: Role;
-  /** Create the guest user row in the same D1 batch as its first session. */
+  /**
+   * Create the guest user row in the same D1 batch as its first session. Otherwise the batch also
+   * clears the account's counted password attempts: a new session means a successful sign-in.
+   */
   createGuest?: { createdAt: number };
 }
 
@@ -112,7 +116,7 @@ export class UserSessions extends DurableObject<Env> {
       const [, , , userRows] = await db.batch([
         input.createGuest
           ? db.insert(users).values({ id: input.userId, isGuest: true, createdAt: input.createGuest.createdAt, updatedAt: input.createGuest.createdAt })
-          : db.select({ id: users.id }).from(users).where(eq(users.id, input.userId)),
+          : clearLoginAttemptsStatement(db, input.userId),
         db.insert(sessions).values({
           id: sessionId,
           userId: input.userId,
