@@ -110,6 +110,15 @@ describe("authentication", () => {
     await expectError(await call("/v1/auth/me", { token: "a.b.c" }), 401, "invalid_token");
   });
 
+  it("refuses a token it has already verified once its session ends", async () => {
+    const g = await guest();
+    // The first call verifies the signature and remembers the token; the session is read each time.
+    expect((await me(g.accessToken)).status).toBe(200);
+    expect((await me(g.accessToken)).status).toBe(200);
+    expect((await call("/v1/auth/revoke-all", { method: "POST", token: g.accessToken })).status).toBe(204);
+    await expectError(await me(g.accessToken), 401, "invalid_token");
+  });
+
   it("me returns the user and is not cacheable", async () => {
     const g = await guest();
     const response = await me(g.accessToken);
