@@ -69,3 +69,11 @@ export function deps(c: AppContext): Deps {
     },
   };
 }
+
+/** The validated body of a route that takes JSON or a form (register, upgrade); none is a 400. */
+export function jsonOrFormBody<T>(c: AppContext, valid: { json: () => T; form: () => T }): T {
+  const type = c.req.header("content-type") ?? "";
+  if (/^multipart\/form-data|^application\/x-www-form-urlencoded/i.test(type)) return valid.form();
+  if (/json/i.test(type)) return valid.json();
+  throw new AuthError("invalid_request", "A JSON or multipart body is required", [{ field: "body", message: "is required" }]);
+}

@@ -9,13 +9,12 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
-import { deps, router } from "../http";
+import { deps, jsonOrFormBody, router } from "../http";
 import { rateLimit, requireAuth } from "../middleware";
 import * as sessions from "../sessions";
 import { RefreshWithAccessBody, TokenResponse } from "./compat-schemas";
 import { tokenResponse } from "./compat-present";
-import { LoginBody, UpgradeBody, UpgradeForm, bearer, errorResponses, jsonContent } from "./schemas";
-import { json, jsonOrForm, jsonOrFormBody } from "./v1";
+import { LoginBody, UpgradeBody, UpgradeForm, bearer, errorResponses, json, jsonContent, jsonOrForm } from "./schemas";
 
 const tags = ["doc-000"];
 const snakeNote = "Field names are accepted in snake_case (as document 000 writes them) or camelCase.";

@@ -20,8 +20,7 @@ import {
   AuthenticatedResetBody, EmailParams, Envelope, PasswordResetBody, SigninBody, UserIdParams, envelopeOf,
 } from "./compat-schemas";
 import { publicUser, tokenPair } from "./present";
-import { ForgotBody, RefreshBody, Session, SessionParams, TokenPair, User, bearer, errorResponses, jsonContent } from "./schemas";
-import { json } from "./v1";
+import { ForgotBody, RefreshBody, Session, SessionParams, TokenPair, User, bearer, errorResponses, json, jsonContent } from "./schemas";
 
 const tags = ["doc-001"];
 const TokenEnvelope = envelopeOf(TokenPair, "TokenPairEnvelope");

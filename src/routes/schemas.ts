@@ -135,6 +135,15 @@ export const jsonContent = <T extends z.ZodType>(schema: T, description: string)
   description,
 });
 
+/** A required JSON request body. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+
+/** JSON or a multipart form (for an uploaded picture); the handler picks with jsonOrFormBody. */
+export const jsonOrForm = <J extends z.ZodType, F extends z.ZodType>(jsonSchema: J, formSchema: F) => ({
+  content: { "application/json": { schema: jsonSchema }, "multipart/form-data": { schema: formSchema } },
+  required: false,
+});
+
 export const errorResponses = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, jsonContent(ErrorBody, `Error ${s}`)]));
 

@@ -9,33 +9,19 @@ import { createRoute, z } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { readAvatar } from "../avatars";
 import { AuthError } from "../errors";
-import { deps, router } from "../http";
-import type { AppContext } from "../http";
+import { deps, jsonOrFormBody, router } from "../http";
 import { rateLimit, requireAuth } from "../middleware";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { publicUser, tokenPair } from "./present";
 import {
   ChangePasswordBody, EmailBody, ForgotBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResetBody, Session,
-  SessionParams, TokenBody, TokenPair, UpgradeBody, UpgradeForm, User, bearer, errorResponses, jsonContent,
+  SessionParams, TokenBody, TokenPair, UpgradeBody, UpgradeForm, User, bearer, errorResponses, json, jsonContent, jsonOrForm,
 } from "./schemas";
 
 const tags = ["v1"];
-export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-export const jsonOrForm = <J extends z.ZodType, F extends z.ZodType>(jsonSchema: J, formSchema: F) => ({
-  content: { "application/json": { schema: jsonSchema }, "multipart/form-data": { schema: formSchema } },
-  required: false,
-});
 const UserBody = z.object({ user: User });
 const noContent = { 204: { description: "Done" } };
-
-/** Register and upgrade take JSON or a multipart form (for an uploaded picture). */
-export function jsonOrFormBody<T>(c: AppContext, valid: { json: () => T; form: () => T }): T {
-  const type = c.req.header("content-type") ?? "";
-  if (/^multipart\/form-data|^application\/x-www-form-urlencoded/i.test(type)) return valid.form();
-  if (/json/i.test(type)) return valid.json();
-  throw new AuthError("invalid_request", "A JSON or multipart body is required", [{ field: "body", message: "is required" }]);
-}
 
 export const v1 = router()
   .openapi(
