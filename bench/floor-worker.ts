@@ -11,7 +11,8 @@
  * Reference floors, which price the other kinds of work the service's routes must do, so the bench
  * can say how close to its target a route could get at best: GET /d1-write?id=N (one primary-key
  * UPDATE), GET /do-write?key=K (one Durable Object call that writes its SQLite storage),
- * GET /sign and GET /verify (one ES256 signature made or checked with WebCrypto).
+ * GET /sign and GET /verify (one ES256 signature made or checked with WebCrypto), GET /log (a trivial
+ * JSON answer plus the one JSON console line per request that the service must write, in its shape).
  *
  * @example
  * npx wrangler dev -c bench/wrangler.toml --ip 127.0.0.1 --port 8792 --persist-to /tmp/floor
@@ -125,6 +126,15 @@ export default {
       case "/verify": {
         const { keys, token } = await signingState();
         return Response.json({ valid: await verify(keys.publicKey, token) });
+      }
+      case "/log": {
+        const started = Date.now();
+        const response = Response.json({ ok: true });
+        console.log(JSON.stringify({
+          level: "info", event: "request", time: new Date().toISOString(), requestId: crypto.randomUUID(),
+          method: request.method, route: "/log", status: response.status, ms: Date.now() - started, colo: undefined,
+        }));
+        return response;
       }
       case "/setup":
         return request.method === "POST" ? setup(env.DB) : new Response(null, { status: 405 });

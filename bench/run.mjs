@@ -47,7 +47,7 @@ const DEFAULT_LIMITS = { guest: 5, login: 5, refresh: 5, sessions: 60, accountFa
 const ORDER = [
   "floor.d1", "ref.verify", "me", "floor.do", "ref.dowrite", "ref.dowrite.new", "ref.d1write", "ref.sign",
   "refresh.warm", "refresh.fresh", "floor.pbkdf2", "login.warm", "login.fresh",
-  "floor.json", "guest.warm", "guest.fresh", "sessions.warm", "sessions.fresh",
+  "floor.json", "ref.log", "stack", "guest.warm", "guest.fresh", "sessions.warm", "sessions.fresh",
 ];
 
 const log = (message) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);

@@ -26,6 +26,7 @@ export function floorScenarios(url) {
     { name: "reference: DO write on a new object", key: "ref.dowrite.new", url, request: () => ({ path: `/do-write?key=new-${crypto.randomUUID()}` }), check: ok },
     { name: "reference: one ES256 sign", key: "ref.sign", url, request: () => ({ path: "/sign" }), check: ok },
     { name: "reference: one ES256 verify", key: "ref.verify", url, request: () => ({ path: "/verify" }), check: (res) => ok(res) && parse(res).valid === true },
+    { name: "reference: one JSON log line", key: "ref.log", url, request: () => ({ path: "/log" }), check: ok },
   ];
 }
 
@@ -99,5 +100,10 @@ export function serviceScenarios(url, state, connections) {
       },
     ];
   };
-  return [me, ...limited("warm"), ...limited("fresh")];
+  // Every middleware and the log line, no route work: what the HTTP stack costs on its own.
+  const stack = {
+    name: "service: GET /health (middleware stack only)", key: "stack", url,
+    request: () => ({ path: "/health" }), check: (res) => res.status === 200 && parse(res).status === "ok",
+  };
+  return [me, stack, ...limited("warm"), ...limited("fresh")];
 }
