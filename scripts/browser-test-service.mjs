@@ -4,14 +4,16 @@
  * `wrangler dev` (through scripts/dev.mjs, which applies the D1 migrations first) on 127.0.0.1,
  * with its state in a fresh directory under /tmp, waits for /health, hands the URL to the tests as
  * `inject("serviceUrl")`, and stops the whole process group and removes the state afterwards.
- * BROWSER_TEST_PORT picks the port (default 8801; the inspector takes the next one).
+ * BROWSER_TEST_PORT picks the port (the inspector takes the next one); by default the system hands
+ * out free ones, so two test runs on one machine do not collide.
  *
  * @example
  * // vitest.config.ts, project "browser": globalSetup: ["./scripts/browser-test-service.mjs"]
- * const base = inject("serviceUrl"); // "http://127.0.0.1:8801"
+ * const base = inject("serviceUrl"); // "http://127.0.0.1:41237"
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -30,13 +32,27 @@ async function healthy(url) {
   }
 }
 
+/** Two distinct ports no one listens on now, as the system hands them out. */
+async function freePorts() {
+  const servers = [createServer(), createServer()];
+  const ports = await Promise.all(
+    servers.map((server) => new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve(/** @type {import("node:net").AddressInfo} */ (server.address()).port));
+    })),
+  );
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
 /** @param {import("vitest/node").TestProject} project */
 export default async function setup(project) {
   if (!existsSync(CHROMIUM)) {
     const installed = spawnSync("bash", ["scripts/ensure-browser.sh"], { stdio: "inherit" });
     if (installed.status !== 0 || !existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM}: run \`bash scripts/ensure-browser.sh\``);
   }
-  const port = Number(process.env.BROWSER_TEST_PORT ?? 8801);
+  const fixed = Number(process.env.BROWSER_TEST_PORT);
+  const [port, inspectorPort] = fixed ? [fixed, fixed + 1] : await freePorts();
   const url = `http://127.0.0.1:${port}`;
   if (await healthy(url)) throw new Error(`something already serves ${url}; stop it or set BROWSER_TEST_PORT`);
 
@@ -47,7 +63,7 @@ export default async function setup(project) {
     process.execPath,
     [
       "scripts/dev.mjs",
-      ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(port + 1)],
+      ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)],
       ...["--persist-to", join(state, "wrangler"), "--show-interactive-dev-session=false"],
     ],
     {
