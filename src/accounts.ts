@@ -8,6 +8,7 @@
  * const pair = await login(deps, { email: "a@example.com", password: "…" });
  */
 import { and, eq, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { profilePicture } from "./avatars";
@@ -52,8 +53,8 @@ function verificationMailTo(deps: Deps, to: string, token: string) {
   });
 }
 
-const verificationToken = (deps: Deps, db: DrizzleD1Database, userId: string, email: string) =>
-  createTokenStatements(db, { userId, email, purpose: "verify_email", ttlMs: deps.config.verifyTokenTtlMs });
+const verificationToken = (deps: Deps, db: DrizzleD1Database, userId: string, email: string, onlyIf?: SQL) =>
+  createTokenStatements(db, { userId, email, purpose: "verify_email", ttlMs: deps.config.verifyTokenTtlMs, onlyIf });
 
 function mailVerification(deps: Deps, to: string, token: string): void {
   sendMail(deps, verificationMailTo(deps, to, token));
@@ -167,13 +168,15 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
   if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
     throw new AuthError("email_not_verified", "Verify your email address before signing in");
   }
-  const rehash = needsRehash
-    ? hashPassword(input.password, hashOptions(deps)).then((passwordHash) =>
-        db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!))),
-      )
-    : null;
-  // Issuing the session also clears the account's counted attempts, in the same D1 batch.
-  const [pair] = await Promise.all([userSessions(deps, user.id).issue({ userId: user.id, role: "user", ...deps.client }), rehash]);
+  // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
+  // happens only while the checked hash is still the account's, so a reset meanwhile wins.
+  const pair = await userSessions(deps, user.id).signIn({ userId: user.id, passwordHash: user.passwordHash!, ...deps.client });
+  if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
+  if (needsRehash) {
+    // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
+    const passwordHash = await hashPassword(input.password, hashOptions(deps));
+    await db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!)));
+  }
   return pair;
 }
 
@@ -193,7 +196,10 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   const picture = await profilePicture(deps, input.profilePicture);
   const now = Date.now();
   const db = drizzle(deps.env.DB);
-  const { token, statements } = await verificationToken(deps, db, auth.userId, email);
+  // The password hash has a fresh salt, so it tells this request's update from a concurrent one's:
+  // only the upgrade that won voids and replaces the verification tokens.
+  const won = sql`EXISTS (SELECT 1 FROM users WHERE id = ${auth.userId} AND password_hash = ${passwordHash})`;
+  const { token, statements } = await verificationToken(deps, db, auth.userId, email, won);
   const [updated] = await db
     .batch([
       db

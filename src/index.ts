@@ -10,7 +10,7 @@ import { router } from "./http";
 import type { AppEnv } from "./http";
 import { purgeExpired } from "./maintenance";
 import {
-  configure, cors, limitBody, normalizeBody, noStore, notFound, onError, requestLog, securityHeaders,
+  configure, cors, noStore, notFound, onError, requestLog, securityHeaders,
 } from "./middleware";
 import { compat } from "./routes/compat";
 import { devMail } from "./routes/dev-mail";
@@ -25,7 +25,8 @@ const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 const app = router();
 app.use("*", requestLog, securityHeaders, configure, cors);
-for (const api of ["/v1/auth/*", "/auth/*"]) app.use(api, noStore, limitBody, normalizeBody);
+// Body limits and normalisation run per route, after its rate limit (middleware.ts `limited`).
+for (const api of ["/v1/auth/*", "/auth/*"]) app.use(api, noStore);
 app.use("/_dev/*", developmentOnly);
 
 app.route("/v1/auth", v1);

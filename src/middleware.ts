@@ -185,6 +185,15 @@ export const rateLimit = (bucket: RateLimitBucket): Middleware => async (c, next
   rateHeaders(c, decision);
 };
 
+/**
+ * A limited route's middleware: the limiter first, so every request is counted and every answer
+ * (a malformed or oversized body too) carries the RateLimit-* headers; then the body limit and the
+ * body normalisation, then whatever the route adds (`requireAuth`).
+ */
+export const limited = (bucket: RateLimitBucket, ...then: Middleware[]): Middleware[] => [
+  rateLimit(bucket), limitBody, normalizeBody, ...then,
+];
+
 export const requireAuth: Middleware = async (c, next) => {
   c.set("auth", await authenticate(deps(c), c.req.header("authorization")));
   await next();

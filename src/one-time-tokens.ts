@@ -11,31 +11,38 @@
  * const pending = await findToken(db, token, "reset_password"); // peek, nothing changes
  * const redeemed = await redeemToken(db, token, "reset_password"); // { userId, email } | null
  */
-import { and, eq, gt, isNull } from "drizzle-orm";
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken, sha256 } from "./crypto";
 import { oneTimeTokens } from "./schema";
 
 export type TokenPurpose = "verify_email" | "reset_password";
 
+/**
+ * The statements that void the user's older tokens of this purpose and store a new one, for the
+ * caller's batch. With `onlyIf`, both take effect only when that condition holds when the batch runs
+ * (a guard on a change made earlier in the same batch), so a request whose change was refused
+ * leaves the tokens as they were.
+ */
 export async function createTokenStatements(
   db: DrizzleD1Database,
-  input: { userId: string; email: string; purpose: TokenPurpose; ttlMs: number },
+  input: { userId: string; email: string; purpose: TokenPurpose; ttlMs: number; onlyIf?: SQL },
 ) {
   const token = randomToken();
   const now = Date.now();
+  const tokenHash = await sha256(token);
   const voidOlder = db
     .update(oneTimeTokens)
     .set({ usedAt: now })
-    .where(and(eq(oneTimeTokens.userId, input.userId), eq(oneTimeTokens.purpose, input.purpose), isNull(oneTimeTokens.usedAt)));
-  const insert = db.insert(oneTimeTokens).values({
-    tokenHash: await sha256(token),
-    userId: input.userId,
-    purpose: input.purpose,
-    email: input.email,
-    createdAt: now,
-    expiresAt: now + input.ttlMs,
-  });
+    .where(and(eq(oneTimeTokens.userId, input.userId), eq(oneTimeTokens.purpose, input.purpose), isNull(oneTimeTokens.usedAt), input.onlyIf));
+  const row = { tokenHash, userId: input.userId, purpose: input.purpose, email: input.email, createdAt: now, expiresAt: now + input.ttlMs };
+  const insert = input.onlyIf
+    ? // INSERT … SELECT lists every column in the table's order: token_hash … expires_at, used_at.
+      db.insert(oneTimeTokens).select(
+        sql`SELECT ${row.tokenHash}, ${row.userId}, ${row.purpose}, ${row.email}, ${row.createdAt}, ${row.expiresAt}, NULL WHERE ${input.onlyIf}`,
+      )
+    : db.insert(oneTimeTokens).values(row);
   return { token, statements: [voidOlder, insert] as const };
 }
 

@@ -25,7 +25,7 @@
  * const decision = await limitByAddress(deps, "login"); // throws LimiterUnavailable on faults
  * await limitRecoveryMail(deps, normalizedEmail); // throws a 429 AuthError past 3 an hour
  */
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
@@ -152,8 +152,8 @@ export const loginAttemptDecision = decide;
  * Forgets an account's failed attempts after a successful login (NIST 800-63B §3.2.2). A statement,
  * so the user's object can run it in the batch that records the new session.
  */
-export function clearLoginAttemptsStatement(db: DrizzleD1Database, userId: string) {
-  return db.delete(counters).where(eq(counters.key, `login:${userId}`));
+export function clearLoginAttemptsStatement(db: DrizzleD1Database, userId: string, onlyIf?: SQL) {
+  return db.delete(counters).where(and(eq(counters.key, `login:${userId}`), onlyIf));
 }
 
 export async function clearLoginAttempts(deps: Deps, userId: string): Promise<void> {

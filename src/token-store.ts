@@ -100,9 +100,12 @@ export class TokenStore {
     this.sql.exec("UPDATE session_state SET expires_at = ? WHERE id = ?", expiresAt, sessionId);
   }
 
-  /** Gives sessions with no expiry (a guest's) the expiry of a full account. */
-  expireUnlimited(expiresAt: number): void {
-    this.sql.exec("UPDATE session_state SET expires_at = ? WHERE expires_at IS NULL", expiresAt);
+  /**
+   * Gives sessions with no expiry (a guest's) the expiry of a full account, and restarts their
+   * lifetime (`created_at`, from which SESSION_MAX_DAYS counts) at `now`.
+   */
+  expireUnlimited(expiresAt: number, now: number): void {
+    this.sql.exec("UPDATE session_state SET expires_at = ?, created_at = ? WHERE expires_at IS NULL", expiresAt, now);
   }
 
   forget(sessionId: string): void {

@@ -16,7 +16,8 @@
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "./config";
 import type { Config } from "./config";
@@ -104,7 +105,24 @@ export class UserSessions extends DurableObject<Env> {
   }
 
   /** Starts a new session; when the user is at the limit, the oldest sessions are revoked. */
-  issue(input: IssueInput): Promise<IssuedPair> {
+  async issue(input: IssueInput): Promise<IssuedPair> {
+    const pair = await this.#issue(input);
+    if (!pair) throw new Error("session not issued");
+    return pair;
+  }
+
+  /**
+   * Starts a session for a password sign-in, only while `passwordHash` (the hash the password was
+   * checked against) is still the account's: a reset or change that lands between the check and
+   * this call wins, and nothing is written. Null then.
+   */
+  signIn(input: ClientInfo & { userId: string; passwordHash: string }): Promise<IssuedPair | null> {
+    const unchanged = sql`EXISTS (SELECT 1 FROM users WHERE id = ${input.userId} AND password_hash = ${input.passwordHash})`;
+    return this.#issue({ userId: input.userId, role: "user", ipAddress: input.ipAddress, userAgent: input.userAgent }, unchanged);
+  }
+
+  /** With `onlyIf`, every statement of the batch is guarded by it; null when it did not hold. */
+  #issue(input: IssueInput, onlyIf?: SQL): Promise<IssuedPair | null> {
     return this.#serial(async () => {
       const now = Date.now();
       const sessionId = crypto.randomUUID();
@@ -113,25 +131,24 @@ export class UserSessions extends DurableObject<Env> {
       const evicted = live.slice(0, Math.max(0, live.length - this.#config.maxSessionsPerUser + 1));
 
       const db = this.#db;
-      const [, , , userRows] = await db.batch([
+      const row = { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent };
+      const [, inserted, , userRows] = await db.batch([
         input.createGuest
           ? db.insert(users).values({ id: input.userId, isGuest: true, createdAt: input.createGuest.createdAt, updatedAt: input.createGuest.createdAt })
-          : clearLoginAttemptsStatement(db, input.userId),
-        db.insert(sessions).values({
-          id: sessionId,
-          userId: input.userId,
-          createdAt: now,
-          lastUsedAt: now,
-          expiresAt,
-          ipAddress: input.ipAddress,
-          userAgent: input.userAgent,
-        }),
+          : clearLoginAttemptsStatement(db, input.userId, onlyIf),
+        onlyIf
+          ? // INSERT … SELECT lists every column in the table's order: id … user_agent.
+            db.insert(sessions).select(
+              sql`SELECT ${row.id}, ${row.userId}, ${row.createdAt}, ${row.lastUsedAt}, ${row.expiresAt}, NULL, NULL, ${row.ipAddress}, ${row.userAgent} WHERE ${onlyIf}`,
+            )
+          : db.insert(sessions).values(row),
         db
           .update(sessions)
           .set({ revokedAt: now, revokedReason: "session_limit" })
-          .where(and(inArray(sessions.id, evicted.length ? evicted : [""]), isNull(sessions.revokedAt))),
+          .where(and(inArray(sessions.id, evicted.length ? evicted : [""]), isNull(sessions.revokedAt), onlyIf)),
         db.select().from(users).where(eq(users.id, input.userId)),
       ]);
+      if (inserted.meta.changes !== 1) return null;
       const user = userRows[0];
       if (!user) throw new Error("user row missing after session insert");
 
@@ -228,17 +245,20 @@ export class UserSessions extends DurableObject<Env> {
       const now = Date.now();
       const session = this.#store.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
-      const expiresAt = this.#expiry(input.role, now, session.created_at);
+      // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,
+      // its lifetime starts now, or the new pair would be expired on arrival.
+      const start = session.expires_at === null ? now : session.created_at;
+      const expiresAt = this.#expiry(input.role, now, start);
       const user = await this.#touch(input.userId, session.id, expiresAt, input, now);
       if (!user) return { ok: false, reason: "invalid" } as const;
       const pair = await this.#pair(user.id, session.id, input.role, user, expiresAt, now);
       const hash = await sha256(pair.refreshToken);
+      // The guest's sessions now belong to a full account: they expire like one, counted from now.
+      if (expiresAt !== null) this.#store.expireUnlimited(expiresAt, now);
       // No sealed pair: inside the window the old token is refused quietly, after it, it is reuse.
       this.#store.advance(session.id, hash, null, expiresAt, now);
       this.#store.setRole(input.role);
       if (expiresAt === null) return { ok: true, pair } as const;
-      // The guest's other sessions now belong to a full account: they expire like one.
-      this.#store.expireUnlimited(expiresAt);
       await this.#db
         .update(sessions)
         .set({ expiresAt })

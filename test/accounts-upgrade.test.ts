@@ -3,8 +3,12 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  PASSWORD, call, claims, env, expectError, guest, json, login, mailbox, refreshWith, uniqueEmail, uniqueUsername, verifiedAccount,
+  PASSWORD, call, claims, env, expectError, guest, inUserSessions, json, login, mailbox, mailedToken, refreshWith, uniqueEmail,
+  uniqueUsername, verifiedAccount,
 } from "./helpers";
+
+const DAY = 86_400_000;
+const me = (accessToken: string) => call("/v1/auth/me", { token: accessToken });
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0]);
 
@@ -173,5 +177,50 @@ describe("change password", () => {
       "invalid_request",
     );
     await login(account);
+  });
+});
+
+describe("upgrading a long-lived guest", () => {
+  // Guests never expire (API.md §1), so a guest session may be older than SESSION_MAX_DAYS. Its
+  // lifetime as a full account starts at the upgrade: the pair must work (API.md §3, upgrade → 201).
+  it("answers 201 with a pair that works, not one that is already expired", async () => {
+    const g = await guest();
+    const started = Date.now() - 400 * DAY;
+    await inUserSessions(g.user.id, (sql) => {
+      sql.exec("UPDATE session_state SET created_at = ? WHERE id = ?", started, g.sessionId);
+    });
+    await env.DB.prepare("UPDATE sessions SET created_at = ? WHERE id = ?").bind(started, g.sessionId).run();
+    // The guest's session is still perfectly live: guests have no time limit.
+    expect((await me(g.accessToken)).status).toBe(200);
+
+    const response = await call("/v1/auth/upgrade", {
+      token: g.accessToken,
+      body: { email: uniqueEmail("old-guest"), username: uniqueUsername("og"), password: PASSWORD },
+    });
+    expect(response.status).toBe(201);
+    const pair = await json(response);
+    expect(pair.user.id).toBe(g.user.id);
+    expect(pair.refreshExpiresIn).toBeGreaterThan(0);
+    expect((await me(pair.accessToken)).status).toBe(200);
+    expect((await refreshWith(pair.refreshToken)).status).toBe(200);
+  });
+});
+
+describe("parallel upgrades of one guest", () => {
+  // The loser of two concurrent upgrades gets 403 and must change nothing: in particular it must
+  // not void the verification token just mailed to the winner.
+  it("leaves the winner's mailed verification link working", async () => {
+    const g = await guest();
+    const emails = [uniqueEmail("par-up-a"), uniqueEmail("par-up-b")];
+    const responses = await Promise.all(
+      emails.map((email) => call("/v1/auth/upgrade", { token: g.accessToken, body: { email, username: uniqueUsername("pu"), password: PASSWORD } })),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.sort()).toEqual([201, 403]);
+    const winner = emails[responses.findIndex((r) => r.status === 201)]!;
+    const token = await mailedToken(winner, "/verify-email");
+    const verified = await call("/v1/auth/verify-email", { body: { token } });
+    expect(verified.status).toBe(200);
+    expect((await json(verified)).user.emailVerified).toBe(true);
   });
 });

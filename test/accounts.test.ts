@@ -164,12 +164,16 @@ describe("login", () => {
     await expectError(await call("/v1/auth/login", { body: { email, password: "wrong-password-9" } }), 401, "invalid_credentials");
   });
 
-  it("wants exactly one of email and username", async () => {
+  it("wants an email or a username; given both, the email decides", async () => {
     await expectError(await call("/v1/auth/login", { body: { password: PASSWORD } }), 400, "invalid_request");
+    const account = await verifiedAccount("both");
+    const both = await call("/v1/auth/login", { body: { email: account.email, username: "someone-else", password: PASSWORD } });
+    expect(both.status).toBe(200);
+    expect((await json(both)).user.id).toBe(account.userId);
     await expectError(
-      await call("/v1/auth/login", { body: { email: uniqueEmail(), username: "someone", password: PASSWORD } }),
-      400,
-      "invalid_request",
+      await call("/v1/auth/login", { body: { email: uniqueEmail(), username: account.username, password: PASSWORD } }),
+      401,
+      "invalid_credentials",
     );
   });
 

@@ -327,3 +327,17 @@ describe("document 000: error responses", () => {
     expect(text).not.toContain(g.access_token);
   });
 });
+
+describe("§4 document 000 login", () => {
+  // API.md §4: "POST /auth/login | (email or username), password | 200 TokenResponse", and
+  // "a client written against any of the three documents works unchanged". Seed 000: "You do not
+  // need to supply both email and username — either one is sufficient."
+  it("POST /auth/login with both email and username (of the same account) signs in", async () => {
+    const account = await verifiedAccount("both000");
+    const response = await call("/auth/login", {
+      body: { email: account.email, username: account.username, password: account.password },
+    });
+    expect(response.status).toBe(200);
+    expect((await json(response)).user.id).toBe(account.userId);
+  });
+});

@@ -182,3 +182,22 @@ describe("the client address", () => {
     }
   });
 });
+
+describe("§6 RateLimit-* headers on every answer of a limited route", () => {
+  // API.md §6: "Every limited route answers `RateLimit-Limit`, `RateLimit-Remaining` and
+  // `RateLimit-Reset` headers."
+  it("a malformed JSON body on login still answers the RateLimit-* headers", async () => {
+    const response = await call("/v1/auth/login", { rawBody: "{", headers: { "content-type": "application/json" } });
+    await expectError(response, 400, "invalid_request");
+    expectRateHeaders(response, 5);
+  });
+
+  // API.md §6: "Every limited route answers `RateLimit-Limit`, `RateLimit-Remaining` and
+  // `RateLimit-Reset` headers."
+  it("a too-large body on login still answers the RateLimit-* headers", async () => {
+    const huge = JSON.stringify({ email: uniqueEmail(), password: "x".repeat(20_000) });
+    const response = await call("/v1/auth/login", { rawBody: huge, headers: { "content-type": "application/json" } });
+    await expectError(response, 413, "payload_too_large");
+    expectRateHeaders(response, 5);
+  });
+});

@@ -128,3 +128,49 @@ describe("authentication", () => {
     expect(Object.keys(user).sort()).toEqual(["createdAt", "email", "emailVerified", "id", "isGuest", "profilePicture", "username"]);
   });
 });
+
+describe("UUIDs are ids whatever their letter case", () => {
+  // API.md §3: "DELETE /v1/auth/sessions/:sessionId | Bearer | – | 204; 400 not a UUID, 403 not yours,
+  // 404 unknown". An upper-case spelling of the caller's own session id is a UUID (accepted, not a
+  // 400) and names a known session, so it is neither 404 nor left alive.
+  it("DELETE /v1/auth/sessions/:sessionId with the id in upper case ends that session (204)", async () => {
+    const account = await verifiedAccount("upperdel");
+    const here = await login(account);
+    const other = await login(account);
+    const response = await call(`/v1/auth/sessions/${other.sessionId.toUpperCase()}`, { method: "DELETE", token: here.accessToken });
+    expect(response.status).toBe(204);
+    await expectError(await refreshWith(other.refreshToken), 401, "invalid_token");
+  });
+
+  // API.md §4 (document 001): "DELETE /auth/:sessionId/sessions (Bearer) | – | 200; 400 not a UUID,
+  // 403 not yours, 404 unknown".
+  it("DELETE /auth/:sessionId/sessions with the id in upper case ends that session (200)", async () => {
+    const account = await verifiedAccount("upperdel1");
+    const here = await login(account);
+    const other = await login(account);
+    const response = await call(`/auth/${other.sessionId.toUpperCase()}/sessions`, { method: "DELETE", token: here.accessToken });
+    expect(response.status).toBe(200);
+    await expectError(await refreshWith(other.refreshToken), 401, "invalid_token");
+  });
+
+  // API.md §4 (document 001): "POST /auth/signout (Bearer) | sessionIds? (the current session when
+  // left out) | 200".
+  it("POST /auth/signout with sessionIds in upper case really ends those sessions", async () => {
+    const account = await verifiedAccount("uppersignout");
+    const here = await login(account);
+    const other = await login(account);
+    const response = await call("/auth/signout", { token: here.accessToken, body: { sessionIds: [other.sessionId.toUpperCase()] } });
+    expect(response.status).toBe(200);
+    await expectError(await refreshWith(other.refreshToken), 401, "invalid_token");
+  });
+
+  // API.md §4 (document 001): "GET /auth/:userId/sessions (Bearer) | – | 200, data: sessions; 403 for
+  // another user's id". The caller's own id in upper case is not another user's id.
+  it("GET /auth/:userId/sessions with the caller's own id in upper case lists its sessions (200)", async () => {
+    const account = await verifiedAccount("upperlist");
+    const pair = await login(account);
+    const response = await call(`/auth/${account.userId.toUpperCase()}/sessions`, { token: pair.accessToken });
+    expect(response.status).toBe(200);
+    expect((await json(response)).data.map((s: { id: string }) => s.id)).toContain(pair.sessionId);
+  });
+});

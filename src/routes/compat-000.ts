@@ -10,7 +10,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, jsonOrFormBody, router } from "../http";
-import { rateLimit, requireAuth } from "../middleware";
+import { limited, requireAuth } from "../middleware";
 import * as sessions from "../sessions";
 import { RefreshWithAccessBody, TokenResponse } from "./compat-schemas";
 import { tokenResponse } from "./compat-present";
@@ -22,7 +22,7 @@ const snakeNote = "Field names are accepted in snake_case (as document 000 write
 export const compat000 = router()
   .openapi(
     createRoute({
-      method: "post", path: "/guest", tags, middleware: [rateLimit("guest")],
+      method: "post", path: "/guest", tags, middleware: limited("guest"),
       summary: "Start a guest session (document 000)",
       responses: { 200: jsonContent(TokenResponse, "A new guest user and its tokens"), ...errorResponses(429, 503) },
     }),
@@ -30,7 +30,7 @@ export const compat000 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", tags, middleware: [rateLimit("login")],
+      method: "post", path: "/login", tags, middleware: limited("login"),
       summary: "Sign in with email or username and password (document 000)",
       request: { body: json(LoginBody) },
       responses: { 200: jsonContent(TokenResponse, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
@@ -39,7 +39,7 @@ export const compat000 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/refresh", tags, middleware: [rateLimit("refresh")],
+      method: "post", path: "/refresh", tags, middleware: limited("refresh"),
       summary: "Rotate a refresh token, proving the session with its access token (document 000)",
       description: `The access token may be expired but must be validly signed and of the same session. ${snakeNote}`,
       request: { body: json(RefreshWithAccessBody) },
@@ -52,7 +52,7 @@ export const compat000 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/upgrade", tags, security: bearer, middleware: [rateLimit("upgrade"), requireAuth],
+      method: "post", path: "/upgrade", tags, security: bearer, middleware: limited("upgrade", requireAuth),
       summary: "Turn the calling guest into a full account, keeping its id (document 000)",
       description: snakeNote,
       request: { body: jsonOrForm(UpgradeBody, UpgradeForm) },

@@ -83,5 +83,5 @@ export const AuthenticatedResetBody = z
   .openapi("AuthenticatedResetBody");
 
 export const UserIdParams = z.object({
-  userId: z.uuid().openapi({ param: { name: "userId", in: "path" } }),
+  userId: Uuid.openapi({ param: { name: "userId", in: "path" } }),
 });

@@ -10,7 +10,7 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { deps, router } from "../http";
-import { rateLimit, requireAuth } from "../middleware";
+import { limited, requireAuth } from "../middleware";
 import * as sessions from "../sessions";
 import { compat000 } from "./compat-000";
 import { compat001 } from "./compat-001";
@@ -21,7 +21,7 @@ import { bearer, errorResponses, jsonContent } from "./schemas";
 const signout = router().openapi(
   createRoute({
     method: "post", path: "/signout", tags: ["doc-000", "doc-001"], security: bearer,
-    middleware: [rateLimit("signout"), requireAuth],
+    middleware: limited("signout", requireAuth),
     summary: "End a session (documents 000 and 001)",
     description:
       "With `refresh_token` (document 000): ends that token's session, which must be the caller's; 204. " +

@@ -26,7 +26,8 @@ const PictureFile = z
   .openapi({ type: "string", format: "binary", description: "PNG, JPEG, GIF or WebP, at most 2 MiB" });
 
 export const OpaqueToken = z.string().min(1).max(512);
-export const Uuid = z.uuid();
+/** Ids are stored in lower case; an upper-case spelling (iOS's `uuidString`) names the same one. */
+export const Uuid = z.uuid().transform((id) => id.toLowerCase());
 
 export const User = z
   .object({
@@ -93,8 +94,9 @@ export const RegisterForm = RegisterBody.extend({ profilePicture: z.union([Pictu
 
 export const LoginBody = z
   .object({ email: Email.optional(), username: Username.optional(), password: Password })
-  .refine((b) => (b.email === undefined) !== (b.username === undefined), {
-    message: "give either email or username",
+  // Document 000: "either one is sufficient", so both may come; the email then decides (README).
+  .refine((b) => b.email !== undefined || b.username !== undefined, {
+    message: "give an email or a username",
     path: ["email"],
   })
   .openapi("LoginBody");
@@ -127,7 +129,7 @@ export const ChangePasswordBody = z
   .openapi("ChangePasswordBody");
 
 export const SessionParams = z.object({
-  sessionId: z.uuid().openapi({ param: { name: "sessionId", in: "path" } }),
+  sessionId: Uuid.openapi({ param: { name: "sessionId", in: "path" } }),
 });
 
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({

@@ -225,7 +225,10 @@ function sentSecrets(input: FuzzCase, token: string | null): string[] {
   return values.filter((v) => v.trim().length >= 16);
 }
 
-/** Whether the body limit applies: an API path (after the URL parser folded "%2e%2e"), and a body read. */
+/**
+ * Whether the body limit applies: an API path (after the URL parser folded "%2e%2e"), and a body
+ * read. The limit runs in each route's middleware, so a request no route matches is a 404 instead.
+ */
 function oversized(input: FuzzCase, request: Request): boolean {
   const underApi = /^\/(v1\/)?auth\//.test(new URL(request.url).pathname);
   // A CORS preflight (OPTIONS) is answered without reading the body, and GET sends none.
@@ -251,7 +254,9 @@ async function runCase(route: ApiRoute, input: FuzzCase): Promise<void> {
   tally.byRoute.set(`${route.method} ${route.path}`, perRoute);
 
   expect(response.status, `${route.method} ${route.path}: ${text.slice(0, 200)}`).toBeLessThan(500);
-  if (overLimit) expect(response.status, "a body over the limit").toBe(413);
+  if (overLimit && !(response.status === 404 && text.includes('"No such route"'))) {
+    expect(response.status, "a body over the limit").toBe(413);
+  }
   // No answer, success or not, ever carries a stored password hash.
   expect(text).not.toContain("pbkdf2-sha256$");
   if (response.status < 400) {
