@@ -170,7 +170,9 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
   }
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
   // happens only while the checked hash is still the account's, so a reset meanwhile wins.
-  const pair = await userSessions(deps, user.id).signIn({ userId: user.id, passwordHash: user.passwordHash!, ...deps.client });
+  const pair =
+    (await userSessions(deps, user.id).signIn({ userId: user.id, passwordHash: user.passwordHash!, ...deps.client })) ??
+    (await signInWithNewerHash(deps, user, input.password));
   if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (needsRehash) {
     // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
@@ -178,6 +180,18 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
     await db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!)));
   }
   return pair;
+}
+
+/**
+ * The hash changed between the check and the sign-in. Another login's upgrade of an outdated hash
+ * (a fresh salt, the same password) must not fail this one; a reset or change to another password
+ * does not verify, and wins.
+ */
+async function signInWithNewerHash(deps: Deps, user: UserRow, password: string): Promise<IssuedPair | null> {
+  const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
+  if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
+  if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
+  return userSessions(deps, user.id).signIn({ userId: user.id, passwordHash: current.passwordHash, ...deps.client });
 }
 
 export interface UpgradeInput {

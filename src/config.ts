@@ -188,6 +188,16 @@ function parse(env: object): Config {
     if (e.MAIL_TRANSPORT === "outbox") reasons.push("MAIL_TRANSPORT: the outbox is for development only");
     if (e.MAIL_TRANSPORT === "http" && !e.MAIL_API_KEY) reasons.push("MAIL_API_KEY: required by MAIL_TRANSPORT=http");
     if (!e.PUBLIC_URL) reasons.push("PUBLIC_URL: required in production, so links never come from the Host header");
+    if (e.MAIL_TRANSPORT === "cloudflare" && !(env as { EMAIL?: unknown }).EMAIL) {
+      reasons.push("EMAIL: MAIL_TRANSPORT=cloudflare needs a [[send_email]] binding named EMAIL");
+    }
+    for (const [alias, target] of Object.entries(e.CLIENT_ALIASES)) {
+      // Mailed links carry live tokens: only over https, and with nothing riding along.
+      const url = new URL(target);
+      if (url.protocol !== "https:" || url.search || url.hash || url.username || url.password) {
+        reasons.push(`CLIENT_ALIASES: ${alias} must be an https URL with no query, fragment or credentials`);
+      }
+    }
   }
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
 

@@ -12,6 +12,7 @@
  */
 import type { Config } from "./config";
 import { invalidRequest } from "./errors";
+import { isRootZoneTld } from "./tlds";
 
 export interface LinkOptions {
   baseUrl?: string | undefined;
@@ -80,14 +81,14 @@ export function pageLink(base: string, page: LinkPage, params: { token: string; 
   return `${base}${page}?${new URLSearchParams(params)}`;
 }
 
-/** True for a host name whose last label is a plausible public TLD (letters, or an IDN "xn--"). */
+/** True for a host name whose last label is a TLD of the root zone (or, by its shape, an IDN "xn--"). */
 function hasPublicTld(host: string): boolean {
   const labels = host.split(".");
   if (labels.length < 2) return false;
   const validLabel = (label: string) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label);
   if (!labels.every(validLabel)) return false;
   const tld = labels.at(-1)!;
-  return (/^[a-z]{2,63}$/.test(tld) || /^xn--[a-z0-9-]{2,59}$/.test(tld)) && !RESERVED_TLDS.has(tld);
+  return (isRootZoneTld(tld) || /^xn--[a-z0-9-]{2,59}$/.test(tld)) && !RESERVED_TLDS.has(tld);
 }
 
 /**

@@ -2,8 +2,12 @@
  * Accounts over HTTP: guests, registration, email verification, password login.
  */
 import { describe, expect, it } from "vitest";
+import { login as loginService } from "../src/accounts";
+import { loadConfig } from "../src/config";
+import type { Deps } from "../src/deps";
 import {
-  PASSWORD, call, env, expectError, guest, json, login, mailbox, mailedToken, uniqueEmail, uniqueUsername, verifiedAccount,
+  BASE, PASSWORD, call, env, expectError, freshIp, guest, json, login, mailbox, mailedToken, uniqueEmail, uniqueUsername,
+  verifiedAccount,
 } from "./helpers";
 
 const register = (body: Record<string, unknown>) => call("/v1/auth/register", { body });
@@ -219,5 +223,52 @@ describe("register with verification off", () => {
     expect((await send("/v1/auth/login", { email, password: PASSWORD })).status).toBe(200);
     // The default config still demands verification for the same account.
     await expectError(await call("/v1/auth/login", { body: { email, password: PASSWORD } }), 401, "email_not_verified");
+  });
+});
+
+describe("password sign-in guard vs. another login's rehash", () => {
+  // API.md §2: hashes are "upgraded at the next login". Two logins with the right password, one of
+  // which upgrades the outdated hash while the other is between its check and its sign-in, both
+  // succeed: the sign-in guard names the checked hash, so the second retries with the new one.
+  it("a correct login racing another login's rehash still gets its session", async () => {
+    const account = await verifiedAccount("rehashrace");
+    const config = loadConfig(env);
+    const { hashPassword } = await import("../src/passwords");
+    const outdated = await hashPassword(PASSWORD, { iterations: 1_000, pepper: config.pepper });
+    await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?").bind(outdated, account.userId).run();
+
+    let fired = false;
+    const db = new Proxy(env.DB, {
+      get(target, key) {
+        if (key === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            const result = await target.batch(statements);
+            if (!fired) {
+              fired = true;
+              // Another device signs in meanwhile and upgrades the hash.
+              const other = await call("/v1/auth/login", { body: { email: account.email, password: PASSWORD }, ip: freshIp() });
+              expect(other.status).toBe(200);
+            }
+            return result;
+          };
+        }
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const deps: Deps = {
+      env: new Proxy(env, { get: (target, key) => (key === "DB" ? db : Reflect.get(target, key)) }) as Deps["env"],
+      config,
+      client: { ipAddress: null, userAgent: null },
+      requestId: "review",
+      origin: BASE,
+      waitUntil: () => undefined,
+    };
+    const rehashed = await env.DB.prepare("SELECT password_hash AS h FROM users WHERE id = ?").bind(account.userId).first<string>("h");
+    expect(rehashed).toBe(outdated);
+
+    const pair = await loginService(deps, { email: account.email, password: PASSWORD });
+    expect(fired).toBe(true);
+    expect(pair.user.id).toBe(account.userId);
   });
 });

@@ -13,7 +13,7 @@ const productionKey = () => {
   return JSON.stringify({ ...key, kid: "prod-2026-11" });
 };
 
-const production = (overrides: Record<string, string> = {}) => ({
+const production = (overrides: Record<string, unknown> = {}) => ({
   ...env,
   ENVIRONMENT: "production",
   JWT_SIGNING_KEY: productionKey(),
@@ -104,5 +104,20 @@ describe("config", () => {
     const outbox = await fetchWith(environment, "/_dev/mail?to=a@example.com");
     expect(outbox.status).toBe(404);
     expect(await outbox.json()).toMatchObject({ error: "not_found" });
+  });
+});
+
+describe("production refuses mail settings that would fail after the answer", () => {
+  it("refuses MAIL_TRANSPORT=cloudflare without an EMAIL binding", () => {
+    expect(reasons(production({ MAIL_TRANSPORT: "cloudflare", MAIL_API_KEY: "", EMAIL: undefined })).join()).toMatch(/EMAIL/);
+    const binding = { send: async () => undefined };
+    expect(reasons(production({ MAIL_TRANSPORT: "cloudflare", MAIL_API_KEY: "", EMAIL: binding }))).toEqual([]);
+  });
+
+  it("refuses client aliases that would carry a token over plain http, or with a query or fragment", () => {
+    for (const target of ["http://legacy.example.com/account", "https://app.example.com/?next=x", "https://app.example.com/#x"]) {
+      expect(reasons(production({ CLIENT_ALIASES: JSON.stringify({ LEGACY: target }) })).join()).toMatch(/CLIENT_ALIASES: LEGACY/);
+    }
+    expect(reasons(production({ CLIENT_ALIASES: JSON.stringify({ WEB: "https://app.example.com/account" }) }))).toEqual([]);
   });
 });

@@ -160,3 +160,15 @@ describe("forgot-password links over HTTP", () => {
     expect(mail!.html).toContain('<img src="https://cdn.example.com/logo.png?a=1&#38;b=2"');
   });
 });
+
+describe("logoUrl's TLD is one of the root zone (API.md §7: \"a real TLD\")", () => {
+  it.each(["https://cdn.notarealtld/logo.png", "https://vault.service.consul/logo.png", "https://api.default.svc/logo.png"])(
+    "refuses %j",
+    (logoUrl) => expect(refusedField(() => checkLogoUrl(logoUrl))).toBe("logoUrl"),
+  );
+
+  it.each(["https://cdn.example.co.uk/logo.png", "https://brand.io/l.png", "https://x.photography/a.png", "https://xn--bcher-kva.xn--p1ai/l.png"])(
+    "accepts %j",
+    (logoUrl) => expect(checkLogoUrl(logoUrl)).toBe(new URL(logoUrl).href),
+  );
+});
