@@ -11,10 +11,11 @@
  * const pending = await findToken(db, token, "reset_password"); // peek, nothing changes
  * const redeemed = await redeemToken(db, token, "reset_password"); // { userId, email } | null
  */
-import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNull } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken, sha256 } from "./crypto";
+import { insertWhere } from "./insert-where";
 import { oneTimeTokens } from "./schema";
 
 export type TokenPurpose = "verify_email" | "reset_password";
@@ -37,12 +38,7 @@ export async function createTokenStatements(
     .set({ usedAt: now })
     .where(and(eq(oneTimeTokens.userId, input.userId), eq(oneTimeTokens.purpose, input.purpose), isNull(oneTimeTokens.usedAt), input.onlyIf));
   const row = { tokenHash, userId: input.userId, purpose: input.purpose, email: input.email, createdAt: now, expiresAt: now + input.ttlMs };
-  const insert = input.onlyIf
-    ? // INSERT … SELECT lists every column in the table's order: token_hash … expires_at, used_at.
-      db.insert(oneTimeTokens).select(
-        sql`SELECT ${row.tokenHash}, ${row.userId}, ${row.purpose}, ${row.email}, ${row.createdAt}, ${row.expiresAt}, NULL WHERE ${input.onlyIf}`,
-      )
-    : db.insert(oneTimeTokens).values(row);
+  const insert = insertWhere(db, oneTimeTokens, row, input.onlyIf);
   return { token, statements: [voidOlder, insert] as const };
 }
 

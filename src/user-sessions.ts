@@ -23,6 +23,7 @@ import { loadConfig } from "./config";
 import type { Config } from "./config";
 import { seal, sha256, unseal } from "./crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-tokens";
+import { insertWhere } from "./insert-where";
 import { clearLoginAttemptsStatement } from "./rate-limits";
 import { sessions, users } from "./schema";
 import { TokenStore } from "./token-store";
@@ -136,12 +137,7 @@ export class UserSessions extends DurableObject<Env> {
         input.createGuest
           ? db.insert(users).values({ id: input.userId, isGuest: true, createdAt: input.createGuest.createdAt, updatedAt: input.createGuest.createdAt })
           : clearLoginAttemptsStatement(db, input.userId, onlyIf),
-        onlyIf
-          ? // INSERT … SELECT lists every column in the table's order: id … user_agent.
-            db.insert(sessions).select(
-              sql`SELECT ${row.id}, ${row.userId}, ${row.createdAt}, ${row.lastUsedAt}, ${row.expiresAt}, NULL, NULL, ${row.ipAddress}, ${row.userAgent} WHERE ${onlyIf}`,
-            )
-          : db.insert(sessions).values(row),
+        insertWhere(db, sessions, row, onlyIf),
         db
           .update(sessions)
           .set({ revokedAt: now, revokedReason: "session_limit" })
