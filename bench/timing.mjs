@@ -14,7 +14,7 @@
 import { PASSWORD, addresses } from "./accounts.mjs";
 import { send } from "./driver.mjs";
 
-/** Longer than the mail delivery delay plus its work (src/mail.ts waits 25 ms, then a few D1 calls). */
+/** Longer than the mail delivery delay plus its work (src/mail/index.ts waits 25 ms, then a few D1 calls). */
 const GAP_MS = 150;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -11,11 +11,11 @@ import type { AppEnv } from "./http";
 import { purgeExpired } from "./maintenance";
 import {
   configure, cors, noStore, notFound, onError, requestLog, securityHeaders,
-} from "./middleware";
+} from "./http/middleware";
 import { compat } from "./routes/compat";
 import { devMail } from "./routes/dev-mail";
 import { meta } from "./routes/meta";
-import { pages } from "./routes/pages";
+import { pages } from "./pages";
 import { v1 } from "./routes/v1";
 
 const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -41,5 +41,5 @@ export default {
   fetch: app.fetch,
   scheduled: (_controller, env, ctx) => ctx.waitUntil(purgeExpired(env.DB)),
 } satisfies ExportedHandler<Env>;
-export { RateLimiter } from "./rate-limiter";
-export { UserSessions } from "./user-sessions";
+export { RateLimiter } from "./rate-limit/limiter-object";
+export { UserSessions } from "./sessions/user-object";

@@ -5,5 +5,7 @@ declare namespace Cloudflare {
     JWT_PREVIOUS_KEYS?: string;
     PASSWORD_PEPPER?: string;
     MAIL_API_KEY?: string;
+    ADMIN_API_KEY?: string;
+    [oidcSecret: `OIDC_SECRET_${string}`]: string | undefined;
   }
 }

@@ -10,7 +10,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, jsonOrFormBody, router } from "../http";
-import { limited, requireAuth } from "../middleware";
+import { limited, requireAuth } from "../http/middleware";
 import * as sessions from "../sessions";
 import { RefreshWithAccessBody, TokenResponse } from "./compat-schemas";
 import { tokenResponse } from "./compat-present";

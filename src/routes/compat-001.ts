@@ -12,7 +12,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, router } from "../http";
-import { limited, requireAuth } from "../middleware";
+import { limited, requireAuth } from "../http/middleware";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { envelope } from "./compat-present";

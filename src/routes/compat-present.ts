@@ -6,8 +6,8 @@
  * c.json(tokenResponse(pair), 200);                     // document 000
  * c.json(envelope(200, "Signed in", tokenPair(pair)), 200); // document 001
  */
-import type { UserRow } from "../schema";
-import type { IssuedPair } from "../user-sessions";
+import type { UserRow } from "../db/schema";
+import type { IssuedPair } from "../sessions/user-object";
 import { publicUser } from "./present";
 
 export function snakeUser(row: UserRow) {

@@ -10,7 +10,7 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { deps, router } from "../http";
-import { limited, requireAuth } from "../middleware";
+import { limited, requireAuth } from "../http/middleware";
 import * as sessions from "../sessions";
 import { compat000 } from "./compat-000";
 import { compat001 } from "./compat-001";

@@ -11,8 +11,8 @@ import { desc, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import type { AppEnv } from "../http";
-import { escapeHtml } from "../mail-templates";
-import { mailOutbox } from "../schema";
+import { escapeHtml } from "../mail/templates";
+import { mailOutbox } from "../db/schema";
 
 export const devMail = new Hono<AppEnv>().get("/mail", async (c) => {
   const to = c.req.query("to")?.trim();

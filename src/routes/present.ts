@@ -5,8 +5,8 @@
  * @example
  * c.json(tokenPair(pair));
  */
-import type { IssuedPair } from "../user-sessions";
-import { publicUser } from "../users";
+import type { IssuedPair } from "../sessions/user-object";
+import { publicUser } from "../accounts/users";
 
 export function tokenPair(pair: IssuedPair) {
   return {

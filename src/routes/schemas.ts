@@ -7,7 +7,7 @@
  * import { LoginBody, TokenPair } from "./schemas";
  */
 import { z } from "@hono/zod-openapi";
-import { USERNAME_PATTERN } from "../users";
+import { USERNAME_PATTERN } from "../accounts/users";
 
 export const Email = z.string().trim().max(254).email().openapi({ example: "ada@example.com" });
 

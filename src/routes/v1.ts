@@ -7,10 +7,10 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
-import { readAvatar } from "../avatars";
-import { AuthError } from "../errors";
+import { readAvatar } from "../accounts/avatars";
+import { AuthError } from "../http/errors";
 import { deps, jsonOrFormBody, router } from "../http";
-import { limited, requireAuth } from "../middleware";
+import { limited, requireAuth } from "../http/middleware";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { publicUser, tokenPair } from "./present";

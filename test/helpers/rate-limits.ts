@@ -16,7 +16,7 @@ export async function statuses(count: number, path: string, options: CallOptions
 
 /** The real RateLimiter object that limits `ip` (keyed as the service keys it: IPv6 by /64). */
 export async function rateLimiterOf(ip: string) {
-  const { clientKey } = await import("../../src/rate-limits");
+  const { clientKey } = await import("../../src/rate-limit");
   return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(clientKey(ip)));
 }
 

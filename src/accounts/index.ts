@@ -1,0 +1,279 @@
+/**
+ * Accounts (API.md §2, §3): guests, registration, email verification, password login, upgrade of a
+ * guest in place, and password change. New sessions and token pairs come from the user's Durable
+ * Object; this module owns the user rows.
+ *
+ * @example
+ * import { login } from "./index";
+ * const pair = await login(deps, { email: "a@example.com", password: "…" });
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { profilePicture } from "./avatars";
+import { sha256 } from "../crypto";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { AuthError, invalidRequest } from "../http/errors";
+import { pageLink, serviceBase } from "../mail/links";
+import { sendMail } from "../mail";
+import { resetNoticeMail, verificationMail } from "../mail/templates";
+import { createTokenStatements, redeemToken } from "../one-time-tokens";
+import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
+import { limitRecoveryMail, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import { users } from "../db/schema";
+import type { UserRow } from "../db/schema";
+import type { Auth } from "../sessions";
+import type { IssuedPair } from "../sessions/user-object";
+import { normalizeEmail, normalizeUsername } from "./users";
+
+const hashOptions = (deps: Deps) => ({ iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+
+function checkNewPassword(deps: Deps, password: string, field: string, identity: { email?: string | null; username?: string | null }) {
+  const problem = passwordProblem({ password, minLength: deps.config.passwordMinLength, ...identity });
+  if (problem) throw invalidRequest(field, problem);
+}
+
+/** Maps a UNIQUE violation on the identity columns to 409; anything else is rethrown. */
+function conflictFrom(error: unknown): never {
+  let text = "";
+  for (let e: unknown = error; e instanceof Error; e = e.cause) text += ` ${e.message}`;
+  if (text.includes("email_normalized")) throw new AuthError("conflict", "The email is already taken", [{ field: "email", message: "is already taken" }]);
+  if (text.includes("username_normalized")) throw new AuthError("conflict", "The username is already taken", [{ field: "username", message: "is already taken" }]);
+  throw error;
+}
+
+function verificationMailTo(deps: Deps, to: string, token: string) {
+  return verificationMail({
+    to,
+    platformName: deps.config.platformName,
+    link: pageLink(serviceBase(deps.config, deps.origin), "/verify-email", { token, email: to }),
+    hours: Math.round(deps.config.verifyTokenTtlMs / 3_600_000),
+  });
+}
+
+const verificationToken = (deps: Deps, db: DrizzleD1Database, userId: string, email: string, onlyIf?: SQL) =>
+  createTokenStatements(db, { userId, email, purpose: "verify_email", ttlMs: deps.config.verifyTokenTtlMs, onlyIf });
+
+function mailVerification(deps: Deps, to: string, token: string): void {
+  sendMail(deps, verificationMailTo(deps, to, token));
+}
+
+export async function guest(deps: Deps): Promise<IssuedPair> {
+  const userId = crypto.randomUUID();
+  return userSessions(deps, userId).issue({ userId, role: "guest", createGuest: { createdAt: Date.now() }, ...deps.client });
+}
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  username?: string | undefined;
+  profilePicture?: string | File | undefined;
+}
+
+export async function register(
+  deps: Deps,
+  input: RegisterInput,
+): Promise<{ user: UserRow; verificationRequired: boolean; pair: IssuedPair | null }> {
+  const email = input.email.trim();
+  checkNewPassword(deps, input.password, "password", { email, username: input.username });
+  const passwordHash = await hashPassword(input.password, hashOptions(deps));
+  const picture = await profilePicture(deps, input.profilePicture);
+  const now = Date.now();
+  const user: UserRow = {
+    id: crypto.randomUUID(),
+    email,
+    emailNormalized: normalizeEmail(email),
+    username: input.username?.trim() ?? null,
+    usernameNormalized: input.username ? normalizeUsername(input.username) : null,
+    passwordHash,
+    isGuest: false,
+    emailVerifiedAt: null,
+    profilePicture: picture,
+    createdAt: now,
+    updatedAt: now,
+    disabledAt: null,
+    lastSignInAt: null,
+  };
+  const db = drizzle(deps.env.DB);
+  const { token, statements } = await verificationToken(deps, db, user.id, email);
+  await db.batch([db.insert(users).values(user), ...statements]).catch(conflictFrom);
+  mailVerification(deps, email, token);
+  const verificationRequired = deps.config.requireEmailVerification;
+  const pair = verificationRequired
+    ? null
+    : await userSessions(deps, user.id).issue({ userId: user.id, role: "user", ...deps.client });
+  return { user, verificationRequired, pair };
+}
+
+export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
+  const db = drizzle(deps.env.DB);
+  const redeemed = await redeemToken(db, token, "verify_email");
+  const invalid = invalidRequest("token", "is invalid or has expired");
+  if (!redeemed) throw invalid;
+  const now = Date.now();
+  // The address must still be the user's: a token for an old address verifies nothing.
+  const [user] = await db
+    .update(users)
+    .set({ emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
+    .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, normalizeEmail(redeemed.email))))
+    .returning();
+  if (!user) throw invalid;
+  return user;
+}
+
+/** Same answer whether or not the account exists; the work happens after the answer. */
+export async function resendVerification(deps: Deps, email: string): Promise<void> {
+  // Shares forgot-password's per-email count (API.md §6), counted for any address, known or not.
+  await limitRecoveryMail(deps, normalizeEmail(email));
+  const db = drizzle(deps.env.DB);
+  // The lookup runs after the answer, so its time does not tell whether the account exists.
+  sendMail(deps, async () => {
+    const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
+    if (!user?.email || user.isGuest || user.emailVerifiedAt !== null) return null;
+    const { token, statements } = await verificationToken(deps, db, user.id, user.email);
+    await db.batch([...statements]);
+    return verificationMailTo(deps, user.email, token);
+  });
+}
+
+export interface LoginInput {
+  email?: string | undefined;
+  username?: string | undefined;
+  password: string;
+}
+
+/**
+ * Password login by email or username. The attempt is counted against the account before the hash
+ * is checked; unknown accounts cost the same hashing time and get the same answer.
+ */
+export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> {
+  const identifier = normalizeEmail(input.email ?? input.username ?? "");
+  const now = Date.now();
+  const db = drizzle(deps.env.DB);
+  const rate = deps.config.accountLoginFailures;
+  const [attempt, found] = await db.batch([
+    loginAttemptStatement(db, identifier, await sha256(identifier), rate, now),
+    db
+      .select()
+      .from(users)
+      .where(input.email !== undefined ? eq(users.emailNormalized, identifier) : eq(users.usernameNormalized, identifier))
+      .limit(1),
+  ]);
+  const user = found[0];
+  const decision = loginAttemptDecision(attempt[0], rate, now);
+  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
+
+  const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
+  if (!user || !valid) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
+  if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
+    throw new AuthError("email_not_verified", "Verify your email address before signing in");
+  }
+  // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
+  // happens only while the checked hash is still the account's, so a reset meanwhile wins.
+  const pair =
+    (await userSessions(deps, user.id).signIn({ userId: user.id, passwordHash: user.passwordHash!, ...deps.client })) ??
+    (await signInWithNewerHash(deps, user, input.password));
+  if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
+  if (needsRehash) {
+    // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
+    const passwordHash = await hashPassword(input.password, hashOptions(deps));
+    await db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!)));
+  }
+  return pair;
+}
+
+/**
+ * The hash changed between the check and the sign-in. Another login's upgrade of an outdated hash
+ * (a fresh salt, the same password) must not fail this one; a reset or change to another password
+ * does not verify, and wins.
+ */
+async function signInWithNewerHash(deps: Deps, user: UserRow, password: string): Promise<IssuedPair | null> {
+  const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
+  if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
+  if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
+  return userSessions(deps, user.id).signIn({ userId: user.id, passwordHash: current.passwordHash, ...deps.client });
+}
+
+export interface UpgradeInput {
+  email: string;
+  username: string;
+  password: string;
+  profilePicture?: string | File | undefined;
+}
+
+/** Turns the calling guest into a full account in place: same id, new pair with role `user`. */
+export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Promise<IssuedPair> {
+  if (!auth.user.isGuest) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  const email = input.email.trim();
+  checkNewPassword(deps, input.password, "password", { email, username: input.username });
+  const passwordHash = await hashPassword(input.password, hashOptions(deps));
+  const picture = await profilePicture(deps, input.profilePicture);
+  const now = Date.now();
+  const db = drizzle(deps.env.DB);
+  // The password hash has a fresh salt, so it tells this request's update from a concurrent one's:
+  // only the upgrade that won voids and replaces the verification tokens.
+  const won = sql`EXISTS (SELECT 1 FROM users WHERE id = ${auth.userId} AND password_hash = ${passwordHash})`;
+  const { token, statements } = await verificationToken(deps, db, auth.userId, email, won);
+  const [updated] = await db
+    .batch([
+      db
+        .update(users)
+        .set({
+          email,
+          emailNormalized: normalizeEmail(email),
+          username: input.username.trim(),
+          usernameNormalized: normalizeUsername(input.username),
+          passwordHash,
+          isGuest: false,
+          profilePicture: picture ?? auth.user.profilePicture,
+          updatedAt: now,
+        })
+        .where(and(eq(users.id, auth.userId), eq(users.isGuest, true))),
+      ...statements,
+    ])
+    .catch(conflictFrom);
+  if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
+  if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
+  mailVerification(deps, email, token);
+  return outcome.pair;
+}
+
+export interface ChangePasswordInput {
+  currentPassword: string;
+  newPassword: string;
+  revokeOtherSessions?: boolean | undefined;
+  /** Document 001 asks for the account's email too; when given it must be the caller's. */
+  email?: string | undefined;
+}
+
+export async function changePassword(deps: Deps, auth: Auth, input: ChangePasswordInput): Promise<UserRow> {
+  const user = auth.user;
+  if (user.isGuest || !user.passwordHash) throw new AuthError("forbidden", "A guest has no password; upgrade the account first");
+  if (input.email !== undefined && normalizeEmail(input.email) !== user.emailNormalized) {
+    throw new AuthError("forbidden", "The email is not the signed-in account's");
+  }
+  if (input.newPassword.normalize("NFKC") === input.currentPassword.normalize("NFKC")) {
+    throw invalidRequest("newPassword", "must differ from the current password");
+  }
+  checkNewPassword(deps, input.newPassword, "newPassword", user);
+  const { valid } = await verifyPassword(input.currentPassword, user.passwordHash, hashOptions(deps));
+  if (!valid) throw new AuthError("invalid_credentials", "The current password is incorrect");
+  const passwordHash = await hashPassword(input.newPassword, hashOptions(deps));
+  const db = drizzle(deps.env.DB);
+  const [updated] = await db
+    .update(users)
+    .set({ passwordHash, updatedAt: Date.now() })
+    .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)))
+    .returning();
+  if (!updated) throw new AuthError("conflict", "The password was changed meanwhile; try again");
+  if (input.revokeOtherSessions) {
+    await userSessions(deps, user.id).revokeSessions({ keep: auth.sessionId, reason: "password_change" });
+  }
+  if (updated.email) {
+    sendMail(deps, resetNoticeMail({ to: updated.email, platformName: deps.config.platformName, reason: "change" }));
+  }
+  return updated;
+}

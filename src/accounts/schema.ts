@@ -1,0 +1,28 @@
+/**
+ * The `users` table (owned by src/accounts/): one row per account, guest or full.
+ *
+ * Times are integers in milliseconds since the epoch. Emails and usernames keep the form the user
+ * typed for display, and a normalised form (NFKC, lower-cased) that carries the UNIQUE constraint,
+ * because SQLite's NOCASE folds ASCII only.
+ */
+import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email"),
+  emailNormalized: text("email_normalized").unique(),
+  username: text("username"),
+  usernameNormalized: text("username_normalized").unique(),
+  passwordHash: text("password_hash"),
+  isGuest: integer("is_guest", { mode: "boolean" }).notNull(),
+  emailVerifiedAt: integer("email_verified_at"),
+  profilePicture: text("profile_picture"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  /** Set by an administrator (API.md §10): every sign-in method answers 403 while set. */
+  disabledAt: integer("disabled_at"),
+  /** The last successful sign-in by any method, for the admin API. */
+  lastSignInAt: integer("last_sign_in_at"),
+});
+
+export type UserRow = typeof users.$inferSelect;

@@ -1,0 +1,43 @@
+/**
+ * Identity rules shared by every account operation (API.md §2): how emails and usernames are
+ * normalised and compared, and the public shape of a user.
+ *
+ * @example
+ * import { normalizeEmail, publicUser } from "./users";
+ * normalizeEmail("  Alice@Example.COM "); // "alice@example.com"
+ */
+import type { UserRow } from "../db/schema";
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,30}$/;
+
+/** Trimmed, NFKC, lower-cased: the form that carries the UNIQUE constraint. */
+export const normalizeEmail = (email: string) => email.trim().normalize("NFKC").toLowerCase();
+export const normalizeUsername = (username: string) => username.trim().normalize("NFKC").toLowerCase();
+
+export interface PublicUser {
+  id: string;
+  email: string | null;
+  username: string | null;
+  isGuest: boolean;
+  emailVerified: boolean;
+  profilePicture: string | null;
+  createdAt: string;
+}
+
+export function publicUser(row: UserRow): PublicUser {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    isGuest: row.isGuest,
+    emailVerified: row.emailVerifiedAt !== null,
+    profilePicture: row.profilePicture,
+    createdAt: new Date(row.createdAt).toISOString(),
+  };
+}
+
+/** "alice@example.com" → "a***@example.com", for logs. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf("@");
+  return at > 0 ? `${email[0]}***${email.slice(at)}` : "***";
+}

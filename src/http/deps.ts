@@ -1,0 +1,24 @@
+/**
+ * What every service receives: the bindings, the parsed config, who is calling, and a way to finish
+ * work after the answer (mail delivery), so services need no HTTP types.
+ *
+ * @example
+ * import type { Deps } from "./deps";
+ * export async function guest(deps: Deps) { ... deps.config.maxSessionsPerUser ... }
+ */
+import type { Config } from "../config";
+import type { ClientInfo } from "../sessions/user-object";
+
+export interface Deps {
+  env: Env;
+  config: Config;
+  client: ClientInfo;
+  requestId: string;
+  /** Origin of the service as the caller reached it; links prefer config.publicUrl. */
+  origin: string;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export function userSessions(deps: Deps, userId: string) {
+  return deps.env.USER_SESSIONS.get(deps.env.USER_SESSIONS.idFromName(userId));
+}

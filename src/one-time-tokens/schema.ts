@@ -1,0 +1,22 @@
+/**
+ * The `one_time_tokens` table (owned by src/one-time-tokens/): mailed single-use link tokens, stored
+ * by SHA-256. `email` is the address the link was sent to (for change_email: the new address).
+ */
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { users } from "../accounts/schema";
+
+export const oneTimeTokens = sqliteTable(
+  "one_time_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: ["verify_email", "reset_password", "change_email", "delete_account"] }).notNull(),
+    email: text("email").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [index("one_time_tokens_user_idx").on(t.userId, t.purpose)],
+);

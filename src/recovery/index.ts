@@ -1,0 +1,120 @@
+/**
+ * Password recovery (API.md §3, §7). `forgotPassword` answers the same, in about the same time,
+ * whether or not the account exists: the lookup, the token and the mail all happen after the answer.
+ * `resetPassword` redeems the single-use token, sets the password, revokes every session and mails
+ * the user a notice.
+ *
+ * @example
+ * import { forgotPassword, resetPassword } from "./index";
+ * await forgotPassword(deps, { email, baseUrl: "https://app.example.com" });
+ * await resetPassword(deps, { email, token, newPassword });
+ */
+import { and, eq, exists, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { sha256 } from "../crypto";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { invalidRequest } from "../http/errors";
+import { checkLogoUrl, cleanPlatformName, linkBase, pageLink } from "../mail/links";
+import { sendMail } from "../mail";
+import { resetMail, resetNoticeMail } from "../mail/templates";
+import { createTokenStatements, findToken, live, spendStatement } from "../one-time-tokens";
+import { hashPassword, passwordProblem } from "../accounts/passwords";
+import { clearLoginAttempts, countRecoveryMail, tooManyRequests } from "../rate-limit";
+import { oneTimeTokens, users } from "../db/schema";
+import type { UserRow } from "../db/schema";
+import { normalizeEmail } from "../accounts/users";
+
+export interface ForgotInput {
+  email: string;
+  logoUrl?: string | undefined;
+  platformName?: string | undefined;
+  baseUrl?: string | undefined;
+  clientAlias?: string | undefined;
+}
+
+export async function forgotPassword(deps: Deps, input: ForgotInput): Promise<void> {
+  // Every check on the input comes first, so a 400 never depends on whether the account exists.
+  const base = linkBase(deps.config, deps.origin, input);
+  const logoUrl = checkLogoUrl(input.logoUrl);
+  const platformName = cleanPlatformName(input.platformName, deps.config.platformName);
+  const email = normalizeEmail(input.email);
+  const perEmail = await countRecoveryMail(deps, email);
+  if (!perEmail.allowed) throw tooManyRequests(perEmail.retryAfter, "Too many recovery mails for this address; try again later");
+
+  const db = drizzle(deps.env.DB);
+  // A function, not a started promise: the lookup must not begin before the answer is out.
+  sendMail(deps, async () => {
+    const user = await db.select().from(users).where(eq(users.emailNormalized, email)).get();
+    if (!user?.email || user.isGuest) return null;
+    const { token, statements } = await createTokenStatements(db, {
+      userId: user.id,
+      email: user.email,
+      purpose: "reset_password",
+      ttlMs: deps.config.resetTokenTtlMs,
+    });
+    await db.batch([...statements]);
+    const link = pageLink(base, "/reset-password", { token, email: user.email });
+    return resetMail({ to: user.email, platformName, logoUrl, link, minutes: Math.round(deps.config.resetTokenTtlMs / 60_000) });
+  });
+}
+
+export interface ResetInput {
+  email: string;
+  token: string;
+  newPassword: string;
+}
+
+/**
+ * Order matters: every refusal (bad token, weak password) comes before the token is spent, and the
+ * slow hash comes before the one atomic redemption, so a failure after it is unlikely and the
+ * window between "token used" and "password set" is a single D1 write.
+ */
+export async function resetPassword(deps: Deps, input: ResetInput): Promise<UserRow> {
+  const email = normalizeEmail(input.email);
+  const policy = (identity: { email?: string | null; username?: string | null }) =>
+    passwordProblem({ password: input.newPassword, minLength: deps.config.passwordMinLength, ...identity });
+  // The identity-free rules first: they need no token, so they teach a token-less caller nothing.
+  const generic = policy({});
+  if (generic) throw invalidRequest("newPassword", generic);
+
+  const db = drizzle(deps.env.DB);
+  const invalid = invalidRequest("token", "is invalid or has expired");
+  const pending = await findToken(db, input.token, "reset_password");
+  if (!pending || normalizeEmail(pending.email) !== email) throw invalid;
+  const owner = await db.select().from(users).where(and(eq(users.id, pending.userId), eq(users.emailNormalized, email))).get();
+  if (!owner) throw invalid;
+  const personal = policy({ email: owner.email, username: owner.username });
+  if (personal) throw invalidRequest("newPassword", personal);
+
+  const passwordHash = await hashPassword(input.newPassword, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+  // Sessions end before the password changes too, so a failure after the change (below) can never
+  // leave a thief's session alive; the second round ends any session opened in between.
+  const sessions = userSessions(deps, owner.id);
+  await sessions.revokeSessions({ reason: "password_reset" });
+  const now = Date.now();
+  const tokenHash = await sha256(input.token);
+  // One batch: the password changes only while the token is live, and the token is spent with it.
+  const [changed, spent] = await db.batch([
+    db
+      .update(users)
+      // Following the mailed link proves the address, so a reset also verifies it.
+      .set({ passwordHash, updatedAt: now, emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})` })
+      .where(
+        and(
+          eq(users.id, owner.id),
+          eq(users.emailNormalized, email),
+          exists(db.select({ one: sql`1` }).from(oneTimeTokens).where(and(live(tokenHash, "reset_password", now), eq(oneTimeTokens.userId, owner.id)))),
+        ),
+      )
+      .returning(),
+    spendStatement(db, tokenHash, "reset_password", now),
+  ]);
+  const user = changed[0];
+  if (!user || spent.length !== 1) throw invalid;
+  await sessions.revokeSessions({ reason: "password_reset" });
+  // The owner proved control of the mailbox: failed guesses by someone else must not lock them out.
+  await clearLoginAttempts(deps, user.id);
+  if (user.email) sendMail(deps, resetNoticeMail({ to: user.email, platformName: deps.config.platformName, reason: "reset" }));
+  return user;
+}

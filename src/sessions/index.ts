@@ -1,0 +1,154 @@
+/**
+ * Sessions as the caller sees them (API.md §1, §3): authenticating a bearer token (signature,
+ * claims, and the session still live, in one D1 read), refreshing, revoking, listing and deleting.
+ * Token state changes go through the user's Durable Object (src/sessions/user-object.ts); reads come from
+ * D1, the store of record, which that object updates before it answers.
+ *
+ * @example
+ * import { authenticate, refresh } from "./index";
+ * const auth = await authenticate(deps, request.headers.get("authorization"));
+ * const pair = await refresh(deps, body.refreshToken);
+ */
+import { and, desc, eq, gt, isNull, or, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { AuthError, invalidToken } from "../http/errors";
+import { parseRefreshToken } from "./refresh-token";
+import { sessions, users } from "../db/schema";
+import type { UserRow } from "../db/schema";
+import { bearerToken, verifyAccessToken } from "../tokens";
+import type { AccessClaims } from "../tokens";
+import type { IssuedPair } from "./user-object";
+
+export interface Auth extends AccessClaims {
+  user: UserRow;
+}
+
+const live = (now: number) => and(isNull(sessions.revokedAt), or(isNull(sessions.expiresAt), gt(sessions.expiresAt, now)));
+
+/** The liveness read, built once per database binding: it runs on every authenticated request. */
+const livenessQueries = new WeakMap<D1Database, ReturnType<typeof prepareLiveness>>();
+
+function prepareLiveness(db: D1Database) {
+  return drizzle(db)
+    .select({ user: users })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.id, sql.placeholder("sessionId")),
+        eq(sessions.userId, sql.placeholder("userId")),
+        isNull(sessions.revokedAt),
+        or(isNull(sessions.expiresAt), gt(sessions.expiresAt, sql.placeholder("now"))),
+      ),
+    )
+    .prepare();
+}
+
+function livenessQuery(db: D1Database) {
+  let query = livenessQueries.get(db);
+  if (!query) livenessQueries.set(db, (query = prepareLiveness(db)));
+  return query;
+}
+
+/**
+ * Verifies the bearer token and that its session is still live: one D1 read that also returns the
+ * user. `allowExpired` serves document 000's refresh only.
+ */
+export async function authenticateToken(deps: Deps, token: string, options: { allowExpired?: boolean } = {}): Promise<Auth> {
+  const claims = await verifyAccessToken(deps.config, token, options);
+  const row = await livenessQuery(deps.env.DB).get({ sessionId: claims.sessionId, userId: claims.userId, now: Date.now() });
+  if (!row) throw invalidToken("The session has ended");
+  return { ...claims, user: row.user };
+}
+
+export async function authenticate(deps: Deps, authorization: string | null | undefined): Promise<Auth> {
+  const token = bearerToken(authorization);
+  if (!token) throw invalidToken("A bearer access token is required");
+  return authenticateToken(deps, token);
+}
+
+export async function refresh(deps: Deps, refreshToken: string): Promise<IssuedPair> {
+  const parsed = parseRefreshToken(refreshToken);
+  if (!parsed) throw invalidToken("The refresh token is invalid or expired");
+  let outcome;
+  try {
+    outcome = await userSessions(deps, parsed.userId).refresh({ token: refreshToken, ...deps.client });
+  } catch {
+    // Nothing was committed (the object writes D1 first): the same token can be retried.
+    throw new AuthError("unavailable", "The refresh could not be completed; retry with the same token", undefined, 1);
+  }
+  if (!outcome.ok) throw invalidToken("The refresh token is invalid or expired");
+  return outcome.pair;
+}
+
+/**
+ * Document 000's refresh: the access token (expired or not, but validly signed) must belong to the
+ * same session as the refresh token.
+ */
+export async function refreshWithAccessToken(deps: Deps, accessToken: string, refreshToken: string): Promise<IssuedPair> {
+  const claims = await verifyAccessToken(deps.config, accessToken, { allowExpired: true });
+  const parsed = parseRefreshToken(refreshToken);
+  if (!parsed || parsed.sessionId !== claims.sessionId || parsed.userId !== claims.userId) {
+    throw invalidToken("The tokens do not belong to the same session");
+  }
+  return refresh(deps, refreshToken);
+}
+
+/** Ends the session of a refresh token. Unknown or already revoked tokens are not an error. */
+export async function revoke(deps: Deps, refreshToken: string, owner?: Auth): Promise<void> {
+  const parsed = parseRefreshToken(refreshToken);
+  if (!parsed) return;
+  if (owner && parsed.userId !== owner.userId) throw new AuthError("forbidden", "The refresh token is not yours");
+  await userSessions(deps, parsed.userId).revokeToken(refreshToken);
+}
+
+export async function revokeAll(deps: Deps, auth: Auth): Promise<void> {
+  await userSessions(deps, auth.userId).revokeSessions({ reason: "revoke_all" });
+}
+
+/** Ends the given sessions of the caller, or the current one when none are named. */
+export async function signOutSessions(deps: Deps, auth: Auth, sessionIds?: string[]): Promise<void> {
+  await userSessions(deps, auth.userId).revokeSessions({ sessionIds: sessionIds ?? [auth.sessionId], reason: "signout" });
+}
+
+export interface SessionView {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  current: boolean;
+}
+
+export async function listSessions(deps: Deps, auth: Auth, userId = auth.userId): Promise<SessionView[]> {
+  if (userId !== auth.userId) throw new AuthError("forbidden", "You may only list your own sessions");
+  const rows = await drizzle(deps.env.DB)
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, auth.userId), live(Date.now())))
+    .orderBy(desc(sessions.lastUsedAt));
+  return rows.map((s) => ({
+    id: s.id,
+    createdAt: new Date(s.createdAt).toISOString(),
+    lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+    expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString(),
+    ipAddress: s.ipAddress,
+    userAgent: s.userAgent,
+    current: s.id === auth.sessionId,
+  }));
+}
+
+/** 404 when no live session has this id, 403 when it is someone else's. */
+export async function deleteSession(deps: Deps, auth: Auth, sessionId: string): Promise<void> {
+  const row = await drizzle(deps.env.DB)
+    .select({ userId: sessions.userId })
+    .from(sessions)
+    .where(and(eq(sessions.id, sessionId), live(Date.now())))
+    .get();
+  if (!row) throw new AuthError("not_found", "No such session");
+  if (row.userId !== auth.userId) throw new AuthError("forbidden", "The session is not yours");
+  await userSessions(deps, auth.userId).revokeSessions({ sessionIds: [sessionId], reason: "deleted" });
+}

@@ -1,0 +1,290 @@
+/**
+ * One Durable Object per user: the only writer of that user's refresh-token state.
+ *
+ * Where the state lives, and why: the authoritative refresh-token state (which token hash is current
+ * for each session, which were rotated and when, and the sealed successor pair kept for the reuse
+ * window) lives in this object's own SQLite storage (src/sessions/token-store.ts), because only there can a
+ * check and the act that follows it be atomic. D1 keeps the session rows of record (creation, last use, expiry,
+ * revocation) so that listing sessions and the per-request liveness check see every revocation at
+ * once. Input gates do not cover awaits on D1, so every operation here runs one at a time through
+ * `#serial`; the D1 write of an operation goes first, and the object's storage changes only after it
+ * succeeded, so a failed D1 write leaves nothing half-done and the same token can be retried.
+ *
+ * @example
+ * const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
+ * const outcome = await stub.refresh({ token, ipAddress, userAgent });
+ * if (outcome.ok) outcome.pair.refreshToken;
+ */
+import { DurableObject } from "cloudflare:workers";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { loadConfig } from "../config";
+import type { Config } from "../config";
+import { seal, sha256, unseal } from "../crypto";
+import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
+import { insertWhere } from "../db/insert-where";
+import { clearLoginAttemptsStatement } from "../rate-limit";
+import { sessions, users } from "../db/schema";
+import { TokenStore } from "./token-store";
+import type { UserRow } from "../db/schema";
+import { signAccessToken } from "../tokens";
+import type { Role } from "../tokens";
+
+export interface IssuedPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  refreshExpiresIn: number | null;
+  sessionId: string;
+  role: Role;
+  user: UserRow;
+}
+
+export type PairOutcome = { ok: true; pair: IssuedPair } | { ok: false; reason: "invalid" | "expired" | "reused" };
+
+export interface ClientInfo {
+  ipAddress: string | null;
+  userAgent: string | null;
+}
+
+export interface IssueInput extends ClientInfo {
+  userId: string;
+  role: Role;
+  /**
+   * Create the guest user row in the same D1 batch as its first session. Otherwise the batch also
+   * clears the account's counted password attempts: a new session means a successful sign-in.
+   */
+  createGuest?: { createdAt: number };
+}
+
+export class UserSessions extends DurableObject<Env> {
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #store: TokenStore;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#store = new TokenStore(ctx.storage.sql);
+  }
+
+  get #config(): Config {
+    return loadConfig(this.env);
+  }
+
+  get #db() {
+    return drizzle(this.env.DB);
+  }
+
+  /** Runs operations one at a time, across their awaits on D1. */
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(operation);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * A full account's refresh token lives REFRESH_TOKEN_TTL_DAYS from its issue (each rotation
+   * renews it), but never past SESSION_MAX_DAYS from the session's start; guests' never expire.
+   */
+  #expiry(role: Role, now: number, sessionStart: number): number | null {
+    if (role === "guest") return null;
+    return Math.min(now + this.#config.refreshTokenTtlSeconds * 1000, sessionStart + this.#config.sessionMaxLifetimeMs);
+  }
+
+  async #pair(userId: string, sessionId: string, role: Role, user: UserRow, expiresAt: number | null, now: number): Promise<IssuedPair> {
+    const refreshToken = makeRefreshToken(userId, sessionId);
+    const access = await signAccessToken(this.#config, { userId, sessionId, role });
+    return {
+      accessToken: access.token,
+      refreshToken,
+      expiresIn: access.expiresIn,
+      refreshExpiresIn: expiresAt === null ? null : Math.max(0, Math.floor((expiresAt - now) / 1000)),
+      sessionId,
+      role,
+      user,
+    };
+  }
+
+  /** Starts a new session; when the user is at the limit, the oldest sessions are revoked. */
+  async issue(input: IssueInput): Promise<IssuedPair> {
+    const pair = await this.#issue(input);
+    if (!pair) throw new Error("session not issued");
+    return pair;
+  }
+
+  /**
+   * Starts a session for a password sign-in, only while `passwordHash` (the hash the password was
+   * checked against) is still the account's: a reset or change that lands between the check and
+   * this call wins, and nothing is written. Null then.
+   */
+  signIn(input: ClientInfo & { userId: string; passwordHash: string }): Promise<IssuedPair | null> {
+    const unchanged = sql`EXISTS (SELECT 1 FROM users WHERE id = ${input.userId} AND password_hash = ${input.passwordHash})`;
+    return this.#issue({ userId: input.userId, role: "user", ipAddress: input.ipAddress, userAgent: input.userAgent }, unchanged);
+  }
+
+  /** With `onlyIf`, every statement of the batch is guarded by it; null when it did not hold. */
+  #issue(input: IssueInput, onlyIf?: SQL): Promise<IssuedPair | null> {
+    return this.#serial(async () => {
+      const now = Date.now();
+      const sessionId = crypto.randomUUID();
+      const expiresAt = this.#expiry(input.role, now, now);
+      const live = this.#store.liveSessionIds(now);
+      const evicted = live.slice(0, Math.max(0, live.length - this.#config.maxSessionsPerUser + 1));
+
+      const db = this.#db;
+      const row = { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent };
+      const [, inserted, , userRows] = await db.batch([
+        input.createGuest
+          ? db.insert(users).values({ id: input.userId, isGuest: true, createdAt: input.createGuest.createdAt, updatedAt: input.createGuest.createdAt })
+          : clearLoginAttemptsStatement(db, input.userId, onlyIf),
+        insertWhere(db, sessions, row, onlyIf),
+        db
+          .update(sessions)
+          .set({ revokedAt: now, revokedReason: "session_limit" })
+          .where(and(inArray(sessions.id, evicted.length ? evicted : [""]), isNull(sessions.revokedAt), onlyIf)),
+        db.select().from(users).where(eq(users.id, input.userId)),
+      ]);
+      if (inserted.meta.changes !== 1) return null;
+      const user = userRows[0];
+      if (!user) throw new Error("user row missing after session insert");
+
+      const pair = await this.#pair(input.userId, sessionId, input.role, user, expiresAt, now);
+      const hash = await sha256(pair.refreshToken);
+      for (const id of evicted) this.#store.forget(id);
+      this.#store.setRole(input.role);
+      this.#store.addSession(sessionId, now, expiresAt, hash);
+      return pair;
+    });
+  }
+
+  /**
+   * Rotates a refresh token. The same token again within the reuse window gets the same new pair
+   * (parallel tabs stay signed in); after the window it revokes the whole session.
+   */
+  refresh(input: ClientInfo & { token: string }): Promise<PairOutcome> {
+    return this.#serial(async () => {
+      const parsed = parseRefreshToken(input.token);
+      if (!parsed) return { ok: false, reason: "invalid" } as const;
+      const now = Date.now();
+      const hash = await sha256(input.token);
+      const row = this.#store.token(hash);
+      if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
+      const session = this.#store.session(row.session_id);
+      if (!session) return { ok: false, reason: "invalid" } as const;
+      if (session.expires_at !== null && session.expires_at <= now) {
+        await this.#revoke([session.id], "expired", now);
+        return { ok: false, reason: "expired" } as const;
+      }
+
+      if (row.rotated_at !== null) {
+        const successor = row.successor_hash ? this.#store.token(row.successor_hash) : undefined;
+        const withinWindow = now - row.rotated_at <= this.#config.reuseWindowMs;
+        if (withinWindow && successor && successor.rotated_at === null) {
+          const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
+          if (opened) return { ok: true, pair: JSON.parse(opened) as IssuedPair } as const;
+          // Superseded by a reissue (upgrade), whose pair went to the caller that asked for it.
+          if (!row.successor_sealed) return { ok: false, reason: "invalid" } as const;
+        }
+        await this.#revoke([session.id], "reuse", now);
+        return { ok: false, reason: "reused" } as const;
+      }
+
+      const role = this.#store.role();
+      const expiresAt = this.#expiry(role, now, session.created_at);
+      if (expiresAt !== null && expiresAt <= now) {
+        await this.#revoke([session.id], "expired", now);
+        return { ok: false, reason: "expired" } as const;
+      }
+      const user = await this.#touch(parsed.userId, session.id, expiresAt, input, now);
+      if (!user) {
+        this.#store.forget(session.id);
+        return { ok: false, reason: "invalid" } as const;
+      }
+
+      const pair = await this.#pair(parsed.userId, session.id, role, user, expiresAt, now);
+      const nextHash = await sha256(pair.refreshToken);
+      const sealed = await seal(input.token, JSON.stringify(pair));
+      this.#store.advance(session.id, nextHash, sealed, expiresAt, now);
+      this.#store.prune(session.id, now - this.#config.reuseWindowMs);
+      return { ok: true, pair } as const;
+    });
+  }
+
+  /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
+  revokeToken(token: string): Promise<string | null> {
+    return this.#serial(async () => {
+      if (!parseRefreshToken(token)) return null;
+      const row = this.#store.token(await sha256(token));
+      if (!row) return null;
+      await this.#revoke([row.session_id], "signout", Date.now());
+      return row.session_id;
+    });
+  }
+
+  /**
+   * Revokes the given sessions of this user, or all of them when `sessionIds` is left out, except
+   * `keep`. Returns the ids that were active and are now revoked.
+   */
+  revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string }): Promise<string[]> {
+    return this.#serial(async () => {
+      const known = this.#store.liveSessionIds(Date.now());
+      const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
+      const targets = wanted.filter((id) => id !== input.keep);
+      await this.#revoke(targets, input.reason, Date.now());
+      return targets;
+    });
+  }
+
+  /** Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry. */
+  reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
+    return this.#serial(async () => {
+      const now = Date.now();
+      const session = this.#store.session(input.sessionId);
+      if (!session) return { ok: false, reason: "invalid" } as const;
+      // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,
+      // its lifetime starts now, or the new pair would be expired on arrival.
+      const start = session.expires_at === null ? now : session.created_at;
+      const expiresAt = this.#expiry(input.role, now, start);
+      const user = await this.#touch(input.userId, session.id, expiresAt, input, now);
+      if (!user) return { ok: false, reason: "invalid" } as const;
+      const pair = await this.#pair(user.id, session.id, input.role, user, expiresAt, now);
+      const hash = await sha256(pair.refreshToken);
+      // The guest's sessions now belong to a full account: they expire like one, counted from now.
+      if (expiresAt !== null) this.#store.expireUnlimited(expiresAt, now);
+      // No sealed pair: inside the window the old token is refused quietly, after it, it is reuse.
+      this.#store.advance(session.id, hash, null, expiresAt, now);
+      this.#store.setRole(input.role);
+      if (expiresAt === null) return { ok: true, pair } as const;
+      await this.#db
+        .update(sessions)
+        .set({ expiresAt })
+        .where(and(eq(sessions.userId, user.id), isNull(sessions.expiresAt), isNull(sessions.revokedAt)));
+      return { ok: true, pair } as const;
+    });
+  }
+
+  /**
+   * The D1 write of record for a rotation: the session's last use, expiry and client, as a
+   * compare-and-set on a live row, batched with the read of the user. Null when the row is gone.
+   */
+  async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number): Promise<UserRow | null> {
+    const db = this.#db;
+    const [updated, userRows] = await db.batch([
+      db
+        .update(sessions)
+        .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent })
+        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
+      db.select().from(users).where(eq(users.id, userId)),
+    ]);
+    return updated.meta.changes === 1 ? (userRows[0] ?? null) : null;
+  }
+
+  async #revoke(sessionIds: string[], reason: string, now: number): Promise<void> {
+    if (sessionIds.length === 0) return;
+    await this.#db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt)));
+    for (const id of sessionIds) this.#store.forget(id);
+  }
+}
