@@ -62,7 +62,7 @@ function mailVerification(deps: Deps, to: string, token: string): void {
 
 export async function guest(deps: Deps): Promise<IssuedPair> {
   const userId = crypto.randomUUID();
-  return userSessions(deps, userId).issue({ userId, role: "guest", createGuest: { createdAt: Date.now() }, ...deps.client });
+  return userSessions(deps, userId).issue({ userId, role: "guest", method: "guest", createGuest: { createdAt: Date.now() }, ...deps.client });
 }
 
 export interface RegisterInput {
@@ -103,7 +103,7 @@ export async function register(
   const verificationRequired = deps.config.requireEmailVerification;
   const pair = verificationRequired
     ? null
-    : await userSessions(deps, user.id).issue({ userId: user.id, role: "user", ...deps.client });
+    : await userSessions(deps, user.id).issue({ userId: user.id, role: "user", method: "password", ...deps.client });
   return { user, verificationRequired, pair };
 }
 
@@ -173,7 +173,7 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
   // happens only while the checked hash is still the account's, so a reset meanwhile wins.
   const pair =
-    (await userSessions(deps, user.id).signIn({ userId: user.id, passwordHash: user.passwordHash!, ...deps.client })) ??
+    (await userSessions(deps, user.id).signIn({ userId: user.id, method: "password", passwordHash: user.passwordHash!, ...deps.client })) ??
     (await signInWithNewerHash(deps, user, input.password));
   if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (needsRehash) {
@@ -193,7 +193,7 @@ async function signInWithNewerHash(deps: Deps, user: UserRow, password: string):
   const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
   if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
   if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
-  return userSessions(deps, user.id).signIn({ userId: user.id, passwordHash: current.passwordHash, ...deps.client });
+  return userSessions(deps, user.id).signIn({ userId: user.id, method: "password", passwordHash: current.passwordHash, ...deps.client });
 }
 
 export interface UpgradeInput {

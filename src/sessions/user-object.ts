@@ -16,7 +16,7 @@
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, exists, inArray, isNull } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
@@ -28,6 +28,8 @@ import { clearLoginAttemptsStatement } from "../rate-limit";
 import { sessions, users } from "../db/schema";
 import { TokenStore } from "./token-store";
 import type { UserRow } from "../db/schema";
+import { activityStatement } from "../activity";
+import type { SignInMethod } from "../activity";
 import { signAccessToken } from "../tokens";
 import type { Role } from "../tokens";
 
@@ -51,6 +53,8 @@ export interface ClientInfo {
 export interface IssueInput extends ClientInfo {
   userId: string;
   role: Role;
+  /** Recorded with the `sign_in` activity event written in the session's batch. */
+  method: SignInMethod;
   /**
    * Create the guest user row in the same D1 batch as its first session. Otherwise the batch also
    * clears the account's counted password attempts: a new session means a successful sign-in.
@@ -113,13 +117,28 @@ export class UserSessions extends DurableObject<Env> {
   }
 
   /**
-   * Starts a session for a password sign-in, only while `passwordHash` (the hash the password was
-   * checked against) is still the account's: a reset or change that lands between the check and
-   * this call wins, and nothing is written. Null then.
+   * Starts a session for a sign-in by any method, only while the account exists and is not
+   * disabled and, for a password sign-in, while `passwordHash` (the hash the password was checked
+   * against) is still the account's: a disable, reset or change that lands between the check and
+   * this call wins, and nothing is written. Null then. The `sign_in` event, the account's last
+   * sign-in time and the clearing of its failed attempts go in the same D1 batch as the session.
    */
-  signIn(input: ClientInfo & { userId: string; passwordHash: string }): Promise<IssuedPair | null> {
-    const unchanged = sql`EXISTS (SELECT 1 FROM users WHERE id = ${input.userId} AND password_hash = ${input.passwordHash})`;
-    return this.#issue({ userId: input.userId, role: "user", ipAddress: input.ipAddress, userAgent: input.userAgent }, unchanged);
+  signIn(input: ClientInfo & { userId: string; method: SignInMethod; passwordHash?: string; role?: Role }): Promise<IssuedPair | null> {
+    const db = this.#db;
+    const guard = exists(
+      db
+        .select({ id: users.id })
+        .from(users)
+        .where(
+          and(
+            eq(users.id, input.userId),
+            isNull(users.disabledAt),
+            input.passwordHash === undefined ? undefined : eq(users.passwordHash, input.passwordHash),
+          ),
+        ),
+    );
+    const { userId, method, ipAddress, userAgent } = input;
+    return this.#issue({ userId, method, role: input.role ?? "user", ipAddress, userAgent }, guard);
   }
 
   /** With `onlyIf`, every statement of the batch is guarded by it; null when it did not hold. */
@@ -133,7 +152,8 @@ export class UserSessions extends DurableObject<Env> {
 
       const db = this.#db;
       const row = { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent };
-      const [, inserted, , userRows] = await db.batch([
+      const client = { ipAddress: input.ipAddress, userAgent: input.userAgent };
+      const [, inserted, , , , userRows] = await db.batch([
         input.createGuest
           ? db.insert(users).values({ id: input.userId, isGuest: true, createdAt: input.createGuest.createdAt, updatedAt: input.createGuest.createdAt })
           : clearLoginAttemptsStatement(db, input.userId, onlyIf),
@@ -142,6 +162,8 @@ export class UserSessions extends DurableObject<Env> {
           .update(sessions)
           .set({ revokedAt: now, revokedReason: "session_limit" })
           .where(and(inArray(sessions.id, evicted.length ? evicted : [""]), isNull(sessions.revokedAt), onlyIf)),
+        activityStatement(db, { userId: input.userId, type: "sign_in", method: input.method, sessionId, client, at: now }, onlyIf),
+        db.update(users).set({ lastSignInAt: now }).where(and(eq(users.id, input.userId), onlyIf)),
         db.select().from(users).where(eq(users.id, input.userId)),
       ]);
       if (inserted.meta.changes !== 1) return null;

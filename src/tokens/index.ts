@@ -21,7 +21,10 @@ export interface AccessClaims {
   userId: string;
   sessionId: string;
   role: Role;
+  /** `exp`, seconds since the epoch. */
   expiresAt: number;
+  /** `iat`, seconds since the epoch: re-authentication by a recent sign-in (API.md §9) reads it. */
+  issuedAt: number;
 }
 
 interface KeyState {
@@ -115,7 +118,7 @@ export async function verifyAccessToken(
     ) {
       throw invalidToken();
     }
-    const claims: AccessClaims = { userId: sub, sessionId: sid, role, expiresAt: exp };
+    const claims: AccessClaims = { userId: sub, sessionId: sid, role, expiresAt: exp, issuedAt: iat };
     if (!options.allowExpired) remember(config, token, claims);
     return claims;
   } catch {

@@ -192,14 +192,14 @@ describe("password sign-in against a concurrent reset", () => {
     expect(await counted()).toBe(5);
 
     // The login checked a hash that a reset has replaced since: no session, no eviction.
-    const stale = await stub.signIn({ userId: account.userId, passwordHash: "pbkdf2-sha256$100000$stale$stale", ipAddress: null, userAgent: null });
+    const stale = await stub.signIn({ method: "password", userId: account.userId, passwordHash: "pbkdf2-sha256$100000$stale$stale", ipAddress: null, userAgent: null });
     expect(stale).toBeNull();
     expect(await counted()).toBe(5);
     for (const s of sessions) expect((await me(s.accessToken)).status).toBe(200);
 
     // With the current hash the sixth session is issued and the oldest one evicted.
     const current = await env.DB.prepare("SELECT password_hash AS h FROM users WHERE id = ?").bind(account.userId).first<string>("h");
-    const fresh = await stub.signIn({ userId: account.userId, passwordHash: current!, ipAddress: null, userAgent: null });
+    const fresh = await stub.signIn({ method: "password", userId: account.userId, passwordHash: current!, ipAddress: null, userAgent: null });
     expect(fresh?.user.id).toBe(account.userId);
     expect(await counted()).toBe(5);
     expect((await me(sessions[0]!.accessToken)).status).toBe(401);

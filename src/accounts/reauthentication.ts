@@ -1,0 +1,95 @@
+/**
+ * Re-authentication before a sensitive change (API.md §9: deleting the account, changing its
+ * email, removing a way to sign in) and the rule that an account keeps at least one way to sign in.
+ *
+ * - An account with a password must send it: a wrong one is a failed login (401, counted against
+ *   the account like a login; 429 past ACCOUNT_LOGIN_FAILURES).
+ * - An account without one needs an access token issued at most 10 minutes ago (`iat`); an older
+ *   one gets 403 `reauthentication_required`.
+ * - Guests need neither.
+ *
+ * @example
+ * await requireReauthentication(deps, auth, body.password);
+ * await requireAnotherWayToSignIn(deps, auth.user, { passkeyId });
+ */
+import { and, count, eq, ne } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
+import type { Deps } from "../http/deps";
+import { AuthError, invalidRequest } from "../http/errors";
+import { identities } from "../identities/schema";
+import { passkeys } from "../passkeys/schema";
+import { clearLoginAttemptsStatement, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import type { Auth } from "../sessions";
+import { sha256 } from "../crypto";
+import type { UserRow } from "./schema";
+import { verifyPassword } from "./passwords";
+
+/** How old (seconds since `iat`) an access token may be to stand for a recent sign-in. */
+export const RECENT_SIGN_IN_SECONDS = 600;
+
+/** Throws unless the caller proved again who it is, as described above. */
+export async function requireReauthentication(deps: Deps, auth: Auth, password: string | undefined): Promise<void> {
+  const user = auth.user;
+  if (user.isGuest) return;
+  if (user.passwordHash) {
+    if (password === undefined || password === "") throw invalidRequest("password", "is required");
+    await checkPassword(deps, user, password);
+    return;
+  }
+  if (Date.now() / 1000 - auth.issuedAt > RECENT_SIGN_IN_SECONDS) {
+    throw new AuthError("reauthentication_required", "Sign in again to confirm it is you, then retry");
+  }
+}
+
+async function checkPassword(deps: Deps, user: UserRow, password: string): Promise<void> {
+  const db = drizzle(deps.env.DB);
+  const rate = deps.config.accountLoginFailures;
+  const now = Date.now();
+  const identifier = user.emailNormalized ?? user.usernameNormalized ?? user.id;
+  const [attempt] = await loginAttemptStatement(db, identifier, await sha256(identifier), rate, now);
+  const decision = loginAttemptDecision(attempt, rate, now);
+  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
+  const { valid } = await verifyPassword(password, user.passwordHash, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+  if (!valid) {
+    await activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client });
+    throw new AuthError("invalid_credentials", "The password is incorrect");
+  }
+  await clearLoginAttemptsStatement(db, user.id);
+}
+
+/** The ways an account can sign in (API.md §12 "the last way to sign in"). */
+export interface SignInWays {
+  password: boolean;
+  verifiedEmail: boolean;
+  passkeys: number;
+  identities: number;
+}
+
+/** Counts `user`'s ways to sign in, leaving out the passkey or identity about to be removed. */
+export async function signInWays(deps: Deps, user: UserRow, without: { passkeyId?: string; identityId?: string } = {}): Promise<SignInWays> {
+  const db = drizzle(deps.env.DB);
+  const [keys, links] = await db.batch([
+    db.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, user.id), without.passkeyId ? ne(passkeys.id, without.passkeyId) : undefined)),
+    db.select({ n: count() }).from(identities).where(and(eq(identities.userId, user.id), without.identityId ? ne(identities.id, without.identityId) : undefined)),
+  ]);
+  return {
+    password: user.passwordHash !== null,
+    verifiedEmail: user.emailVerifiedAt !== null && user.email !== null,
+    passkeys: keys[0]?.n ?? 0,
+    identities: links[0]?.n ?? 0,
+  };
+}
+
+/**
+ * Throws 409 `conflict` when removing the given passkey or identity would leave a full account with
+ * no way to sign in. Guests are exempt: their refresh token is their way back, as before they
+ * added one.
+ */
+export async function requireAnotherWayToSignIn(deps: Deps, user: UserRow, without: { passkeyId?: string; identityId?: string }): Promise<void> {
+  if (user.isGuest) return;
+  const ways = await signInWays(deps, user, without);
+  if (!ways.password && !ways.verifiedEmail && ways.passkeys === 0 && ways.identities === 0) {
+    throw new AuthError("conflict", "This is the last way to sign in to the account; add another first");
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * A guest becomes a full account in place through a password-free proof of an address or an
+ * identity (an email code, API.md §11; an ID token, §13): the same user id, `isGuest: false`, the
+ * proven address adopted as verified, its sessions kept, and the calling session given a new pair
+ * with role `user`.
+ *
+ * @example
+ * const pair = await upgradeGuestInPlace(deps, auth, { email: "ada@example.com", extra: [linkStatement] });
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { drizzle } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { AuthError } from "../http/errors";
+import type { Auth } from "../sessions";
+import type { IssuedPair } from "../sessions/user-object";
+import { users } from "./schema";
+import { normalizeEmail } from "./users";
+
+export interface UpgradeInPlaceInput {
+  /** A proven address to adopt (verified), or null to keep none (an identity without an email). */
+  email: string | null;
+  /**
+   * More statements for the same D1 batch (for example linking the identity), built with the
+   * caller's `drizzle(env.DB)`; they run after the account's row is updated.
+   */
+  extra?: BatchItem<"sqlite">[];
+}
+
+/**
+ * Upgrades the calling guest. 403 `forbidden` when the caller is not (or no longer) a guest;
+ * 409 `conflict` when the address belongs to another account (nothing changes then).
+ */
+export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: UpgradeInPlaceInput): Promise<IssuedPair> {
+  if (!auth.user.isGuest) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  const db = drizzle(deps.env.DB);
+  const now = Date.now();
+  const email = input.email?.trim() ?? null;
+  // Statements after the update take effect only if this request's update is the one that won.
+  const won = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${auth.userId} AND ${users.isGuest} = 0 AND ${users.updatedAt} = ${now})`;
+  const [updated] = await db
+    .batch([
+      db
+        .update(users)
+        .set({
+          isGuest: false,
+          updatedAt: now,
+          ...(email ? { email, emailNormalized: normalizeEmail(email), emailVerifiedAt: now } : {}),
+        })
+        .where(and(eq(users.id, auth.userId), eq(users.isGuest, true))),
+      activityStatement(db, { userId: auth.userId, type: "upgraded", sessionId: auth.sessionId, client: deps.client, at: now }, won),
+      ...(input.extra ?? []),
+    ])
+    .catch((error: unknown) => {
+      let text = "";
+      for (let e: unknown = error; e instanceof Error; e = e.cause) text += ` ${e.message}`;
+      if (text.includes("email_normalized")) throw new AuthError("conflict", "The email belongs to another account", [{ field: "email", message: "is already taken" }]);
+      throw error;
+    });
+  if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
+  if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
+  return outcome.pair;
+}
