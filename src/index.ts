@@ -17,6 +17,10 @@ import { devMail } from "./routes/dev-mail";
 import { meta } from "./routes/meta";
 import { pages } from "./pages";
 import { v1 } from "./routes/v1";
+import { v1Account } from "./routes/v1-account";
+import { admin } from "./routes/admin";
+import { accountPages } from "./pages/account-pages";
+import { loadConfig } from "./config";
 
 const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.get("config").isDevelopment) return notFound(c);
@@ -30,16 +34,28 @@ for (const api of ["/v1/auth/*", "/auth/*"]) app.use(api, noStore);
 app.use("/_dev/*", developmentOnly);
 
 app.route("/v1/auth", v1);
+app.route("/v1/auth", v1Account);
+app.route("/v1/admin", admin);
 app.route("/auth", compat);
 app.route("/_dev", devMail);
 app.route("/", pages);
+app.route("/", accountPages);
 app.route("/", meta(app));
 app.notFound(notFound);
 app.onError(onError);
 
+/** ACTIVITY_RETENTION_DAYS in ms; the default when the config cannot load (the clean-up runs anyway). */
+const activityRetention = (env: Env) => {
+  try {
+    return loadConfig(env).activityRetentionMs;
+  } catch {
+    return undefined;
+  }
+};
+
 export default {
   fetch: app.fetch,
-  scheduled: (_controller, env, ctx) => ctx.waitUntil(purgeExpired(env.DB)),
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(purgeExpired(env.DB, Date.now(), activityRetention(env))),
 } satisfies ExportedHandler<Env>;
 export { RateLimiter } from "./rate-limit/limiter-object";
 export { UserSessions } from "./sessions/user-object";

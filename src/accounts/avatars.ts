@@ -62,3 +62,18 @@ export async function readAvatar(env: Env, key: string): Promise<{ body: Readabl
   if (!object) return null;
   return { body: object.body, type: object.httpMetadata?.contentType ?? "application/octet-stream" };
 }
+
+/** The R2 key of a picture the service stored itself, or null for an outside URL (or none). */
+export function uploadedAvatarKey(deps: Pick<Deps, "config" | "origin">, url: string | null | undefined): string | null {
+  if (!url) return null;
+  const prefix = `${serviceBase(deps.config, deps.origin)}/v1/auth/avatars/`;
+  if (!url.startsWith(prefix)) return null;
+  const key = url.slice(prefix.length);
+  return AVATAR_KEY.test(key) ? key : null;
+}
+
+/** Deletes an uploaded picture from R2; outside URLs are left alone. */
+export async function deleteUploadedAvatar(deps: Deps, url: string | null | undefined): Promise<void> {
+  const key = uploadedAvatarKey(deps, url);
+  if (key) await deps.env.AVATARS.delete(key);
+}

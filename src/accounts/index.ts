@@ -11,6 +11,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
 import { profilePicture } from "./avatars";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
@@ -114,11 +115,15 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
   if (!redeemed) throw invalid;
   const now = Date.now();
   // The address must still be the user's: a token for an old address verifies nothing.
-  const [user] = await db
-    .update(users)
-    .set({ emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
-    .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, normalizeEmail(redeemed.email))))
-    .returning();
+  const newlyVerified = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${redeemed.userId} AND ${users.emailVerifiedAt} = ${now})`;
+  const [[user]] = await db.batch([
+    db
+      .update(users)
+      .set({ emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
+      .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, normalizeEmail(redeemed.email))))
+      .returning(),
+    activityStatement(db, { userId: redeemed.userId, type: "email_verified", client: deps.client, at: now }, newlyVerified),
+  ]);
   if (!user) throw invalid;
   return user;
 }
@@ -166,7 +171,12 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
   if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
 
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
-  if (!user || !valid) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
+  if (!user || !valid) {
+    // API.md §9: sign_in_failed for existing accounts only.
+    if (user) await activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client });
+    throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
+  }
+  if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
   if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
     throw new AuthError("email_not_verified", "Verify your email address before signing in");
   }
@@ -232,6 +242,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
         })
         .where(and(eq(users.id, auth.userId), eq(users.isGuest, true))),
       ...statements,
+      activityStatement(db, { userId: auth.userId, type: "upgraded", sessionId: auth.sessionId, client: deps.client, at: now }, won),
     ])
     .catch(conflictFrom);
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
@@ -263,14 +274,19 @@ export async function changePassword(deps: Deps, auth: Auth, input: ChangePasswo
   if (!valid) throw new AuthError("invalid_credentials", "The current password is incorrect");
   const passwordHash = await hashPassword(input.newPassword, hashOptions(deps));
   const db = drizzle(deps.env.DB);
-  const [updated] = await db
-    .update(users)
-    .set({ passwordHash, updatedAt: Date.now() })
-    .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)))
-    .returning();
+  const now = Date.now();
+  const changed = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.passwordHash} = ${passwordHash})`;
+  const [[updated]] = await db.batch([
+    db
+      .update(users)
+      .set({ passwordHash, updatedAt: now })
+      .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)))
+      .returning(),
+    activityStatement(db, { userId: user.id, type: "password_changed", sessionId: auth.sessionId, client: deps.client, at: now }, changed),
+  ]);
   if (!updated) throw new AuthError("conflict", "The password was changed meanwhile; try again");
   if (input.revokeOtherSessions) {
-    await userSessions(deps, user.id).revokeSessions({ keep: auth.sessionId, reason: "password_change" });
+    await userSessions(deps, user.id).revokeSessions({ keep: auth.sessionId, reason: "password_change", client: deps.client });
   }
   if (updated.email) {
     sendMail(deps, resetNoticeMail({ to: updated.email, platformName: deps.config.platformName, reason: "change" }));

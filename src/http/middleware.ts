@@ -85,7 +85,7 @@ export const noStore: Middleware = async (c, next) => {
 export const cors: Middleware = (c, next) =>
   honoCors({
     origin: (origin) => (c.get("config").corsOrigins.includes(origin) ? origin : null),
-    allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+    allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
     allowHeaders: ["Authorization", "Content-Type"],
     exposeHeaders: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "X-Request-Id"],
     maxAge: 600,

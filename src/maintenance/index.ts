@@ -1,7 +1,8 @@
 /**
  * Daily clean-up (a cron trigger): drops what no request can use any more, so D1 does not grow
  * with dead rows. Expired counters (every window is at most a day), spent or expired one-time
- * tokens, sessions ended more than 30 days ago, and dev outbox mail older than a week.
+ * tokens, sessions ended more than 30 days ago, dev outbox mail older than a week, and activity
+ * events older than ACTIVITY_RETENTION_DAYS.
  *
  * @example
  * // wrangler.toml: [triggers] crons = ["17 3 * * *"]
@@ -9,11 +10,12 @@
  */
 import { and, isNotNull, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { counters, mailOutbox, oneTimeTokens, sessions } from "../db/schema";
+import { activity, counters, mailOutbox, oneTimeTokens, sessions } from "../db/schema";
 
 const DAY = 86_400_000;
 
-export async function purgeExpired(db: D1Database, now = Date.now()): Promise<number> {
+/** `activityRetentionMs`: ACTIVITY_RETENTION_DAYS (API.md §9), 90 days by default. */
+export async function purgeExpired(db: D1Database, now = Date.now(), activityRetentionMs = 90 * DAY): Promise<number> {
   const d = drizzle(db);
   const results = await d.batch([
     d.delete(counters).where(lt(counters.windowStart, now - DAY)),
@@ -25,6 +27,7 @@ export async function purgeExpired(db: D1Database, now = Date.now()): Promise<nu
       ),
     ),
     d.delete(mailOutbox).where(lt(mailOutbox.createdAt, now - 7 * DAY)),
+    d.delete(activity).where(lt(activity.createdAt, now - activityRetentionMs)),
   ]);
   return results.reduce((sum, r) => sum + r.meta.changes, 0);
 }

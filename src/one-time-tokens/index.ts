@@ -18,7 +18,7 @@ import { randomToken, sha256 } from "../crypto";
 import { insertWhere } from "../db/insert-where";
 import { oneTimeTokens } from "../db/schema";
 
-export type TokenPurpose = "verify_email" | "reset_password";
+export type TokenPurpose = "verify_email" | "reset_password" | "change_email" | "delete_account";
 
 /**
  * The statements that void the user's older tokens of this purpose and store a new one, for the

@@ -11,6 +11,7 @@
  */
 import { and, eq, exists, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
@@ -109,6 +110,12 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
       )
       .returning(),
     spendStatement(db, tokenHash, "reset_password", now),
+    // The fresh salt makes the new hash this request's own: the event lands only with its change.
+    activityStatement(
+      db,
+      { userId: owner.id, type: "password_reset", client: deps.client, at: now },
+      sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${owner.id} AND ${users.passwordHash} = ${passwordHash})`,
+    ),
   ]);
   const user = changed[0];
   if (!user || spent.length !== 1) throw invalid;

@@ -101,16 +101,16 @@ export async function revoke(deps: Deps, refreshToken: string, owner?: Auth): Pr
   const parsed = parseRefreshToken(refreshToken);
   if (!parsed) return;
   if (owner && parsed.userId !== owner.userId) throw new AuthError("forbidden", "The refresh token is not yours");
-  await userSessions(deps, parsed.userId).revokeToken(refreshToken);
+  await userSessions(deps, parsed.userId).revokeToken(refreshToken, deps.client);
 }
 
 export async function revokeAll(deps: Deps, auth: Auth): Promise<void> {
-  await userSessions(deps, auth.userId).revokeSessions({ reason: "revoke_all" });
+  await userSessions(deps, auth.userId).revokeSessions({ reason: "revoke_all", client: deps.client });
 }
 
 /** Ends the given sessions of the caller, or the current one when none are named. */
 export async function signOutSessions(deps: Deps, auth: Auth, sessionIds?: string[]): Promise<void> {
-  await userSessions(deps, auth.userId).revokeSessions({ sessionIds: sessionIds ?? [auth.sessionId], reason: "signout" });
+  await userSessions(deps, auth.userId).revokeSessions({ sessionIds: sessionIds ?? [auth.sessionId], reason: "signout", client: deps.client });
 }
 
 export interface SessionView {
@@ -150,5 +150,5 @@ export async function deleteSession(deps: Deps, auth: Auth, sessionId: string): 
     .get();
   if (!row) throw new AuthError("not_found", "No such session");
   if (row.userId !== auth.userId) throw new AuthError("forbidden", "The session is not yours");
-  await userSessions(deps, auth.userId).revokeSessions({ sessionIds: [sessionId], reason: "deleted" });
+  await userSessions(deps, auth.userId).revokeSessions({ sessionIds: [sessionId], reason: "deleted", client: deps.client });
 }

@@ -16,7 +16,7 @@
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, exists, inArray, isNull } from "drizzle-orm";
+import { and, eq, exists, inArray, isNull, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
@@ -25,11 +25,11 @@ import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
 import { insertWhere } from "../db/insert-where";
 import { clearLoginAttemptsStatement } from "../rate-limit";
-import { sessions, users } from "../db/schema";
+import { activity, sessions, users } from "../db/schema";
 import { TokenStore } from "./token-store";
 import type { UserRow } from "../db/schema";
 import { activityStatement } from "../activity";
-import type { SignInMethod } from "../activity";
+import type { ActivityType, SignInMethod } from "../activity";
 import { signAccessToken } from "../tokens";
 import type { Role } from "../tokens";
 
@@ -64,11 +64,11 @@ export interface IssueInput extends ClientInfo {
 
 export class UserSessions extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #store: TokenStore;
+  /** Created on first use, so an erased object keeps an empty storage until it is used again. */
+  #tokenStore: TokenStore | null = null;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.#store = new TokenStore(ctx.storage.sql);
+  get #store(): TokenStore {
+    return (this.#tokenStore ??= new TokenStore(this.ctx.storage.sql));
   }
 
   get #config(): Config {
@@ -165,6 +165,7 @@ export class UserSessions extends DurableObject<Env> {
         activityStatement(db, { userId: input.userId, type: "sign_in", method: input.method, sessionId, client, at: now }, onlyIf),
         db.update(users).set({ lastSignInAt: now }).where(and(eq(users.id, input.userId), onlyIf)),
         db.select().from(users).where(eq(users.id, input.userId)),
+        ...evicted.map((id) => revocationEvent(db, id, "session_limit", client, now)),
       ]);
       if (inserted.meta.changes !== 1) return null;
       const user = userRows[0];
@@ -233,12 +234,12 @@ export class UserSessions extends DurableObject<Env> {
   }
 
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
-  revokeToken(token: string): Promise<string | null> {
+  revokeToken(token: string, client?: ClientInfo): Promise<string | null> {
     return this.#serial(async () => {
       if (!parseRefreshToken(token)) return null;
       const row = this.#store.token(await sha256(token));
       if (!row) return null;
-      await this.#revoke([row.session_id], "signout", Date.now());
+      await this.#revoke([row.session_id], "signout", Date.now(), client);
       return row.session_id;
     });
   }
@@ -247,13 +248,26 @@ export class UserSessions extends DurableObject<Env> {
    * Revokes the given sessions of this user, or all of them when `sessionIds` is left out, except
    * `keep`. Returns the ids that were active and are now revoked.
    */
-  revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string }): Promise<string[]> {
+  revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string; client?: ClientInfo | null }): Promise<string[]> {
     return this.#serial(async () => {
       const known = this.#store.liveSessionIds(Date.now());
       const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
       const targets = wanted.filter((id) => id !== input.keep);
-      await this.#revoke(targets, input.reason, Date.now());
+      await this.#revoke(targets, input.reason, Date.now(), input.client);
       return targets;
+    });
+  }
+
+  /**
+   * Deletes everything this object stores (account deletion, API.md §9), after the operations
+   * queued before it. The D1 rows are the caller's to delete, in its own batch, first: with them
+   * gone no sign-in guard, refresh or reissue can succeed, so nothing can be written here again
+   * but an empty token store on a later call.
+   */
+  erase(): Promise<void> {
+    return this.#serial(async () => {
+      this.#tokenStore = null;
+      await this.ctx.storage.deleteAll();
     });
   }
 
@@ -301,12 +315,37 @@ export class UserSessions extends DurableObject<Env> {
     return updated.meta.changes === 1 ? (userRows[0] ?? null) : null;
   }
 
-  async #revoke(sessionIds: string[], reason: string, now: number): Promise<void> {
+  /** Revokes the sessions and records each revocation's event in the same D1 batch. */
+  async #revoke(sessionIds: string[], reason: string, now: number, client?: ClientInfo | null): Promise<void> {
     if (sessionIds.length === 0) return;
-    await this.#db
-      .update(sessions)
-      .set({ revokedAt: now, revokedReason: reason })
-      .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt)));
+    const db = this.#db;
+    await db.batch([
+      db
+        .update(sessions)
+        .set({ revokedAt: now, revokedReason: reason })
+        .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt))),
+      ...sessionIds.map((id) => revocationEvent(db, id, reason, client ?? null, now)),
+    ]);
     for (const id of sessionIds) this.#store.forget(id);
   }
+}
+
+/** The activity event a revocation reason records (API.md §9); none for an expiry. */
+function revocationType(reason: string): ActivityType | null {
+  if (reason === "expired") return null;
+  if (reason === "signout") return "sign_out";
+  if (reason === "reuse") return "refresh_reuse_detected";
+  return "session_revoked";
+}
+
+/**
+ * The event of one session's revocation, for the batch that revokes it: the user id comes from
+ * the session row, and the event is written only if that batch's update revoked the session now
+ * (with this reason), so an already ended session records nothing.
+ */
+function revocationEvent(db: ReturnType<typeof drizzle>, sessionId: string, reason: string, client: ClientInfo | null, now: number) {
+  const type = revocationType(reason);
+  const source = sql`SELECT ${crypto.randomUUID()}, ${sessions.userId}, ${type}, NULL, ${now}, ${client?.ipAddress ?? null}, ${client?.userAgent ?? null}, ${sessions.id}
+    FROM ${sessions} WHERE ${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now} AND ${sessions.revokedReason} = ${reason}`;
+  return db.insert(activity).select(type ? source : sql`${source} AND 0`);
 }

@@ -1,0 +1,172 @@
+/**
+ * The admin API's services (API.md §10): find users, look at one, disable and enable it, end its
+ * sessions, delete it. Every change is recorded in the target user's activity in the batch that
+ * makes it (a deletion removes the activity with the user, so it leaves none). The key check lives
+ * in src/admin/auth.ts.
+ *
+ * @example
+ * import { searchUsers, disableUser } from "../admin";
+ * const page = await searchUsers(deps, { query: "ada", limit: 50 });
+ * await disableUser(deps, userId);
+ */
+import { and, asc, count, eq, gt, isNotNull, isNull, or, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
+import { normalizeEmail, publicUser } from "../accounts/users";
+import type { PublicUser } from "../accounts/users";
+import { identities, passkeys, sessions, users } from "../db/schema";
+import type { UserRow } from "../db/schema";
+import { base64url, fromBase64url } from "../crypto";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { AuthError, invalidRequest } from "../http/errors";
+
+export { deleteAccountOrThrow as deleteUser } from "../deletion";
+
+/** API.md §10: `User` + { disabled, lastSignInAt, sessionCount, hasPassword }. */
+export interface AdminUser extends PublicUser {
+  disabled: boolean;
+  lastSignInAt: string | null;
+  sessionCount: number;
+  hasPassword: boolean;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+const live = (now: number) => and(isNull(sessions.revokedAt), or(isNull(sessions.expiresAt), gt(sessions.expiresAt, now)));
+
+function adminUser(row: UserRow, sessionCount: number): AdminUser {
+  return {
+    ...publicUser(row),
+    disabled: row.disabledAt !== null,
+    lastSignInAt: iso(row.lastSignInAt),
+    sessionCount,
+    hasPassword: row.passwordHash !== null,
+  };
+}
+
+/** The live-session count of the outer query's user, as a column. */
+const sessionCountColumn = (now: number) =>
+  sql<number>`(SELECT COUNT(*) FROM ${sessions} WHERE ${sessions.userId} = ${users.id} AND ${sessions.revokedAt} IS NULL AND (${sessions.expiresAt} IS NULL OR ${sessions.expiresAt} > ${now}))`;
+
+const notFound = () => new AuthError("not_found", "No such user");
+
+/** LIKE's own characters, escaped with "\" so a query is a plain prefix. */
+const likePrefix = (value: string) => `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export interface SearchInput {
+  /** An email or username prefix; compared on the normalised (lower-cased) columns. */
+  query?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/**
+ * Users whose email or username starts with `query` (case-insensitive), in id order, `limit` per
+ * page; `nextCursor` (opaque) continues after the last one, null on the last page.
+ */
+export async function searchUsers(deps: Deps, input: SearchInput): Promise<{ users: AdminUser[]; nextCursor: string | null }> {
+  let after: string | null = null;
+  if (input.cursor) {
+    try {
+      after = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(fromBase64url(input.cursor));
+    } catch {
+      after = null;
+    }
+    if (!after || !/^[0-9a-f-]{36}$/.test(after)) throw invalidRequest("cursor", "is not a cursor this service issued");
+  }
+  const query = input.query ? normalizeEmail(input.query) : "";
+  const prefix = likePrefix(query);
+  const now = Date.now();
+  const rows = await drizzle(deps.env.DB)
+    .select({ user: users, sessionCount: sessionCountColumn(now) })
+    .from(users)
+    .where(
+      and(
+        query ? or(sql`${users.emailNormalized} LIKE ${prefix} ESCAPE '\\'`, sql`${users.usernameNormalized} LIKE ${prefix} ESCAPE '\\'`) : undefined,
+        after ? gt(users.id, after) : undefined,
+      ),
+    )
+    .orderBy(asc(users.id))
+    .limit(input.limit + 1);
+  const page = rows.slice(0, input.limit);
+  const last = page[page.length - 1];
+  return {
+    users: page.map((r) => adminUser(r.user, Number(r.sessionCount))),
+    nextCursor: rows.length > input.limit && last ? base64url(new TextEncoder().encode(last.user.id)) : null,
+  };
+}
+
+/** One user with its live sessions, linked identities and passkeys; 404 when unknown. */
+export async function getUser(deps: Deps, userId: string) {
+  const db = drizzle(deps.env.DB);
+  const now = Date.now();
+  const [found, sessionRows, identityRows, passkeyRows] = await db.batch([
+    db.select().from(users).where(eq(users.id, userId)),
+    db.select().from(sessions).where(and(eq(sessions.userId, userId), live(now))).orderBy(asc(sessions.createdAt)),
+    db.select().from(identities).where(eq(identities.userId, userId)).orderBy(asc(identities.createdAt)),
+    db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt)),
+  ]);
+  const user = found[0];
+  if (!user) throw notFound();
+  return {
+    user: adminUser(user, sessionRows.length),
+    sessions: sessionRows.map((s) => ({
+      id: s.id,
+      createdAt: new Date(s.createdAt).toISOString(),
+      lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+      expiresAt: iso(s.expiresAt),
+      ipAddress: s.ipAddress,
+      userAgent: s.userAgent,
+    })),
+    identities: identityRows.map((i) => ({ id: i.id, provider: i.provider, email: i.email, createdAt: new Date(i.createdAt).toISOString() })),
+    passkeys: passkeyRows.map((p) => ({
+      id: p.id,
+      name: p.name,
+      createdAt: new Date(p.createdAt).toISOString(),
+      lastUsedAt: iso(p.lastUsedAt),
+      backedUp: p.backedUp,
+    })),
+  };
+}
+
+async function liveSessionCount(deps: Deps, userId: string): Promise<number> {
+  const [row] = await drizzle(deps.env.DB).select({ n: count() }).from(sessions).where(and(eq(sessions.userId, userId), live(Date.now())));
+  return row?.n ?? 0;
+}
+
+/**
+ * Sets or clears `disabled_at` with its event in one batch (the event only when the state really
+ * changed), then, for a disable, ends every session in the user's object. The sign-in guard of that
+ * object reads `disabled_at`, so no session can start once the batch committed; the revocation
+ * that follows ends those that started before.
+ */
+async function setDisabled(deps: Deps, userId: string, disabled: boolean): Promise<AdminUser> {
+  const db = drizzle(deps.env.DB);
+  const now = Date.now();
+  const changed = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.updatedAt} = ${now} AND ${disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt)})`;
+  const [updated, event, found] = await db.batch([
+    db
+      .update(users)
+      .set({ disabledAt: disabled ? now : null, updatedAt: now })
+      .where(and(eq(users.id, userId), disabled ? isNull(users.disabledAt) : isNotNull(users.disabledAt))),
+    activityStatement(db, { userId, type: disabled ? "account_disabled" : "account_enabled", client: null, at: now }, changed),
+    db.select().from(users).where(eq(users.id, userId)),
+  ]);
+  void updated;
+  void event;
+  const user = found[0];
+  if (!user) throw notFound();
+  if (disabled) await userSessions(deps, userId).revokeSessions({ reason: "disabled" });
+  return adminUser(user, disabled ? 0 : await liveSessionCount(deps, userId));
+}
+
+export const disableUser = (deps: Deps, userId: string) => setDisabled(deps, userId, true);
+export const enableUser = (deps: Deps, userId: string) => setDisabled(deps, userId, false);
+
+/** Ends every session of the user (each recorded as session_revoked); 404 when unknown. */
+export async function revokeUserSessions(deps: Deps, userId: string): Promise<void> {
+  const user = await drizzle(deps.env.DB).select({ id: users.id }).from(users).where(eq(users.id, userId)).get();
+  if (!user) throw notFound();
+  await userSessions(deps, userId).revokeSessions({ reason: "admin" });
+}

@@ -1,0 +1,127 @@
+/**
+ * Deleting an account (API.md §9), for the user itself (`DELETE /v1/auth/me`, or by a mailed link
+ * to `/delete-account`) and for an administrator (§10). It spans every folder that keeps rows of a
+ * user, so it lives here rather than in any one of them.
+ *
+ * Round trips, whatever the account holds (5 sessions, 10 passkeys, 3 identities, 100 events
+ * alike): ONE D1 batch (one transaction) that deletes the user's activity, one-time tokens, email
+ * code, passkeys, WebAuthn challenges, identities, sessions and failed-login counter, and last the
+ * user row, RETURNING it (so no read comes first); then one call to the user's Durable Object
+ * (`erase`: its whole storage) and, for an uploaded picture, one R2 delete. With the session rows
+ * gone the liveness read of every authenticated route fails at once, and the refresh path fails
+ * too; the email and username are free as soon as the batch commits.
+ *
+ * @example
+ * import { deleteAccount } from "../deletion";
+ * const deleted = await deleteAccount(deps, userId); // UserRow | null (no such user)
+ */
+import { eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { deleteUploadedAvatar } from "../accounts/avatars";
+import { normalizeEmail } from "../accounts/users";
+import {
+  activity, counters, emailCodes, identities, oneTimeTokens, passkeys, sessions, users, webauthnChallenges,
+} from "../db/schema";
+import type { UserRow } from "../db/schema";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { AuthError, invalidRequest } from "../http/errors";
+import { log } from "../http/log";
+import { sendMail } from "../mail";
+import { serviceBase } from "../mail/links";
+import { deletedNoticeMail, deletionMail } from "../mail/lifecycle-templates";
+import { createTokenStatements, redeemToken } from "../one-time-tokens";
+import { limitRecoveryMail } from "../rate-limit";
+import { requireReauthentication } from "../accounts/reauthentication";
+import type { Auth } from "../sessions";
+
+/** The statements of the one batch, exported for the round-trip test. */
+export function deletionStatements(db: ReturnType<typeof drizzle>, userId: string) {
+  const emailOfUser = sql`(SELECT ${users.emailNormalized} FROM ${users} WHERE ${users.id} = ${userId})`;
+  return [
+    db.delete(activity).where(eq(activity.userId, userId)),
+    db.delete(oneTimeTokens).where(eq(oneTimeTokens.userId, userId)),
+    db.delete(emailCodes).where(sql`${emailCodes.emailNormalized} = ${emailOfUser}`),
+    db.delete(passkeys).where(eq(passkeys.userId, userId)),
+    db.delete(webauthnChallenges).where(eq(webauthnChallenges.userId, userId)),
+    db.delete(identities).where(eq(identities.userId, userId)),
+    db.delete(sessions).where(eq(sessions.userId, userId)),
+    db.delete(counters).where(eq(counters.key, `login:${userId}`)),
+    db.delete(users).where(eq(users.id, userId)).returning(),
+  ] as const;
+}
+
+/**
+ * Deletes the user and everything kept about it, as described above. Returns the deleted row, or
+ * null when there was no such user. A full account with a verified address gets a notice mail.
+ */
+export async function deleteAccount(deps: Deps, userId: string): Promise<UserRow | null> {
+  const db = drizzle(deps.env.DB);
+  const results = await db.batch(deletionStatements(db, userId));
+  const user = results[results.length - 1] as UserRow[];
+  const deleted = user[0] ?? null;
+  if (!deleted) return null;
+  // After the batch: the rows of record are gone, so the object's state can no longer be used.
+  await userSessions(deps, userId).erase();
+  try {
+    await deleteUploadedAvatar(deps, deleted.profilePicture);
+  } catch (error) {
+    // The account is gone either way; an orphaned picture is logged (not its URL) and left.
+    log("error", "deletion.avatar_failed", { requestId: deps.requestId, reason: error instanceof Error ? error.name : "unknown" });
+  }
+  if (!deleted.isGuest && deleted.email && deleted.emailVerifiedAt !== null) {
+    sendMail(deps, deletedNoticeMail({ to: deleted.email, platformName: deps.config.platformName }));
+  }
+  log("info", "account.deleted", { requestId: deps.requestId, userId });
+  return deleted;
+}
+
+/** `DELETE /v1/auth/me`: re-authenticates (API.md §9), then deletes the caller's account. */
+export async function deleteOwnAccount(deps: Deps, auth: Auth, password: string | undefined): Promise<void> {
+  await requireReauthentication(deps, auth, password);
+  await deleteAccount(deps, auth.userId);
+}
+
+/**
+ * `POST /v1/auth/request-deletion`: the same answer whether or not an account uses `email`; the
+ * recovery mails' per-address limit applies to every address; the lookup, the token
+ * (DELETION_TOKEN_TTL_MINUTES, purpose delete_account) and the mail happen after the answer.
+ */
+export async function requestDeletion(deps: Deps, email: string): Promise<void> {
+  const normalized = normalizeEmail(email);
+  await limitRecoveryMail(deps, normalized);
+  const db = drizzle(deps.env.DB);
+  sendMail(deps, async () => {
+    const user = await db.select().from(users).where(eq(users.emailNormalized, normalized)).get();
+    if (!user?.email || user.isGuest) return null;
+    const { token, statements } = await createTokenStatements(db, {
+      userId: user.id,
+      email: user.email,
+      purpose: "delete_account",
+      ttlMs: deps.config.deletionTokenTtlMs,
+    });
+    await db.batch([...statements]);
+    const link = `${serviceBase(deps.config, deps.origin)}/delete-account?${new URLSearchParams({ token })}`;
+    return deletionMail({ to: user.email, platformName: deps.config.platformName, link, minutes: Math.round(deps.config.deletionTokenTtlMs / 60_000) });
+  });
+}
+
+/**
+ * `POST /v1/auth/confirm-deletion`: spends the token (one compare-and-set, so two clicks delete
+ * once), then deletes the account if it still uses the address the link was mailed to. 400
+ * `invalid_request` (field `token`) otherwise.
+ */
+export async function confirmDeletion(deps: Deps, token: string): Promise<void> {
+  const db = drizzle(deps.env.DB);
+  const invalid = invalidRequest("token", "is invalid or has expired");
+  const redeemed = await redeemToken(db, token, "delete_account");
+  if (!redeemed) throw invalid;
+  const user = await db.select({ emailNormalized: users.emailNormalized }).from(users).where(eq(users.id, redeemed.userId)).get();
+  if (!user || user.emailNormalized !== normalizeEmail(redeemed.email)) throw invalid;
+  if (!(await deleteAccount(deps, redeemed.userId))) throw invalid;
+}
+
+/** 404 `not_found` for an unknown user: for the admin API. */
+export async function deleteAccountOrThrow(deps: Deps, userId: string): Promise<void> {
+  if (!(await deleteAccount(deps, userId))) throw new AuthError("not_found", "No such user");
+}
