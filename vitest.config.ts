@@ -23,6 +23,8 @@ export default defineConfig(async () => {
             CORS_ORIGINS: "https://app.example.com",
             REDIRECT_ORIGINS: "https://app.example.com,http://localhost:5173",
             CLIENT_ALIASES: JSON.stringify({ VERIFIER: "https://verifier.example.com/account" }),
+            // The admin API (API.md §10) is on in tests; test/admin/ also runs it with the key unset.
+            ADMIN_API_KEY: "test-admin-key/0123456789+abcdefghijklmnop=",
           },
           // Miniflare's local send_email binding, for test/mail.test.ts (MAIL_TRANSPORT=cloudflare).
           email: { send_email: [{ name: "EMAIL", allowed_sender_addresses: ["no-reply@example.com"] }] },

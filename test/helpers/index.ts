@@ -6,3 +6,4 @@ export * from "./adversarial";
 export * from "./http";
 export * from "./rate-limits";
 export * from "./tokens";
+export * from "./lifecycle";
