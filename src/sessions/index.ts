@@ -96,12 +96,16 @@ export async function refreshWithAccessToken(deps: Deps, accessToken: string, re
   return refresh(deps, refreshToken);
 }
 
-/** Ends the session of a refresh token. Unknown or already revoked tokens are not an error. */
+/**
+ * Ends the session of a refresh token. Unknown or already revoked tokens are not an error. With
+ * `owner` (document 000's signout, which sends the access token too) the activity records a
+ * `sign_out`; the token revocation of /v1/auth/revoke records `session_revoked` (README).
+ */
 export async function revoke(deps: Deps, refreshToken: string, owner?: Auth): Promise<void> {
   const parsed = parseRefreshToken(refreshToken);
   if (!parsed) return;
   if (owner && parsed.userId !== owner.userId) throw new AuthError("forbidden", "The refresh token is not yours");
-  await userSessions(deps, parsed.userId).revokeToken(refreshToken, deps.client);
+  await userSessions(deps, parsed.userId).revokeToken(refreshToken, deps.client, owner ? "signout" : "revoked");
 }
 
 export async function revokeAll(deps: Deps, auth: Auth): Promise<void> {

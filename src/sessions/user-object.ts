@@ -234,12 +234,12 @@ export class UserSessions extends DurableObject<Env> {
   }
 
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
-  revokeToken(token: string, client?: ClientInfo): Promise<string | null> {
+  revokeToken(token: string, client?: ClientInfo, reason = "signout"): Promise<string | null> {
     return this.#serial(async () => {
       if (!parseRefreshToken(token)) return null;
       const row = this.#store.token(await sha256(token));
       if (!row) return null;
-      await this.#revoke([row.session_id], "signout", Date.now(), client);
+      await this.#revoke([row.session_id], reason, Date.now(), client);
       return row.session_id;
     });
   }

@@ -27,26 +27,32 @@ describe("GET /v1/auth/activity", () => {
     expect((await call("/v1/auth/login", { body: { email: account.email, password: "wrong-password-99" } })).status).toBe(401);
     const second = await login(account);
     // Rotate, then reuse the old token after the window (aged in the object's storage): reuse detected.
-    const rotated = await json(await refreshWith(second.refreshToken));
+    expect((await refreshWith(second.refreshToken)).status).toBe(200);
     const { inUserSessions } = await import("../helpers");
     await inUserSessions(account.userId, (sql) => sql.exec("UPDATE tokens SET rotated_at = rotated_at - 60000 WHERE rotated_at IS NOT NULL"));
     expect((await refreshWith(second.refreshToken)).status).toBe(401);
-    void rotated;
     const third = await login(account);
     expect((await call(`/v1/auth/sessions/${third.sessionId}`, { method: "DELETE", token: first.accessToken })).status).toBe(204);
-    expect((await call("/v1/auth/revoke", { body: { refreshToken: first.refreshToken } })).status).toBe(204);
+    const revoked = await login(account);
+    expect((await call("/v1/auth/revoke", { body: { refreshToken: revoked.refreshToken } })).status).toBe(204);
+    // Document 001's signout (the current session) and document 000's (a refresh token) are sign-outs.
+    expect((await call("/auth/signout", { token: first.accessToken, body: {} })).status).toBe(200);
+    const fifth = await login(account);
+    expect((await call("/auth/signout", { token: fifth.accessToken, body: { refresh_token: fifth.refreshToken } })).status).toBe(204);
     const fourth = await login(account);
 
     const page = await activity(fourth.accessToken);
     const seen = (page.events as Json[]).map((e) => e.type);
-    expect(seen.slice(0, 5)).toEqual(["sign_in", "sign_out", "session_revoked", "sign_in", "refresh_reuse_detected"]);
+    expect(seen.slice(0, 9)).toEqual([
+      "sign_in", "sign_out", "sign_in", "sign_out", "session_revoked", "sign_in", "session_revoked", "sign_in", "refresh_reuse_detected",
+    ]);
     expect(seen).toContain("sign_in_failed");
     expect(seen).toContain("email_verified");
     const signIn = page.events[0];
     expect(Object.keys(signIn).sort()).toEqual(["createdAt", "id", "ipAddress", "method", "sessionId", "type", "userAgent"]);
     expect(signIn).toMatchObject({ type: "sign_in", method: "password", sessionId: fourth.sessionId });
-    expect(page.events.find((e: Json) => e.type === "sign_out").sessionId).toBe(first.sessionId);
-    expect(page.events.find((e: Json) => e.type === "session_revoked").sessionId).toBe(third.sessionId);
+    expect(page.events.filter((e: Json) => e.type === "sign_out").map((e: Json) => e.sessionId)).toEqual([fifth.sessionId, first.sessionId]);
+    expect(page.events.filter((e: Json) => e.type === "session_revoked").map((e: Json) => e.sessionId)).toEqual([revoked.sessionId, third.sessionId]);
     expect(page.events.find((e: Json) => e.type === "sign_in_failed").method).toBe("password");
     expect(page.events.at(-1).ipAddress === ip || page.events.some((e: Json) => e.ipAddress === ip)).toBe(true);
     expect(page.events.find((e: Json) => e.type === "sign_out")).not.toHaveProperty("method");
@@ -132,7 +138,7 @@ describe("events in the same batch as their change", () => {
     const account = await verifiedAccount("activity-fault-revoke");
     const pair = await login(account);
     const trigger = `fault_r_${account.userId.replace(/-/g, "")}`;
-    await env.DB.exec(`CREATE TRIGGER ${trigger} BEFORE INSERT ON activity WHEN NEW.user_id = '${account.userId}' AND NEW.type = 'sign_out' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`);
+    await env.DB.exec(`CREATE TRIGGER ${trigger} BEFORE INSERT ON activity WHEN NEW.user_id = '${account.userId}' AND NEW.type = 'session_revoked' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`);
     try {
       expect((await call("/v1/auth/revoke", { body: { refreshToken: pair.refreshToken } })).status).toBe(500);
     } finally {
