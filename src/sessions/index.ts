@@ -40,6 +40,8 @@ function prepareLiveness(db: D1Database) {
         eq(sessions.id, sql.placeholder("sessionId")),
         eq(sessions.userId, sql.placeholder("userId")),
         isNull(sessions.revokedAt),
+        // A disabled account's sessions are revoked too; this holds even if that revocation failed.
+        isNull(users.disabledAt),
         or(isNull(sessions.expiresAt), gt(sessions.expiresAt, sql.placeholder("now"))),
       ),
     )

@@ -144,6 +144,26 @@ describe("DELETE /v1/auth/me", () => {
   });
 });
 
+describe("a failed deletion", () => {
+  it("leaves everything as it was when the batch fails, and the tokens keep working", async () => {
+    const account = await verifiedAccount("delete-fault");
+    const pair = await login(account);
+    await seedRows(account.userId, account.email.toLowerCase(), { passkeys: 2, identities: 1, events: 5 });
+    const before = await rowsOfUser(account.userId, account.email.toLowerCase());
+    const trigger = `fault_d_${account.userId.replace(/-/g, "")}`;
+    await env.DB.exec(`CREATE TRIGGER ${trigger} BEFORE DELETE ON users WHEN OLD.id = '${account.userId}' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`);
+    try {
+      await expectError(await call("/v1/auth/me", { method: "DELETE", token: pair.accessToken, body: { password: PASSWORD } }), 500, "internal");
+    } finally {
+      await env.DB.exec(`DROP TRIGGER ${trigger}`);
+    }
+    expect(await rowsOfUser(account.userId, account.email.toLowerCase())).toEqual(before);
+    expect((await objectStorage(account.userId)).rows).toBeGreaterThan(0);
+    expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
+    expect((await refreshWith(pair.refreshToken)).status).toBe(200);
+  });
+});
+
 describe("deletion by mailed link", () => {
   it("answers the same for unknown addresses and mails a one-hour link to /delete-account", async () => {
     const account = await verifiedAccount("delete-link");

@@ -62,3 +62,14 @@ describe("PATCH /v1/auth/me", () => {
     await expectError(await call("/v1/auth/me", { method: "PATCH", body: { username: uniqueUsername() } }), 401, "invalid_token");
   });
 });
+
+describe("CORS for PATCH", () => {
+  it("a configured origin may send PATCH /v1/auth/me from a browser", async () => {
+    const response = await call("/v1/auth/me", {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "PATCH", "access-control-request-headers": "authorization,content-type" },
+    });
+    expect(response.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(response.headers.get("access-control-allow-methods")).toContain("PATCH");
+  });
+});

@@ -153,3 +153,16 @@ describe("one user: detail, disable, enable, revoke sessions, delete", () => {
     await expectError(await adminCall(`/users/${account.userId}`, { method: "DELETE" }), 404, "not_found");
   });
 });
+
+describe("disabled accounts on the service's own routes", () => {
+  it("refuses a live session's access token once the account is disabled, even before its sessions end", async () => {
+    const account = await verifiedAccount("admin-disabled-live");
+    const pair = await login(account);
+    expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
+    // Only the flag (as if the revocation after it had failed): the liveness read refuses the token.
+    await env.DB.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(Date.now(), account.userId).run();
+    await expectError(await call("/v1/auth/me", { token: pair.accessToken }), 401, "invalid_token");
+    await env.DB.prepare("UPDATE users SET disabled_at = NULL WHERE id = ?").bind(account.userId).run();
+    expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
+  });
+});
