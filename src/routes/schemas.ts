@@ -8,6 +8,8 @@
  */
 import { z } from "@hono/zod-openapi";
 import { USERNAME_PATTERN } from "../accounts/users";
+import { ERROR_STATUS } from "../http/errors";
+import type { ErrorCode } from "../http/errors";
 
 export const Email = z.string().trim().max(254).email().openapi({ example: "ada@example.com" });
 
@@ -68,20 +70,8 @@ export const Session = z
 export const ErrorBody = z
   .object({
     statusCode: z.number().int(),
-    error: z.enum([
-      "invalid_request",
-      "invalid_credentials",
-      "email_not_verified",
-      "invalid_token",
-      "forbidden",
-      "not_found",
-      "conflict",
-      "payload_too_large",
-      "unsupported_media_type",
-      "rate_limited",
-      "internal",
-      "unavailable",
-    ]),
+    // Generated from the one list of codes (API.md §5), so account_disabled and the others are in it.
+    error: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
     message: z.string(),
     details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })

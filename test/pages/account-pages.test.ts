@@ -53,5 +53,7 @@ describe("/delete-account and /confirm-email-change", () => {
     expect(ids("/v1/admin/users/{userId}/disable", "post")).toBe("adminDisableUser");
     expect(ids("/v1/admin/users/{userId}/enable", "post")).toBe("adminEnableUser");
     expect(ids("/v1/admin/users/{userId}/revoke-sessions", "post")).toBe("adminRevokeSessions");
+    // The error enum is the §5 list, with the codes these routes answer.
+    expect(doc.components.schemas.Error.properties.error.enum).toEqual(expect.arrayContaining(["account_disabled", "reauthentication_required", "conflict"]));
   });
 });
