@@ -47,6 +47,9 @@ describe("PATCH /v1/auth/me", () => {
     expect((await json(removed)).user.profilePicture).toBeNull();
     await expect.poll(async () => env.AVATARS.get(second.split("/").pop()!)).toBeNull();
 
+    const huge = new Uint8Array(2 * 1024 * 1024 + 1);
+    huge.set(PNG);
+    await expectError(await call("/v1/auth/me", { method: "PATCH", token: pair.accessToken, rawBody: pictureForm(huge) }), 413, "payload_too_large");
     const notImage = await call("/v1/auth/me", { method: "PATCH", token: pair.accessToken, rawBody: pictureForm(new Uint8Array([1, 2, 3, 4])) });
     await expectError(notImage, 400, "invalid_request");
   });

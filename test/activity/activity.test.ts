@@ -14,6 +14,7 @@ import type { Json } from "../helpers";
 const activity = async (accessToken: string, query = ""): Promise<Json> => {
   const response = await call(`/v1/auth/activity${query}`, { token: accessToken });
   expect(response.status).toBe(200);
+  expect(response.headers.get("RateLimit-Limit")).toBe("60");
   return json(response);
 };
 const types = async (accessToken: string) => ((await activity(accessToken)).events as Json[]).map((e) => e.type);
