@@ -43,3 +43,4 @@ export default {
 } satisfies ExportedHandler<Env>;
 export { RateLimiter } from "./rate-limit/limiter-object";
 export { UserSessions } from "./sessions/user-object";
+export { AuthRpc } from "./rpc";
