@@ -19,7 +19,7 @@ import { buildSdk } from "./build-sdk.mjs";
 import { generateDevKey } from "./dev-key.mjs";
 
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
-Object.assign(process.env, { CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" });
+Object.assign(process.env, { WRANGLER_LOG: process.env.WRANGLER_LOG ?? "warn", CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" });
 
 const text = (value) => ({ type: "plain_text", value });
 
