@@ -14,7 +14,7 @@
  */
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 
 export interface VerifierOptions {
   /** e.g. "https://auth.example.com/.well-known/jwks.json" */
@@ -107,9 +107,10 @@ export interface EdgeAuthEnv {
 
 /**
  * Hono middleware: a valid Bearer token sets `c.get("auth")`; anything else is the service's own
- * 401 (API.md §5 body, `WWW-Authenticate: Bearer`).
+ * 401 (API.md §5 body, `WWW-Authenticate: Bearer`). `E` is the app's Hono env (it must declare the
+ * `auth` variable, e.g. `EdgeAuthEnv & { Bindings: Env }`).
  */
-export function edgeAuth(options: EdgeAuthOptions): MiddlewareHandler<EdgeAuthEnv> {
+export function edgeAuth<E extends EdgeAuthEnv = EdgeAuthEnv>(options: EdgeAuthOptions): MiddlewareHandler<E> {
   const check: (token: string) => Promise<EdgeAuth | null> =
     "binding" in options
       ? (token) => options.binding.verifySession(token)
@@ -124,7 +125,7 @@ export function edgeAuth(options: EdgeAuthOptions): MiddlewareHandler<EdgeAuthEn
         { "WWW-Authenticate": 'Bearer error="invalid_token"' },
       );
     }
-    c.set("auth", auth);
+    (c as unknown as Context<EdgeAuthEnv>).set("auth", auth);
     await next();
   };
 }
