@@ -23,6 +23,23 @@ Object.assign(process.env, { WRANGLER_LOG: process.env.WRANGLER_LOG ?? "warn", C
 
 const text = (value) => ({ type: "plain_text", value });
 
+/** Waits up to 60 s for `url` to answer `status`. */
+async function answers(url, status) {
+  const deadline = Date.now() + 60_000;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      if (response.status === status) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} did not answer ${status} (${last})`);
+}
+
 /** @param {import("vitest/node").TestProject} project */
 export default async function setup(project) {
   await buildSdk();
@@ -37,7 +54,9 @@ export default async function setup(project) {
   const previousKey = await generateDevKey("dev-sdk-previous");
   const { d: _private, ...previousPublic } = previousKey;
 
-  const dev = (port) => ({ inspector: false, server: { hostname: "127.0.0.1", port }, persist, watch: false, registry });
+  // Each Worker its own state directory: two workerd processes on one directory fight over its
+  // SQLite files (SQLITE_BUSY at start-up).
+  const dev = (dir) => ({ inspector: false, server: { hostname: "127.0.0.1", port: 0 }, persist: dir, watch: false, registry });
   const service = await unstable_startWorker({
     config: "wrangler.toml",
     bindings: {
@@ -46,7 +65,7 @@ export default async function setup(project) {
       JWT_PREVIOUS_KEYS: text(JSON.stringify([previousPublic])),
       PUBLIC_URL: text(""),
     },
-    dev: dev(0),
+    dev: dev(persist),
   });
   let consumer;
   const stop = async () => {
@@ -60,10 +79,13 @@ export default async function setup(project) {
     consumer = await unstable_startWorker({
       config: "test/sdk/fixtures/wrangler.toml",
       bindings: { SERVICE_URL: text(serviceUrl) },
-      dev: dev(0),
+      dev: dev(join(state, "consumer")),
     });
     await consumer.ready;
     const consumerUrl = (await consumer.url).origin;
+    // Both answer before any test runs (a Worker that failed to start would time every test out).
+    await answers(`${serviceUrl}/health`, 200);
+    await answers(`${consumerUrl}/rpc/me`, 401);
     project.provide("sdkServiceUrl", serviceUrl);
     project.provide("sdkConsumerUrl", consumerUrl);
     project.provide("sdkKeys", { signing: signingKey, previous: previousKey });
