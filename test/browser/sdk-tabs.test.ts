@@ -4,7 +4,7 @@
  * the service sees exactly one rotation and neither tab is signed out. A sign-out in one tab
  * reaches the other through the storage event. The page and the built client bundle are served on
  * the service's own origin (Playwright answers /__sdk/* itself; everything else reaches the real
- * `wrangler dev`), so no CORS setting is needed.
+ * `wrangler dev`), so no CORS setting is needed. A later refresh in one tab reaches the other too.
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -95,6 +95,12 @@ describe("two tabs sharing localStorage", () => {
     // Neither tab was signed out (no reuse detection), and the pair works in both.
     expect(await tabA.evaluate(async () => (await window.auth.me()).user.id)).toBe(await tabB.evaluate(async () => (await window.auth.me()).user.id));
     expect(await tabB.evaluate(() => window.changes.includes(null))).toBe(false);
+
+    // A refresh in A reaches B through the storage event, without B asking the service.
+    const rotated = await tabA.evaluate(async () => (await window.auth.refresh()).refreshToken);
+    await tabB.waitForFunction((token) => window.auth.session?.refreshToken === token, rotated, { timeout: 5000 });
+    expect(await tabB.evaluate(() => window.changes.at(-1))).toBe(rotated);
+    expect(refreshes).toHaveLength(2);
 
     // A sign-out in A reaches B.
     expect(await tabA.evaluate(() => window.auth.logout())).toBe(true);
