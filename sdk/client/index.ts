@@ -107,6 +107,8 @@ export function createClient(options: ClientOptions): Client {
   /** No refresh is sent before this instant (Retry-After, or backoff after a failure). */
   let retryAt = 0;
   let backoffMs = 0;
+  /** Counts sign-outs (here or in another tab): a refresh that outlived one must not revive the session. */
+  let signOuts = 0;
 
   const emit = () => {
     for (const listener of listeners) {
@@ -125,6 +127,7 @@ export function createClient(options: ClientOptions): Client {
   });
 
   async function setSession(next: Session | null, persist: boolean): Promise<void> {
+    if (!next && current) signOuts += 1;
     current = next;
     if (persist) {
       try {
@@ -166,6 +169,7 @@ export function createClient(options: ClientOptions): Client {
   storage.subscribe?.(key, (value) => {
     const stored = parseStored(value);
     if (stored?.refreshToken === current?.refreshToken) return;
+    if (!stored) signOuts += 1;
     current = stored ? withUser(stored) : null;
     emit();
   });
@@ -189,6 +193,7 @@ export function createClient(options: ClientOptions): Client {
 
   /** Runs under the cross-tab lock: another tab may have rotated `seen` while we waited. */
   async function rotate(seen: string): Promise<Session> {
+    const before = signOuts;
     const stored = parseStored(await storage.get(key));
     if (!stored) {
       if (current) await setSession(null, false);
@@ -206,7 +211,13 @@ export function createClient(options: ClientOptions): Client {
     if (response.ok) {
       retryAt = 0;
       backoffMs = 0;
-      return adopt((await response.json()) as TokenPair);
+      const pair = (await response.json()) as TokenPair;
+      if (signOuts !== before) {
+        // Signed out while the refresh was under way: end the pair it brought instead of keeping it.
+        void post("POST", "/revoke", { refreshToken: pair.refreshToken }).catch(() => undefined);
+        throw notSignedIn();
+      }
+      return adopt(pair);
     }
     const error = await errorFrom(response);
     if (response.status === 401) {

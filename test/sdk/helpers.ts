@@ -48,12 +48,15 @@ export interface Network {
   /** Every request fails as if offline, until `online()`. */
   offline(): void;
   online(): void;
+  /** The next request to `path` reaches the service, but its answer waits until `release()`. */
+  hold(path: string): { release(): void };
 }
 
 /** One client's network: its own IP, a log, and injectable failures. */
 export function network(): Network {
   const ip = freshIp();
   const faults = new Map<string, Fault[]>();
+  const holds = new Map<string, Promise<void>>();
   let down = false;
   const requests: Network["requests"] = [];
   return {
@@ -61,6 +64,11 @@ export function network(): Network {
     count: (path) => requests.filter((r) => r.line.endsWith(` ${path}`)).length,
     failNext(path, fault) {
       faults.set(path, [...(faults.get(path) ?? []), fault]);
+    },
+    hold(path) {
+      let release = () => {};
+      holds.set(path, new Promise<void>((resolve) => (release = resolve)));
+      return { release: () => release() };
     },
     offline: () => void (down = true),
     online: () => void (down = false),
@@ -77,7 +85,13 @@ export function network(): Network {
       }
       const headers = new Headers(request.headers);
       headers.set("cf-connecting-ip", ip);
-      return fetch(new Request(request, { headers }));
+      const answer = await fetch(new Request(request, { headers }));
+      const held = holds.get(path);
+      if (held) {
+        holds.delete(path);
+        await held;
+      }
+      return answer;
     },
   };
 }

@@ -147,6 +147,26 @@ describe("refresh", () => {
     expect(await storage.get(KEY)).toBeNull();
     expect(await auth.getAccessToken().catch((e: unknown) => e)).toMatchObject({ status: 401, code: "invalid_token" });
   });
+
+  it("a sign-out during a refresh wins: the pair the refresh brought is revoked, not kept", async () => {
+    const storage = memoryStorage();
+    await storedGuest(storage, { expiresAt: Date.now() - 1000 });
+    const { auth, net } = client({ storage });
+    await auth.ready;
+    const held = net.hold("/v1/auth/refresh");
+    const refreshing = auth.refresh().catch((e: unknown) => e);
+    while (net.count("/v1/auth/refresh") === 0) await sleep(10);
+    await auth.logout();
+    held.release();
+    expect(await refreshing).toMatchObject({ status: 401, code: "invalid_token" });
+    expect(auth.session).toBeNull();
+    expect(await storage.get(KEY)).toBeNull();
+    // The client also revokes the pair that arrived after the sign-out (the old token's revoke may
+    // already have ended the session; the client cannot know that).
+    while (net.count("/v1/auth/revoke") < 2) await sleep(10);
+    const revoked = net.requests.filter((r) => r.line === "POST /v1/auth/revoke");
+    expect(revoked).toHaveLength(2);
+  });
 });
 
 describe("storage", () => {
