@@ -14,8 +14,8 @@
 import { EdgeAuthError, errorFrom, networkError } from "./errors";
 import { isRoute, routes } from "./routes";
 import type { Methods, Route, TokenPair, User } from "./routes";
-import { memoryStorage } from "./storage";
-import type { TokenStorage } from "./storage";
+import { memoryStorage, parseStored } from "./storage";
+import type { Client, ClientOptions, Session, StoredTokens } from "./types";
 
 export { EdgeAuthError } from "./errors";
 export type { ErrorCode, FieldIssue } from "./errors";
@@ -23,72 +23,13 @@ export { localStorageAdapter, memoryStorage } from "./storage";
 export type { TokenStorage } from "./storage";
 export { routes } from "./routes";
 export type { In, Out, RegisterResult, Route, SessionInfo, TokenPair, User } from "./routes";
-
-/** What the storage holds (tokens only: no profile; mobile secure stores are small). */
-export interface StoredTokens {
-  accessToken: string;
-  refreshToken: string;
-  /** When the access token expires, in milliseconds since the epoch. */
-  expiresAt: number;
-  sessionId: string;
-}
-
-/** The current session. `user` is null after a reload until the next refresh or `me()`. */
-export interface Session extends StoredTokens {
-  user: User | null;
-}
-
-export interface ClientOptions {
-  /** The service's origin, e.g. "https://auth.example.com" (routes are under /v1/auth). */
-  baseUrl: string;
-  /** Where the tokens live; `memoryStorage()` when left out. */
-  storage?: TokenStorage;
-  /** The fetch to use (a test's wrapper, an instrumented fetch); globalThis.fetch by default. */
-  fetch?: (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
-  /** Refresh when the access token expires within this many seconds. Default 60. */
-  refreshLeewaySeconds?: number;
-  /** The storage key (and the cross-tab lock's name). Default "edge-auth:session". */
-  storageKey?: string;
-}
-
-export type Client = Methods<typeof routes> & {
-  /** Resolves once the stored session (if any) has been read. */
-  readonly ready: Promise<void>;
-  /** The current session or null (read `ready` first after a reload). */
-  readonly session: Session | null;
-  /** Calls `listener` on every change of the session (sign-in, refresh, sign-out, another tab); returns an unsubscribe. */
-  onChange(listener: (session: Session | null) => void): () => void;
-  /** A valid access token, refreshed first when it expires within the leeway. Throws EdgeAuthError when signed out. */
-  getAccessToken(): Promise<string>;
-  /** Rotates the refresh token now (shared by concurrent callers and, with navigator.locks, by tabs). */
-  refresh(): Promise<Session>;
-  /** Ends the session at the service (revoke) and always locally; true when the service confirmed. */
-  logout(): Promise<boolean>;
-  /** Ends every session of the user (revoke-all), then this one locally. */
-  logoutAll(): Promise<void>;
-  /** fetch() with the Bearer token; after a 401 invalid_token it refreshes once and retries. */
-  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
-  /** Calls any route of the table shape (for routes this version does not list yet). */
-  call<I, O>(route: Route<I, O>, input?: I): Promise<O>;
-};
+export type { Client, ClientOptions, Session, StoredTokens } from "./types";
 
 const notSignedIn = () => new EdgeAuthError(401, "invalid_token", "Not signed in");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Answers that say nothing about the session: retry later, keep it. */
 const transient = (error: unknown) => error instanceof EdgeAuthError && (error.status === 0 || error.status === 429 || error.status >= 500);
 
-function parseStored(value: string | null | undefined): StoredTokens | null {
-  if (!value) return null;
-  try {
-    const t = JSON.parse(value) as Partial<StoredTokens>;
-    if (typeof t.accessToken === "string" && typeof t.refreshToken === "string" && typeof t.expiresAt === "number" && typeof t.sessionId === "string") {
-      return { accessToken: t.accessToken, refreshToken: t.refreshToken, expiresAt: t.expiresAt, sessionId: t.sessionId };
-    }
-  } catch {
-    // unreadable: as if nothing were stored
-  }
-  return null;
-}
 
 interface NavigatorLocks {
   request<T>(name: string, callback: () => Promise<T>): Promise<T>;

@@ -10,6 +10,8 @@
  * const storage = { get: SecureStore.getItemAsync, set: SecureStore.setItemAsync, remove: SecureStore.deleteItemAsync };
  */
 
+import type { StoredTokens } from "./types";
+
 type MaybePromise<T> = T | Promise<T>;
 
 /** A key-value store of strings; each method may answer at once or with a promise. */
@@ -66,4 +68,18 @@ export function localStorageAdapter(store: WebStorageLike = (globalThis as unkno
       return () => target.removeEventListener?.("storage", onStorage);
     },
   };
+}
+
+/** The session record `createClient` keeps under its key; null when absent or unreadable. */
+export function parseStored(value: string | null | undefined): StoredTokens | null {
+  if (!value) return null;
+  try {
+    const t = JSON.parse(value) as Partial<StoredTokens>;
+    if (typeof t.accessToken === "string" && typeof t.refreshToken === "string" && typeof t.expiresAt === "number" && typeof t.sessionId === "string") {
+      return { accessToken: t.accessToken, refreshToken: t.refreshToken, expiresAt: t.expiresAt, sessionId: t.sessionId };
+    }
+  } catch {
+    // unreadable: as if nothing were stored
+  }
+  return null;
 }
