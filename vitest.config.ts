@@ -33,7 +33,7 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts"],
-      exclude: ["test/browser/**", "**/node_modules/**"],
+      exclude: ["test/browser/**", "test/sdk/**", "**/node_modules/**"],
       // A real local HTTP mail API (Node), for the HTTP mail transport's tests.
       globalSetup: ["./scripts/mail-api-server.mjs"],
       setupFiles: ["./test/setup.ts"],
@@ -56,6 +56,19 @@ export default defineConfig(async () => {
             fileParallelism: false,
             testTimeout: 60_000,
             hookTimeout: 120_000,
+          },
+        },
+        // edge-auth/client and edge-auth/server in Node against the real Worker and a second Worker
+        // bound to its AuthRpc entrypoint, both started by wrangler (scripts/sdk-test-service.mjs).
+        {
+          extends: false,
+          test: {
+            name: "sdk",
+            include: ["test/sdk/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./scripts/sdk-test-service.mjs"],
+            testTimeout: 60_000,
+            hookTimeout: 180_000,
           },
         },
       ],

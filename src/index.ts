@@ -59,3 +59,4 @@ export default {
 } satisfies ExportedHandler<Env>;
 export { RateLimiter } from "./rate-limit/limiter-object";
 export { UserSessions } from "./sessions/user-object";
+export { AuthRpc } from "./rpc";

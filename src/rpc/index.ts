@@ -1,0 +1,50 @@
+/**
+ * `AuthRpc`, the Worker's RPC entrypoint for other Workers (API.md §14): `verifySession` runs the
+ * same check as the service's own routes (signature and claims, then the session still live in
+ * D1), so a revoked session is refused at once, which JWKS-only verification cannot do. Another
+ * Worker binds it with `services = [{ binding = "AUTH", service = "edge-auth", entrypoint = "AuthRpc" }]`.
+ *
+ * @example
+ * const session = await env.AUTH.verifySession(accessToken);
+ * if (!session) return new Response("Unauthorized", { status: 401 });
+ * session.user.email;
+ */
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { publicUser } from "../accounts/users";
+import type { PublicUser } from "../accounts/users";
+import { loadConfig } from "../config";
+import type { Deps } from "../http/deps";
+import { authenticateToken } from "../sessions";
+import type { Role } from "../tokens";
+
+/** A live session's owner: public user fields only (no hash, no internal columns). */
+export interface VerifiedSession {
+  userId: string;
+  sessionId: string;
+  role: Role;
+  user: PublicUser;
+}
+
+export class AuthRpc extends WorkerEntrypoint<Env> {
+  /**
+   * The owner of `accessToken` when it verifies and its session is live; null for any failure
+   * (bad signature, expired, revoked, unknown user). Throws only when the service is misconfigured.
+   */
+  async verifySession(accessToken: string): Promise<VerifiedSession | null> {
+    if (typeof accessToken !== "string") return null;
+    const deps: Deps = {
+      env: this.env,
+      config: loadConfig(this.env),
+      client: { ipAddress: null, userAgent: null },
+      requestId: crypto.randomUUID(),
+      origin: "",
+      waitUntil: (promise) => this.ctx.waitUntil(promise),
+    };
+    try {
+      const auth = await authenticateToken(deps, accessToken);
+      return { userId: auth.userId, sessionId: auth.sessionId, role: auth.role, user: publicUser(auth.user) };
+    } catch {
+      return null;
+    }
+  }
+}
