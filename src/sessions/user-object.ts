@@ -26,7 +26,9 @@ import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
 import { insertWhere } from "../db/insert-where";
 import { clearLoginAttemptsStatement } from "../rate-limit";
 import { sessions, users } from "../db/schema";
-import { TokenStore } from "./token-store";
+import { migrate } from "../db/object-migrations";
+import { TOKEN_STORE_MIGRATIONS, TokenStore, systemClock } from "./token-store";
+import type { Clock } from "./token-store";
 import type { UserRow } from "../db/schema";
 import { activityStatement } from "../activity";
 import type { SignInMethod } from "../activity";
@@ -65,10 +67,19 @@ export interface IssueInput extends ClientInfo {
 export class UserSessions extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #store: TokenStore;
+  /**
+   * The object's time for token state, expiry and the D1 rows it writes. An instance property, so
+   * not reachable over RPC; tests move it forward through `runInDurableObject` instead of editing
+   * the object's rows. Access tokens are signed on the real clock.
+   */
+  readonly clock: Clock = systemClock();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#store = new TokenStore(ctx.storage.sql);
+    this.#store = new TokenStore(ctx.storage.sql, this.clock);
+    void ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage, TOKEN_STORE_MIGRATIONS);
+    });
   }
 
   get #config(): Config {
@@ -144,7 +155,7 @@ export class UserSessions extends DurableObject<Env> {
   /** With `onlyIf`, every statement of the batch is guarded by it; null when it did not hold. */
   #issue(input: IssueInput, onlyIf?: SQL): Promise<IssuedPair | null> {
     return this.#serial(async () => {
-      const now = Date.now();
+      const now = this.#store.now();
       const sessionId = crypto.randomUUID();
       const expiresAt = this.#expiry(input.role, now, now);
       const live = this.#store.liveSessionIds(now);
@@ -187,7 +198,7 @@ export class UserSessions extends DurableObject<Env> {
     return this.#serial(async () => {
       const parsed = parseRefreshToken(input.token);
       if (!parsed) return { ok: false, reason: "invalid" } as const;
-      const now = Date.now();
+      const now = this.#store.now();
       const hash = await sha256(input.token);
       const row = this.#store.token(hash);
       if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
@@ -238,7 +249,7 @@ export class UserSessions extends DurableObject<Env> {
       if (!parseRefreshToken(token)) return null;
       const row = this.#store.token(await sha256(token));
       if (!row) return null;
-      await this.#revoke([row.session_id], "signout", Date.now());
+      await this.#revoke([row.session_id], "signout", this.#store.now());
       return row.session_id;
     });
   }
@@ -249,10 +260,10 @@ export class UserSessions extends DurableObject<Env> {
    */
   revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string }): Promise<string[]> {
     return this.#serial(async () => {
-      const known = this.#store.liveSessionIds(Date.now());
+      const known = this.#store.liveSessionIds(this.#store.now());
       const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
       const targets = wanted.filter((id) => id !== input.keep);
-      await this.#revoke(targets, input.reason, Date.now());
+      await this.#revoke(targets, input.reason, this.#store.now());
       return targets;
     });
   }
@@ -260,7 +271,7 @@ export class UserSessions extends DurableObject<Env> {
   /** Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry. */
   reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
     return this.#serial(async () => {
-      const now = Date.now();
+      const now = this.#store.now();
       const session = this.#store.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
       // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,

@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { PASSWORD, call, json, uniqueEmail, uniqueUsername } from "./http";
 import type { Json } from "./http";
+import type { UserSessions } from "../../src/sessions/user-object";
 
 export interface Mail {
   id: string;
@@ -79,6 +80,19 @@ export async function inUserSessions<T>(userId: string, fn: (sql: SqlStorage) =>
   const { runInDurableObject } = await import("cloudflare:test");
   const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
   return runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => fn(state.storage.sql));
+}
+
+/**
+ * Moves the clock of a user's real UserSessions object `ms` forward (its token state, expiry and the
+ * session rows it writes): how tests age a session, instead of editing the object's rows.
+ */
+export async function advanceUserClock(userId: string, ms: number): Promise<void> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
+  await runInDurableObject(stub, (instance: UserSessions) => {
+    const previous = instance.clock.now.bind(instance.clock);
+    instance.clock.now = () => previous() + ms;
+  });
 }
 
 export async function refreshWith(refreshToken: string, ip?: string): Promise<Response> {
