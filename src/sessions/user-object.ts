@@ -30,11 +30,17 @@ import { migrate } from "../db/object-migrations";
 import { TOKEN_STORE_MIGRATIONS, TokenStore, systemClock } from "./token-store";
 import type { Clock } from "./token-store";
 import type { UserRow } from "../db/schema";
+import { publicUser } from "../accounts/users";
+import type { PublicUser } from "../accounts/users";
 import { activityStatement } from "../activity";
 import type { SignInMethod } from "../activity";
 import { signAccessToken } from "../tokens";
 import type { Role } from "../tokens";
 
+/**
+ * A new token pair and the session it belongs to. It crosses RPC and is sealed for the reuse window,
+ * so `user` holds only the public fields of the account (never its password hash).
+ */
 export interface IssuedPair {
   accessToken: string;
   refreshToken: string;
@@ -42,7 +48,17 @@ export interface IssuedPair {
   refreshExpiresIn: number | null;
   sessionId: string;
   role: Role;
-  user: UserRow;
+  user: PublicUser;
+}
+
+/**
+ * A pair opened from its seal. Pairs sealed before `user` was made public carry the whole user row:
+ * only its public fields are kept, so nothing more than a new pair would show leaves the object.
+ */
+function openedPair(json: string): IssuedPair {
+  const pair = JSON.parse(json) as Omit<IssuedPair, "user"> & { user: PublicUser | UserRow };
+  const user = "emailNormalized" in pair.user ? publicUser(pair.user) : pair.user;
+  return { ...pair, user };
 }
 
 export type PairOutcome = { ok: true; pair: IssuedPair } | { ok: false; reason: "invalid" | "expired" | "reused" };
@@ -116,7 +132,7 @@ export class UserSessions extends DurableObject<Env> {
       refreshExpiresIn: expiresAt === null ? null : Math.max(0, Math.floor((expiresAt - now) / 1000)),
       sessionId,
       role,
-      user,
+      user: publicUser(user),
     };
   }
 
@@ -214,7 +230,7 @@ export class UserSessions extends DurableObject<Env> {
         const withinWindow = now - row.rotated_at <= this.#config.reuseWindowMs;
         if (withinWindow && successor && successor.rotated_at === null) {
           const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
-          if (opened) return { ok: true, pair: JSON.parse(opened) as IssuedPair } as const;
+          if (opened) return { ok: true, pair: openedPair(opened) } as const;
           // Superseded by a reissue (upgrade), whose pair went to the caller that asked for it.
           if (!row.successor_sealed) return { ok: false, reason: "invalid" } as const;
         }
