@@ -1,6 +1,6 @@
 /**
  * Accounts, sessions and mail as a client sees them: the dev outbox, verified accounts, logins,
- * guests, and the real per-user object's storage for ageing state in setup.
+ * guests, and the real per-user object: its storage, and its clock for ageing sessions.
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
@@ -75,7 +75,7 @@ export function claims(token: string): Json {
   return JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
 }
 
-/** Runs `fn` against the storage of a user's real UserSessions object (test setup: ageing state). */
+/** Runs `fn` against the storage of a user's real UserSessions object (reading its state; age it with advanceUserClock). */
 export async function inUserSessions<T>(userId: string, fn: (sql: SqlStorage) => T): Promise<T> {
   const { runInDurableObject } = await import("cloudflare:test");
   const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
