@@ -16,7 +16,7 @@
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, exists, inArray, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
@@ -25,11 +25,12 @@ import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
 import { insertWhere } from "../db/insert-where";
 import { clearLoginAttemptsStatement } from "../rate-limit";
-import { sessions, users } from "../db/schema";
+import { sessions } from "../db/schema";
 import { migrate } from "../db/object-migrations";
 import { TOKEN_STORE_MIGRATIONS, TokenStore, systemClock } from "./token-store";
 import type { Clock } from "./token-store";
 import type { UserRow } from "../db/schema";
+import { insertGuestStatement, recordSignInStatement, selectUserStatement, userMatches } from "../accounts/statements";
 import { publicUser } from "../accounts/users";
 import type { PublicUser } from "../accounts/users";
 import { activityStatement } from "../activity";
@@ -151,19 +152,7 @@ export class UserSessions extends DurableObject<Env> {
    * sign-in time and the clearing of its failed attempts go in the same D1 batch as the session.
    */
   signIn(input: ClientInfo & { userId: string; method: SignInMethod; passwordHash?: string; role?: Role }): Promise<IssuedPair | null> {
-    const db = this.#db;
-    const guard = exists(
-      db
-        .select({ id: users.id })
-        .from(users)
-        .where(
-          and(
-            eq(users.id, input.userId),
-            isNull(users.disabledAt),
-            input.passwordHash === undefined ? undefined : eq(users.passwordHash, input.passwordHash),
-          ),
-        ),
-    );
+    const guard = userMatches(this.#db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) });
     const { userId, method, ipAddress, userAgent } = input;
     return this.#issue({ userId, method, role: input.role ?? "user", ipAddress, userAgent }, guard);
   }
@@ -182,7 +171,7 @@ export class UserSessions extends DurableObject<Env> {
       const client = { ipAddress: input.ipAddress, userAgent: input.userAgent };
       const [, inserted, , , , userRows] = await db.batch([
         input.createGuest
-          ? db.insert(users).values({ id: input.userId, isGuest: true, createdAt: input.createGuest.createdAt, updatedAt: input.createGuest.createdAt })
+          ? insertGuestStatement(db, input.userId, input.createGuest.createdAt)
           : clearLoginAttemptsStatement(db, input.userId, onlyIf),
         insertWhere(db, sessions, row, onlyIf),
         db
@@ -190,8 +179,8 @@ export class UserSessions extends DurableObject<Env> {
           .set({ revokedAt: now, revokedReason: "session_limit" })
           .where(and(inArray(sessions.id, evicted.length ? evicted : [""]), isNull(sessions.revokedAt), onlyIf)),
         activityStatement(db, { userId: input.userId, type: "sign_in", method: input.method, sessionId, client, at: now }, onlyIf),
-        db.update(users).set({ lastSignInAt: now }).where(and(eq(users.id, input.userId), onlyIf)),
-        db.select().from(users).where(eq(users.id, input.userId)),
+        recordSignInStatement(db, input.userId, now, onlyIf),
+        selectUserStatement(db, input.userId),
       ]);
       if (inserted.meta.changes !== 1) return null;
       const user = userRows[0];
@@ -323,7 +312,7 @@ export class UserSessions extends DurableObject<Env> {
         .update(sessions)
         .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent })
         .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
-      db.select().from(users).where(eq(users.id, userId)),
+      selectUserStatement(db, userId),
     ]);
     return updated.meta.changes === 1 ? (userRows[0] ?? null) : null;
   }
