@@ -8,6 +8,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { USERNAME_PATTERN } from "../accounts/users";
+import { ERROR_CODES } from "../http/errors";
 
 export const Email = z.string().trim().max(254).email().openapi({ example: "ada@example.com" });
 
@@ -68,20 +69,7 @@ export const Session = z
 export const ErrorBody = z
   .object({
     statusCode: z.number().int(),
-    error: z.enum([
-      "invalid_request",
-      "invalid_credentials",
-      "email_not_verified",
-      "invalid_token",
-      "forbidden",
-      "not_found",
-      "conflict",
-      "payload_too_large",
-      "unsupported_media_type",
-      "rate_limited",
-      "internal",
-      "unavailable",
-    ]),
+    error: z.enum(ERROR_CODES),
     message: z.string(),
     details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })
