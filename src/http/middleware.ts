@@ -61,7 +61,7 @@ export const requestLog: Middleware = async (c, next) => {
  * The same headers on every answer, through `hono/secure-headers`; a header a route set itself (the
  * pages' and the API reference's own Content-Security-Policy) is kept (`overwrite: false`).
  * Hono's other defaults (Origin-Agent-Cluster, X-XSS-Protection and the like) are off: these are the
- * headers SECURITY.md lists, no more.
+ * headers this service has always sent, no more.
  */
 export const securityHeaders: Middleware = secureHeaders({
   overwrite: false,
