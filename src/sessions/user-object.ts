@@ -32,25 +32,12 @@ import type { Clock } from "./token-store";
 import type { UserRow } from "../db/schema";
 import { insertGuestStatement, recordSignInStatement, selectUserStatement, userMatches } from "../accounts/statements";
 import { publicUser } from "../accounts/users";
-import type { PublicUser } from "../accounts/users";
 import { activityStatement } from "../activity";
 import type { SignInMethod } from "../activity";
 import { signAccessToken } from "../tokens";
-import type { Role } from "../tokens";
+import type { ClientInfo, IssuedPair, PublicUser, Role } from "../types";
 
-/**
- * A new token pair and the session it belongs to. It crosses RPC and is sealed for the reuse window,
- * so `user` holds only the public fields of the account (never its password hash).
- */
-export interface IssuedPair {
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-  refreshExpiresIn: number | null;
-  sessionId: string;
-  role: Role;
-  user: PublicUser;
-}
+export type { ClientInfo, IssuedPair } from "../types";
 
 /**
  * A pair opened from its seal. Pairs sealed before `user` was made public carry the whole user row:
@@ -63,11 +50,6 @@ function openedPair(json: string): IssuedPair {
 }
 
 export type PairOutcome = { ok: true; pair: IssuedPair } | { ok: false; reason: "invalid" | "expired" | "reused" };
-
-export interface ClientInfo {
-  ipAddress: string | null;
-  userAgent: string | null;
-}
 
 export interface IssueInput extends ClientInfo {
   userId: string;
