@@ -8,7 +8,7 @@
  * const guard = userMatches(db, userId, { enabled: true, passwordHash });
  * await db.batch([insertWhere(db, sessions, row, guard), recordSignInStatement(db, userId, now, guard)]);
  */
-import { and, eq, exists, isNull, or } from "drizzle-orm";
+import { and, eq, exists, isNull, or, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { users } from "./schema";
@@ -66,4 +66,30 @@ export function userIdByIdentifier(db: DrizzleD1Database, normalizedIdentifier: 
     .from(users)
     .where(or(eq(users.emailNormalized, normalizedIdentifier), eq(users.usernameNormalized, normalizedIdentifier)))
     .limit(1);
+}
+
+/** The user with this normalised email, if any (one row at most: the column is UNIQUE). */
+export function userByEmail(db: DrizzleD1Database, emailNormalized: string) {
+  return db.select().from(users).where(eq(users.emailNormalized, emailNormalized)).get();
+}
+
+/** The user `userId`, only while `emailNormalized` is still its address. */
+export function userByIdAndEmail(db: DrizzleD1Database, userId: string, emailNormalized: string) {
+  return db.select().from(users).where(and(eq(users.id, userId), eq(users.emailNormalized, emailNormalized))).get();
+}
+
+/**
+ * Sets a new password hash after a reset, only while the address is still the user's and `onlyIf`
+ * holds (the reset token is live). Following the mailed link proves the address, so it also marks
+ * the email verified (keeping an earlier verification time). Returns the updated row, if any.
+ */
+export function resetPasswordStatement(
+  db: DrizzleD1Database,
+  input: { userId: string; emailNormalized: string; passwordHash: string; now: number; onlyIf: SQL },
+) {
+  return db
+    .update(users)
+    .set({ passwordHash: input.passwordHash, updatedAt: input.now, emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${input.now})` })
+    .where(and(eq(users.id, input.userId), eq(users.emailNormalized, input.emailNormalized), input.onlyIf))
+    .returning();
 }
