@@ -27,6 +27,7 @@ import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
+import { userMatches } from "./statements";
 import { normalizeEmail, normalizeUsername } from "./users";
 
 const hashOptions = (deps: Deps) => ({ iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
@@ -224,7 +225,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   const db = drizzle(deps.env.DB);
   // The password hash has a fresh salt, so it tells this request's update from a concurrent one's:
   // only the upgrade that won voids and replaces the verification tokens.
-  const won = sql`EXISTS (SELECT 1 FROM users WHERE id = ${auth.userId} AND password_hash = ${passwordHash})`;
+  const won = userMatches(db, auth.userId, { passwordHash });
   const { token, statements } = await verificationToken(deps, db, auth.userId, email, won);
   const [updated] = await db
     .batch([

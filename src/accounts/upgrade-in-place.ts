@@ -7,7 +7,7 @@
  * @example
  * const pair = await upgradeGuestInPlace(deps, auth, { email: "ada@example.com", extra: [linkStatement] });
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
@@ -17,6 +17,7 @@ import { AuthError } from "../http/errors";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { users } from "./schema";
+import { userMatches } from "./statements";
 import { normalizeEmail } from "./users";
 
 export interface UpgradeInPlaceInput {
@@ -39,7 +40,7 @@ export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: Upgrade
   const now = Date.now();
   const email = input.email?.trim() ?? null;
   // Statements after the update take effect only if this request's update is the one that won.
-  const won = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${auth.userId} AND ${users.isGuest} = 0 AND ${users.updatedAt} = ${now})`;
+  const won = userMatches(db, auth.userId, { isGuest: false, updatedAt: now });
   const [updated] = await db
     .batch([
       db

@@ -7,6 +7,7 @@
  * normalizeEmail("  Alice@Example.COM "); // "alice@example.com"
  */
 import type { UserRow } from "../db/schema";
+import type { PublicUser } from "../types";
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,30}$/;
 
@@ -14,15 +15,7 @@ export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,30}$/;
 export const normalizeEmail = (email: string) => email.trim().normalize("NFKC").toLowerCase();
 export const normalizeUsername = (username: string) => username.trim().normalize("NFKC").toLowerCase();
 
-export interface PublicUser {
-  id: string;
-  email: string | null;
-  username: string | null;
-  isGuest: boolean;
-  emailVerified: boolean;
-  profilePicture: string | null;
-  createdAt: string;
-}
+export type { PublicUser } from "../types";
 
 export function publicUser(row: UserRow): PublicUser {
   return {

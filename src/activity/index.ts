@@ -6,6 +6,7 @@
  * import { activityStatement } from "../activity";
  * await db.batch([db.update(users)..., activityStatement(db, { userId, type: "password_changed", client })]);
  */
+import { lt } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { insertWhere } from "../db/insert-where";
@@ -69,4 +70,9 @@ export function activityStatement(db: DrizzleD1Database, event: ActivityEvent, o
     },
     onlyIf,
   );
+}
+
+/** Drops events older than `before` (ms since the epoch): the daily clean-up's ACTIVITY_RETENTION_DAYS. */
+export function purgeActivityStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(activity).where(lt(activity.createdAt, before));
 }

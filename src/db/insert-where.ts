@@ -5,7 +5,7 @@
  * the row leaves out gets NULL, not its SQL default.
  *
  * @example
- * const unchanged = sql`EXISTS (SELECT 1 FROM users WHERE id = ${userId} AND password_hash = ${hash})`;
+ * const unchanged = userMatches(db, userId, { passwordHash: hash }); // src/accounts/statements.ts
  * const [inserted] = await db.batch([insertWhere(db, sessions, row, unchanged), ...]);
  * if (inserted.meta.changes !== 1) return null; // the condition no longer held
  */

@@ -7,7 +7,7 @@
  * export async function guest(deps: Deps) { ... deps.config.maxSessionsPerUser ... }
  */
 import type { Config } from "../config";
-import type { ClientInfo } from "../sessions/user-object";
+import type { ClientInfo } from "../types";
 
 export interface Deps {
   env: Env;

@@ -6,26 +6,40 @@
  * @example
  * import { AuthError } from "./errors";
  * throw new AuthError("invalid_credentials", "Email or password is incorrect");
+ * throw new AuthError("account_disabled"); // the catalogue's default message
  */
 
-export const ERROR_STATUS = {
-  invalid_request: 400,
-  invalid_credentials: 401,
-  email_not_verified: 401,
-  invalid_token: 401,
-  forbidden: 403,
-  account_disabled: 403,
-  reauthentication_required: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  rate_limited: 429,
-  internal: 500,
-  unavailable: 503,
-} as const;
+/**
+ * Every error code the service answers with (API.md §5): its HTTP status and the message used when
+ * a thrown error gives none. The one list: `ERROR_STATUS`, `ERROR_CODES` and the OpenAPI `Error`
+ * schema's enum (src/routes/schemas.ts) are derived from it.
+ */
+export const ERRORS = {
+  invalid_request: { status: 400, message: "The request is invalid" },
+  invalid_credentials: { status: 401, message: "The credentials are incorrect" },
+  email_not_verified: { status: 401, message: "Verify your email address before signing in" },
+  invalid_token: { status: 401, message: "The token is invalid or expired" },
+  forbidden: { status: 403, message: "This is not allowed" },
+  account_disabled: { status: 403, message: "The account is disabled" },
+  reauthentication_required: { status: 403, message: "Sign in again to confirm it is you, then retry" },
+  not_found: { status: 404, message: "Not found" },
+  conflict: { status: 409, message: "The request conflicts with the current state" },
+  payload_too_large: { status: 413, message: "The request body is too large" },
+  unsupported_media_type: { status: 415, message: "The content type is not supported" },
+  rate_limited: { status: 429, message: "Too many requests; try again later" },
+  internal: { status: 500, message: "Something went wrong on our side" },
+  unavailable: { status: 503, message: "The service is busy; try again shortly" },
+} as const satisfies Record<string, { status: number; message: string }>;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Every code, in catalogue order (a non-empty tuple, as `z.enum` wants). */
+export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
+
+/** The HTTP status of each code. */
+export const ERROR_STATUS = Object.fromEntries(ERROR_CODES.map((code) => [code, ERRORS[code].status])) as {
+  [C in ErrorCode]: (typeof ERRORS)[C]["status"];
+};
 
 export interface FieldIssue {
   field: string;
@@ -43,14 +57,15 @@ export class AuthError extends Error {
   readonly status: number;
   constructor(
     readonly code: ErrorCode,
-    message: string,
+    /** Left out: the code's default message from `ERRORS`. */
+    message?: string,
     readonly details?: FieldIssue[],
     /** Seconds, for rate_limited and unavailable answers. */
     readonly retryAfter?: number,
   ) {
-    super(message);
+    super(message ?? ERRORS[code].message);
     this.name = "AuthError";
-    this.status = ERROR_STATUS[code];
+    this.status = ERRORS[code].status;
   }
 
   toJSON(): ErrorBody {
@@ -63,8 +78,7 @@ export class AuthError extends Error {
   }
 }
 
-export const invalidToken = (message = "The token is invalid or expired") =>
-  new AuthError("invalid_token", message);
+export const invalidToken = (message?: string) => new AuthError("invalid_token", message);
 
 export const invalidRequest = (field: string, message: string) =>
-  new AuthError("invalid_request", "The request is invalid", [{ field, message }]);
+  new AuthError("invalid_request", undefined, [{ field, message }]);

@@ -10,7 +10,9 @@
  * sendMail(deps, verificationMail({ ... })); // returns at once
  * sendMail(deps, async () => (await findUser()) ? resetMail({ ... }) : null); // lookup after the answer too
  */
+import { lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Config } from "../config";
 import type { Deps } from "../http/deps";
 import { log } from "../http/log";
@@ -136,4 +138,9 @@ export async function deliver(deps: MailDeps, pending: PendingMail): Promise<boo
     log("error", "mail.failed", { requestId: deps.requestId, transport, to: to ? maskEmail(to) : undefined, reason: safeReason(error) });
     return false;
   }
+}
+
+/** Deletes outbox mail created before `before` (ms): the daily clean-up's part. */
+export function purgeOutboxStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(mailOutbox).where(lt(mailOutbox.createdAt, before));
 }

@@ -2,15 +2,18 @@
  * Every mail the service sends, in one place: password reset, the notice after a password reset
  * or change, and email verification (register, upgrade and resend all use `verificationMail`).
  * Each mail is described once (title, paragraphs, optional button) and rendered to both text and
- * HTML by `compose`, so the two forms cannot drift apart. Values that come from users (platform
- * name, logo URL, links) are HTML-escaped; subjects carry no control characters (no CR/LF header
- * injection).
+ * HTML by `compose`, so the two forms cannot drift apart. The HTML is written with `hono/html`,
+ * which escapes every interpolated value unless it is marked raw (none is), so values that come
+ * from users (platform name, logo URL, links) cannot add markup; subjects carry no control
+ * characters (no CR/LF header injection).
  *
  * @example
  * import { resetMail } from "./templates";
  * const mail = resetMail({ to, platformName: "Acme", link, minutes: 30 });
  * // { to, subject: "Reset your Acme password", text: "…", html: "<!doctype html>…" }
  */
+import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
 
 export interface Mail {
   to: string;
@@ -35,6 +38,10 @@ export interface Description {
   outro?: string[];
 }
 
+/**
+ * Hand escaping with numeric character references, kept for the pages and the dev outbox until
+ * they render through `hono/html` too; mail no longer uses it.
+ */
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -43,26 +50,34 @@ export function escapeHtml(value: string): string {
 export const subjectLine = (value: string) =>
   value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").replace(/\s+/g, " ").trim();
 
-const paragraph = (text: string) => `<p style="margin:0 0 16px;line-height:1.5">${escapeHtml(text)}</p>`;
+/** The markup as a string: mail markup has no async parts, so `html` returns it at once. */
+function markup(value: HtmlEscapedString | Promise<HtmlEscapedString>): string {
+  if (value instanceof Promise) throw new Error("mail markup must be synchronous");
+  return value.toString();
+}
+
+/** One paragraph per text, one per line. */
+const paragraphs = (texts: string[]) =>
+  texts.map((text, i) => html`${i > 0 ? "\n" : ""}<p style="margin:0 0 16px;line-height:1.5">${text}</p>`);
 
 function renderHtml(d: Description): string {
   const { brand, action } = d;
   const header = brand.logoUrl
-    ? `<img src="${escapeHtml(brand.logoUrl)}" alt="${escapeHtml(brand.platformName)}" height="40" style="display:block;margin:0 0 24px;border:0">`
-    : `<p style="font-weight:600;font-size:18px;margin:0 0 24px">${escapeHtml(brand.platformName)}</p>`;
+    ? html`<img src="${brand.logoUrl}" alt="${brand.platformName}" height="40" style="display:block;margin:0 0 24px;border:0">`
+    : html`<p style="font-weight:600;font-size:18px;margin:0 0 24px">${brand.platformName}</p>`;
   const button = action
-    ? `<p style="margin:24px 0"><a href="${escapeHtml(action.href)}" style="background:#1a56db;color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none;display:inline-block">${escapeHtml(action.label)}</a></p>
-<p style="margin:0 0 16px;font-size:13px;color:#555">If the button does not work, paste this link into your browser:<br><span style="word-break:break-all">${escapeHtml(action.href)}</span></p>`
+    ? html`<p style="margin:24px 0"><a href="${action.href}" style="background:#1a56db;color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none;display:inline-block">${action.label}</a></p>
+<p style="margin:0 0 16px;font-size:13px;color:#555">If the button does not work, paste this link into your browser:<br><span style="word-break:break-all">${action.href}</span></p>`
     : "";
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(d.title)}</title></head>
+  return markup(html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${d.title}</title></head>
 <body style="margin:0;padding:24px;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#111;background:#fff">
 <div style="max-width:560px;margin:0 auto">
-${header}<h1 style="font-size:20px;margin:0 0 16px">${escapeHtml(d.title)}</h1>
-${d.intro.map(paragraph).join("\n")}
+${header}<h1 style="font-size:20px;margin:0 0 16px">${d.title}</h1>
+${paragraphs(d.intro)}
 ${button}
-${(d.outro ?? []).map(paragraph).join("\n")}
-</div></body></html>`;
+${paragraphs(d.outro ?? [])}
+</div></body></html>`);
 }
 
 function renderText(d: Description): string {

@@ -2,15 +2,18 @@
  * Daily clean-up (a cron trigger): drops what no request can use any more, so D1 does not grow
  * with dead rows. Expired counters (every window is at most a day), spent or expired one-time
  * tokens, sessions ended more than 30 days ago, dev outbox mail older than a week, and activity
- * events older than ACTIVITY_RETENTION_DAYS.
+ * events older than ACTIVITY_RETENTION_DAYS. Each statement comes from the folder that owns its table.
  *
  * @example
  * // wrangler.toml: [triggers] crons = ["17 3 * * *"]
  * export default { fetch: app.fetch, scheduled: (_event, env) => purgeExpired(env.DB) };
  */
-import { and, isNotNull, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { activity, counters, mailOutbox, oneTimeTokens, sessions } from "../db/schema";
+import { purgeOutboxStatement } from "../mail";
+import { purgeTokensStatement } from "../one-time-tokens";
+import { purgeCountersStatement } from "../rate-limit";
+import { purgeEndedSessionsStatement } from "../sessions/statements";
+import { purgeActivityStatement } from "../activity";
 
 const DAY = 86_400_000;
 
@@ -18,16 +21,11 @@ const DAY = 86_400_000;
 export async function purgeExpired(db: D1Database, now = Date.now(), activityRetentionMs = 90 * DAY): Promise<number> {
   const d = drizzle(db);
   const results = await d.batch([
-    d.delete(counters).where(lt(counters.windowStart, now - DAY)),
-    d.delete(oneTimeTokens).where(or(lt(oneTimeTokens.expiresAt, now - DAY), lt(oneTimeTokens.usedAt, now - DAY))),
-    d.delete(sessions).where(
-      or(
-        and(isNotNull(sessions.revokedAt), lt(sessions.revokedAt, now - 30 * DAY)),
-        and(isNotNull(sessions.expiresAt), lt(sessions.expiresAt, now - 30 * DAY)),
-      ),
-    ),
-    d.delete(mailOutbox).where(lt(mailOutbox.createdAt, now - 7 * DAY)),
-    d.delete(activity).where(lt(activity.createdAt, now - activityRetentionMs)),
+    purgeCountersStatement(d, now - DAY),
+    purgeTokensStatement(d, now - DAY),
+    purgeEndedSessionsStatement(d, now - 30 * DAY),
+    purgeOutboxStatement(d, now - 7 * DAY),
+    purgeActivityStatement(d, now - activityRetentionMs),
   ]);
   return results.reduce((sum, r) => sum + r.meta.changes, 0);
 }

@@ -11,7 +11,7 @@
  * const pending = await findToken(db, token, "reset_password"); // peek, nothing changes
  * const redeemed = await redeemToken(db, token, "reset_password"); // { userId, email } | null
  */
-import { and, eq, gt, isNull } from "drizzle-orm";
+import { and, eq, exists, gt, isNull, lt, or } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken, sha256 } from "../crypto";
@@ -94,4 +94,22 @@ export async function redeemToken(
   if (!plausible(token)) return null;
   const rows = await spendStatement(db, await sha256(token), purpose, Date.now());
   return rows[0] ?? null;
+}
+
+/** Deletes tokens that expired, or were used, before `before` (ms): the daily clean-up's part. */
+export function purgeTokensStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(oneTimeTokens).where(or(lt(oneTimeTokens.expiresAt, before), lt(oneTimeTokens.usedAt, before)));
+}
+
+/**
+ * A guard for a change that must happen only while the token is live and `userId`'s: a typed
+ * `EXISTS (…)` for the WHERE of a statement in the same batch as `spendStatement`.
+ */
+export function tokenLiveFor(db: DrizzleD1Database, tokenHash: string, purpose: TokenPurpose, userId: string, now: number): SQL {
+  return exists(
+    db
+      .select({ tokenHash: oneTimeTokens.tokenHash })
+      .from(oneTimeTokens)
+      .where(and(live(tokenHash, purpose, now), eq(oneTimeTokens.userId, userId))),
+  );
 }

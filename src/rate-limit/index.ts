@@ -25,7 +25,7 @@
  * const decision = await limitByAddress(deps, "login"); // throws LimiterUnavailable on faults
  * await limitRecoveryMail(deps, normalizedEmail); // throws a 429 AuthError past 3 an hour
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, lt, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
@@ -34,7 +34,8 @@ import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
 import type { RateDecision } from "./limiter-object";
-import { counters, users } from "../db/schema";
+import { counters } from "../db/schema";
+import { userIdByIdentifier } from "../accounts/statements";
 
 export class LimiterUnavailable extends Error {
   constructor(cause: unknown) {
@@ -140,9 +141,8 @@ export async function limitRecoveryMail(deps: Deps, normalizedEmail: string): Pr
  * username alike), or the identifier's hash when no user has it.
  */
 export function loginAttemptStatement(db: DrizzleD1Database, normalizedIdentifier: string, identifierHash: string, rate: Rate, now: number) {
-  const key = sql`COALESCE(
-    (SELECT 'login:' || ${users.id} FROM ${users} WHERE ${users.emailNormalized} = ${normalizedIdentifier} OR ${users.usernameNormalized} = ${normalizedIdentifier} LIMIT 1),
-    ${`login:${identifierHash}`})`;
+  // 'login:' || NULL is NULL: no such user, and the identifier's hash is the key.
+  const key = sql`COALESCE('login:' || (${userIdByIdentifier(db, normalizedIdentifier)}), ${`login:${identifierHash}`})`;
   return countStatement(db, key, rate, now);
 }
 
@@ -162,4 +162,9 @@ export async function clearLoginAttempts(deps: Deps, userId: string): Promise<vo
 
 export function tooManyRequests(retryAfter: number, message = "Too many requests; try again later"): AuthError {
   return new AuthError("rate_limited", message, undefined, retryAfter);
+}
+
+/** Deletes counters whose window started before `before` (ms): the daily clean-up's part. */
+export function purgeCountersStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(counters).where(lt(counters.windowStart, before));
 }

@@ -15,12 +15,29 @@
  * parallel requests let exactly `limit` through. One alarm, set when none is pending, drops expired
  * hits and clears the object's storage once none is left.
  *
+ * The schema is versioned (`RATE_LIMITER_MIGRATIONS`, src/db/object-migrations.ts), applied in the
+ * constructor before any request and again after the alarm cleared the storage.
+ *
  * @example
  * const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("203.0.113.7"));
  * const decision = await stub.consume("login", 5, 60);
  * if (!decision.allowed) decision.retryAfter; // seconds
  */
 import { DurableObject } from "cloudflare:workers";
+import { migrate } from "../db/object-migrations";
+import type { Migration } from "../db/object-migrations";
+
+/**
+ * The limiter's schema, version n at index n - 1. Append only. Version 1 is the schema from before
+ * versioning, idempotent so objects created then adopt it as they are.
+ */
+export const RATE_LIMITER_MIGRATIONS: readonly Migration[] = [
+  (sql) =>
+    sql.exec(`
+      CREATE TABLE IF NOT EXISTS hits (bucket TEXT NOT NULL, at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS hits_bucket_at ON hits (bucket, at);
+    `),
+];
 
 export interface RateDecision {
   allowed: boolean;
@@ -40,14 +57,9 @@ export class RateLimiter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    this.#createSchema();
-  }
-
-  #createSchema(): void {
-    this.#sql.exec(`
-      CREATE TABLE IF NOT EXISTS hits (bucket TEXT NOT NULL, at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS hits_bucket_at ON hits (bucket, at);
-    `);
+    void ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage, RATE_LIMITER_MIGRATIONS);
+    });
   }
 
   consume(bucket: string, limit: number, windowSeconds: number): RateDecision {
@@ -96,7 +108,7 @@ export class RateLimiter extends DurableObject<Env> {
     if (next === null) {
       await this.ctx.storage.deleteAll();
       this.#alarmAt = 0;
-      this.#createSchema();
+      migrate(this.ctx.storage, RATE_LIMITER_MIGRATIONS);
     } else {
       this.#alarmAt = next;
       await this.ctx.storage.setAlarm(next);

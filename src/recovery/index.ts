@@ -9,7 +9,6 @@
  * await forgotPassword(deps, { email, baseUrl: "https://app.example.com" });
  * await resetPassword(deps, { email, token, newPassword });
  */
-import { and, eq, exists, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { sha256 } from "../crypto";
@@ -19,11 +18,11 @@ import { invalidRequest } from "../http/errors";
 import { checkLogoUrl, cleanPlatformName, linkBase, pageLink } from "../mail/links";
 import { sendMail } from "../mail";
 import { resetMail, resetNoticeMail } from "../mail/templates";
-import { createTokenStatements, findToken, live, spendStatement } from "../one-time-tokens";
+import { createTokenStatements, findToken, spendStatement, tokenLiveFor } from "../one-time-tokens";
 import { hashPassword, passwordProblem } from "../accounts/passwords";
 import { clearLoginAttempts, countRecoveryMail, tooManyRequests } from "../rate-limit";
-import { oneTimeTokens, users } from "../db/schema";
 import type { UserRow } from "../db/schema";
+import { resetPasswordStatement, userByEmail, userByIdAndEmail, userMatches } from "../accounts/statements";
 import { normalizeEmail } from "../accounts/users";
 
 export interface ForgotInput {
@@ -46,7 +45,7 @@ export async function forgotPassword(deps: Deps, input: ForgotInput): Promise<vo
   const db = drizzle(deps.env.DB);
   // A function, not a started promise: the lookup must not begin before the answer is out.
   sendMail(deps, async () => {
-    const user = await db.select().from(users).where(eq(users.emailNormalized, email)).get();
+    const user = await userByEmail(db, email);
     if (!user?.email || user.isGuest) return null;
     const { token, statements } = await createTokenStatements(db, {
       userId: user.id,
@@ -83,7 +82,7 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   const invalid = invalidRequest("token", "is invalid or has expired");
   const pending = await findToken(db, input.token, "reset_password");
   if (!pending || normalizeEmail(pending.email) !== email) throw invalid;
-  const owner = await db.select().from(users).where(and(eq(users.id, pending.userId), eq(users.emailNormalized, email))).get();
+  const owner = await userByIdAndEmail(db, pending.userId, email);
   if (!owner) throw invalid;
   const personal = policy({ email: owner.email, username: owner.username });
   if (personal) throw invalidRequest("newPassword", personal);
@@ -97,24 +96,19 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   const tokenHash = await sha256(input.token);
   // One batch: the password changes only while the token is live, and the token is spent with it.
   const [changed, spent] = await db.batch([
-    db
-      .update(users)
-      // Following the mailed link proves the address, so a reset also verifies it.
-      .set({ passwordHash, updatedAt: now, emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})` })
-      .where(
-        and(
-          eq(users.id, owner.id),
-          eq(users.emailNormalized, email),
-          exists(db.select({ one: sql`1` }).from(oneTimeTokens).where(and(live(tokenHash, "reset_password", now), eq(oneTimeTokens.userId, owner.id)))),
-        ),
-      )
-      .returning(),
+    resetPasswordStatement(db, {
+      userId: owner.id,
+      emailNormalized: email,
+      passwordHash,
+      now,
+      onlyIf: tokenLiveFor(db, tokenHash, "reset_password", owner.id, now),
+    }),
     spendStatement(db, tokenHash, "reset_password", now),
     // The fresh salt makes the new hash this request's own: the event lands only with its change.
     activityStatement(
       db,
       { userId: owner.id, type: "password_reset", client: deps.client, at: now },
-      sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${owner.id} AND ${users.passwordHash} = ${passwordHash})`,
+      userMatches(db, owner.id, { passwordHash }),
     ),
   ]);
   const user = changed[0];

@@ -6,12 +6,14 @@
  * c.json(tokenResponse(pair), 200);                     // document 000
  * c.json(envelope(200, "Signed in", tokenPair(pair)), 200); // document 001
  */
+import type { PublicUser } from "../accounts/users";
 import type { UserRow } from "../db/schema";
 import type { IssuedPair } from "../sessions/user-object";
 import { publicUser } from "./present";
 
-export function snakeUser(row: UserRow) {
-  const user = publicUser(row);
+/** Document 000's user, from a user row or its public fields (a pair carries only those). */
+export function snakeUser(row: UserRow | PublicUser) {
+  const user = "emailNormalized" in row ? publicUser(row) : row;
   return {
     id: user.id,
     email: user.email,

@@ -16,7 +16,7 @@ export function tokenPair(pair: IssuedPair) {
     expiresIn: pair.expiresIn,
     refreshExpiresIn: pair.refreshExpiresIn,
     sessionId: pair.sessionId,
-    user: publicUser(pair.user),
+    user: pair.user,
   };
 }
 

@@ -8,8 +8,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { USERNAME_PATTERN } from "../accounts/users";
-import { ERROR_STATUS } from "../http/errors";
-import type { ErrorCode } from "../http/errors";
+import { ERROR_CODES } from "../http/errors";
 
 export const Email = z.string().trim().max(254).email().openapi({ example: "ada@example.com" });
 
@@ -70,8 +69,7 @@ export const Session = z
 export const ErrorBody = z
   .object({
     statusCode: z.number().int(),
-    // Generated from the one list of codes (API.md §5), so account_disabled and the others are in it.
-    error: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
+    error: z.enum(ERROR_CODES),
     message: z.string(),
     details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   })

@@ -9,12 +9,13 @@
  * const auth = await authenticate(deps, request.headers.get("authorization"));
  * const pair = await refresh(deps, body.refreshToken);
  */
-import { and, desc, eq, gt, isNull, or, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError, invalidToken } from "../http/errors";
 import { parseRefreshToken } from "./refresh-token";
+import { liveSession } from "./statements";
 import { sessions, users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { bearerToken, verifyAccessToken } from "../tokens";
@@ -24,8 +25,6 @@ import type { IssuedPair } from "./user-object";
 export interface Auth extends AccessClaims {
   user: UserRow;
 }
-
-const live = (now: number) => and(isNull(sessions.revokedAt), or(isNull(sessions.expiresAt), gt(sessions.expiresAt, now)));
 
 /** The liveness read, built once per database binding: it runs on every authenticated request. */
 const livenessQueries = new WeakMap<D1Database, ReturnType<typeof prepareLiveness>>();
@@ -39,10 +38,9 @@ function prepareLiveness(db: D1Database) {
       and(
         eq(sessions.id, sql.placeholder("sessionId")),
         eq(sessions.userId, sql.placeholder("userId")),
-        isNull(sessions.revokedAt),
         // A disabled account's sessions are revoked too; this holds even if that revocation failed.
         isNull(users.disabledAt),
-        or(isNull(sessions.expiresAt), gt(sessions.expiresAt, sql.placeholder("now"))),
+        liveSession(sql.placeholder("now")),
       ),
     )
     .prepare();
@@ -134,7 +132,7 @@ export async function listSessions(deps: Deps, auth: Auth, userId = auth.userId)
   const rows = await drizzle(deps.env.DB)
     .select()
     .from(sessions)
-    .where(and(eq(sessions.userId, auth.userId), live(Date.now())))
+    .where(and(eq(sessions.userId, auth.userId), liveSession(Date.now())))
     .orderBy(desc(sessions.lastUsedAt));
   return rows.map((s) => ({
     id: s.id,
@@ -152,7 +150,7 @@ export async function deleteSession(deps: Deps, auth: Auth, sessionId: string): 
   const row = await drizzle(deps.env.DB)
     .select({ userId: sessions.userId })
     .from(sessions)
-    .where(and(eq(sessions.id, sessionId), live(Date.now())))
+    .where(and(eq(sessions.id, sessionId), liveSession(Date.now())))
     .get();
   if (!row) throw new AuthError("not_found", "No such session");
   if (row.userId !== auth.userId) throw new AuthError("forbidden", "The session is not yours");

@@ -4,13 +4,19 @@
  * inside the object. Tables: `session_state` (live sessions and their expiry), `tokens` (the hash of
  * every token a session was given, the current one with `rotated_at` null, and for rotated ones the
  * successor's hash and, while the reuse window lasts, the successor pair sealed under the old token),
- * and `meta` (the user's role).
+ * and `meta` (the user's role). The schema is versioned (`TOKEN_STORE_MIGRATIONS`, applied by the
+ * object's constructor through src/db/object-migrations.ts).
+ *
+ * Time comes from an injected `Clock`, so tests move an object's time forward instead of editing
+ * its rows; every method that depends on time takes the instant of its operation as `now`.
  *
  * @example
- * const store = new TokenStore(ctx.storage.sql);
- * store.addSession(sessionId, Date.now(), null, await sha256(refreshToken));
+ * migrate(ctx.storage, TOKEN_STORE_MIGRATIONS);
+ * const store = new TokenStore(ctx.storage.sql, systemClock());
+ * store.addSession(sessionId, store.now(), null, await sha256(refreshToken));
  * store.token(await sha256(presented)); // TokenRow | undefined
  */
+import type { Migration } from "../db/object-migrations";
 import type { Role } from "../tokens";
 
 /** How many rotated token hashes a session keeps, at least, for reuse detection. */
@@ -34,12 +40,12 @@ export interface SessionStateRow {
   [key: string]: SqlStorageValue;
 }
 
-export class TokenStore {
-  /** The role, read once per instance: only setRole changes it. */
-  #role: Role | undefined;
-  readonly #rotations = new Map<string, number>();
-
-  constructor(private readonly sql: SqlStorage) {
+/**
+ * The store's schema, version n at index n - 1. Append only; never edit a released step. Version 1
+ * is the schema from before versioning, idempotent so objects created then adopt it as they are.
+ */
+export const TOKEN_STORE_MIGRATIONS: readonly Migration[] = [
+  (sql) =>
     sql.exec(`
       CREATE TABLE IF NOT EXISTS session_state (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER);
       CREATE TABLE IF NOT EXISTS tokens (
@@ -47,7 +53,31 @@ export class TokenStore {
         rotated_at INTEGER, successor_hash TEXT, successor_sealed TEXT);
       CREATE INDEX IF NOT EXISTS tokens_session ON tokens (session_id, issued_at);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
+    `),
+];
+
+/** Milliseconds since the epoch, as the store's owner sees them. */
+export interface Clock {
+  now(): number;
+}
+
+/** The real clock. A fresh object per store, so a test may replace `now` on one store's clock. */
+export const systemClock = (): Clock => ({ now: () => Date.now() });
+
+export class TokenStore {
+  /** The role, read once per instance: only setRole changes it. */
+  #role: Role | undefined;
+  readonly #rotations = new Map<string, number>();
+
+  /** Expects the schema of TOKEN_STORE_MIGRATIONS to be in place. */
+  constructor(
+    private readonly sql: SqlStorage,
+    readonly clock: Clock = systemClock(),
+  ) {}
+
+  /** The current instant by the injected clock, in ms. */
+  now(): number {
+    return this.clock.now();
   }
 
   role(): Role {

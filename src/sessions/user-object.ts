@@ -16,7 +16,7 @@
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, exists, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
@@ -25,30 +25,31 @@ import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
 import { insertWhere } from "../db/insert-where";
 import { clearLoginAttemptsStatement } from "../rate-limit";
-import { activity, sessions, users } from "../db/schema";
-import { TokenStore } from "./token-store";
+import { activity, sessions } from "../db/schema";
+import { migrate } from "../db/object-migrations";
+import { TOKEN_STORE_MIGRATIONS, TokenStore, systemClock } from "./token-store";
+import type { Clock } from "./token-store";
 import type { UserRow } from "../db/schema";
+import { insertGuestStatement, recordSignInStatement, selectUserStatement, userMatches } from "../accounts/statements";
+import { publicUser } from "../accounts/users";
 import { activityStatement } from "../activity";
 import type { ActivityType, SignInMethod } from "../activity";
 import { signAccessToken } from "../tokens";
-import type { Role } from "../tokens";
+import type { ClientInfo, IssuedPair, PublicUser, Role } from "../types";
 
-export interface IssuedPair {
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-  refreshExpiresIn: number | null;
-  sessionId: string;
-  role: Role;
-  user: UserRow;
+export type { ClientInfo, IssuedPair } from "../types";
+
+/**
+ * A pair opened from its seal. Pairs sealed before `user` was made public carry the whole user row:
+ * only its public fields are kept, so nothing more than a new pair would show leaves the object.
+ */
+function openedPair(json: string): IssuedPair {
+  const pair = JSON.parse(json) as Omit<IssuedPair, "user"> & { user: PublicUser | UserRow };
+  const user = "emailNormalized" in pair.user ? publicUser(pair.user) : pair.user;
+  return { ...pair, user };
 }
 
 export type PairOutcome = { ok: true; pair: IssuedPair } | { ok: false; reason: "invalid" | "expired" | "reused" };
-
-export interface ClientInfo {
-  ipAddress: string | null;
-  userAgent: string | null;
-}
 
 export interface IssueInput extends ClientInfo {
   userId: string;
@@ -64,11 +65,21 @@ export interface IssueInput extends ClientInfo {
 
 export class UserSessions extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
-  /** Created on first use, so an erased object keeps an empty storage until it is used again. */
+  /** Created (and migrated) on first use, so an erased object keeps an empty storage until used again. */
   #tokenStore: TokenStore | null = null;
+  /**
+   * The object's time for token state, expiry and the D1 rows it writes. An instance property, so
+   * not reachable over RPC; tests move it forward through `runInDurableObject` instead of editing
+   * the object's rows. Access tokens are signed on the real clock.
+   */
+  readonly clock: Clock = systemClock();
 
   get #store(): TokenStore {
-    return (this.#tokenStore ??= new TokenStore(this.ctx.storage.sql));
+    if (!this.#tokenStore) {
+      migrate(this.ctx.storage, TOKEN_STORE_MIGRATIONS);
+      this.#tokenStore = new TokenStore(this.ctx.storage.sql, this.clock);
+    }
+    return this.#tokenStore;
   }
 
   get #config(): Config {
@@ -105,7 +116,7 @@ export class UserSessions extends DurableObject<Env> {
       refreshExpiresIn: expiresAt === null ? null : Math.max(0, Math.floor((expiresAt - now) / 1000)),
       sessionId,
       role,
-      user,
+      user: publicUser(user),
     };
   }
 
@@ -124,19 +135,7 @@ export class UserSessions extends DurableObject<Env> {
    * sign-in time and the clearing of its failed attempts go in the same D1 batch as the session.
    */
   signIn(input: ClientInfo & { userId: string; method: SignInMethod; passwordHash?: string; role?: Role }): Promise<IssuedPair | null> {
-    const db = this.#db;
-    const guard = exists(
-      db
-        .select({ id: users.id })
-        .from(users)
-        .where(
-          and(
-            eq(users.id, input.userId),
-            isNull(users.disabledAt),
-            input.passwordHash === undefined ? undefined : eq(users.passwordHash, input.passwordHash),
-          ),
-        ),
-    );
+    const guard = userMatches(this.#db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) });
     const { userId, method, ipAddress, userAgent } = input;
     return this.#issue({ userId, method, role: input.role ?? "user", ipAddress, userAgent }, guard);
   }
@@ -144,7 +143,7 @@ export class UserSessions extends DurableObject<Env> {
   /** With `onlyIf`, every statement of the batch is guarded by it; null when it did not hold. */
   #issue(input: IssueInput, onlyIf?: SQL): Promise<IssuedPair | null> {
     return this.#serial(async () => {
-      const now = Date.now();
+      const now = this.#store.now();
       const sessionId = crypto.randomUUID();
       const expiresAt = this.#expiry(input.role, now, now);
       const live = this.#store.liveSessionIds(now);
@@ -155,7 +154,7 @@ export class UserSessions extends DurableObject<Env> {
       const client = { ipAddress: input.ipAddress, userAgent: input.userAgent };
       const [, inserted, , , , userRows] = await db.batch([
         input.createGuest
-          ? db.insert(users).values({ id: input.userId, isGuest: true, createdAt: input.createGuest.createdAt, updatedAt: input.createGuest.createdAt })
+          ? insertGuestStatement(db, input.userId, input.createGuest.createdAt)
           : clearLoginAttemptsStatement(db, input.userId, onlyIf),
         insertWhere(db, sessions, row, onlyIf),
         db
@@ -163,8 +162,8 @@ export class UserSessions extends DurableObject<Env> {
           .set({ revokedAt: now, revokedReason: "session_limit" })
           .where(and(inArray(sessions.id, evicted.length ? evicted : [""]), isNull(sessions.revokedAt), onlyIf)),
         activityStatement(db, { userId: input.userId, type: "sign_in", method: input.method, sessionId, client, at: now }, onlyIf),
-        db.update(users).set({ lastSignInAt: now }).where(and(eq(users.id, input.userId), onlyIf)),
-        db.select().from(users).where(eq(users.id, input.userId)),
+        recordSignInStatement(db, input.userId, now, onlyIf),
+        selectUserStatement(db, input.userId),
         ...evicted.map((id) => revocationEvent(db, id, "session_limit", client, now)),
       ]);
       if (inserted.meta.changes !== 1) return null;
@@ -188,7 +187,7 @@ export class UserSessions extends DurableObject<Env> {
     return this.#serial(async () => {
       const parsed = parseRefreshToken(input.token);
       if (!parsed) return { ok: false, reason: "invalid" } as const;
-      const now = Date.now();
+      const now = this.#store.now();
       const hash = await sha256(input.token);
       const row = this.#store.token(hash);
       if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
@@ -204,7 +203,7 @@ export class UserSessions extends DurableObject<Env> {
         const withinWindow = now - row.rotated_at <= this.#config.reuseWindowMs;
         if (withinWindow && successor && successor.rotated_at === null) {
           const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
-          if (opened) return { ok: true, pair: JSON.parse(opened) as IssuedPair } as const;
+          if (opened) return { ok: true, pair: openedPair(opened) } as const;
           // Superseded by a reissue (upgrade), whose pair went to the caller that asked for it.
           if (!row.successor_sealed) return { ok: false, reason: "invalid" } as const;
         }
@@ -239,7 +238,7 @@ export class UserSessions extends DurableObject<Env> {
       if (!parseRefreshToken(token)) return null;
       const row = this.#store.token(await sha256(token));
       if (!row) return null;
-      await this.#revoke([row.session_id], reason, Date.now(), client);
+      await this.#revoke([row.session_id], reason, this.#store.now(), client);
       return row.session_id;
     });
   }
@@ -250,10 +249,10 @@ export class UserSessions extends DurableObject<Env> {
    */
   revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string; client?: ClientInfo | null }): Promise<string[]> {
     return this.#serial(async () => {
-      const known = this.#store.liveSessionIds(Date.now());
+      const known = this.#store.liveSessionIds(this.#store.now());
       const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
       const targets = wanted.filter((id) => id !== input.keep);
-      await this.#revoke(targets, input.reason, Date.now(), input.client);
+      await this.#revoke(targets, input.reason, this.#store.now(), input.client);
       return targets;
     });
   }
@@ -274,7 +273,7 @@ export class UserSessions extends DurableObject<Env> {
   /** Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry. */
   reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
     return this.#serial(async () => {
-      const now = Date.now();
+      const now = this.#store.now();
       const session = this.#store.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
       // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,
@@ -310,7 +309,7 @@ export class UserSessions extends DurableObject<Env> {
         .update(sessions)
         .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent })
         .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
-      db.select().from(users).where(eq(users.id, userId)),
+      selectUserStatement(db, userId),
     ]);
     return updated.meta.changes === 1 ? (userRows[0] ?? null) : null;
   }

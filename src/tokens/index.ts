@@ -14,8 +14,10 @@ import type { JSONWebKeySet, JWTVerifyGetKey } from "jose";
 import type { Config, PublicJwk } from "../config";
 import { isUuid } from "../crypto";
 import { invalidToken } from "../http/errors";
+import type { Role } from "../types";
 
-export type Role = "guest" | "user";
+/** Defined in src/types.ts (shared, imports nothing); re-exported where access tokens live. */
+export type { Role } from "../types";
 
 export interface AccessClaims {
   userId: string;

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  PASSWORD, call, claims, env, expectError, guest, inUserSessions, json, login, mailbox, mailedToken, refreshWith, uniqueEmail,
+  PASSWORD, advanceUserClock, call, claims, env, expectError, guest, json, login, mailbox, mailedToken, refreshWith, uniqueEmail,
   uniqueUsername, verifiedAccount,
 } from "../helpers";
 
@@ -185,11 +185,8 @@ describe("upgrading a long-lived guest", () => {
   // lifetime as a full account starts at the upgrade: the pair must work (API.md §3, upgrade → 201).
   it("answers 201 with a pair that works, not one that is already expired", async () => {
     const g = await guest();
-    const started = Date.now() - 400 * DAY;
-    await inUserSessions(g.user.id, (sql) => {
-      sql.exec("UPDATE session_state SET created_at = ? WHERE id = ?", started, g.sessionId);
-    });
-    await env.DB.prepare("UPDATE sessions SET created_at = ? WHERE id = ?").bind(started, g.sessionId).run();
+    // 400 days on, for the user's object (which keeps the session's start and computes expiries).
+    await advanceUserClock(g.user.id, 400 * DAY);
     // The guest's session is still perfectly live: guests have no time limit.
     expect((await me(g.accessToken)).status).toBe(200);
 

@@ -1,11 +1,12 @@
 /**
  * Accounts, sessions and mail as a client sees them: the dev outbox, verified accounts, logins,
- * guests, and the real per-user object's storage for ageing state in setup.
+ * guests, and the real per-user object: its storage, and its clock for ageing sessions.
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { PASSWORD, call, json, uniqueEmail, uniqueUsername } from "./http";
 import type { Json } from "./http";
+import type { UserSessions } from "../../src/sessions/user-object";
 
 export interface Mail {
   id: string;
@@ -74,11 +75,24 @@ export function claims(token: string): Json {
   return JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
 }
 
-/** Runs `fn` against the storage of a user's real UserSessions object (test setup: ageing state). */
+/** Runs `fn` against the storage of a user's real UserSessions object (reading its state; age it with advanceUserClock). */
 export async function inUserSessions<T>(userId: string, fn: (sql: SqlStorage) => T): Promise<T> {
   const { runInDurableObject } = await import("cloudflare:test");
   const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
   return runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => fn(state.storage.sql));
+}
+
+/**
+ * Moves the clock of a user's real UserSessions object `ms` forward (its token state, expiry and the
+ * session rows it writes): how tests age a session, instead of editing the object's rows.
+ */
+export async function advanceUserClock(userId: string, ms: number): Promise<void> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
+  await runInDurableObject(stub, (instance: UserSessions) => {
+    const previous = instance.clock.now.bind(instance.clock);
+    instance.clock.now = () => previous() + ms;
+  });
 }
 
 export async function refreshWith(refreshToken: string, ip?: string): Promise<Response> {

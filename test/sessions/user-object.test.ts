@@ -4,16 +4,13 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  call, claims, env, expectError, guest, inUserSessions, json, login, refreshWith, verifiedAccount,
+  advanceUserClock, call, claims, env, expectError, guest, json, login, refreshWith, verifiedAccount,
 } from "../helpers";
 
 const me = (accessToken: string) => call("/v1/auth/me", { token: accessToken });
 
-/** Makes every rotation of the user's object look `ms` older: the reuse window is 10 s by default. */
-const ageRotations = (userId: string, ms: number) =>
-  inUserSessions(userId, (sql) => {
-    sql.exec("UPDATE tokens SET rotated_at = rotated_at - ? WHERE rotated_at IS NOT NULL", ms);
-  });
+/** Moves the user's object `ms` on, so every rotation is that much older: the reuse window is 10 s by default. */
+const ageRotations = (userId: string, ms: number) => advanceUserClock(userId, ms);
 
 describe("refresh rotation", () => {
   it("returns a new pair and ends the old refresh token after the reuse window", async () => {
@@ -144,27 +141,30 @@ describe("session limits and lifetimes", () => {
   it("answers 401 to an expired refresh token", async () => {
     const account = await verifiedAccount("expired");
     const pair = await login(account);
-    await inUserSessions(account.userId, (sql) => {
-      sql.exec("UPDATE session_state SET expires_at = ? WHERE id = ?", Date.now() - 1000, pair.sessionId);
-    });
+    // A second past the 30-day refresh-token lifetime, on the object's clock.
+    await advanceUserClock(account.userId, 30 * 86_400_000 + 1000);
     await expectError(await refreshWith(pair.refreshToken), 401, "invalid_token");
   });
 
   it("never extends a full account's session past its absolute lifetime", async () => {
     const account = await verifiedAccount("absolute");
-    const pair = await login(account);
+    let pair = await login(account);
     const day = 86_400_000;
-    // Started 364.5 days ago: the next refresh may only run to day 365, not 30 days on.
-    await inUserSessions(account.userId, (sql) => {
-      sql.exec("UPDATE session_state SET created_at = ? WHERE id = ?", Date.now() - 364.5 * day, pair.sessionId);
-    });
+    // Kept alive by a refresh every 29 days (each renews the 30-day token) up to day 348, whose
+    // token runs only to day 365.
+    for (let i = 1; i <= 12; i++) {
+      await advanceUserClock(account.userId, 29 * day);
+      pair = await json(await refreshWith(pair.refreshToken));
+      expect(pair.refreshExpiresIn).toBeLessThanOrEqual(Math.min(30, 365 - 29 * i) * 86_400);
+      expect(pair.refreshExpiresIn).toBeGreaterThan(Math.min(30, 365 - 29 * i) * 86_400 - 60);
+    }
+    // Day 364.5: the next refresh may only run to day 365, not 30 days on.
+    await advanceUserClock(account.userId, 16.5 * day);
     const late = await json(await refreshWith(pair.refreshToken));
     expect(late.refreshExpiresIn).toBeGreaterThan(0.4 * 86_400);
     expect(late.refreshExpiresIn).toBeLessThanOrEqual(0.5 * 86_400);
-    // Past day 365 the session is over, whatever the stored expiry says.
-    await inUserSessions(account.userId, (sql) => {
-      sql.exec("UPDATE session_state SET created_at = ? WHERE id = ?", Date.now() - 366 * day, pair.sessionId);
-    });
+    // Past day 365 the session is over.
+    await advanceUserClock(account.userId, 1.5 * day);
     await expectError(await refreshWith(late.refreshToken), 401, "invalid_token");
     await expectError(await me(late.accessToken), 401, "invalid_token");
   });

@@ -1,0 +1,95 @@
+/**
+ * The `users` table's statements for other folders (src/accounts owns the table): typed guards and
+ * writes other folders put in their own D1 batches, so no column name of `users` is written outside
+ * this folder and none inside an SQL string.
+ *
+ * @example
+ * import { userMatches, recordSignInStatement } from "../accounts/statements";
+ * const guard = userMatches(db, userId, { enabled: true, passwordHash });
+ * await db.batch([insertWhere(db, sessions, row, guard), recordSignInStatement(db, userId, now, guard)]);
+ */
+import { and, eq, exists, isNull, or, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { users } from "./schema";
+
+/** What a guard may require of the user row, besides its existence; each left out is not checked. */
+export interface UserMatch {
+  /** The account is not disabled (`disabled_at` is null). */
+  enabled?: true;
+  passwordHash?: string;
+  isGuest?: boolean;
+  /** Milliseconds: tells this request's update from a concurrent one's. */
+  updatedAt?: number;
+}
+
+/**
+ * `EXISTS (SELECT … FROM users WHERE id = userId AND …)` as a typed drizzle expression: a guard for a
+ * statement in a batch, true while the user row exists and matches `match` when the batch runs.
+ */
+export function userMatches(db: DrizzleD1Database, userId: string, match: UserMatch = {}): SQL {
+  return exists(
+    db
+      .select({ id: users.id })
+      .from(users)
+      .where(
+        and(
+          eq(users.id, userId),
+          match.enabled ? isNull(users.disabledAt) : undefined,
+          match.passwordHash === undefined ? undefined : eq(users.passwordHash, match.passwordHash),
+          match.isGuest === undefined ? undefined : eq(users.isGuest, match.isGuest),
+          match.updatedAt === undefined ? undefined : eq(users.updatedAt, match.updatedAt),
+        ),
+      ),
+  );
+}
+
+/** Creates a guest's row (no email, no password), for the batch that starts its first session. */
+export function insertGuestStatement(db: DrizzleD1Database, userId: string, createdAt: number) {
+  return db.insert(users).values({ id: userId, isGuest: true, createdAt, updatedAt: createdAt });
+}
+
+/** Records a successful sign-in (`last_sign_in_at`), only while `onlyIf` holds when it runs. */
+export function recordSignInStatement(db: DrizzleD1Database, userId: string, at: number, onlyIf?: SQL) {
+  return db.update(users).set({ lastSignInAt: at }).where(and(eq(users.id, userId), onlyIf));
+}
+
+/** Reads one user row, for a batch (an empty result when there is none). */
+export function selectUserStatement(db: DrizzleD1Database, userId: string) {
+  return db.select().from(users).where(eq(users.id, userId));
+}
+
+/** The id of the user an identifier names (a normalised email or username), as a subquery. */
+export function userIdByIdentifier(db: DrizzleD1Database, normalizedIdentifier: string) {
+  return db
+    .select({ id: users.id })
+    .from(users)
+    .where(or(eq(users.emailNormalized, normalizedIdentifier), eq(users.usernameNormalized, normalizedIdentifier)))
+    .limit(1);
+}
+
+/** The user with this normalised email, if any (one row at most: the column is UNIQUE). */
+export function userByEmail(db: DrizzleD1Database, emailNormalized: string) {
+  return db.select().from(users).where(eq(users.emailNormalized, emailNormalized)).get();
+}
+
+/** The user `userId`, only while `emailNormalized` is still its address. */
+export function userByIdAndEmail(db: DrizzleD1Database, userId: string, emailNormalized: string) {
+  return db.select().from(users).where(and(eq(users.id, userId), eq(users.emailNormalized, emailNormalized))).get();
+}
+
+/**
+ * Sets a new password hash after a reset, only while the address is still the user's and `onlyIf`
+ * holds (the reset token is live). Following the mailed link proves the address, so it also marks
+ * the email verified (keeping an earlier verification time). Returns the updated row, if any.
+ */
+export function resetPasswordStatement(
+  db: DrizzleD1Database,
+  input: { userId: string; emailNormalized: string; passwordHash: string; now: number; onlyIf: SQL },
+) {
+  return db
+    .update(users)
+    .set({ passwordHash: input.passwordHash, updatedAt: input.now, emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${input.now})` })
+    .where(and(eq(users.id, input.userId), eq(users.emailNormalized, input.emailNormalized), input.onlyIf))
+    .returning();
+}
