@@ -65,7 +65,7 @@ export interface IssueInput extends ClientInfo {
 
 export class UserSessions extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
-  /** Created (and migrated) on first use, so an erased object keeps an empty storage until used again. */
+  /** Null after `erase()`, so an erased object keeps an empty storage until it is used again. */
   #tokenStore: TokenStore | null = null;
   /**
    * The object's time for token state, expiry and the D1 rows it writes. An instance property, so
@@ -74,12 +74,21 @@ export class UserSessions extends DurableObject<Env> {
    */
   readonly clock: Clock = systemClock();
 
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.#open();
+    });
+  }
+
+  /** Applies the storage's migrations and opens the token store on it. */
+  #open(): TokenStore {
+    migrate(this.ctx.storage, TOKEN_STORE_MIGRATIONS);
+    return (this.#tokenStore = new TokenStore(this.ctx.storage.sql, this.clock));
+  }
+
   get #store(): TokenStore {
-    if (!this.#tokenStore) {
-      migrate(this.ctx.storage, TOKEN_STORE_MIGRATIONS);
-      this.#tokenStore = new TokenStore(this.ctx.storage.sql, this.clock);
-    }
-    return this.#tokenStore;
+    return this.#tokenStore ?? this.#open();
   }
 
   get #config(): Config {
