@@ -22,7 +22,7 @@ export type { ErrorCode, FieldIssue } from "./errors";
 export { localStorageAdapter, memoryStorage } from "./storage";
 export type { TokenStorage } from "./storage";
 export { routes } from "./routes";
-export type { In, Out, RegisterResult, Route, SessionInfo, TokenPair, User } from "./routes";
+export type { ActivityEvent, ActivityPage, ActivityQuery, In, Out, RegisterResult, Route, SessionInfo, TokenPair, User } from "./routes";
 export type { Client, ClientOptions, Session, StoredTokens } from "./types";
 
 const notSignedIn = () => new EdgeAuthError(401, "invalid_token", "Not signed in");
@@ -223,7 +223,9 @@ export function createClient(options: ClientOptions): Client {
 
   async function call<I, O>(route: Route<I, O>, input?: I): Promise<O> {
     let path = route.path;
-    let body: Record<string, unknown> | undefined = input === undefined ? undefined : { ...(input as Record<string, unknown>) };
+    // Fields left undefined are not sent (JSON.stringify would drop them; a query string would not).
+    let body: Record<string, unknown> | undefined =
+      input == null ? undefined : Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
     path = path.replace(/:(\w+)/g, (_, name: string) => {
       const value = body?.[name];
       if (body) delete body[name];
@@ -243,8 +245,9 @@ export function createClient(options: ClientOptions): Client {
     const answer = result as { accessToken?: unknown; user?: User } | undefined;
     if (route.signsIn && typeof answer?.accessToken === "string") await adopt(result as TokenPair);
     else if (route.signsOut) await setSession(null, true);
-    else if (route.auth && answer?.user && current) {
-      // A fresher profile of the signed-in user (me, changePassword).
+    else if (answer?.user && current && (route.auth || answer.user.id === current.user?.id)) {
+      // A fresher profile of the signed-in user (me, changePassword, updateProfile; confirmEmailChange
+      // or verifyEmail of the same user).
       current = { ...current, user: answer.user };
       emit();
     }
