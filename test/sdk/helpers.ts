@@ -106,7 +106,11 @@ export function client(options: Partial<ClientOptions> = {}) {
 export const uniqueEmail = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}@example.com`;
 
 /** The newest mailed link to `page` for `to` (dev outbox), waiting for the `count`-th mail. */
-export async function mailedToken(to: string, page: "/reset-password" | "/verify-email", count = 1): Promise<string> {
+export async function mailedToken(
+  to: string,
+  page: "/reset-password" | "/verify-email" | "/confirm-email-change" | "/delete-account",
+  count = 1,
+): Promise<string> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const response = await fetch(`${serviceUrl}/_dev/mail?to=${encodeURIComponent(to)}`, { headers: { accept: "application/json" } });
@@ -131,3 +135,9 @@ export async function signedInUser(label: string, options: Partial<ClientOptions
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every mail in the dev outbox for `to`, newest first. */
+export async function mailbox(to: string): Promise<{ subject: string; text: string }[]> {
+  const response = await fetch(`${serviceUrl}/_dev/mail?to=${encodeURIComponent(to)}`, { headers: { accept: "application/json" } });
+  return ((await response.json()) as { messages: { subject: string; text: string }[] }).messages;
+}
