@@ -58,6 +58,9 @@ export function quantile(sorted, q) {
  * state ({ index, ...whatever `init` returned }); `check(response, client)` returns true when the
  * answer is right (and may update the client's state). Answers that fail the check are counted in
  * `failures` (with up to 5 samples) and still timed: a wrong answer must not look like a fast one.
+ * `request` may return null when the client has no more work (prepared single-use codes or
+ * challenges ran out): that client stops, and when all have stopped before the window's end the
+ * window ends there (throughput and CPU are taken over the time actually measured).
  */
 export async function load({ url, connections, warmupMs, durationMs, maxRequests = 200_000, init = () => ({}), request, check, cpu }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
@@ -81,12 +84,14 @@ export async function load({ url, connections, warmupMs, durationMs, maxRequests
 
   async function run(client) {
     while (performance.now() < stopAt && sent < maxRequests) {
+      const next = request(client);
+      if (next === null) return;
       sent++;
       const t0 = performance.now();
       let ok = false;
       let status = "error";
       try {
-        const res = await send(agent, url, request(client));
+        const res = await send(agent, url, next);
         status = String(res.status);
         ok = await check(res, client);
         if (!ok && failureSamples.length < 5) failureSamples.push(`${res.status} ${redact(res.text).slice(0, 160)}`);
@@ -105,14 +110,19 @@ export async function load({ url, connections, warmupMs, durationMs, maxRequests
   }
 
   await Promise.all(clients.map(run));
+  const finishedAt = performance.now();
   cpuTimers.forEach(clearTimeout);
+  // Out of work before the window's end: the window ends now (and nothing measured if it never began).
+  const measuredMs = Math.max(0, Math.min(stopAt, finishedAt) - measureFrom);
+  if (cpu && cpuAtStart !== undefined && cpuAtEnd === undefined) cpuAtEnd = cpu.read();
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
-    durationMs,
+    durationMs: measuredMs,
+    exhausted: finishedAt < stopAt,
     connections,
     requests: latencies.length,
-    rps: latencies.length / (durationMs / 1000),
+    rps: measuredMs > 0 ? latencies.length / (measuredMs / 1000) : 0,
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     statuses,
@@ -139,7 +149,8 @@ export function merge(results) {
   return {
     connections: results[0]?.connections,
     requests: latencies.length,
-    rps: latencies.length / seconds,
+    rps: seconds > 0 ? latencies.length / seconds : 0,
+    exhausted: results.some((r) => r.exhausted),
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     statuses,
