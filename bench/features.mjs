@@ -50,7 +50,8 @@ function warm(connections) {
 async function mailedCode(agent, url, email, seen) {
   for (let attempt = 0; attempt < 50; attempt++) {
     const { messages = [] } = parse(await send(agent, url, { path: `/_dev/mail?to=${encodeURIComponent(email)}`, headers: { accept: "application/json" } }));
-    const code = messages.length > seen ? messages[0].text.match(/\b(\d{6})\b/)?.[1] : undefined;
+    // Newest first: among the messages that arrived since, the newest that carries a code.
+    const code = messages.slice(0, Math.max(0, messages.length - seen)).map((m) => m.text.match(/\b(\d{6})\b/)?.[1]).find(Boolean);
     if (code) return { code, seen: messages.length };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

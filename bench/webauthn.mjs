@@ -48,7 +48,7 @@ export class Passkey {
 
   /** The `RegistrationResponseJSON` for creation options; remembers the RP ID and user handle. */
   register(options) {
-    this.rpId = options.rp.id;
+    this.rpId = options.rp.id ?? new URL(this.origin).hostname; // rp.id may be left out: then the origin's host
     this.userHandle = options.user.id;
     const jwk = this.keys.publicKey.export({ format: "jwk" });
     const coseKey = new Map([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, "base64url")], [-3, Buffer.from(jwk.y, "base64url")]]);
