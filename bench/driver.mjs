@@ -13,7 +13,8 @@
  *   check: (res, client) => res.status === 200,
  * });
  * result.rps; result.p50; result.p99; result.statuses; // { "200": 51234 }
- * // With `cpu: { read, delta }` (processes.mjs), also result.serverCpuMs: the server's CPU time in the window.
+ * // With `cpu: { read, delta, byRole? }` (processes.mjs), also result.serverCpuMs: the server's CPU time
+ * // in the window, and result.serverCpuByRole: the same by process ({ node, proxy, runtime }).
  */
 import http from "node:http";
 
@@ -131,6 +132,7 @@ export async function load({ url, connections, warmupMs, durationMs, maxRequests
     failureSamples,
     latencies,
     serverCpuMs: cpuAtStart !== undefined && cpuAtEnd !== undefined ? cpu.delta(cpuAtStart, cpuAtEnd) : undefined,
+    serverCpuByRole: cpu?.byRole && cpuAtStart !== undefined && cpuAtEnd !== undefined ? cpu.byRole(cpuAtStart, cpuAtEnd) : undefined,
   };
 }
 
@@ -163,6 +165,12 @@ export function merge(results) {
     // The median over rounds: one round on a busy shared machine can cost a third more CPU per request.
     serverCpuMsPerRequest: results.every((r) => r.serverCpuMs !== undefined && r.requests > 0)
       ? median(results.map((r) => r.serverCpuMs / r.requests))
+      : undefined,
+    // The same, split by process (Node, proxy workerd, runtime workerd): where the CPU went.
+    serverCpuByRole: results.every((r) => r.serverCpuByRole !== undefined && r.requests > 0)
+      ? Object.fromEntries(
+        [...new Set(results.flatMap((r) => Object.keys(r.serverCpuByRole)))].map((role) => [role, median(results.map((r) => (r.serverCpuByRole[role] ?? 0) / r.requests))]),
+      )
       : undefined,
   };
 }

@@ -137,10 +137,32 @@ export function cpuByProcess(server) {
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (Number(fields[2]) === server.child.pid) {
-      byPid.set(entry, { name, ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
+      byPid.set(entry, { name, role: role(entry, name, server), ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
     }
   }
   return byPid;
+}
+
+/**
+ * What a process of the group is: "node" (serve.mjs and wrangler), "proxy" (the workerd that listens
+ * on the server's port: wrangler's proxy worker), "runtime" (the workerd that runs the Worker, its
+ * objects and D1), or its own name (esbuild).
+ */
+function role(pid, name, server) {
+  if (name !== "workerd") return name === "node" || name === "MainThread" ? "node" : name;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return cmdline.includes(`entry=${new URL(server.url).host}`) ? "proxy" : "runtime";
+  } catch {
+    return "runtime";
+  }
+}
+
+/** CPU ms by role (see `role`) spent between two `cpuByProcess` readings. */
+export function cpuDeltaByRole(before, after) {
+  const byRole = {};
+  for (const [pid, { role: r, ms: now }] of after) byRole[r] = (byRole[r] ?? 0) + now - (before.get(pid)?.ms ?? 0);
+  return byRole;
 }
 
 /** CPU ms spent between two `cpuByProcess` readings; a process that exited meanwhile is left out. */

@@ -26,7 +26,7 @@ import { addresses, login, prepareUsers } from "./accounts.mjs";
 import { rateLimitStorms, refreshStorm } from "./correctness.mjs";
 import { timingParity, unverifiedEmails } from "./timing.mjs";
 import { load, merge } from "./driver.mjs";
-import { cpuByProcess, cpuDelta, killAllSync, snapshot, startFloor, startService, stop, stopAll } from "./processes.mjs";
+import { cpuByProcess, cpuDelta, cpuDeltaByRole, killAllSync, snapshot, startFloor, startService, stop, stopAll } from "./processes.mjs";
 import { FEATURE_VARS, featureScenarios } from "./features.mjs";
 import { budgets, featureBudgets, machine, ratios, renderMarkdown, writeResults } from "./report.mjs";
 import { floorScenarios, serviceScenarios } from "./scenarios.mjs";
@@ -160,7 +160,7 @@ async function main() {
         // Single-use inputs are few: a short warm-up leaves most of them for the measured window.
         warmupMs: scenarios[key].prepare ? Math.min(settings.warmupMs, 200) : settings.warmupMs,
         durationMs: (settings.seconds * 1000) / settings.rounds,
-        cpu: { read: () => cpuByProcess(scenarios[key].url === floor.url ? floor : service), delta: cpuDelta },
+        cpu: { read: () => cpuByProcess(scenarios[key].url === floor.url ? floor : service), delta: cpuDelta, byRole: cpuDeltaByRole },
       });
       perRound[key].push(result);
       log(`round ${round}: ${scenarios[key].name.padEnd(34)} ${result.rps.toFixed(1).padStart(7)} req/s  p50 ${result.p50.toFixed(1)} ms  p99 ${result.p99.toFixed(1)} ms  cpu ${(result.serverCpuMs / result.requests).toFixed(2)} ms/req  wrong ${result.failures + result.errors}  load ${os.loadavg()[0].toFixed(2)}`);
