@@ -144,6 +144,7 @@ function median(values) {
 
 /** One result from several runs of the same scenario (rounds spread a measurement over the run). */
 export function merge(results) {
+  const counted = results.filter((r) => r.serverCpuMs !== undefined && r.requests > 0);
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const seconds = results.reduce((sum, r) => sum + r.durationMs / 1000, 0);
   const statuses = {};
@@ -161,15 +162,14 @@ export function merge(results) {
     failureSamples: results.flatMap((r) => r.failureSamples).slice(0, 5),
     // Each round is one steady state; pooling rounds run under different background load would
     // turn that load's changes into a false tail. So the tail is judged round by round.
-    tailRatio: median(results.map((r) => r.p99 / r.p50)),
+    tailRatio: median(results.filter((r) => r.requests > 0).map((r) => r.p99 / r.p50)),
     // The median over rounds: one round on a busy shared machine can cost a third more CPU per request.
-    serverCpuMsPerRequest: results.every((r) => r.serverCpuMs !== undefined && r.requests > 0)
-      ? median(results.map((r) => r.serverCpuMs / r.requests))
-      : undefined,
+    // Rounds in which nothing completed (a saturated server, a short window) have no CPU per request.
+    serverCpuMsPerRequest: counted.length > 0 ? median(counted.map((r) => r.serverCpuMs / r.requests)) : undefined,
     // The same, split by process (Node, proxy workerd, runtime workerd): where the CPU went.
-    serverCpuByRole: results.every((r) => r.serverCpuByRole !== undefined && r.requests > 0)
+    serverCpuByRole: counted.length > 0 && counted.every((r) => r.serverCpuByRole !== undefined)
       ? Object.fromEntries(
-        [...new Set(results.flatMap((r) => Object.keys(r.serverCpuByRole)))].map((role) => [role, median(results.map((r) => (r.serverCpuByRole[role] ?? 0) / r.requests))]),
+        [...new Set(counted.flatMap((r) => Object.keys(r.serverCpuByRole)))].map((role) => [role, median(counted.map((r) => (r.serverCpuByRole[role] ?? 0) / r.requests))]),
       )
       : undefined,
   };
