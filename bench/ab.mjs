@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * A/B of the service's CPU per request: the checkout as it is (A) against a variant copy of it (B),
- * e.g. with a proposed change to src/, under the same `wrangler dev` settings as the bench, in
+ * e.g. with a proposed change to src/, served the same way as the bench (bench/serve.mjs), in
  * alternating short runs so a busy machine weighs on both alike. This is how the fixes proposed in
- * BENCHMARKS.md were measured, and how to check one before applying it. Ports 8794-8799.
+ * BENCHMARKS.md were measured, and how to check one before applying it. Ports 8796 and 8798.
  *
  * @example
  * node --input-type=module -e 'import("./bench/processes.mjs").then((p) => p.snapshot("/tmp/variant"))'
@@ -36,8 +36,8 @@ const tmp = mkdtempSync(`${os.tmpdir()}/edge-auth-ab-`);
 const RAISED = "1000000/3600";
 const vars = { RATE_LIMIT_GUEST: RAISED, RATE_LIMIT_LOGIN: RAISED, RATE_LIMIT_REFRESH: RAISED, RATE_LIMIT_SESSIONS: RAISED };
 const [a, b] = await Promise.all([
-  startService({ cwd: snapshot(`${tmp}/a`), port: 8796, inspectorPort: 8797, persistTo: `${tmp}/a-state`, log: `${tmp}/a.log`, vars }),
-  startService({ cwd: values.variant, port: 8798, inspectorPort: 8799, persistTo: `${tmp}/b-state`, log: `${tmp}/b.log`, vars }),
+  startService({ cwd: snapshot(`${tmp}/a`), port: 8796, persistTo: `${tmp}/a-state`, log: `${tmp}/a.log`, vars }),
+  startService({ cwd: values.variant, port: 8798, persistTo: `${tmp}/b-state`, log: `${tmp}/b.log`, vars }),
 ]);
 const agent = new http.Agent({ keepAlive: true });
 

@@ -13,7 +13,8 @@
  *   check: (res, client) => res.status === 200,
  * });
  * result.rps; result.p50; result.p99; result.statuses; // { "200": 51234 }
- * // With `cpu: { read, delta }` (processes.mjs), also result.serverCpuMs: the server's CPU time in the window.
+ * // With `cpu: { read, delta, byRole? }` (processes.mjs), also result.serverCpuMs: the server's CPU time
+ * // in the window, and result.serverCpuByRole: the same by process ({ node, proxy, runtime }).
  */
 import http from "node:http";
 
@@ -58,6 +59,9 @@ export function quantile(sorted, q) {
  * state ({ index, ...whatever `init` returned }); `check(response, client)` returns true when the
  * answer is right (and may update the client's state). Answers that fail the check are counted in
  * `failures` (with up to 5 samples) and still timed: a wrong answer must not look like a fast one.
+ * `request` may return null when the client has no more work (prepared single-use codes or
+ * challenges ran out): that client stops, and when all have stopped before the window's end the
+ * window ends there (throughput and CPU are taken over the time actually measured).
  */
 export async function load({ url, connections, warmupMs, durationMs, maxRequests = 200_000, init = () => ({}), request, check, cpu }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
@@ -81,12 +85,14 @@ export async function load({ url, connections, warmupMs, durationMs, maxRequests
 
   async function run(client) {
     while (performance.now() < stopAt && sent < maxRequests) {
+      const next = request(client);
+      if (next === null) return;
       sent++;
       const t0 = performance.now();
       let ok = false;
       let status = "error";
       try {
-        const res = await send(agent, url, request(client));
+        const res = await send(agent, url, next);
         status = String(res.status);
         ok = await check(res, client);
         if (!ok && failureSamples.length < 5) failureSamples.push(`${res.status} ${redact(res.text).slice(0, 160)}`);
@@ -105,14 +111,19 @@ export async function load({ url, connections, warmupMs, durationMs, maxRequests
   }
 
   await Promise.all(clients.map(run));
+  const finishedAt = performance.now();
   cpuTimers.forEach(clearTimeout);
+  // Out of work before the window's end: the window ends now (and nothing measured if it never began).
+  const measuredMs = Math.max(0, Math.min(stopAt, finishedAt) - measureFrom);
+  if (cpu && cpuAtStart !== undefined && cpuAtEnd === undefined) cpuAtEnd = cpu.read();
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
-    durationMs,
+    durationMs: measuredMs,
+    exhausted: finishedAt < stopAt,
     connections,
     requests: latencies.length,
-    rps: latencies.length / (durationMs / 1000),
+    rps: measuredMs > 0 ? latencies.length / (measuredMs / 1000) : 0,
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     statuses,
@@ -121,6 +132,7 @@ export async function load({ url, connections, warmupMs, durationMs, maxRequests
     failureSamples,
     latencies,
     serverCpuMs: cpuAtStart !== undefined && cpuAtEnd !== undefined ? cpu.delta(cpuAtStart, cpuAtEnd) : undefined,
+    serverCpuByRole: cpu?.byRole && cpuAtStart !== undefined && cpuAtEnd !== undefined ? cpu.byRole(cpuAtStart, cpuAtEnd) : undefined,
   };
 }
 
@@ -132,6 +144,7 @@ function median(values) {
 
 /** One result from several runs of the same scenario (rounds spread a measurement over the run). */
 export function merge(results) {
+  const counted = results.filter((r) => r.serverCpuMs !== undefined && r.requests > 0);
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const seconds = results.reduce((sum, r) => sum + r.durationMs / 1000, 0);
   const statuses = {};
@@ -139,7 +152,8 @@ export function merge(results) {
   return {
     connections: results[0]?.connections,
     requests: latencies.length,
-    rps: latencies.length / seconds,
+    rps: seconds > 0 ? latencies.length / seconds : 0,
+    exhausted: results.some((r) => r.exhausted),
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     statuses,
@@ -148,10 +162,15 @@ export function merge(results) {
     failureSamples: results.flatMap((r) => r.failureSamples).slice(0, 5),
     // Each round is one steady state; pooling rounds run under different background load would
     // turn that load's changes into a false tail. So the tail is judged round by round.
-    tailRatio: median(results.map((r) => r.p99 / r.p50)),
+    tailRatio: median(results.filter((r) => r.requests > 0).map((r) => r.p99 / r.p50)),
     // The median over rounds: one round on a busy shared machine can cost a third more CPU per request.
-    serverCpuMsPerRequest: results.every((r) => r.serverCpuMs !== undefined && r.requests > 0)
-      ? median(results.map((r) => r.serverCpuMs / r.requests))
+    // Rounds in which nothing completed (a saturated server, a short window) have no CPU per request.
+    serverCpuMsPerRequest: counted.length > 0 ? median(counted.map((r) => r.serverCpuMs / r.requests)) : undefined,
+    // The same, split by process (Node, proxy workerd, runtime workerd): where the CPU went.
+    serverCpuByRole: counted.length > 0 && counted.every((r) => r.serverCpuByRole !== undefined)
+      ? Object.fromEntries(
+        [...new Set(counted.flatMap((r) => Object.keys(r.serverCpuByRole)))].map((role) => [role, median(counted.map((r) => (r.serverCpuByRole[role] ?? 0) / r.requests))]),
+      )
       : undefined,
   };
 }

@@ -13,6 +13,8 @@
  * UPDATE), GET /do-write?key=K (one Durable Object call that writes its SQLite storage),
  * GET /sign and GET /verify (one ES256 signature made or checked with WebCrypto), GET /log (a trivial
  * JSON answer plus the one JSON console line per request that the service must write, in its shape).
+ * GET /guest-batch is the floor of a guest's creation: one D1 batch that inserts a new users row and
+ * a new sessions row (the least a guest sign-up must write), nothing else.
  *
  * @example
  * npx wrangler dev -c bench/wrangler.toml --ip 127.0.0.1 --port 8792 --persist-to /tmp/floor
@@ -85,6 +87,10 @@ async function setup(db: D1Database): Promise<Response> {
     insert.bind(String(i), `user${i}@example.com`, `user${i}`, `pbkdf2-sha256$100000$${"s".repeat(22)}$${"h".repeat(43)}`, now, now, now),
   );
   await db.batch(rows);
+  await db.exec(
+    "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, created_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER, revoked_reason TEXT, ip_address TEXT, user_agent TEXT)",
+  );
+  await db.exec("CREATE INDEX IF NOT EXISTS sessions_user_idx ON sessions (user_id, revoked_at)");
   return Response.json({ rows: ROWS });
 }
 
@@ -135,6 +141,16 @@ export default {
           method: request.method, route: "/log", status: response.status, ms: Date.now() - started, colo: undefined,
         }));
         return response;
+      }
+      case "/guest-batch": {
+        const userId = crypto.randomUUID();
+        const now = Date.now();
+        const [user, session] = await env.DB.batch([
+          env.DB.prepare("INSERT INTO users (id, is_guest, created_at, updated_at) VALUES (?, 1, ?, ?)").bind(userId, now, now),
+          env.DB.prepare("INSERT INTO sessions (id, user_id, created_at, last_used_at, ip_address) VALUES (?, ?, ?, ?, ?)")
+            .bind(crypto.randomUUID(), userId, now, now, request.headers.get("cf-connecting-ip")),
+        ]);
+        return Response.json({ changes: (user?.meta.changes ?? 0) + (session?.meta.changes ?? 0) });
       }
       case "/setup":
         return request.method === "POST" ? setup(env.DB) : new Response(null, { status: 405 });

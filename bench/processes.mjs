@@ -1,28 +1,30 @@
 /**
- * Starts and stops the `wrangler dev` servers the bench measures: the service (through
- * scripts/dev.mjs, which applies the D1 migrations to the same fresh --persist-to directory) and the
- * floor worker (bench/wrangler.toml). Each runs in its own process group so stopping it ends
- * wrangler, workerd and esbuild together, and nothing else. `X_LOCAL_OBSERVABILITY=false`, because
- * wrangler dev otherwise keeps a trace of every request, which costs ~3x on trivial routes.
+ * Starts and stops the servers the bench measures, each through bench/serve.mjs, which serves a
+ * Worker with wrangler's `unstable_startWorker` (no inspector, no file watching) on a fresh
+ * persistence directory: the service (wrangler.toml; its D1 migrations applied first, and a fresh
+ * development signing key in the snapshot's .dev.vars, as scripts/dev.mjs does) and the floor
+ * worker (bench/wrangler.toml). Each runs in its own process group, so its CPU (Node, the proxy
+ * workerd and the runtime workerd) is read per group, and stopping it ends the group and nothing
+ * else. `X_LOCAL_OBSERVABILITY=false`, because local dev otherwise keeps a trace of every request,
+ * which costs ~3x on trivial routes.
  *
- * Servers run from a snapshot of the checkout (`snapshot`), not from the checkout itself:
- * wrangler dev reloads the Worker whenever a watched file changes, and in a checkout others edit
- * that restarts it mid-run ("Your worker restarted mid-request"). A snapshot also pins the code
- * that the numbers belong to.
+ * Servers run from a snapshot of the checkout (`snapshot`), not from the checkout itself: it pins
+ * the code the numbers belong to while others edit the checkout.
  *
  * @example
  * import { snapshot, startService, stop } from "./processes.mjs";
  * const cwd = snapshot("/tmp/x/app");
- * const service = await startService({ cwd, port: 8790, inspectorPort: 8791, persistTo: "/tmp/x/state", vars: { A: "1" }, log: "svc.log" });
+ * const service = await startService({ cwd, port: 8790, persistTo: "/tmp/x/state", vars: { A: "1" }, log: "svc.log" });
  * await stop(service);
  */
-import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import { generateDevKey } from "../scripts/dev-key.mjs";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 
-/** What `wrangler dev`, scripts/dev.mjs and the floor worker read; .dev.vars is left out (dev.mjs makes a fresh one). */
+/** What the Workers read; .dev.vars is left out (`startService` writes a fresh one). */
 const SNAPSHOT = [
   "src", "migrations", "scripts", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts",
   "bench/floor-worker.ts", "bench/wrangler.toml",
@@ -68,26 +70,40 @@ async function waitReady(server, path, timeoutMs = 120_000) {
   throw new Error(`${server.name} did not answer ${path} within ${timeoutMs / 1000} s; see ${server.log}`);
 }
 
-function launch(name, command, args, { port, log, cwd = ROOT }) {
+const SERVE = new URL("./serve.mjs", import.meta.url).pathname;
+
+function launch(name, args, { port, log, cwd = ROOT }) {
   const out = openSync(log, "a");
-  const child = spawn(command, args, { cwd, env, detached: true, stdio: ["ignore", out, out] });
+  // Node itself (process.execPath), not npx: one process fewer in the group, nothing to resolve.
+  const child = spawn(process.execPath, [SERVE, "--port", String(port), ...args], { cwd, env, detached: true, stdio: ["ignore", out, out] });
   const server = { name, child, url: `http://127.0.0.1:${port}`, log };
   running.add(server);
   return server;
 }
 
-const varArgs = (vars) => Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]);
+const varArgs = (vars) => Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}=${value}`]);
 
-/** The auth service on a fresh state directory, with `vars` overriding wrangler.toml. */
-export function startService({ port, inspectorPort, persistTo, vars = {}, log, extraArgs = [], cwd }) {
-  const args = ["node", "scripts/dev.mjs", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persistTo, ...varArgs(vars), ...extraArgs];
-  return waitReady(launch(`service :${port}`, "npx", args, { port, log, cwd }), "/health");
+/**
+ * The auth service on a fresh state directory, with `vars` overriding wrangler.toml. As
+ * scripts/dev.mjs does for `npm run dev`: the D1 migrations are applied to that directory first,
+ * and the snapshot gets a .dev.vars with ENVIRONMENT=development and a new signing key.
+ * `inspectorPort` only for bench/profile.mjs (an open inspector costs CPU on every console line).
+ */
+export async function startService({ port, inspectorPort, persistTo, vars = {}, log, cwd, minify = true }) {
+  if (!existsSync(`${cwd}/.dev.vars`)) {
+    const key = await generateDevKey("bench");
+    writeFileSync(`${cwd}/.dev.vars`, `ENVIRONMENT=development\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
+  }
+  const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], { cwd, env, stdio: ["ignore", openSync(log, "a"), openSync(log, "a")] });
+  if (migrate.status !== 0) throw new Error(`applying the D1 migrations failed; see ${log}`);
+  const args = ["--config", `${cwd}/wrangler.toml`, "--persist", persistTo, ...varArgs(vars), ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : []), ...(minify ? [] : ["--no-minify"])];
+  return waitReady(launch(`service :${port}`, args, { port, log, cwd }), "/health");
 }
 
-/** The bench-only floor worker, with its D1 table created and filled. */
-export async function startFloor({ port, inspectorPort, persistTo, log, cwd }) {
-  const args = ["wrangler", "dev", "-c", "bench/wrangler.toml", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persistTo];
-  const server = await waitReady(launch(`floor :${port}`, "npx", args, { port, log, cwd }), "/json");
+/** The bench-only floor worker, with its D1 tables created and filled. */
+export async function startFloor({ port, persistTo, log, cwd }) {
+  const args = ["--config", `${cwd}/bench/wrangler.toml`, "--persist", persistTo];
+  const server = await waitReady(launch(`floor :${port}`, args, { port, log, cwd }), "/json");
   const setup = await new Promise((resolve, reject) => {
     const req = http.request(`${server.url}/setup`, { method: "POST" }, (res) => {
       res.resume();
@@ -103,7 +119,7 @@ export async function startFloor({ port, inspectorPort, persistTo, log, cwd }) {
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 /**
- * CPU time (user + system, ms) used so far by each process of the server's group (wrangler, the
+ * CPU time (user + system, ms) used so far by each process of the server's group (Node running serve.mjs, the
  * proxy workerd, the runtime workerd), by pid. Unlike req/s on a shared machine, the CPU a request
  * costs barely depends on what else runs, so the bench reports both. See `cpuDelta`.
  */
@@ -121,10 +137,32 @@ export function cpuByProcess(server) {
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (Number(fields[2]) === server.child.pid) {
-      byPid.set(entry, { name, ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
+      byPid.set(entry, { name, role: role(entry, name, server), ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
     }
   }
   return byPid;
+}
+
+/**
+ * What a process of the group is: "node" (serve.mjs and wrangler), "proxy" (the workerd that listens
+ * on the server's port: wrangler's proxy worker), "runtime" (the workerd that runs the Worker, its
+ * objects and D1), or its own name (esbuild).
+ */
+function role(pid, name, server) {
+  if (name !== "workerd") return name === "node" || name === "MainThread" ? "node" : name;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return cmdline.includes(`entry=${new URL(server.url).host}`) ? "proxy" : "runtime";
+  } catch {
+    return "runtime";
+  }
+}
+
+/** CPU ms by role (see `role`) spent between two `cpuByProcess` readings. */
+export function cpuDeltaByRole(before, after) {
+  const byRole = {};
+  for (const [pid, { role: r, ms: now }] of after) byRole[r] = (byRole[r] ?? 0) + now - (before.get(pid)?.ms ?? 0);
+  return byRole;
 }
 
 /** CPU ms spent between two `cpuByProcess` readings; a process that exited meanwhile is left out. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * Where a bench scenario's time goes, with no timing code in src/: starts its own service under
- * `wrangler dev` (ports 8796/8797, fresh state, the bench's raised limits), then for each scenario
- * prints the CPU per request of each process of that server (wrangler, proxy workerd, runtime
- * workerd) and a DevTools CPU profile of the Worker isolate (main worker and its Durable Objects)
+ * Where a bench scenario's time goes, with no timing code in src/: starts its own service through
+ * bench/serve.mjs, with an inspector this time (ports 8796/8797, fresh state, the bench's raised
+ * limits; an open inspector adds CPU to every console line, so these runs cost more than the
+ * bench's), then for each scenario prints the CPU per request of each process of that server (Node,
+ * proxy workerd, runtime workerd) and a DevTools CPU profile of the Worker isolate (main worker and its Durable Objects)
  * taken through the inspector: self time by function and by module, and the idle share.
  *
  * @example
@@ -88,7 +89,7 @@ const extraVars = Object.fromEntries(values.vars.split(",").filter(Boolean).map(
 const service = await startService({
   cwd: snapshot(`${tmp}/app`), port: 8796, inspectorPort: 8797, persistTo: `${tmp}/service`, log: `${tmp}/service.log`,
   vars: { RATE_LIMIT_GUEST: RAISED, RATE_LIMIT_LOGIN: RAISED, RATE_LIMIT_REFRESH: RAISED, RATE_LIMIT_SESSIONS: RAISED, ...extraVars },
-  extraArgs: values.minify ? [] : ["--minify=false"],
+  minify: values.minify,
 });
 const agent = new http.Agent({ keepAlive: true });
 const url = service.url;

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: starts the floor worker and the service under `wrangler dev` on fresh state
- * directories, prepares users the way a client would, drives bounded closed-loop load on loopback,
- * checks correctness under load, and writes the table to bench/results/ and BENCHMARKS.md.
+ * `npm run bench`: serves the floor worker and the service with wrangler's `unstable_startWorker`
+ * (bench/serve.mjs: no inspector, no file watching) on fresh state directories, prepares users the
+ * way a client would, drives bounded closed-loop load on loopback, checks correctness under load,
+ * and writes the table to bench/results/ and BENCHMARKS.md. The feature routes of API.md §9–§13
+ * run when the service has them (bench/features.mjs) and are listed as "route absent" otherwise.
  *
- * Ports 8790-8795 (service 8790, floor 8792, default-limits service 8794; inspectors one above).
+ * Ports 8788 (loopback OpenID provider), 8790 (service), 8792 (floor), 8794 (default-limits service).
  * A full run takes about 5 minutes on 2 CPUs. Settings (environment): BENCH_CONNECTIONS (32),
  * BENCH_SECONDS (measured seconds per scenario, 8), BENCH_ROUNDS (3: each scenario's time is split
  * into rounds spread over the run, so background load hits every scenario alike; CPU per request
- * is the median over rounds), BENCH_WARMUP_MS
- * (1000, per scenario and round, not counted).
+ * is the median over rounds), BENCH_WARMUP_MS (1000, per scenario and round, not counted),
+ * BENCH_SINGLE_USE (8: single-use inputs, codes and passkey challenges, prepared per client and round).
  *
  * @example
  * npm run bench
@@ -24,8 +26,9 @@ import { addresses, login, prepareUsers } from "./accounts.mjs";
 import { rateLimitStorms, refreshStorm } from "./correctness.mjs";
 import { timingParity, unverifiedEmails } from "./timing.mjs";
 import { load, merge } from "./driver.mjs";
-import { cpuByProcess, cpuDelta, killAllSync, snapshot, startFloor, startService, stop, stopAll } from "./processes.mjs";
-import { budgets, machine, ratios, renderMarkdown, writeResults } from "./report.mjs";
+import { cpuByProcess, cpuDelta, cpuDeltaByRole, killAllSync, snapshot, startFloor, startService, stop, stopAll } from "./processes.mjs";
+import { FEATURE_VARS, featureScenarios } from "./features.mjs";
+import { budgets, featureBudgets, machine, ratios, renderMarkdown, writeResults } from "./report.mjs";
 import { floorScenarios, serviceScenarios } from "./scenarios.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -34,6 +37,7 @@ const settings = {
   seconds: Number(process.env.BENCH_SECONDS ?? 8),
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
   warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 1000),
+  singleUse: Number(process.env.BENCH_SINGLE_USE ?? 8),
 };
 const REUSE_WINDOW_SECONDS = 1;
 /**
@@ -47,7 +51,7 @@ const DEFAULT_LIMITS = { guest: 5, login: 5, refresh: 5, sessions: 60, accountFa
 const ORDER = [
   "floor.d1", "ref.verify", "me", "floor.do", "ref.dowrite", "ref.dowrite.new", "ref.d1write", "ref.sign",
   "refresh.warm", "refresh.fresh", "floor.pbkdf2", "login.warm", "login.fresh",
-  "floor.json", "ref.log", "stack", "guest.warm", "guest.fresh", "sessions.warm", "sessions.fresh",
+  "floor.json", "ref.log", "stack", "floor.guest", "guest.warm", "guest.fresh", "sessions.warm", "sessions.fresh",
 ];
 
 const log = (message) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -116,46 +120,66 @@ async function main() {
   const agent = new http.Agent({ keepAlive: true });
 
   const [floor, service] = await Promise.all([
-    startFloor({ cwd, port: 8792, inspectorPort: 8793, persistTo: `${tmp}/floor`, log: `${tmp}/floor.log` }),
+    startFloor({ cwd, port: 8792, persistTo: `${tmp}/floor`, log: `${tmp}/floor.log` }),
     startService({
-      cwd, port: 8790, inspectorPort: 8791, persistTo: `${tmp}/service`, log: `${tmp}/service.log`,
+      cwd, port: 8790, persistTo: `${tmp}/service`, log: `${tmp}/service.log`,
       vars: {
         RATE_LIMIT_GUEST: RAISED, RATE_LIMIT_LOGIN: RAISED, RATE_LIMIT_REFRESH: RAISED, RATE_LIMIT_SESSIONS: RAISED,
-        REFRESH_REUSE_WINDOW_SECONDS: String(REUSE_WINDOW_SECONDS),
+        REFRESH_REUSE_WINDOW_SECONDS: String(REUSE_WINDOW_SECONDS), ...FEATURE_VARS,
       },
     }),
   ]);
   log("floor worker and service are up");
   const { state, stormPairs } = await prepare(agent, service.url, settings.connections);
+  log("probing and preparing the feature routes");
+  const features = await featureScenarios(agent, service.url, state, settings.connections);
+  run.absent = features.absent;
+  for (const a of features.absent) log(`${a.name}: ${a.detail}`);
 
   const scenarios = Object.fromEntries(
-    [...floorScenarios(floor.url), ...serviceScenarios(service.url, state, settings.connections)].map((s) => [s.key, s]),
+    [...floorScenarios(floor.url), ...serviceScenarios(service.url, state, settings.connections), ...features.scenarios].map((s) => [s.key, s]),
   );
-  const perRound = Object.fromEntries(ORDER.map((key) => [key, []]));
+  const order = [...ORDER, ...features.scenarios.map((s) => s.key)];
+  const perRound = Object.fromEntries(order.map((key) => [key, []]));
   for (let round = 1; round <= settings.rounds; round++) {
-    for (const key of ORDER) {
+    for (const key of order) {
+      if (!scenarios[key]) continue;
+      if (scenarios[key].prepare) {
+        try {
+          await scenarios[key].prepare(settings.connections * settings.singleUse);
+        } catch (error) {
+          run.absent.push({ name: scenarios[key].name, detail: `not run: preparing round ${round} failed (${String(error.message ?? error).slice(0, 200)})` });
+          log(`${scenarios[key].name}: preparing failed: ${error.message ?? error}`);
+          delete scenarios[key];
+          continue;
+        }
+      }
       const result = await load({
         ...scenarios[key],
         connections: settings.connections,
-        warmupMs: settings.warmupMs,
+        // Single-use inputs are few: a short warm-up leaves most of them for the measured window.
+        warmupMs: scenarios[key].prepare ? Math.min(settings.warmupMs, 200) : settings.warmupMs,
         durationMs: (settings.seconds * 1000) / settings.rounds,
-        cpu: { read: () => cpuByProcess(scenarios[key].url === floor.url ? floor : service), delta: cpuDelta },
+        cpu: { read: () => cpuByProcess(scenarios[key].url === floor.url ? floor : service), delta: cpuDelta, byRole: cpuDeltaByRole },
       });
       perRound[key].push(result);
       log(`round ${round}: ${scenarios[key].name.padEnd(34)} ${result.rps.toFixed(1).padStart(7)} req/s  p50 ${result.p50.toFixed(1)} ms  p99 ${result.p99.toFixed(1)} ms  cpu ${(result.serverCpuMs / result.requests).toFixed(2)} ms/req  wrong ${result.failures + result.errors}  load ${os.loadavg()[0].toFixed(2)}`);
     }
   }
-  run.results = Object.fromEntries(ORDER.map((key) => [key, merge(perRound[key])]));
-  run.names = Object.fromEntries(ORDER.map((key) => [key, scenarios[key].name]));
+  const measured = order.filter((key) => scenarios[key] && perRound[key].length > 0);
+  run.results = Object.fromEntries(measured.map((key) => [key, merge(perRound[key])]));
+  run.names = Object.fromEntries(measured.map((key) => [key, scenarios[key].name]));
   run.ratios = ratios(run.results, settings.connections);
   run.budgets = budgets(run.results);
+  run.featureBudgets = featureBudgets(run.results);
+  await features.close();
 
-  const wrong = ORDER.filter((key) => run.results[key].failures + run.results[key].errors > 0);
+  const wrong = measured.filter((key) => run.results[key].failures + run.results[key].errors > 0);
   run.checks = [
     {
       name: "every answer under load was right (status and content; each refresh-chain answer a new token of the same user)",
       pass: wrong.length === 0,
-      detail: wrong.length === 0 ? `${ORDER.reduce((sum, key) => sum + run.results[key].requests, 0)} answers checked` : `wrong answers in: ${wrong.join(", ")}`,
+      detail: wrong.length === 0 ? `${measured.reduce((sum, key) => sum + run.results[key].requests, 0)} answers checked` : `wrong answers in: ${wrong.join(", ")}`,
     },
   ];
   log("refresh storm");
@@ -166,7 +190,7 @@ async function main() {
   await stop(service);
 
   log("rate-limit storms against a service with the default limits");
-  const strict = await startService({ cwd, port: 8794, inspectorPort: 8795, persistTo: `${tmp}/service-defaults`, log: `${tmp}/service-defaults.log` });
+  const strict = await startService({ cwd, port: 8794, persistTo: `${tmp}/service-defaults`, log: `${tmp}/service-defaults.log` });
   const users = await prepareUsers(agent, strict.url, 3, "limits");
   run.checks.push(...(await rateLimitStorms(agent, strict.url, users, DEFAULT_LIMITS)));
   await stop(strict);

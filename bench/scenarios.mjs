@@ -27,6 +27,11 @@ export function floorScenarios(url) {
     { name: "reference: one ES256 sign", key: "ref.sign", url, request: () => ({ path: "/sign" }), check: ok },
     { name: "reference: one ES256 verify", key: "ref.verify", url, request: () => ({ path: "/verify" }), check: (res) => ok(res) && parse(res).valid === true },
     { name: "reference: one JSON log line", key: "ref.log", url, request: () => ({ path: "/log" }), check: ok },
+    {
+      name: "floor: guest rows (user + session, one D1 batch)", key: "floor.guest", url,
+      request: () => ({ path: "/guest-batch", headers: { "cf-connecting-ip": addresses.fresh() } }),
+      check: (res) => ok(res) && parse(res).changes === 2,
+    },
   ];
 }
 
