@@ -24,7 +24,7 @@ export interface Branding {
   logoUrl?: string | undefined;
 }
 
-interface Description {
+export interface Description {
   to: string;
   brand: Branding;
   title: string;
@@ -70,7 +70,7 @@ function renderText(d: Description): string {
   return `${parts.join("\n\n")}\n\n— ${d.brand.platformName}\n`;
 }
 
-function compose(d: Description): Mail {
+export function compose(d: Description): Mail {
   return { to: d.to, subject: subjectLine(d.title), text: renderText(d), html: renderHtml(d) };
 }
 
