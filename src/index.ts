@@ -18,6 +18,7 @@ import { meta } from "./routes/meta";
 import { pages } from "./pages";
 import { v1 } from "./routes/v1";
 import { v1EmailCode } from "./routes/v1-email-code";
+import { v1Passkeys } from "./routes/v1-passkeys";
 
 const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.get("config").isDevelopment) return notFound(c);
@@ -32,6 +33,7 @@ app.use("/_dev/*", developmentOnly);
 
 app.route("/v1/auth", v1);
 app.route("/v1/auth", v1EmailCode);
+app.route("/v1/auth", v1Passkeys);
 app.route("/auth", compat);
 app.route("/_dev", devMail);
 app.route("/", pages);
