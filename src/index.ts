@@ -14,6 +14,7 @@ import {
 } from "./http/middleware";
 import { compat } from "./routes/compat";
 import { devMail } from "./routes/dev-mail";
+import { devPasskeys } from "./routes/dev-passkeys";
 import { meta } from "./routes/meta";
 import { pages } from "./pages";
 import { v1 } from "./routes/v1";
@@ -36,6 +37,7 @@ app.route("/v1/auth", v1EmailCode);
 app.route("/v1/auth", v1Passkeys);
 app.route("/auth", compat);
 app.route("/_dev", devMail);
+app.route("/_dev", devPasskeys);
 app.route("/", pages);
 app.route("/", meta(app));
 app.notFound(notFound);
