@@ -5,10 +5,11 @@
  *
  * - `WEBAUTHN_RP_ID`: a registrable domain (in production its TLD must be in the root zone) or
  *   `localhost`; never an IP address (WebAuthn refuses them). Default: the host of PUBLIC_URL.
- * Only values that are set are checked; the defaults derived from PUBLIC_URL are taken as they are.
  * - `WEBAUTHN_ORIGINS`: web origins on the RP ID or one of its subdomains (https in production;
  *   http too in development), or `android:apk-key-hash:<base64url>` for Android apps. Default: the
  *   origin of PUBLIC_URL.
+ *
+ * Only values that are set are checked; the defaults derived from PUBLIC_URL are taken as they are.
  *
  * @example
  * const rp = resolveWebauthn({ environment: "production", publicUrl: "https://auth.example.com" });
