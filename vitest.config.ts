@@ -37,6 +37,9 @@ export default defineConfig(async () => {
       // A real local HTTP mail API (Node), for the HTTP mail transport's tests.
       globalSetup: ["./scripts/mail-api-server.mjs"],
       setupFiles: ["./test/setup.ts"],
+      // @simplewebauthn/server's @peculiar/* dependencies import extensionless paths, which workerd's
+      // module loader cannot resolve; Vite transforms (and so resolves) them first.
+      server: { deps: { inline: [/@simplewebauthn\//, /@peculiar\//] } },
       testTimeout: 30_000,
       silent: "passed-only" as const,
       hookTimeout: 30_000,

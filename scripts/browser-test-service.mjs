@@ -65,6 +65,8 @@ export default async function setup(project) {
       "scripts/dev.mjs",
       ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)],
       ...["--persist-to", join(state, "wrangler"), "--show-interactive-dev-session=false"],
+      // Passkeys need a domain as RP ID (never an IP address): tests open the pages on localhost.
+      ...["--var", "WEBAUTHN_RP_ID:localhost", "--var", `WEBAUTHN_ORIGINS:http://localhost:${port}`],
     ],
     {
       detached: true, // its own process group, so teardown stops wrangler and workerd too

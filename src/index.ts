@@ -14,6 +14,7 @@ import {
 } from "./http/middleware";
 import { compat } from "./routes/compat";
 import { devMail } from "./routes/dev-mail";
+import { devPasskeys } from "./routes/dev-passkeys";
 import { meta } from "./routes/meta";
 import { pages } from "./pages";
 import { v1 } from "./routes/v1";
@@ -21,6 +22,8 @@ import { v1Account } from "./routes/v1-account";
 import { admin } from "./routes/admin";
 import { accountPages } from "./pages/account-pages";
 import { loadConfig } from "./config";
+import { v1EmailCode } from "./routes/v1-email-code";
+import { v1Passkeys } from "./routes/v1-passkeys";
 
 const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.get("config").isDevelopment) return notFound(c);
@@ -36,8 +39,11 @@ app.use("/_dev/*", developmentOnly);
 app.route("/v1/auth", v1);
 app.route("/v1/auth", v1Account);
 app.route("/v1/admin", admin);
+app.route("/v1/auth", v1EmailCode);
+app.route("/v1/auth", v1Passkeys);
 app.route("/auth", compat);
 app.route("/_dev", devMail);
+app.route("/_dev", devPasskeys);
 app.route("/", pages);
 app.route("/", accountPages);
 app.route("/", meta(app));

@@ -10,6 +10,7 @@
  * config.rateLimits.login; // { limit: 5, windowSeconds: 60 }
  */
 import { z } from "zod";
+import { resolveWebauthn } from "../passkeys/settings";
 
 /** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
@@ -191,6 +192,8 @@ function parse(env: object) {
       }
     }
   }
+  const webauthn = resolveWebauthn({ environment: e.ENVIRONMENT, publicUrl: e.PUBLIC_URL, rpId: e.WEBAUTHN_RP_ID, origins: e.WEBAUTHN_ORIGINS });
+  reasons.push(...webauthn.problems);
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
 
   return {
@@ -242,7 +245,7 @@ function parse(env: object) {
     emailCodeTtlMs: e.EMAIL_CODE_TTL_MINUTES * 60_000,
     emailCodeSignUp: e.EMAIL_CODE_SIGN_UP,
     // Refined by src/passkeys/ and src/identities/ (their own checks run at start too).
-    webauthn: { rpId: e.WEBAUTHN_RP_ID, rpName: e.WEBAUTHN_RP_NAME ?? e.PLATFORM_NAME, origins: e.WEBAUTHN_ORIGINS },
+    webauthn: { rpId: webauthn.rpId, rpName: e.WEBAUTHN_RP_NAME ?? e.PLATFORM_NAME, origins: webauthn.origins },
     oidcProviders: e.OIDC_PROVIDERS,
   };
 }

@@ -12,6 +12,7 @@ export interface ApiRoute {
   method: string;
   /** With `{name}` placeholders for path parameters. */
   path: string;
+  /** A Bearer token is required (not merely accepted). */
   bearer: boolean;
   /** Top-level JSON body fields (camelCase), when the operation takes a JSON body. */
   fields: string[];
@@ -35,7 +36,8 @@ export async function apiRoutes(): Promise<ApiRoute[]> {
       routes.push({
         method: method.toUpperCase(),
         path,
-        bearer: Boolean(operation?.security?.some((s: Json) => "bearerAuth" in s)),
+        // Required only: an operation that also lists `{}` (email-code verify) takes a token optionally.
+        bearer: Boolean(operation?.security?.some((s: Json) => "bearerAuth" in s) && !operation.security.some((s: Json) => Object.keys(s).length === 0)),
         fields: fieldsOf(operation?.requestBody?.content?.["application/json"]?.schema),
         params: (operation?.parameters ?? []).filter((p: Json) => p.in === "path").map((p: Json) => p.name as string),
       });

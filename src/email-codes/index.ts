@@ -1,0 +1,199 @@
+/**
+ * Password-free sign-in and sign-up by a mailed code (API.md §11).
+ *
+ * - `requestCode` stores a fresh 6-digit code for the address (replacing any earlier one) and
+ *   answers the same whether or not an account uses it; the account lookup and the mail happen
+ *   after the answer.
+ * - `verifyCode` spends the code with one compare-and-set (`DELETE … RETURNING`), so of any number
+ *   of concurrent verifications exactly one wins, then signs in, signs up, or upgrades the calling
+ *   guest in place.
+ *
+ * Codes are stored as HMAC-SHA-256(key, address ‖ code) under a key derived from the service's
+ * secrets (the signing key's private part and the pepper), never in the database: a leaked table
+ * alone does not let anyone try the million candidates offline.
+ *
+ * @example
+ * import { requestCode, verifyCode } from "./index";
+ * await requestCode(deps, { email: "ada@example.com" });
+ * const pair = await verifyCode(deps, { email: "ada@example.com", code: "042917" }, auth);
+ */
+import { and, eq, gt, lt, or, lte, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
+import { normalizeEmail } from "../accounts/users";
+import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
+import { users } from "../accounts/schema";
+import type { UserRow } from "../accounts/schema";
+import type { Config } from "../config";
+import { base64url } from "../crypto";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { AuthError } from "../http/errors";
+import { sendMail } from "../mail";
+import { checkLogoUrl, cleanPlatformName, linkBase } from "../mail/links";
+import type { Auth } from "../sessions";
+import type { IssuedPair } from "../sessions/user-object";
+import { codeMail } from "./mail";
+import { emailCodes } from "./schema";
+import { countCodeAttempt, countCodeMail } from "./limits";
+
+/** Wrong tries after which a code is void (API.md §11). */
+export const MAX_CODE_ATTEMPTS = 5;
+
+export interface RequestCodeInput {
+  email: string;
+  platformName?: string | undefined;
+  logoUrl?: string | undefined;
+  baseUrl?: string | undefined;
+  clientAlias?: string | undefined;
+}
+
+export interface VerifyCodeInput {
+  email: string;
+  code: string;
+}
+
+const encoder = new TextEncoder();
+const keys = new WeakMap<Config, Promise<CryptoKey>>();
+
+/** The HMAC key codes are hashed under: derived from secrets that live outside the database. */
+function codeKey(config: Config): Promise<CryptoKey> {
+  let key = keys.get(config);
+  if (!key) {
+    key = crypto.subtle
+      .digest("SHA-256", encoder.encode(`email-code\u0000${config.pepper ?? ""}\u0000${config.signingKey.d}`))
+      .then((material) => crypto.subtle.importKey("raw", material, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
+    keys.set(config, key);
+  }
+  return key;
+}
+
+/** HMAC-SHA-256 of the normalised address and the code, base64url. */
+export async function codeHash(config: Config, normalizedEmail: string, code: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", await codeKey(config), encoder.encode(`${normalizedEmail}\u0000${code}`));
+  return base64url(new Uint8Array(mac));
+}
+
+/** Six uniformly random decimal digits (rejection sampling, so no digit string is likelier). */
+export function randomCode(): string {
+  const limit = Math.floor(0x1_0000_0000 / 1_000_000) * 1_000_000;
+  for (;;) {
+    const [n] = crypto.getRandomValues(new Uint32Array(1));
+    if (n! < limit) return String(n! % 1_000_000).padStart(6, "0");
+  }
+}
+
+/**
+ * Stores a new code for `input.email` and mails it. Every input check comes first, so a 400 never
+ * depends on whether the account exists; 429 past the per-address mail limit (shared with the
+ * recovery mails). With EMAIL_CODE_SIGN_UP=false, an address no account uses gets no mail (the
+ * answer is the same).
+ */
+export async function requestCode(deps: Deps, input: RequestCodeInput): Promise<void> {
+  const named = input.baseUrl !== undefined || input.clientAlias !== undefined;
+  const base = named ? linkBase(deps.config, deps.origin, input) : null;
+  const logoUrl = checkLogoUrl(input.logoUrl);
+  const platformName = cleanPlatformName(input.platformName, deps.config.platformName);
+  const to = input.email.trim();
+  const email = normalizeEmail(to);
+  await countCodeMail(deps, email);
+
+  const code = randomCode();
+  const now = Date.now();
+  const row = { emailNormalized: email, codeHash: await codeHash(deps.config, email, code), attempts: 0, createdAt: now, expiresAt: now + deps.config.emailCodeTtlMs };
+  const db = drizzle(deps.env.DB);
+  // A new code replaces the row, which voids the previous code and resets the wrong-try count.
+  await db.insert(emailCodes).values(row).onConflictDoUpdate({ target: emailCodes.emailNormalized, set: row });
+
+  sendMail(deps, async () => {
+    const owner = await db.select({ email: users.email }).from(users).where(eq(users.emailNormalized, email)).get();
+    if (!owner && !deps.config.emailCodeSignUp) return null;
+    const link = base ? `${base}/sign-in?${new URLSearchParams({ email: owner?.email ?? to, code })}` : null;
+    return codeMail({ to: owner?.email ?? to, platformName, logoUrl, code, link, minutes: Math.round(deps.config.emailCodeTtlMs / 60_000) });
+  });
+}
+
+const invalidCode = () => new AuthError("invalid_credentials", "The code is wrong or has expired");
+
+const liveCode = (email: string, hash: string, now: number) =>
+  and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash), gt(emailCodes.expiresAt, now), lt(emailCodes.attempts, MAX_CODE_ATTEMPTS));
+
+/**
+ * Signs in with a mailed code (see the module comment). `auth` is the caller's session when it sent
+ * a Bearer token; only a guest's changes anything (a full account's token is ignored).
+ * 401 `invalid_credentials` for a wrong, void or expired code and when sign-up is off; 403
+ * `account_disabled`; 409 `conflict` for a guest whose address belongs to an account (the code is
+ * not spent then); 429 past the account's failed-login limit.
+ */
+export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth): Promise<IssuedPair> {
+  const email = normalizeEmail(input.email);
+  const db = drizzle(deps.env.DB);
+  const now = Date.now();
+  const hash = await codeHash(deps.config, email, input.code.trim());
+  let owner = await countCodeAttempt(deps, db, email, now);
+  const guest = auth?.user.isGuest ? auth : undefined;
+
+  if (guest && owner) {
+    // Nothing changes: the code stays usable, so the app can call again without the token.
+    const [match] = await db.select({ one: sql`1` }).from(emailCodes).where(liveCode(email, hash, now));
+    if (!match) return wrongCode(deps, db, email, owner);
+    throw new AuthError("conflict", "The address belongs to another account; sign in without the guest token", [{ field: "email", message: "belongs to another account" }]);
+  }
+  if (!owner && !deps.config.emailCodeSignUp) {
+    // Counted as a try like any other, so the answer does not tell a right code from a wrong one.
+    return wrongCode(deps, db, email, undefined);
+  }
+
+  const spent = await db.delete(emailCodes).where(liveCode(email, hash, now)).returning({ email: emailCodes.emailNormalized });
+  if (spent.length !== 1) return wrongCode(deps, db, email, owner);
+
+  if (!owner && guest) return upgradeGuestInPlace(deps, guest, { email: input.email });
+  if (!owner) owner = await signUp(db, input.email, now);
+  return signInOwner(deps, db, owner, now);
+}
+
+/** Records a wrong try against the code and, for an existing account, a failed sign-in. */
+async function wrongCode(deps: Deps, db: DrizzleD1Database, email: string, owner: UserRow | undefined): Promise<never> {
+  await db.batch([
+    db.update(emailCodes).set({ attempts: sql`${emailCodes.attempts} + 1` }).where(eq(emailCodes.emailNormalized, email)),
+    // A void or expired code is of no further use: drop it at once.
+    db.delete(emailCodes).where(and(eq(emailCodes.emailNormalized, email), or(lte(emailCodes.expiresAt, Date.now()), sql`${emailCodes.attempts} >= ${MAX_CODE_ATTEMPTS}`))),
+    ...(owner && !owner.isGuest ? [activityStatement(db, { userId: owner.id, type: "sign_in_failed", method: "code", client: deps.client })] : []),
+  ]);
+  throw invalidCode();
+}
+
+/** A full account for the proven address: no password, address verified. Loses gracefully to a concurrent registration. */
+async function signUp(db: DrizzleD1Database, typed: string, now: number): Promise<UserRow> {
+  const email = typed.trim();
+  await db
+    .insert(users)
+    .values({ id: crypto.randomUUID(), email, emailNormalized: normalizeEmail(email), isGuest: false, emailVerifiedAt: now, createdAt: now, updatedAt: now })
+    .onConflictDoNothing();
+  const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
+  if (!user) throw invalidCode();
+  return user;
+}
+
+/**
+ * Marks the address verified and starts the session. An address that was not verified until now
+ * may have been registered by someone else with a password they know (account pre-hijacking):
+ * that password is dropped and every earlier session ended before the owner signs in.
+ */
+async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, now: number): Promise<IssuedPair> {
+  const sessions = userSessions(deps, owner.id);
+  if (owner.emailVerifiedAt === null && owner.disabledAt === null) {
+    const unverified = and(eq(users.id, owner.id), eq(users.emailNormalized, owner.emailNormalized!), sql`${users.emailVerifiedAt} IS NULL`);
+    await db.batch([
+      activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`),
+      db.update(users).set({ emailVerifiedAt: now, passwordHash: null, updatedAt: now }).where(unverified),
+    ]);
+    await sessions.revokeSessions({ reason: "email_code_verified" });
+  }
+  const pair = await sessions.signIn({ userId: owner.id, method: "code", ...deps.client });
+  if (pair) return pair;
+  const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, owner.id)).get();
+  if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");
+  throw invalidCode();
+}

@@ -1,0 +1,57 @@
+/**
+ * WebAuthn challenges (API.md §12): 32 random bytes, kept 5 minutes in `webauthn_challenges`, and
+ * spent by their first use, right or wrong: `spendChallenge` deletes the row and returns it in one
+ * statement (`DELETE … RETURNING`), so of two requests with one challenge only one ever sees it.
+ *
+ * A registration challenge also carries the WebAuthn user handle its options named, so that the
+ * verification stores the very handle the authenticator was given (`<challenge>.<userHandle>`).
+ *
+ * @example
+ * const { id, challenge } = await createChallenge(db, { kind: "authentication", userId: null });
+ * const row = await spendChallenge(db, id, "authentication"); // null when unknown, spent or expired
+ */
+import { and, eq } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { randomToken } from "../crypto";
+import { webauthnChallenges } from "./schema";
+
+/** How long a challenge may be answered (ms). */
+export const CHALLENGE_TTL_MS = 5 * 60_000;
+
+export type ChallengeKind = "registration" | "authentication";
+
+export interface Challenge {
+  id: string;
+  /** base64url, as the options carry it. */
+  challenge: string;
+  userId: string | null;
+  /** Registration only: the user handle (base64url) the options named. */
+  userHandle: string | null;
+}
+
+/** Stores a fresh challenge; `userHandle` rides along for a registration. */
+export async function createChallenge(
+  db: DrizzleD1Database,
+  input: { kind: ChallengeKind; userId: string | null; userHandle?: string },
+): Promise<Challenge> {
+  const now = Date.now();
+  const challenge = randomToken(32);
+  const id = crypto.randomUUID();
+  const stored = input.userHandle ? `${challenge}.${input.userHandle}` : challenge;
+  await db.insert(webauthnChallenges).values({ id, kind: input.kind, userId: input.userId, challenge: stored, createdAt: now, expiresAt: now + CHALLENGE_TTL_MS });
+  return { id, challenge, userId: input.userId, userHandle: input.userHandle ?? null };
+}
+
+/**
+ * Deletes the challenge and returns it, or null when it is unknown, of another kind, already spent
+ * or expired. With `userId`, only that user's challenge is spent.
+ */
+export async function spendChallenge(db: DrizzleD1Database, id: string, kind: ChallengeKind, userId?: string): Promise<Challenge | null> {
+  const [row] = await db
+    .delete(webauthnChallenges)
+    .where(and(eq(webauthnChallenges.id, id), eq(webauthnChallenges.kind, kind), userId === undefined ? undefined : eq(webauthnChallenges.userId, userId)))
+    .returning();
+  if (!row || row.expiresAt <= Date.now()) return null;
+  const [challenge, userHandle] = row.challenge.split(".");
+  return { id: row.id, challenge: challenge!, userId: row.userId, userHandle: userHandle ?? null };
+}

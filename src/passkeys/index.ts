@@ -1,0 +1,196 @@
+/**
+ * Passkeys (API.md §12), the account side: registration (options, then the authenticator's
+ * response), listing, renaming and removing. Sign-in with a passkey is in ./login.ts. WebAuthn
+ * itself (CBOR, COSE keys, attestation, signatures) is @simplewebauthn/server's, on WebCrypto.
+ *
+ * Registration asks for a discoverable credential (resident key) with user verification, offers
+ * ES256 and RS256 only, wants no attestation, and excludes the user's existing credentials. The
+ * WebAuthn user handle is 32 random bytes per user, the same on all of its passkeys (it lives on
+ * their rows), never the user id or the email.
+ *
+ * @example
+ * const { challengeId, options } = await registrationOptions(deps, auth);
+ * const passkey = await registerPasskey(deps, auth, { challengeId, response, name: "Laptop" });
+ */
+import { generateRegistrationOptions, verifyRegistrationResponse } from "@simplewebauthn/server";
+import type { PublicKeyCredentialCreationOptionsJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
+import { and, asc, eq, or, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
+import { requireAnotherWayToSignIn, requireReauthentication } from "../accounts/reauthentication";
+import { users } from "../accounts/schema";
+import { base64url, randomToken } from "../crypto";
+import { insertWhere } from "../db/insert-where";
+import type { Deps } from "../http/deps";
+import { AuthError, invalidRequest } from "../http/errors";
+import { identities } from "../identities/schema";
+import type { Auth } from "../sessions";
+import { createChallenge, spendChallenge, CHALLENGE_TTL_MS } from "./challenges";
+import { passkeys } from "./schema";
+import type { PasskeyRow } from "./schema";
+
+/** At most this many passkeys per user. */
+export const MAX_PASSKEYS = 10;
+/** COSE algorithms offered: ES256 (-7) and RS256 (-257). */
+export const SUPPORTED_ALGORITHMS = [-7, -257];
+
+/** A passkey as its owner sees it. */
+export interface PasskeyView {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  backedUp: boolean;
+}
+
+export function passkeyView(row: PasskeyRow): PasskeyView {
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: new Date(row.createdAt).toISOString(),
+    lastUsedAt: row.lastUsedAt === null ? null : new Date(row.lastUsedAt).toISOString(),
+    backedUp: row.backedUp,
+  };
+}
+
+const tooMany = () => new AuthError("conflict", `An account can have at most ${MAX_PASSKEYS} passkeys; remove one first`);
+const unverifiable = () => invalidRequest("response", "could not be verified");
+
+/** Options for navigator.credentials.create (PublicKeyCredentialCreationOptionsJSON); 409 past MAX_PASSKEYS. */
+export async function registrationOptions(deps: Deps, auth: Auth): Promise<{ challengeId: string; options: PublicKeyCredentialCreationOptionsJSON }> {
+  const db = drizzle(deps.env.DB);
+  const existing = await db.select().from(passkeys).where(eq(passkeys.userId, auth.userId)).orderBy(asc(passkeys.createdAt));
+  if (existing.length >= MAX_PASSKEYS) throw tooMany();
+  const userHandle = existing[0]?.userHandle ?? randomToken(32);
+  const stored = await createChallenge(db, { kind: "registration", userId: auth.userId, userHandle });
+  const user = auth.user;
+  const userName = user.email ?? user.username ?? `${deps.config.webauthn.rpName} guest`;
+  const options = await generateRegistrationOptions({
+    rpName: deps.config.webauthn.rpName,
+    rpID: deps.config.webauthn.rpId,
+    userName,
+    userDisplayName: user.username ?? userName,
+    userID: fromB64(userHandle),
+    challenge: fromB64(stored.challenge),
+    timeout: CHALLENGE_TTL_MS,
+    attestationType: "none",
+    excludeCredentials: existing.map((p) => ({ id: p.credentialId, ...(p.transports ? { transports: JSON.parse(p.transports) as string[] } : {}) })),
+    authenticatorSelection: { residentKey: "required", requireResidentKey: true, userVerification: "required" },
+    supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
+  });
+  return { challengeId: stored.id, options };
+}
+
+function fromB64(value: string): Uint8Array<ArrayBuffer> {
+  const padded = value.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((value.length + 3) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+export interface RegisterInput {
+  challengeId: string;
+  response: RegistrationResponseJSON;
+  name?: string | undefined;
+}
+
+/**
+ * Verifies the authenticator's answer to a registration challenge and stores the passkey, with its
+ * `passkey_added` event in the same batch. 400 when the challenge is unknown, spent, expired or
+ * another user's, or the response does not verify; 409 past MAX_PASSKEYS or for a credential
+ * already registered.
+ */
+export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInput): Promise<PasskeyView> {
+  const db = drizzle(deps.env.DB);
+  const challenge = await spendChallenge(db, input.challengeId, "registration", auth.userId);
+  if (!challenge?.userHandle) throw invalidRequest("challengeId", "is unknown, already used or expired");
+  let verified;
+  try {
+    verified = await verifyRegistrationResponse({
+      response: input.response,
+      expectedChallenge: challenge.challenge,
+      expectedOrigin: deps.config.webauthn.origins,
+      expectedRPID: deps.config.webauthn.rpId,
+      requireUserVerification: true,
+      supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
+    });
+  } catch {
+    throw unverifiable();
+  }
+  if (!verified.verified) throw unverifiable();
+  const info = verified.registrationInfo;
+  const now = Date.now();
+  const row: PasskeyRow = {
+    id: crypto.randomUUID(),
+    userId: auth.userId,
+    credentialId: info.credential.id,
+    publicKey: base64url(info.credential.publicKey),
+    signCount: info.credential.counter,
+    transports: info.credential.transports?.length ? JSON.stringify(info.credential.transports) : null,
+    userHandle: challenge.userHandle,
+    backedUp: info.credentialBackedUp,
+    name: input.name?.trim() || "Passkey",
+    createdAt: now,
+    lastUsedAt: null,
+  };
+  // Under the limit, and the same handle as the user's other passkeys (a concurrent first
+  // registration with another handle loses), checked in the INSERT itself.
+  const fits = sql`(SELECT COUNT(*) FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId}) < ${MAX_PASSKEYS}
+    AND NOT EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND ${passkeys.userHandle} != ${row.userHandle})`;
+  const added = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.id} = ${row.id})`;
+  const [inserted] = await db
+    .batch([
+      insertWhere(db, passkeys, row, fits),
+      activityStatement(db, { userId: auth.userId, type: "passkey_added", sessionId: auth.sessionId, client: deps.client, at: now }, added),
+    ])
+    .catch((error: unknown) => {
+      let text = "";
+      for (let e: unknown = error; e instanceof Error; e = e.cause) text += ` ${e.message}`;
+      if (text.includes("credential_id")) throw new AuthError("conflict", "This passkey is already registered");
+      throw error;
+    });
+  if (inserted.meta.changes !== 1) throw tooMany();
+  return passkeyView(row);
+}
+
+export async function listPasskeys(deps: Deps, auth: Auth): Promise<PasskeyView[]> {
+  const rows = await drizzle(deps.env.DB).select().from(passkeys).where(eq(passkeys.userId, auth.userId)).orderBy(asc(passkeys.createdAt));
+  return rows.map(passkeyView);
+}
+
+export async function renamePasskey(deps: Deps, auth: Auth, passkeyId: string, name: string): Promise<PasskeyView> {
+  const [row] = await drizzle(deps.env.DB)
+    .update(passkeys)
+    .set({ name: name.trim() })
+    .where(and(eq(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId)))
+    .returning();
+  if (!row) throw new AuthError("not_found", "No such passkey");
+  return passkeyView(row);
+}
+
+/**
+ * Removes one of the caller's passkeys after re-authentication (API.md §9); 404 when it is not
+ * the caller's, 409 when it is a full account's last way to sign in. The check is repeated inside
+ * the DELETE, so two concurrent removals cannot together take away the last way.
+ */
+export async function removePasskey(deps: Deps, auth: Auth, passkeyId: string, password: string | undefined): Promise<void> {
+  const db = drizzle(deps.env.DB);
+  const [found] = await db.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId)));
+  if (!found) throw new AuthError("not_found", "No such passkey");
+  await requireReauthentication(deps, auth, password);
+  await requireAnotherWayToSignIn(deps, auth.user, { passkeyId });
+  const anotherWay = or(
+    sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${auth.userId} AND (${users.isGuest} = 1 OR ${users.passwordHash} IS NOT NULL OR (${users.emailVerifiedAt} IS NOT NULL AND ${users.email} IS NOT NULL)))`,
+    sql`EXISTS (SELECT 1 FROM ${passkeys} AS other WHERE other.user_id = ${auth.userId} AND other.id != ${passkeyId})`,
+    sql`EXISTS (SELECT 1 FROM ${identities} WHERE ${identities.userId} = ${auth.userId})`,
+  );
+  const now = Date.now();
+  const [, removed] = await db.batch([
+    // The event first, guarded by the same conditions, so it is written only with the removal.
+    activityStatement(
+      db,
+      { userId: auth.userId, type: "passkey_removed", sessionId: auth.sessionId, client: deps.client, at: now },
+      sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.id} = ${passkeyId} AND ${passkeys.userId} = ${auth.userId}) AND ${anotherWay}`,
+    ),
+    db.delete(passkeys).where(and(eq(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId), anotherWay)),
+  ]);
+  if (removed.meta.changes !== 1) throw new AuthError("conflict", "This is the last way to sign in to the account; add another first");
+}

@@ -1,0 +1,125 @@
+/**
+ * Sign-in with a passkey (API.md §12): discoverable credentials, so the options carry no
+ * allow-list and the authenticator names the credential and its user handle. The challenge is spent
+ * before anything is checked; then the credential, the user handle, the origin, the RP ID hash, the
+ * user-verified flag and the signature (by @simplewebauthn/server), and the sign counter (here: one
+ * that does not increase, when either side is non-zero, is refused, logged and recorded as a failed
+ * sign-in). Every refusal is 401 `invalid_credentials`, counted against the account like a wrong
+ * password.
+ *
+ * @example
+ * const { challengeId, options } = await loginOptions(deps);
+ * const pair = await loginWithPasskey(deps, { challengeId, response });
+ */
+import { generateAuthenticationOptions, verifyAuthenticationResponse } from "@simplewebauthn/server";
+import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
+import { and, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
+import { users } from "../accounts/schema";
+import type { UserRow } from "../accounts/schema";
+import { constantTimeEqual, fromBase64url, sha256 } from "../crypto";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { AuthError } from "../http/errors";
+import { log } from "../http/log";
+import { loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import type { IssuedPair } from "../sessions/user-object";
+import { CHALLENGE_TTL_MS, createChallenge, spendChallenge } from "./challenges";
+import { passkeys } from "./schema";
+import type { PasskeyRow } from "./schema";
+
+/** Options for navigator.credentials.get (PublicKeyCredentialRequestOptionsJSON), with no allow-list. */
+export async function loginOptions(deps: Deps): Promise<{ challengeId: string; options: PublicKeyCredentialRequestOptionsJSON }> {
+  const stored = await createChallenge(drizzle(deps.env.DB), { kind: "authentication", userId: null });
+  const options = await generateAuthenticationOptions({
+    rpID: deps.config.webauthn.rpId,
+    challenge: fromBase64url(stored.challenge) as Uint8Array<ArrayBuffer>,
+    timeout: CHALLENGE_TTL_MS,
+    userVerification: "required",
+  });
+  return { challengeId: stored.id, options };
+}
+
+export interface PasskeyLoginInput {
+  challengeId: string;
+  response: AuthenticationResponseJSON;
+}
+
+const refused = () => new AuthError("invalid_credentials", "The passkey could not be verified");
+
+/**
+ * Counts one sign-in try against the account before the signature is checked (the per-account
+ * failed-login limit of API.md §6, shared with passwords and codes); 429 past it.
+ */
+async function countAttempt(deps: Deps, db: DrizzleD1Database, user: UserRow, now: number): Promise<void> {
+  const identifier = user.emailNormalized ?? user.usernameNormalized ?? user.id;
+  const rate = deps.config.accountLoginFailures;
+  const [attempt] = await loginAttemptStatement(db, identifier, await sha256(identifier), rate, now);
+  const decision = loginAttemptDecision(attempt, rate, now);
+  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
+}
+
+async function failed(deps: Deps, db: DrizzleD1Database, userId: string, reason: string): Promise<never> {
+  await activityStatement(db, { userId, type: "sign_in_failed", method: "passkey", client: deps.client });
+  log("warn", "passkey.refused", { requestId: deps.requestId, reason });
+  throw refused();
+}
+
+/** Signs in with a passkey assertion: a TokenPair for its account (a guest stays a guest). */
+export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Promise<IssuedPair> {
+  const db = drizzle(deps.env.DB);
+  const challenge = await spendChallenge(db, input.challengeId, "authentication");
+  if (!challenge) throw refused();
+  const now = Date.now();
+  const found = await db
+    .select({ passkey: passkeys, user: users })
+    .from(passkeys)
+    .innerJoin(users, eq(users.id, passkeys.userId))
+    .where(eq(passkeys.credentialId, String(input.response.id)))
+    .get();
+  if (!found) throw refused();
+  const { passkey, user } = found;
+  await countAttempt(deps, db, user, now);
+
+  // The authenticator returns the handle it stored with the credential; it must be this passkey's.
+  const handle = input.response.response?.userHandle;
+  if (handle !== undefined && handle !== null && !constantTimeEqual(String(handle), passkey.userHandle)) {
+    return failed(deps, db, user.id, "user_handle");
+  }
+  let verified;
+  try {
+    verified = await verifyAuthenticationResponse({
+      response: input.response,
+      expectedChallenge: challenge.challenge,
+      expectedOrigin: deps.config.webauthn.origins,
+      expectedRPID: deps.config.webauthn.rpId,
+      // The counter is checked below, where a regression can be recorded.
+      credential: { id: passkey.credentialId, publicKey: fromBase64url(passkey.publicKey) as Uint8Array<ArrayBuffer>, counter: 0 },
+      requireUserVerification: true,
+    });
+  } catch {
+    return failed(deps, db, user.id, "verification");
+  }
+  if (!verified.verified) return failed(deps, db, user.id, "verification");
+  const counter = verified.authenticationInfo.newCounter;
+  if ((counter > 0 || passkey.signCount > 0) && counter <= passkey.signCount) return failed(deps, db, user.id, "sign_counter");
+  await usePasskey(db, passkey, counter, verified.authenticationInfo.credentialBackedUp, now);
+
+  const pair = await userSessions(deps, user.id).signIn({ userId: user.id, method: "passkey", role: user.isGuest ? "guest" : "user", ...deps.client });
+  if (pair) return pair;
+  const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id)).get();
+  if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");
+  throw refused();
+}
+
+/** Stores the new counter: a compare-and-set, so of two assertions with one counter value only one passes. */
+async function usePasskey(db: DrizzleD1Database, passkey: PasskeyRow, counter: number, backedUp: boolean, now: number): Promise<void> {
+  const updated = await db
+    .update(passkeys)
+    .set({ signCount: counter, lastUsedAt: now, backedUp })
+    .where(and(eq(passkeys.id, passkey.id), eq(passkeys.signCount, passkey.signCount)))
+    .returning({ id: passkeys.id });
+  if (updated.length !== 1) throw refused();
+}

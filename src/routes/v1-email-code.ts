@@ -1,0 +1,67 @@
+/**
+ * Email codes under /v1/auth (API.md §11): ask for a code, then trade it for a TokenPair. Mounted
+ * from src/index.ts beside the other /v1/auth routers.
+ *
+ * @example
+ * app.route("/v1/auth", v1EmailCode);
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import * as emailCodes from "../email-codes";
+import { deps, router } from "../http";
+import type { AppEnv } from "../http";
+import { limited } from "../http/middleware";
+import { authenticate } from "../sessions";
+import type { Auth } from "../sessions";
+import { tokenPair } from "./present";
+import { Email, TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+
+const tags = ["v1"];
+
+export const EmailCodeBody = z
+  .object({
+    email: Email,
+    platformName: z.string().max(200).optional(),
+    logoUrl: z.string().max(2048).optional(),
+    baseUrl: z.string().max(2048).optional(),
+    clientAlias: z.string().max(100).optional(),
+  })
+  .openapi("EmailCodeBody");
+
+export const EmailCodeVerifyBody = z
+  .object({ email: Email, code: z.string().trim().regex(/^\d{6}$/, "must be 6 digits").openapi({ example: "042917" }) })
+  .openapi("EmailCodeVerifyBody");
+
+/** Authenticates the caller when it sent an Authorization header (a bad token is a 401); otherwise none. */
+const optionalAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const header = c.req.header("authorization");
+  if (header !== undefined) c.set("auth", await authenticate(deps(c), header));
+  await next();
+};
+
+export const v1EmailCode = router()
+  .openapi(
+    createRoute({
+      method: "post", path: "/email-code", tags, operationId: "requestEmailCode", middleware: limited("code"),
+      summary: "Mail a 6-digit sign-in code (same answer whether or not the account exists)",
+      request: { body: json(EmailCodeBody) },
+      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429, 503) },
+    }),
+    async (c) => {
+      await emailCodes.requestCode(deps(c), c.req.valid("json"));
+      return c.json({ message: "If the address can sign in, a code is on its way." }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/email-code/verify", tags, operationId: "verifyEmailCode", security: [{}, ...bearer],
+      middleware: limited("login", optionalAuth),
+      summary: "Sign in (or sign up, or upgrade the calling guest) with a mailed code",
+      request: { body: json(EmailCodeVerifyBody) },
+      responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 403, 409, 429, 503) },
+    }),
+    async (c) => {
+      const auth = c.get("auth") as Auth | undefined;
+      return c.json(tokenPair(await emailCodes.verifyCode(deps(c), c.req.valid("json"), auth)), 200);
+    },
+  );
