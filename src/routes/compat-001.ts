@@ -13,6 +13,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, router } from "../http";
 import { limited, requireAuth } from "../http/middleware";
+import { spelled } from "../http/spelling";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { envelope } from "./compat-present";
@@ -61,7 +62,7 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/password-reset/{email}", tags, middleware: limited("reset"),
+      method: "post", path: "/password-reset/{email}", tags, middleware: [spelled({ newPassword: "password" }), ...limited("reset")],
       summary: "Set a new password with the mailed token; ends every session (document 001)",
       request: { params: EmailParams, body: json(PasswordResetBody) },
       responses: { 200: jsonContent(UserEnvelope, "The user"), ...errorResponses(400, 429) },
