@@ -21,7 +21,7 @@ import { sendMail } from "../mail";
 import { resetNoticeMail, verificationMail } from "../mail/templates";
 import { createTokenStatements, redeemToken } from "../one-time-tokens";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
-import { limitRecoveryMail, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import { limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
 import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import type { Auth } from "../sessions";
@@ -150,21 +150,25 @@ export interface LoginInput {
  */
 export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> {
   const identifier = normalizeEmail(input.email ?? input.username ?? "");
-  const now = Date.now();
   const db = drizzle(deps.env.DB);
-  const rate = deps.config.accountLoginFailures;
-  const [attempt, found] = await db.batch([
-    loginAttemptStatement(db, identifier, await sha256(identifier), rate, now),
+  const attempt = await reserveLoginAttempt(
+    deps,
+    identifier,
     db
       .select()
       .from(users)
       .where(input.email !== undefined ? eq(users.emailNormalized, identifier) : eq(users.usernameNormalized, identifier))
       .limit(1),
-  ]);
-  const user = found[0];
-  const decision = loginAttemptDecision(attempt[0], rate, now);
-  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
+  );
+  try {
+    return await checkLogin(deps, attempt.found[0], input);
+  } finally {
+    await attempt.release();
+  }
+}
 
+async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput): Promise<IssuedPair> {
+  const db = drizzle(deps.env.DB);
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
   if (!user || !valid) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
