@@ -1,9 +1,13 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 // @ts-expect-error: a plain .mjs module shared with scripts/dev.mjs
+import { ensureAssets } from "./scripts/assets.mjs";
+// @ts-expect-error: a plain .mjs module shared with scripts/dev.mjs
 import { generateDevKey } from "./scripts/dev-key.mjs";
 
 export default defineConfig(async () => {
+  // The [assets] directory (Scalar's script for /docs) from the pinned npm package.
+  ensureAssets();
   const migrations = await readD1Migrations("./migrations");
   const signingKey = await generateDevKey("dev-test");
   const previousKey = await generateDevKey("dev-test-previous");

@@ -23,7 +23,7 @@ const snakeNote = "Field names as document 000 writes them (snake_case); camelCa
 export const compat000 = router()
   .openapi(
     createRoute({
-      method: "post", path: "/guest", tags, middleware: limited("guest"),
+      method: "post", path: "/guest", operationId: "doc000Guest", tags, middleware: limited("guest"),
       summary: "Start a guest session (document 000)",
       responses: { 200: jsonContent(TokenResponse, "A new guest user and its tokens"), ...errorResponses(429, 503) },
     }),
@@ -31,7 +31,7 @@ export const compat000 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", tags, middleware: [spelled(SNAKE_000), ...limited("login")],
+      method: "post", path: "/login", operationId: "doc000Login", tags, middleware: [spelled(SNAKE_000), ...limited("login")],
       summary: "Sign in with email or username and password (document 000)",
       request: { body: json(LoginBody) },
       responses: { 200: jsonContent(TokenResponse, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
@@ -40,7 +40,7 @@ export const compat000 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/refresh", tags, middleware: [spelled(SNAKE_000), ...limited("refresh")],
+      method: "post", path: "/refresh", operationId: "doc000Refresh", tags, middleware: [spelled(SNAKE_000), ...limited("refresh")],
       summary: "Rotate a refresh token, proving the session with its access token (document 000)",
       description: `The access token may be expired but must be validly signed and of the same session. ${snakeNote}`,
       request: { body: json(RefreshWithAccessBody) },
@@ -53,7 +53,7 @@ export const compat000 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/upgrade", tags, security: bearer, middleware: [spelled(SNAKE_000), ...limited("upgrade", requireAuth)],
+      method: "post", path: "/upgrade", operationId: "doc000Upgrade", tags, security: bearer, middleware: [spelled(SNAKE_000), ...limited("upgrade", requireAuth)],
       summary: "Turn the calling guest into a full account, keeping its id (document 000)",
       description: snakeNote,
       request: { body: jsonOrForm(UpgradeBody000, UpgradeForm000) },

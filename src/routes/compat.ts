@@ -21,7 +21,7 @@ import { bearer, errorResponses, jsonContent } from "./schemas";
 
 const signout = router().openapi(
   createRoute({
-    method: "post", path: "/signout", tags: ["doc-000", "doc-001"], security: bearer,
+    method: "post", path: "/signout", operationId: "authSignout", tags: ["doc-000", "doc-001"], security: bearer,
     middleware: [spelled(SNAKE_000), ...limited("signout", requireAuth)],
     summary: "End a session (documents 000 and 001)",
     description:
