@@ -13,7 +13,7 @@ import {
   configure, cors, noStore, notFound, onError, requestLog, securityHeaders,
 } from "./http/middleware";
 import { compat } from "./routes/compat";
-import { devMail } from "./routes/dev-mail";
+import { devIndex, devMail } from "./routes/dev-mail";
 import { meta } from "./routes/meta";
 import { pages } from "./pages";
 import { v1 } from "./routes/v1";
@@ -32,6 +32,7 @@ app.use("/_dev/*", developmentOnly);
 app.route("/v1/auth", v1);
 app.route("/auth", compat);
 app.route("/_dev", devMail);
+app.get("/", developmentOnly, devIndex);
 app.route("/", pages);
 app.route("/", meta(app));
 app.notFound(notFound);
