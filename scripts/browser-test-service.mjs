@@ -62,7 +62,8 @@ export default async function setup(project) {
   // The service's development variables live with its state, never in the checkout's .dev.vars.
   const envFile = join(state, "dev.vars");
   const key = await generateDevKey("dev-browser-test");
-  writeFileSync(envFile, `ENVIRONMENT=development\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
+  // The service's own origin may be a mail's baseUrl, so the pages' link back to the app is testable.
+  writeFileSync(envFile, `ENVIRONMENT=development\nREDIRECT_ORIGINS=${url}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
   const log = openSync(logPath, "a");
   const child = spawn(
     process.execPath,
