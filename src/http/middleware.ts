@@ -124,7 +124,9 @@ function replaceBody(c: Parameters<Middleware>[0], body: string | FormData | URL
   headers.delete("content-type");
   headers.delete("content-length");
   if (contentType) headers.set("content-type", contentType);
-  c.req.raw = new Request(raw.url, { method: raw.method, headers, body, cf: raw.cf } as RequestInit);
+  // A GET or HEAD may arrive with a body (Workers allow it), but a new Request may not carry one.
+  const bodyless = raw.method === "GET" || raw.method === "HEAD";
+  c.req.raw = new Request(raw.url, { method: raw.method, headers, body: bodyless ? null : body, cf: raw.cf } as RequestInit);
   c.req.bodyCache = {};
 }
 

@@ -112,3 +112,4 @@ describe("POST /auth/signout with other users' sessionIds", () => {
     expect((await call("/v1/auth/me", { token: mine.accessToken })).status).toBe(200);
   });
 });
+
