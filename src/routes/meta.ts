@@ -143,6 +143,7 @@ export function meta(app: OpenAPIHono<AppEnv>) {
 </head>
 <body>
 <div id="app"></div>
+<noscript><p>The reference needs JavaScript. The OpenAPI document itself is at <a href="/openapi.json">/openapi.json</a>.</p></noscript>
 <script src="/docs/scalar.js"></script>
 <script src="/docs/start.js"></script>
 </body>
