@@ -21,7 +21,7 @@ import { sendMail } from "../mail";
 import { resetNoticeMail, verificationMail } from "../mail/templates";
 import { createTokenStatements, redeemToken } from "../one-time-tokens";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
-import { limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
+import { clearLoginAttempts, limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
 import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import type { Auth } from "../sessions";
@@ -172,6 +172,8 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
   if (!user || !valid) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
+    // The password was right: it must not count as a failed attempt (README, per-account throttling).
+    await clearLoginAttempts(deps, user.id);
     throw new AuthError("email_not_verified", "Verify your email address before signing in");
   }
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it

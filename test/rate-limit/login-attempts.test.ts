@@ -31,3 +31,13 @@ describe("checked password attempts per account", () => {
     expect(Number(later.headers.get("Retry-After"))).toBeLessThan(wait);
   });
 });
+
+describe("a right password for an unverified address", () => {
+  it("answers email_not_verified and is never counted as a failure", async () => {
+    const email = `unverified-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    expect((await call("/v1/auth/register", { body: { email, password: PASSWORD } })).status).toBe(201);
+    for (let i = 0; i < 12; i++) {
+      await expectError(await call("/v1/auth/login", { body: { email, password: PASSWORD } }), 401, "email_not_verified");
+    }
+  });
+});
