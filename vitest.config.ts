@@ -1,9 +1,13 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 // @ts-expect-error: a plain .mjs module shared with scripts/dev.mjs
+import { ensureAssets } from "./scripts/assets.mjs";
+// @ts-expect-error: a plain .mjs module shared with scripts/dev.mjs
 import { generateDevKey } from "./scripts/dev-key.mjs";
 
 export default defineConfig(async () => {
+  // The [assets] directory (Scalar's script for /docs) from the pinned npm package.
+  ensureAssets();
   const migrations = await readD1Migrations("./migrations");
   const signingKey = await generateDevKey("dev-test");
   const previousKey = await generateDevKey("dev-test-previous");
@@ -12,6 +16,10 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
+        // workerd's verbose mode prints a stack for every exception that crosses into the runtime,
+        // even one the code catches (a refused mail, an injected D1 fault): noise in a green run.
+        // WORKERD_VERBOSE=1 brings it back for debugging.
+        verbose: (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.WORKERD_VERBOSE === "1",
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,

@@ -12,10 +12,11 @@
  * const base = inject("serviceUrl"); // "http://127.0.0.1:41237"
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateDevKey } from "./dev-key.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const STARTUP_MS = 90_000;
@@ -58,13 +59,18 @@ export default async function setup(project) {
 
   const state = mkdtempSync(join(tmpdir(), "edge-auth-browser-"));
   const logPath = join(state, "wrangler.log");
+  // The service's development variables live with its state, never in the checkout's .dev.vars.
+  const envFile = join(state, "dev.vars");
+  const key = await generateDevKey("dev-browser-test");
+  // The service's own origin may be a mail's baseUrl, so the pages' link back to the app is testable.
+  writeFileSync(envFile, `ENVIRONMENT=development\nREDIRECT_ORIGINS=${url}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
   const log = openSync(logPath, "a");
   const child = spawn(
     process.execPath,
     [
       "scripts/dev.mjs",
       ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)],
-      ...["--persist-to", join(state, "wrangler"), "--show-interactive-dev-session=false"],
+      ...["--persist-to", join(state, "wrangler"), "--env-file", envFile, "--show-interactive-dev-session=false"],
       // Passkeys need a domain as RP ID (never an IP address): tests open the pages on localhost.
       ...["--var", "WEBAUTHN_RP_ID:localhost", "--var", `WEBAUTHN_ORIGINS:http://localhost:${port}`],
     ],

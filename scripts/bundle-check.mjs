@@ -6,8 +6,10 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import { ensureAssets } from "./assets.mjs";
 
 const BUDGET = 250 * 1024;
+ensureAssets(); // wrangler wants the [assets] directory; assets are not part of the bundle
 execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", "dist"], { stdio: "inherit" });
 const files = readdirSync("dist").filter((f) => f.endsWith(".js"));
 const raw = files.reduce((sum, f) => sum + readFileSync(`dist/${f}`).length, 0);

@@ -1,19 +1,28 @@
 #!/usr/bin/env node
 /**
- * `npm run dev -- [wrangler dev args]`: applies the local D1 migrations to the same state directory
- * `wrangler dev` will use (its --persist-to, if given), writes a git-ignored .dev.vars with a fresh
- * ES256 key and ENVIRONMENT=development when it has none, then runs `wrangler dev` with every
- * argument passed through.
+ * `npm run dev -- [wrangler dev args]`: copies the static assets (scripts/assets.mjs), applies the
+ * local D1 migrations to the same state directory `wrangler dev` will use (its --persist-to, if
+ * given), writes a git-ignored .dev.vars with a fresh ES256 key and ENVIRONMENT=development when it
+ * has none (unless the caller names its own variables with --env-file, as the browser tests do, so
+ * they never write into the checkout), then runs `wrangler dev` with every argument passed through.
+ * Offline by default: no metrics, and no fetch of Cloudflare's request.cf data (whose failure
+ * offline prints a stack trace at start).
  *
  * @example
  * npm run dev -- --ip 127.0.0.1 --port 8790 --persist-to /tmp/x
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { ensureAssets } from "./assets.mjs";
 import { generateDevKey } from "./dev-key.mjs";
 
 const args = process.argv.slice(2);
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" };
+const env = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
+  CI: process.env.CI ?? "true",
+};
 
 function option(name) {
   const index = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
@@ -35,7 +44,8 @@ async function ensureDevVars() {
   if (lines.length > 0) writeFileSync(path, `${current}${current && !current.endsWith("\n") ? "\n" : ""}${lines.join("\n")}\n`, { mode: 0o600 });
 }
 
-await ensureDevVars();
+ensureAssets();
+if (option("--env-file") === undefined) await ensureDevVars();
 
 const persistTo = option("--persist-to");
 const migrate = ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : [])];

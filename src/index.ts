@@ -13,7 +13,7 @@ import {
   configure, cors, noStore, notFound, onError, requestLog, securityHeaders,
 } from "./http/middleware";
 import { compat } from "./routes/compat";
-import { devMail } from "./routes/dev-mail";
+import { devIndex, devMail } from "./routes/dev-mail";
 import { devPasskeys } from "./routes/dev-passkeys";
 import { meta } from "./routes/meta";
 import { pages } from "./pages";
@@ -44,6 +44,7 @@ app.route("/v1/auth", v1Passkeys);
 app.route("/auth", compat);
 app.route("/_dev", devMail);
 app.route("/_dev", devPasskeys);
+app.get("/", developmentOnly, devIndex);
 app.route("/", pages);
 app.route("/", accountPages);
 app.route("/", meta(app));

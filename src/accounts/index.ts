@@ -22,7 +22,7 @@ import { sendMail } from "../mail";
 import { resetNoticeMail, verificationMail } from "../mail/templates";
 import { createTokenStatements, redeemToken } from "../one-time-tokens";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
-import { limitRecoveryMail, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import { clearLoginAttempts, limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
 import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import type { Auth } from "../sessions";
@@ -156,21 +156,25 @@ export interface LoginInput {
  */
 export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> {
   const identifier = normalizeEmail(input.email ?? input.username ?? "");
-  const now = Date.now();
   const db = drizzle(deps.env.DB);
-  const rate = deps.config.accountLoginFailures;
-  const [attempt, found] = await db.batch([
-    loginAttemptStatement(db, identifier, await sha256(identifier), rate, now),
+  const attempt = await reserveLoginAttempt(
+    deps,
+    identifier,
     db
       .select()
       .from(users)
       .where(input.email !== undefined ? eq(users.emailNormalized, identifier) : eq(users.usernameNormalized, identifier))
       .limit(1),
-  ]);
-  const user = found[0];
-  const decision = loginAttemptDecision(attempt[0], rate, now);
-  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
+  );
+  try {
+    return await checkLogin(deps, attempt.found[0], input);
+  } finally {
+    await attempt.release();
+  }
+}
 
+async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput): Promise<IssuedPair> {
+  const db = drizzle(deps.env.DB);
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
   if (!user || !valid) {
     // API.md §9: sign_in_failed for existing accounts only.
@@ -179,6 +183,8 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
   }
   if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
   if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
+    // The password was right: it must not count as a failed attempt (README, per-account throttling).
+    await clearLoginAttempts(deps, user.id);
     throw new AuthError("email_not_verified", "Verify your email address before signing in");
   }
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it

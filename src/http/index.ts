@@ -12,8 +12,10 @@ import type { Context } from "hono";
 import type { Config } from "../config";
 import type { Deps } from "./deps";
 import { AuthError } from "./errors";
+import { isFormMediaType, isJsonMediaType, parseMediaType } from "./media-type";
 import type { FieldIssue } from "./errors";
 import type { Auth } from "../sessions";
+import type { Spelling } from "./spelling";
 
 export interface AppEnv {
   Bindings: Env;
@@ -21,28 +23,89 @@ export interface AppEnv {
     config: Config;
     requestId: string;
     auth: Auth;
+    /** The door's field spelling (src/http/spelling.ts); unset on canonical routes. */
+    spelling?: Spelling;
   };
 }
 
 export type AppContext = Context<AppEnv>;
 
+/** The parts of a zod 4 issue the messages below read. */
 interface ZodIssueLike {
+  code?: string;
   path: PropertyKey[];
   message: string;
+  expected?: string;
+  origin?: string;
+  minimum?: number | bigint;
+  maximum?: number | bigint;
+  format?: string;
+  values?: readonly unknown[];
+  keys?: readonly string[];
+  errors?: readonly (readonly ZodIssueLike[])[];
 }
 
-export function fieldIssues(issues: readonly ZodIssueLike[]): FieldIssue[] {
-  return issues.map((issue) => ({
-    field: issue.path.map(String).join(".") || "body",
-    message: issue.message,
-  }));
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let value = data;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+const noun = (origin: string | undefined, count: number | bigint) =>
+  origin === "string" ? `${count} character${count === 1 ? "" : "s"}` : origin === "array" ? `${count} item${count === 1 ? "" : "s"}` : String(count);
+
+/**
+ * A message that reads after the field's name ("password is required"), in place of zod's
+ * defaults ("Invalid input: expected string, received undefined"). Messages the schemas wrote
+ * themselves (lower case, "must be …") are kept.
+ */
+function issueMessage(issue: ZodIssueLike, data: unknown): string {
+  if (/^[a-z]/.test(issue.message)) return issue.message;
+  switch (issue.code) {
+    case "invalid_type":
+      return valueAt(data, issue.path) === undefined ? "is required" : `must be ${/^[aeiou]/.test(issue.expected ?? "") ? "an" : "a"} ${issue.expected}`;
+    case "too_small":
+      return issue.origin === "string" && Number(issue.minimum) === 1 ? "must not be empty" : `must be at least ${noun(issue.origin, issue.minimum ?? 0)}`;
+    case "too_big":
+      return `must be at most ${noun(issue.origin, issue.maximum ?? 0)}`;
+    case "invalid_format":
+      return issue.format === "regex" ? "has an invalid format" : `must be a valid ${issue.format}`;
+    case "invalid_value":
+      return `must be one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(", ")}`;
+    case "unrecognized_keys":
+      return `has unknown fields: ${(issue.keys ?? []).join(", ")}`;
+    default:
+      return "is invalid";
+  }
+}
+
+/** Missing fields first, then issue count: the union branch the caller most likely meant. */
+function likeliestBranch(branches: readonly (readonly ZodIssueLike[])[], data: unknown): readonly ZodIssueLike[] {
+  const missing = (issues: readonly ZodIssueLike[]) =>
+    issues.filter((i) => i.code === "invalid_type" && valueAt(data, i.path) === undefined).length;
+  return [...branches].sort((a, b) => missing(a) - missing(b) || a.length - b.length)[0] ?? [];
+}
+
+/** zod issues as §5 `details`: one per field, the field as a dotted path, `body` for the whole. */
+export function fieldIssues(issues: readonly ZodIssueLike[], data?: unknown): FieldIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code === "invalid_union" && issue.errors?.length) {
+      const base = issue.path;
+      return fieldIssues(likeliestBranch(issue.errors, valueAt(data, base)).map((i) => ({ ...i, path: [...base, ...i.path] })), data);
+    }
+    return [{ field: issue.path.map(String).join(".") || "body", message: issueMessage(issue, data) }];
+  });
 }
 
 export function router(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
-        throw new AuthError("invalid_request", "The request is invalid", fieldIssues(result.error.issues));
+        const data = (result as { data?: unknown }).data;
+        throw new AuthError("invalid_request", "The request is invalid", fieldIssues(result.error.issues, data));
       }
     },
   });
@@ -72,8 +135,8 @@ export function deps(c: AppContext): Deps {
 
 /** The validated body of a route that takes JSON or a form (register, upgrade); none is a 400. */
 export function jsonOrFormBody<T>(c: AppContext, valid: { json: () => T; form: () => T }): T {
-  const type = c.req.header("content-type") ?? "";
-  if (/^multipart\/form-data|^application\/x-www-form-urlencoded/i.test(type)) return valid.form();
-  if (/json/i.test(type)) return valid.json();
+  const type = parseMediaType(c.req.header("content-type"));
+  if (isFormMediaType(type)) return valid.form();
+  if (isJsonMediaType(type)) return valid.json();
   throw new AuthError("invalid_request", "A JSON or multipart body is required", [{ field: "body", message: "is required" }]);
 }

@@ -19,6 +19,8 @@ import type { ErrorCode } from "./errors";
 import { deps } from "./index";
 import type { AppEnv } from "./index";
 import { log } from "./log";
+import { respell, respellIssues } from "./spelling";
+import { isFormMediaType, isJsonMediaType, parseMediaType } from "./media-type";
 import { LimiterUnavailable, limitByAddress } from "../rate-limit";
 import { authenticate } from "../sessions";
 
@@ -123,25 +125,44 @@ function camelizeKeys(value: unknown): unknown {
   return out;
 }
 
+/** Hands the rest of the request (the route's validators) `body` under a canonical Content-Type. */
+function replaceBody(c: Parameters<Middleware>[0], body: string | FormData | URLSearchParams | null, contentType?: string) {
+  const raw = c.req.raw;
+  const headers = new Headers(raw.headers);
+  headers.delete("content-type");
+  headers.delete("content-length");
+  if (contentType) headers.set("content-type", contentType);
+  // A GET or HEAD may arrive with a body (Workers allow it), but a new Request may not carry one.
+  const bodyless = raw.method === "GET" || raw.method === "HEAD";
+  c.req.raw = new Request(raw.url, { method: raw.method, headers, body: bodyless ? null : body, cf: raw.cf } as RequestInit);
+  c.req.bodyCache = {};
+}
+
 /**
  * Parses JSON bodies once (malformed → 400), renames snake_case fields to camelCase, and hands the
- * result to the route's validator through Hono's body cache. Form bodies get the same renaming.
+ * result to the route's validator under the canonical `application/json`, so every RFC 9110
+ * spelling of a JSON media type (parameters, case, whitespace, a `+json` suffix) is read alike.
+ * An empty JSON body is no body. Form bodies get the same renaming.
  */
 export const normalizeBody: Middleware = async (c, next) => {
-  const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  if (/^application\/([\w.-]+\+)?json$/.test(type)) {
+  const type = parseMediaType(c.req.header("content-type"));
+  if (isJsonMediaType(type)) {
     const text = await c.req.text();
-    if (text.trim() !== "") {
+    if (text.trim() === "") {
+      replaceBody(c, null);
+    } else {
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
       } catch {
         throw new AuthError("invalid_request", "The body is not valid JSON", [{ field: "body", message: "is not valid JSON" }]);
       }
+      const json = JSON.stringify(respell(camelizeKeys(parsed), c.get("spelling")));
+      replaceBody(c, json, "application/json");
       // Hono's body cache holds promises, though its type names the resolved values.
-      (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(JSON.stringify(camelizeKeys(parsed)));
+      (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(json);
     }
-  } else if (type === "multipart/form-data" || type === "application/x-www-form-urlencoded") {
+  } else if (isFormMediaType(type)) {
     let form: FormData;
     try {
       form = await c.req.formData();
@@ -149,7 +170,13 @@ export const normalizeBody: Middleware = async (c, next) => {
       throw new AuthError("invalid_request", "The form body is malformed", [{ field: "body", message: "is malformed" }]);
     }
     const renamed = new FormData();
-    form.forEach((value, key) => renamed.append(camel(key), value));
+    const spelling = c.get("spelling");
+    form.forEach((value, key) => {
+      const name = camel(key);
+      renamed.append(spelling && Object.hasOwn(spelling, name) ? spelling[name]! : name, value);
+    });
+    // Without a Content-Type the runtime writes the canonical one (with a fresh boundary).
+    replaceBody(c, renamed);
     (c.req.bodyCache as { formData?: Promise<FormData> }).formData = Promise.resolve(renamed);
   }
   await next();
@@ -229,7 +256,11 @@ function toAuthError(error: unknown): AuthError {
 }
 
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
-  const authError = toAuthError(error);
+  let authError = toAuthError(error);
+  const spelling = c.get("spelling");
+  if (spelling && authError.details) {
+    authError = new AuthError(authError.code, authError.message, respellIssues(authError.details, spelling), authError.retryAfter);
+  }
   if (authError.code === "internal") {
     // Name and message only: a stack or a cause may quote request data.
     log("error", "unhandled", {

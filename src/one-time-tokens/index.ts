@@ -20,6 +20,14 @@ import { oneTimeTokens } from "../db/schema";
 
 export type TokenPurpose = "verify_email" | "reset_password" | "change_email" | "delete_account";
 
+/** The brand of the mail that carried a token, already checked; null or absent: the service's own. */
+export interface TokenBrand {
+  platformName?: string | null;
+  logoUrl?: string | null;
+  /** Where the success state of the page links back to: the app the mail was sent for. */
+  returnUrl?: string | null;
+}
+
 /**
  * The statements that void the user's older tokens of this purpose and store a new one, for the
  * caller's batch. With `onlyIf`, both take effect only when that condition holds when the batch runs
@@ -28,7 +36,7 @@ export type TokenPurpose = "verify_email" | "reset_password" | "change_email" | 
  */
 export async function createTokenStatements(
   db: DrizzleD1Database,
-  input: { userId: string; email: string; purpose: TokenPurpose; ttlMs: number; onlyIf?: SQL },
+  input: { userId: string; email: string; purpose: TokenPurpose; ttlMs: number; onlyIf?: SQL; brand?: TokenBrand },
 ) {
   const token = randomToken();
   const now = Date.now();
@@ -37,7 +45,17 @@ export async function createTokenStatements(
     .update(oneTimeTokens)
     .set({ usedAt: now })
     .where(and(eq(oneTimeTokens.userId, input.userId), eq(oneTimeTokens.purpose, input.purpose), isNull(oneTimeTokens.usedAt), input.onlyIf));
-  const row = { tokenHash, userId: input.userId, purpose: input.purpose, email: input.email, createdAt: now, expiresAt: now + input.ttlMs };
+  const row = {
+    tokenHash,
+    userId: input.userId,
+    purpose: input.purpose,
+    email: input.email,
+    createdAt: now,
+    expiresAt: now + input.ttlMs,
+    platformName: input.brand?.platformName ?? null,
+    logoUrl: input.brand?.logoUrl ?? null,
+    returnUrl: input.brand?.returnUrl ?? null,
+  };
   const insert = insertWhere(db, oneTimeTokens, row, input.onlyIf);
   return { token, statements: [voidOlder, insert] as const };
 }
@@ -70,6 +88,20 @@ export async function findToken(
   if (!plausible(token)) return null;
   const row = await db
     .select({ userId: oneTimeTokens.userId, email: oneTimeTokens.email })
+    .from(oneTimeTokens)
+    .where(live(await sha256(token), purpose, Date.now()))
+    .get();
+  return row ?? null;
+}
+
+/**
+ * The brand stored with a live token (the page its mail links to shows it), without using the token
+ * up; null for an unknown, used or expired token. A GET of the page reads it, and changes nothing.
+ */
+export async function findBrand(db: DrizzleD1Database, token: string, purpose: TokenPurpose): Promise<TokenBrand | null> {
+  if (!plausible(token)) return null;
+  const row = await db
+    .select({ platformName: oneTimeTokens.platformName, logoUrl: oneTimeTokens.logoUrl, returnUrl: oneTimeTokens.returnUrl })
     .from(oneTimeTokens)
     .where(live(await sha256(token), purpose, Date.now()))
     .get();

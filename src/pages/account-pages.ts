@@ -6,17 +6,24 @@
  * app.route("/", accountPages);
  */
 import { Hono } from "hono";
-import type { AppEnv } from "../http";
-import { newNonce, pageHeaders } from "./html";
+import type { MiddlewareHandler } from "hono";
+import { pageSecurity } from "./html";
+import type { PagesEnv } from "./html";
 import { confirmEmailChangePage } from "./confirm-email-change";
 import { deleteAccountPage } from "./delete-account";
 
-export const accountPages = new Hono<AppEnv>()
-  .get("/delete-account", async (c) => {
-    const nonce = newNonce();
-    return c.html(await deleteAccountPage({ nonce, platformName: c.get("config").platformName }), 200, pageHeaders(nonce));
-  })
-  .get("/confirm-email-change", async (c) => {
-    const nonce = newNonce();
-    return c.html(await confirmEmailChangePage({ nonce, platformName: c.get("config").platformName }), 200, pageHeaders(nonce));
-  });
+/** These mails take no brand of the app's: the pages show the service's own. */
+const ownBrand: MiddlewareHandler<PagesEnv> = async (c, next) => {
+  c.set("brand", { platformName: c.get("config").platformName, logoUrl: null, returnUrl: null });
+  await next();
+};
+
+const nonceOf = (c: { get(key: "secureHeadersNonce"): string | undefined }) => c.get("secureHeadersNonce") ?? "";
+
+export const accountPages = new Hono<PagesEnv>()
+  .get("/delete-account", ownBrand, ...pageSecurity, async (c) =>
+    c.html(await deleteAccountPage({ nonce: nonceOf(c), platformName: c.get("brand").platformName })),
+  )
+  .get("/confirm-email-change", ownBrand, ...pageSecurity, async (c) =>
+    c.html(await confirmEmailChangePage({ nonce: nonceOf(c), platformName: c.get("brand").platformName })),
+  );

@@ -1,37 +1,66 @@
 /**
- * The frame of the service's own pages (/reset-password, /verify-email): one small HTML document
- * with inline style and script that run only under a per-response CSP nonce, and the headers that
- * keep a mailed token private: no referrer, no caching, no framing, no form submission (the
- * script posts JSON itself; without it nothing, and above all no password, can leave in a URL).
+ * The frame of the service's own pages (/reset-password, /verify-email): one small HTML document,
+ * rendered with `hono/html` (every value escaped), whose inline style and script run only under the
+ * per-response CSP nonce of `hono/secure-headers`, and the headers that keep a mailed token private:
+ * no referrer, no caching, no framing, no form submission (the script posts JSON itself; without it
+ * nothing, and above all no password, can leave in a URL). The page carries the brand of the mail
+ * that linked to it (kept with the token, src/one-time-tokens), never one taken from the URL.
  *
  * @example
- * import { newNonce, pageHeaders, renderPage } from "./html";
- * const nonce = newNonce();
- * return c.html(renderPage({ nonce, title: "Hello", body: "<h1>Hi</h1>", script: "…" }), 200, pageHeaders(nonce));
+ * import { pageSecurity, renderPage } from "./html";
+ * pages.get("/x", ...pageSecurity, (c) => c.html(renderPage(c, { title: "Hi", body: html`<h1>Hi</h1>`, script: "…" })));
  */
-import { randomToken } from "../crypto";
-import { escapeHtml } from "../mail/templates";
+import type { Context, MiddlewareHandler } from "hono";
+import { html, raw } from "hono/html";
+import { NONCE, secureHeaders } from "hono/secure-headers";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { AppEnv } from "../http";
 
-/** 128 random bits, base64url (CSP nonces allow "-" and "_"). */
-export const newNonce = () => randomToken(16);
-
-export function pageHeaders(nonce: string): Record<string, string> {
-  return {
-    "Content-Security-Policy": [
-      "default-src 'none'",
-      `script-src 'nonce-${nonce}'`,
-      `style-src 'nonce-${nonce}'`,
-      "connect-src 'self'",
-      "form-action 'none'",
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-      "require-trusted-types-for 'script'",
-    ].join("; "),
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex",
-  };
+/** The brand a page shows: its platform name, an optional logo and where "back to the app" goes. */
+export interface PageBrand {
+  platformName: string;
+  logoUrl: string | null;
+  returnUrl: string | null;
 }
+
+export interface PagesEnv extends AppEnv {
+  Variables: AppEnv["Variables"] & { brand: PageBrand; secureHeadersNonce?: string };
+}
+
+type PageContext = Context<PagesEnv>;
+
+/** The logo's origin may serve the one image; nothing else may load. */
+const logoSource = (c: PageContext) => {
+  const logo = c.get("brand")?.logoUrl;
+  return logo ? new URL(logo).origin : "'none'";
+};
+
+/**
+ * The pages' headers: CSP with a fresh nonce (hono/secure-headers' NONCE), no referrer, no
+ * caching, no indexing. Put after the middleware that sets the brand, so the logo's origin is known.
+ */
+export const pageSecurity: MiddlewareHandler<PagesEnv>[] = [
+  secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      scriptSrc: [NONCE],
+      styleSrc: [NONCE],
+      imgSrc: [(c) => logoSource(c as PageContext)],
+      connectSrc: ["'self'"],
+      formAction: ["'none'"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+      requireTrustedTypesFor: ["'script'"],
+    },
+    referrerPolicy: "no-referrer",
+    xFrameOptions: "DENY",
+  }),
+  async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+    c.header("X-Robots-Tag", "noindex");
+  },
+];
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -49,35 +78,45 @@ button:disabled{opacity:.6;cursor:wait}
 #outcome{margin:1rem 0 0;padding:.75rem;border-radius:4px;background:#eef2ff}
 #outcome[data-kind=success]{background:#e7f6ec;color:#0f5132}
 #outcome[data-kind=error]{background:#fdecea;color:#842029}
+.brand{margin:0 0 1rem}.brand img{max-width:100%;height:40px;object-fit:contain}
+#next{margin:1rem 0 0;font-weight:600}
 [hidden]{display:none!important}
 `;
 
 export interface PageInput {
-  nonce: string;
   title: string;
-  /** Trusted HTML: callers escape every value in it. */
-  body: string;
-  /** Trusted script text. */
+  /** Rendered with `html`, so every value in it is escaped. */
+  body: HtmlEscapedString | Promise<HtmlEscapedString>;
+  /** Trusted script text (constant). */
   script: string;
 }
 
-export function renderPage(input: PageInput): string {
-  return `<!doctype html>
+/** The brand's heading: the logo (when the mail had one) and the platform name. */
+export const brandHeader = (brand: PageBrand) =>
+  brand.logoUrl ? html`<p class="brand"><img src="${brand.logoUrl}" alt="${brand.platformName}" height="40"></p>` : "";
+
+/** The success state's way back to the app the mail was sent for; hidden until the script shows it. */
+export const returnLink = (brand: PageBrand) =>
+  brand.returnUrl ? html`<p id="next" hidden><a id="return" href="${brand.returnUrl}">Back to ${brand.platformName}</a></p>` : "";
+
+export function renderPage(c: PageContext, input: PageInput) {
+  const nonce = c.get("secureHeadersNonce") ?? "";
+  return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <meta name="robots" content="noindex">
-<title>${escapeHtml(input.title)}</title>
-<style nonce="${input.nonce}">${STYLE}</style>
+<title>${input.title}</title>
+<style nonce="${nonce}">${raw(STYLE)}</style>
 </head>
 <body>
 <main>
 ${input.body}
 <noscript><p>This page needs JavaScript to talk to the service. Turn it on and open the link again.</p></noscript>
 </main>
-<script nonce="${input.nonce}">${input.script}</script>
+<script nonce="${nonce}">${raw(input.script)}</script>
 </body>
 </html>`;
 }
@@ -94,6 +133,10 @@ const email = params.get("email") || "";
 if (location.search) history.replaceState(null, "", location.pathname);
 const $ = (id) => document.getElementById(id);
 const outcome = $("outcome");
+function showNext() {
+  const next = $("next");
+  if (next) next.hidden = false;
+}
 function show(text, kind, focus) {
   outcome.textContent = text;
   outcome.dataset.kind = kind;

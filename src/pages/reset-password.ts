@@ -1,37 +1,42 @@
 /**
  * The page a password-reset mail links to (`/reset-password?token=…&email=…`): a form for the new
  * password that posts `{ email, token, newPassword }` to POST /v1/auth/reset-password and shows the
- * outcome in a live region. The token leaves the address bar before anything else happens.
+ * outcome in a live region. The token leaves the address bar before anything else happens. It
+ * carries the brand of the mail that linked to it, and on success says what to do next (with a
+ * link back to the app when the mail was sent for one).
  *
  * @example
  * import { resetPasswordPage } from "./reset-password";
- * const html = resetPasswordPage({ nonce, platformName: "Acme", minLength: 8 });
+ * return c.html(resetPasswordPage(c, { brand, minLength: 8 }));
  */
-import { escapeHtml } from "../mail/templates";
-import { PAGE_SCRIPT_PRELUDE, renderPage } from "./html";
+import type { Context } from "hono";
+import { html } from "hono/html";
 import { MAX_PASSWORD_LENGTH } from "../accounts/passwords";
+import { PAGE_SCRIPT_PRELUDE, brandHeader, renderPage, returnLink } from "./html";
+import type { PageBrand, PagesEnv } from "./html";
 
 export interface ResetPageInput {
-  nonce: string;
-  platformName: string;
+  brand: PageBrand;
   minLength: number;
 }
 
 // The password inputs have no `name`, so even a submission the script did not catch (CSP forbids
 // it anyway) could not carry them anywhere.
-const body = (input: ResetPageInput) => `
-<h1>Choose a new ${escapeHtml(input.platformName)} password</h1>
+const body = ({ brand, minLength }: ResetPageInput) => html`
+${brandHeader(brand)}
+<h1>Choose a new ${brand.platformName} password</h1>
 <form id="form" hidden novalidate>
   <label for="email">Email</label>
   <input id="email" type="email" autocomplete="username" readonly>
   <label for="password">New password</label>
-  <input id="password" type="password" autocomplete="new-password" required minlength="${input.minLength}" maxlength="${MAX_PASSWORD_LENGTH}" aria-describedby="password-hint">
-  <p id="password-hint" class="hint">At least ${input.minLength} characters. A few unrelated words make a strong one.</p>
+  <input id="password" type="password" autocomplete="new-password" required minlength="${minLength}" maxlength="${MAX_PASSWORD_LENGTH}" aria-describedby="password-hint">
+  <p id="password-hint" class="hint">At least ${minLength} characters. A few unrelated words make a strong one.</p>
   <label for="confirm">Repeat the new password</label>
   <input id="confirm" type="password" autocomplete="new-password" required maxlength="${MAX_PASSWORD_LENGTH}">
   <button id="submit" type="submit">Set new password</button>
 </form>
 <p id="outcome" role="status" aria-live="polite" tabindex="-1"></p>
+${returnLink(brand)}
 `;
 
 const SCRIPT = `${PAGE_SCRIPT_PRELUDE}
@@ -66,6 +71,7 @@ if (!token || !email) {
         form.hidden = true;
         form.reset();
         show("Your password is set. Every session was signed out: sign in again with your new password.", "success", true);
+        showNext();
         return;
       }
       const weak = fieldIssue(result.data, "newPassword");
@@ -82,6 +88,6 @@ if (!token || !email) {
 }
 `;
 
-export function resetPasswordPage(input: ResetPageInput): string {
-  return renderPage({ nonce: input.nonce, title: `Reset your ${input.platformName} password`, body: body(input), script: SCRIPT });
+export function resetPasswordPage(c: Context<PagesEnv>, input: ResetPageInput) {
+  return renderPage(c, { title: `Reset your ${input.brand.platformName} password`, body: body(input), script: SCRIPT });
 }

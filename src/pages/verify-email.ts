@@ -2,27 +2,31 @@
  * The page a verification mail links to (`/verify-email?token=…&email=…`). Opening it changes
  * nothing: the address is confirmed only when the person clicks, by a POST to
  * /v1/auth/verify-email from the page, so mail scanners that fetch every link cannot spend the
- * token. The token leaves the address bar before anything else happens.
+ * token. The token leaves the address bar before anything else happens. It carries the brand of the
+ * mail that linked to it, and on success says what to do next.
  *
  * @example
  * import { verifyEmailPage } from "./verify-email";
- * const html = verifyEmailPage({ nonce, platformName: "Acme" });
+ * return c.html(verifyEmailPage(c, { brand }));
  */
-import { escapeHtml } from "../mail/templates";
-import { PAGE_SCRIPT_PRELUDE, renderPage } from "./html";
+import type { Context } from "hono";
+import { html } from "hono/html";
+import { PAGE_SCRIPT_PRELUDE, brandHeader, renderPage, returnLink } from "./html";
+import type { PageBrand, PagesEnv } from "./html";
 
 export interface VerifyPageInput {
-  nonce: string;
-  platformName: string;
+  brand: PageBrand;
 }
 
-const body = (input: VerifyPageInput) => `
-<h1>Confirm your email for ${escapeHtml(input.platformName)}</h1>
+const body = ({ brand }: VerifyPageInput) => html`
+${brandHeader(brand)}
+<h1>Confirm your email for ${brand.platformName}</h1>
 <div id="ask" hidden>
   <p>Confirm that <strong id="address"></strong> is your address.</p>
   <button id="confirm" type="button">Confirm my email</button>
 </div>
 <p id="outcome" role="status" aria-live="polite" tabindex="-1"></p>
+${returnLink(brand)}
 `;
 
 const SCRIPT = `${PAGE_SCRIPT_PRELUDE}
@@ -42,7 +46,8 @@ if (!token) {
       const result = await post("/v1/auth/verify-email", { token });
       if (result.ok) {
         ask.hidden = true;
-        show("Your email is confirmed. You can now sign in.", "success", true);
+        show("Your email is confirmed. You can now sign in" + ($("return") ? " from the app." : " with your email and password."), "success", true);
+        showNext();
         return;
       }
       if (result.status === 429) show("Too many attempts. Wait a minute, then try again.", "error", true);
@@ -57,6 +62,6 @@ if (!token) {
 }
 `;
 
-export function verifyEmailPage(input: VerifyPageInput): string {
-  return renderPage({ nonce: input.nonce, title: `Confirm your email for ${input.platformName}`, body: body(input), script: SCRIPT });
+export function verifyEmailPage(c: Context<PagesEnv>, input: VerifyPageInput) {
+  return renderPage(c, { title: `Confirm your email for ${input.brand.platformName}`, body: body(input), script: SCRIPT });
 }

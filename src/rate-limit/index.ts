@@ -27,6 +27,7 @@
  */
 import { and, eq, lt, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Rate, RateLimitBucket } from "../config";
@@ -141,12 +142,77 @@ export async function limitRecoveryMail(deps: Deps, normalizedEmail: string): Pr
  * username alike), or the identifier's hash when no user has it.
  */
 export function loginAttemptStatement(db: DrizzleD1Database, normalizedIdentifier: string, identifierHash: string, rate: Rate, now: number) {
-  // 'login:' || NULL is NULL: no such user, and the identifier's hash is the key.
-  const key = sql`COALESCE('login:' || (${userIdByIdentifier(db, normalizedIdentifier)}), ${`login:${identifierHash}`})`;
-  return countStatement(db, key, rate, now);
+  return countStatement(db, accountKey(db, normalizedIdentifier, identifierHash, "login:"), rate, now);
 }
 
 export const loginAttemptDecision = decide;
+
+/** How long a password check may be counted as in flight before its mark lapses (a lost Worker). */
+const IN_FLIGHT_WINDOW: Rate = { limit: Number.MAX_SAFE_INTEGER, windowSeconds: 60 };
+/** How long an attempt refused only because of others' checks in flight waits for them, at most. */
+const IN_FLIGHT_WAIT_MS = 8_000;
+
+function accountKey(db: DrizzleD1Database, normalizedIdentifier: string, identifierHash: string, prefix: string): SQL {
+  // prefix || NULL is NULL: no such user, and the identifier's hash is the key.
+  return sql`COALESCE(${prefix} || (${userIdByIdentifier(db, normalizedIdentifier)}), ${`${prefix}${identifierHash}`})`;
+}
+
+export interface LoginAttempt<T> {
+  /** The result of the statement batched with the reservation (the user read). */
+  found: T;
+  /** Ends this attempt's in-flight mark; call it once the check is over, whatever its outcome. */
+  release(): Promise<void>;
+}
+
+/**
+ * Reserves one checked password attempt against an account (API.md §6: 10 per 15 minutes): the
+ * attempt is counted before the password is checked, so parallel guesses cannot all pass the check,
+ * and marked in flight. A success clears the count in the batch that starts the session (so a
+ * correct password never counts as a failure); a failure leaves it counted. An attempt past the
+ * limit is not counted (the count stays the number of checked attempts), and while other checks of
+ * the account are still in flight it waits for them, a few seconds at most, because they may
+ * succeed and clear the count: 15 parallel logins with the right password all succeed, while 24
+ * parallel guesses still see exactly 10 checked and 14 refused. The refusal's Retry-After is the
+ * time left in the account's window. `lookup` runs in the reservation's D1 batch.
+ */
+export async function reserveLoginAttempt<T extends BatchItem<"sqlite">>(
+  deps: Deps,
+  normalizedIdentifier: string,
+  lookup: T,
+): Promise<LoginAttempt<Awaited<T>>> {
+  const db = drizzle(deps.env.DB);
+  const rate = deps.config.accountLoginFailures;
+  const hash = await sha256(normalizedIdentifier);
+  const countKey = accountKey(db, normalizedIdentifier, hash, "login:");
+  const flightKey = accountKey(db, normalizedIdentifier, hash, "login-in-flight:");
+  const release = async () => {
+    await db.update(counters).set({ count: sql`MAX(0, ${counters.count} - 1)` }).where(eq(counters.key, flightKey));
+  };
+  const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
+  for (;;) {
+    const now = Date.now();
+    const [counted, inFlight, found] = await db.batch([
+      countStatement(db, countKey, rate, now),
+      countStatement(db, flightKey, IN_FLIGHT_WINDOW, now),
+      lookup,
+    ]);
+    const decision = decide(counted[0], rate, now);
+    if (decision.allowed) return { found: found as Awaited<T>, release };
+    // Not checked, so not counted: undo this attempt's count (in its own window only) and mark.
+    await db.batch([
+      db
+        .update(counters)
+        .set({ count: sql`MAX(0, ${counters.count} - 1)` })
+        .where(and(eq(counters.key, countKey), eq(counters.windowStart, counted[0]!.windowStart))),
+      db.update(counters).set({ count: sql`MAX(0, ${counters.count} - 1)` }).where(eq(counters.key, flightKey)),
+    ]);
+    const othersInFlight = (inFlight[0]?.count ?? 1) - 1;
+    if (othersInFlight <= 0 || Date.now() + 250 > deadline) {
+      throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
+    }
+    await scheduler.wait(50 + Math.floor(Math.random() * 150));
+  }
+}
 
 /**
  * Forgets an account's failed attempts after a successful login (NIST 800-63B §3.2.2). A statement,

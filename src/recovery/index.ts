@@ -52,6 +52,12 @@ export async function forgotPassword(deps: Deps, input: ForgotInput): Promise<vo
       email: user.email,
       purpose: "reset_password",
       ttlMs: deps.config.resetTokenTtlMs,
+      // The reset page shows the brand of this mail, and links back to the app it was sent for.
+      brand: {
+        platformName: input.platformName === undefined ? null : platformName,
+        logoUrl: logoUrl ?? null,
+        returnUrl: input.baseUrl !== undefined || input.clientAlias !== undefined ? base : null,
+      },
     });
     await db.batch([...statements]);
     const link = pageLink(base, "/reset-password", { token, email: user.email });

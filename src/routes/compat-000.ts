@@ -11,18 +11,19 @@ import { createRoute } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, jsonOrFormBody, router } from "../http";
 import { limited, requireAuth } from "../http/middleware";
+import { spelled } from "../http/spelling";
 import * as sessions from "../sessions";
-import { RefreshWithAccessBody, TokenResponse } from "./compat-schemas";
+import { RefreshWithAccessBody, SNAKE_000, TokenResponse, UpgradeBody000, UpgradeForm000 } from "./compat-schemas";
 import { tokenResponse } from "./compat-present";
-import { LoginBody, UpgradeBody, UpgradeForm, bearer, errorResponses, json, jsonContent, jsonOrForm } from "./schemas";
+import { LoginBody, bearer, errorResponses, json, jsonContent, jsonOrForm } from "./schemas";
 
 const tags = ["doc-000"];
-const snakeNote = "Field names are accepted in snake_case (as document 000 writes them) or camelCase.";
+const snakeNote = "Field names as document 000 writes them (snake_case); camelCase is accepted too. Error details name the snake_case fields.";
 
 export const compat000 = router()
   .openapi(
     createRoute({
-      method: "post", path: "/guest", tags, middleware: limited("guest"),
+      method: "post", path: "/guest", operationId: "doc000Guest", tags, middleware: limited("guest"),
       summary: "Start a guest session (document 000)",
       responses: { 200: jsonContent(TokenResponse, "A new guest user and its tokens"), ...errorResponses(429, 503) },
     }),
@@ -30,7 +31,7 @@ export const compat000 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", tags, middleware: limited("login"),
+      method: "post", path: "/login", operationId: "doc000Login", tags, middleware: [spelled(SNAKE_000), ...limited("login")],
       summary: "Sign in with email or username and password (document 000)",
       request: { body: json(LoginBody) },
       responses: { 200: jsonContent(TokenResponse, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
@@ -39,27 +40,27 @@ export const compat000 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/refresh", tags, middleware: limited("refresh"),
+      method: "post", path: "/refresh", operationId: "doc000Refresh", tags, middleware: [spelled(SNAKE_000), ...limited("refresh")],
       summary: "Rotate a refresh token, proving the session with its access token (document 000)",
       description: `The access token may be expired but must be validly signed and of the same session. ${snakeNote}`,
       request: { body: json(RefreshWithAccessBody) },
       responses: { 200: jsonContent(TokenResponse, "The new pair"), ...errorResponses(400, 401, 429) },
     }),
     async (c) => {
-      const { accessToken, refreshToken } = c.req.valid("json");
-      return c.json(tokenResponse(await sessions.refreshWithAccessToken(deps(c), accessToken, refreshToken)), 200);
+      const { access_token, refresh_token } = c.req.valid("json");
+      return c.json(tokenResponse(await sessions.refreshWithAccessToken(deps(c), access_token, refresh_token)), 200);
     },
   )
   .openapi(
     createRoute({
-      method: "post", path: "/upgrade", tags, security: bearer, middleware: limited("upgrade", requireAuth),
+      method: "post", path: "/upgrade", operationId: "doc000Upgrade", tags, security: bearer, middleware: [spelled(SNAKE_000), ...limited("upgrade", requireAuth)],
       summary: "Turn the calling guest into a full account, keeping its id (document 000)",
       description: snakeNote,
-      request: { body: jsonOrForm(UpgradeBody, UpgradeForm) },
+      request: { body: jsonOrForm(UpgradeBody000, UpgradeForm000) },
       responses: { 201: jsonContent(TokenResponse, "Tokens with role user"), ...errorResponses(400, 401, 403, 409, 413, 415, 429) },
     }),
     async (c) => {
-      const body = jsonOrFormBody(c, { json: () => c.req.valid("json"), form: () => c.req.valid("form") });
-      return c.json(tokenResponse(await accounts.upgrade(deps(c), c.get("auth"), body)), 201);
+      const { profile_picture, ...body } = jsonOrFormBody(c, { json: () => c.req.valid("json"), form: () => c.req.valid("form") });
+      return c.json(tokenResponse(await accounts.upgrade(deps(c), c.get("auth"), { ...body, profilePicture: profile_picture })), 201);
     },
   );

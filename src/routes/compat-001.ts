@@ -13,6 +13,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, router } from "../http";
 import { limited, requireAuth } from "../http/middleware";
+import { spelled } from "../http/spelling";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { envelope } from "./compat-present";
@@ -30,7 +31,7 @@ const SessionsEnvelope = envelopeOf(z.array(Session), "SessionsEnvelope");
 export const compat001 = router()
   .openapi(
     createRoute({
-      method: "post", path: "/signin", tags, middleware: limited("login"),
+      method: "post", path: "/signin", operationId: "doc001Signin", tags, middleware: limited("login"),
       summary: "Sign in with email and password (document 001)",
       request: { body: json(SigninBody) },
       responses: { 200: jsonContent(TokenEnvelope, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
@@ -39,7 +40,7 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/refresh-token", tags, middleware: limited("refresh"),
+      method: "post", path: "/refresh-token", operationId: "doc001RefreshToken", tags, middleware: limited("refresh"),
       summary: "Rotate a refresh token for a new pair (document 001)",
       request: { body: json(RefreshBody) },
       responses: { 200: jsonContent(TokenEnvelope, "The new pair"), ...errorResponses(400, 401, 429) },
@@ -49,7 +50,7 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/forgot-password", tags, middleware: limited("recovery"),
+      method: "post", path: "/forgot-password", operationId: "doc001ForgotPassword", tags, middleware: limited("recovery"),
       summary: "Mail a password-reset link (same answer whether or not the account exists) (document 001)",
       request: { body: json(ForgotBody) },
       responses: { 200: jsonContent(Envelope, "Accepted"), ...errorResponses(400, 429, 503) },
@@ -61,7 +62,7 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/password-reset/{email}", tags, middleware: limited("reset"),
+      method: "post", path: "/password-reset/{email}", operationId: "doc001PasswordResetEmail", tags, middleware: [spelled({ newPassword: "password" }), ...limited("reset")],
       summary: "Set a new password with the mailed token; ends every session (document 001)",
       request: { params: EmailParams, body: json(PasswordResetBody) },
       responses: { 200: jsonContent(UserEnvelope, "The user"), ...errorResponses(400, 429) },
@@ -74,7 +75,7 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/reset-password", tags, security: bearer, middleware: limited("reset", requireAuth),
+      method: "post", path: "/reset-password", operationId: "doc001ResetPassword", tags, security: bearer, middleware: limited("reset", requireAuth),
       summary: "Change the signed-in user's password with the current one (document 001)",
       request: { body: json(AuthenticatedResetBody) },
       responses: { 200: jsonContent(UserEnvelope, "The user"), ...errorResponses(400, 401, 403, 429) },
@@ -87,7 +88,7 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/{userId}/sessions", tags, security: bearer, middleware: limited("sessions", requireAuth),
+      method: "get", path: "/{userId}/sessions", operationId: "doc001GetUserIdSessions", tags, security: bearer, middleware: limited("sessions", requireAuth),
       summary: "The caller's live sessions; 403 for another user's id (document 001)",
       request: { params: UserIdParams },
       responses: { 200: jsonContent(SessionsEnvelope, "Sessions, most recently used first"), ...errorResponses(400, 401, 403, 429) },
@@ -99,7 +100,7 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/{sessionId}/sessions", tags, security: bearer, middleware: limited("sessions", requireAuth),
+      method: "delete", path: "/{sessionId}/sessions", operationId: "doc001DeleteSessionIdSessions", tags, security: bearer, middleware: limited("sessions", requireAuth),
       summary: "End one of the caller's sessions (document 001)",
       request: { params: SessionParams },
       responses: { 200: jsonContent(Envelope, "Ended"), ...errorResponses(400, 401, 403, 404, 429) },

@@ -3,14 +3,16 @@
  * 001's `{ statusCode, message, data? }` envelope, and the request bodies those documents name that
  * the canonical API does not have. Request field names are camelCase because the body middleware
  * has already renamed snake_case input (`refresh_token` reaches these as `refreshToken`); the
- * OpenAPI descriptions name the documents' own spellings.
+ * Document 000's bodies are spelled as that document spells them (snake_case): the door declares
+ * the spelling (`SNAKE_000`, src/http/spelling.ts), so its body reaches these schemas, and its
+ * errors name the fields, in those names, whichever case the caller sent.
  *
  * @example
  * import { TokenResponse, envelopeOf } from "./compat-schemas";
  * responses: { 200: jsonContent(envelopeOf(TokenPair, "SigninEnvelope"), "Tokens") }
  */
 import { z } from "@hono/zod-openapi";
-import { Email, OpaqueToken, Password, Uuid } from "./schemas";
+import { Email, OpaqueToken, Password, PictureFile, PictureUrl, Username, Uuid } from "./schemas";
 
 /** Document 000's user: the canonical User with snake_case names. */
 export const SnakeUser = z
@@ -43,13 +45,22 @@ export const Envelope = z
   .object({ statusCode: z.number().int().openapi({ example: 200 }), message: z.string() })
   .openapi("Envelope");
 
+/** Document 000's spelling of the canonical names its bodies use (camelCase input is accepted too). */
+export const SNAKE_000 = { accessToken: "access_token", refreshToken: "refresh_token", profilePicture: "profile_picture" } as const;
+
 /** Document 000's refresh proves the session twice: the (possibly expired) access token and the refresh token. */
 export const RefreshWithAccessBody = z
   .object({
-    accessToken: z.string().min(1).max(4096).openapi({ description: "Sent as access_token; may be expired" }),
-    refreshToken: OpaqueToken.openapi({ description: "Sent as refresh_token" }),
+    access_token: z.string().min(1).max(4096).openapi({ description: "May be expired, but validly signed and of the same session" }),
+    refresh_token: OpaqueToken,
   })
   .openapi("RefreshWithAccessBody");
+
+/** Document 000's upgrade body (snake_case `profile_picture`). */
+export const UpgradeBody000 = z
+  .object({ email: Email, username: Username, password: Password, profile_picture: PictureUrl.optional() })
+  .openapi("UpgradeBody000");
+export const UpgradeForm000 = UpgradeBody000.extend({ profile_picture: z.union([PictureFile, PictureUrl]).optional() });
 
 /**
  * `POST /auth/signout` serves both documents: a `refresh_token` selects document 000 (204), anything
@@ -58,7 +69,7 @@ export const RefreshWithAccessBody = z
  */
 export const SignoutBody = z
   .object({
-    refreshToken: OpaqueToken.optional().openapi({ description: "Document 000 (sent as refresh_token): end this token's session" }),
+    refresh_token: OpaqueToken.optional().openapi({ description: "Document 000: end this token's session" }),
     sessionIds: z
       .array(Uuid)
       .min(1)

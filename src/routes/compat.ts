@@ -11,17 +11,18 @@
 import { createRoute } from "@hono/zod-openapi";
 import { deps, router } from "../http";
 import { limited, requireAuth } from "../http/middleware";
+import { spelled } from "../http/spelling";
 import * as sessions from "../sessions";
 import { compat000 } from "./compat-000";
 import { compat001 } from "./compat-001";
 import { envelope } from "./compat-present";
-import { Envelope, SignoutBody } from "./compat-schemas";
+import { Envelope, SNAKE_000, SignoutBody } from "./compat-schemas";
 import { bearer, errorResponses, jsonContent } from "./schemas";
 
 const signout = router().openapi(
   createRoute({
-    method: "post", path: "/signout", tags: ["doc-000", "doc-001"], security: bearer,
-    middleware: limited("signout", requireAuth),
+    method: "post", path: "/signout", operationId: "authSignout", tags: ["doc-000", "doc-001"], security: bearer,
+    middleware: [spelled(SNAKE_000), ...limited("signout", requireAuth)],
     summary: "End a session (documents 000 and 001)",
     description:
       "With `refresh_token` (document 000): ends that token's session, which must be the caller's; 204. " +
@@ -34,9 +35,9 @@ const signout = router().openapi(
     },
   }),
   async (c) => {
-    const { refreshToken, sessionIds } = c.req.valid("json");
-    if (refreshToken !== undefined) {
-      await sessions.revoke(deps(c), refreshToken, c.get("auth"));
+    const { refresh_token, sessionIds } = c.req.valid("json");
+    if (refresh_token !== undefined) {
+      await sessions.revoke(deps(c), refresh_token, c.get("auth"));
       return c.body(null, 204);
     }
     await sessions.signOutSessions(deps(c), c.get("auth"), sessionIds);

@@ -11,8 +11,9 @@
  * // open http://localhost:8787/_dev/passkeys
  */
 import { Hono } from "hono";
-import type { AppEnv } from "../http";
-import { newNonce, pageHeaders, renderPage } from "../pages/html";
+import { raw } from "hono/html";
+import { pageSecurity, renderPage } from "../pages/html";
+import type { PagesEnv } from "../pages/html";
 
 const BODY = `<h1>Passkeys (development)</h1>
 <p class="hint">Start a guest (or set a token), add a passkey, then sign in with it.</p>
@@ -57,7 +58,13 @@ document.getElementById("login").addEventListener("click", run(async () => {
 }));
 `;
 
-export const devPasskeys = new Hono<AppEnv>().get("/passkeys", (c) => {
-  const nonce = newNonce();
-  return c.html(renderPage({ nonce, title: "Passkeys (development)", body: BODY, script: SCRIPT }), 200, pageHeaders(nonce));
-});
+export const devPasskeys = new Hono<PagesEnv>().get(
+  "/passkeys",
+  async (c, next) => {
+    c.set("brand", { platformName: c.get("config").platformName, logoUrl: null, returnUrl: null });
+    await next();
+  },
+  ...pageSecurity,
+  // BODY and SCRIPT are constant text of this file.
+  (c) => c.html(renderPage(c, { title: "Passkeys (development)", body: raw(BODY), script: SCRIPT })),
+);

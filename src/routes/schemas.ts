@@ -7,10 +7,20 @@
  * import { LoginBody, TokenPair } from "./schemas";
  */
 import { z } from "@hono/zod-openapi";
+import { emailProblem } from "../accounts/email-address";
 import { USERNAME_PATTERN } from "../accounts/users";
 import { ERROR_CODES } from "../http/errors";
 
-export const Email = z.string().trim().max(254).email().openapi({ example: "ada@example.com" });
+/** The address rule is src/accounts/email-address.ts (ASCII, A-label domains). */
+export const Email = z
+  .string()
+  .trim()
+  .max(254)
+  .superRefine((value, ctx) => {
+    const problem = emailProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .openapi({ format: "email", example: "ada@example.com" });
 
 export const Username = z
   .string()
@@ -21,8 +31,8 @@ export const Username = z
 /** Length and policy are checked by the service, which can name the exact reason. */
 export const Password = z.string().min(1).max(1024).openapi({ example: "correct horse battery staple" });
 
-const PictureUrl = z.string().max(2048).openapi({ description: "An https URL", example: "https://example.com/me.png" });
-const PictureFile = z
+export const PictureUrl = z.string().max(2048).openapi({ description: "An https URL", example: "https://example.com/me.png" });
+export const PictureFile = z
   .instanceof(File)
   .openapi({ type: "string", format: "binary", description: "PNG, JPEG, GIF or WebP, at most 2 MiB" });
 
@@ -80,13 +90,15 @@ export const RegisterBody = z
   .openapi("RegisterBody");
 export const RegisterForm = RegisterBody.extend({ profilePicture: z.union([PictureFile, PictureUrl]).optional() });
 
+/**
+ * Document 000: "either one is sufficient", so both may come; the email then decides (README).
+ * A union, so the OpenAPI document says so too (anyOf); with neither, the error names `email`.
+ */
 export const LoginBody = z
-  .object({ email: Email.optional(), username: Username.optional(), password: Password })
-  // Document 000: "either one is sufficient", so both may come; the email then decides (README).
-  .refine((b) => b.email !== undefined || b.username !== undefined, {
-    message: "give an email or a username",
-    path: ["email"],
-  })
+  .union([
+    z.object({ email: Email, username: Username.optional(), password: Password }),
+    z.object({ username: Username, password: Password }),
+  ])
   .openapi("LoginBody");
 
 export const UpgradeBody = z

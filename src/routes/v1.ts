@@ -26,7 +26,7 @@ const noContent = { 204: { description: "Done" } };
 export const v1 = router()
   .openapi(
     createRoute({
-      method: "post", path: "/guest", tags, middleware: limited("guest"),
+      method: "post", path: "/guest", operationId: "v1Guest", tags, middleware: limited("guest"),
       summary: "Start a guest session",
       responses: { 200: jsonContent(TokenPair, "A new guest user and its tokens"), ...errorResponses(429, 503) },
     }),
@@ -34,7 +34,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/register", tags, middleware: limited("register"),
+      method: "post", path: "/register", operationId: "v1Register", tags, middleware: limited("register"),
       summary: "Create a full account",
       request: { body: jsonOrForm(RegisterBody, RegisterForm) },
       responses: {
@@ -60,7 +60,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/verify-email", tags, middleware: limited("reset"),
+      method: "post", path: "/verify-email", operationId: "v1VerifyEmail", tags, middleware: limited("reset"),
       summary: "Confirm an email address with the mailed token",
       request: { body: json(TokenBody) },
       responses: { 200: jsonContent(UserBody, "The verified user"), ...errorResponses(400, 429) },
@@ -69,7 +69,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/resend-verification", tags, middleware: limited("recovery"),
+      method: "post", path: "/resend-verification", operationId: "v1ResendVerification", tags, middleware: limited("recovery"),
       summary: "Mail a new verification link (same answer whether or not the account exists)",
       request: { body: json(EmailBody) },
       responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429) },
@@ -81,7 +81,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", tags, middleware: limited("login"),
+      method: "post", path: "/login", operationId: "v1Login", tags, middleware: limited("login"),
       summary: "Sign in with email or username and password",
       request: { body: json(LoginBody) },
       responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
@@ -90,7 +90,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/refresh", tags, middleware: limited("refresh"),
+      method: "post", path: "/refresh", operationId: "v1Refresh", tags, middleware: limited("refresh"),
       summary: "Rotate a refresh token for a new pair",
       request: { body: json(RefreshBody) },
       responses: { 200: jsonContent(TokenPair, "The new pair"), ...errorResponses(400, 401, 429) },
@@ -99,7 +99,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/revoke", tags, middleware: limited("signout"),
+      method: "post", path: "/revoke", operationId: "v1Revoke", tags, middleware: limited("signout"),
       summary: "End the session of a refresh token (204 for unknown tokens too)",
       request: { body: json(RefreshBody) },
       responses: { ...noContent, ...errorResponses(400, 429) },
@@ -111,7 +111,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/revoke-all", tags, security: bearer, middleware: limited("signout", requireAuth),
+      method: "post", path: "/revoke-all", operationId: "v1RevokeAll", tags, security: bearer, middleware: limited("signout", requireAuth),
       summary: "End every session of the caller",
       responses: { ...noContent, ...errorResponses(401, 429) },
     }),
@@ -122,7 +122,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/upgrade", tags, security: bearer, middleware: limited("upgrade", requireAuth),
+      method: "post", path: "/upgrade", operationId: "v1Upgrade", tags, security: bearer, middleware: limited("upgrade", requireAuth),
       summary: "Turn the calling guest into a full account, keeping its id",
       request: { body: jsonOrForm(UpgradeBody, UpgradeForm) },
       responses: { 201: jsonContent(TokenPair, "Tokens with role user"), ...errorResponses(400, 401, 403, 409, 413, 415, 429) },
@@ -134,7 +134,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/me", tags, security: bearer, middleware: [requireAuth],
+      method: "get", path: "/me", operationId: "v1GetMe", tags, security: bearer, middleware: [requireAuth],
       summary: "The signed-in user",
       responses: { 200: jsonContent(UserBody, "The user"), ...errorResponses(401) },
     }),
@@ -142,7 +142,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/change-password", tags, security: bearer, middleware: limited("reset", requireAuth),
+      method: "post", path: "/change-password", operationId: "v1ChangePassword", tags, security: bearer, middleware: limited("reset", requireAuth),
       summary: "Change the password with the current one",
       request: { body: json(ChangePasswordBody) },
       responses: { 200: jsonContent(UserBody, "The user"), ...errorResponses(400, 401, 403, 429) },
@@ -151,7 +151,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/forgot-password", tags, middleware: limited("recovery"),
+      method: "post", path: "/forgot-password", operationId: "v1ForgotPassword", tags, middleware: limited("recovery"),
       summary: "Mail a password-reset link (same answer whether or not the account exists)",
       request: { body: json(ForgotBody) },
       responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429, 503) },
@@ -163,7 +163,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/reset-password", tags, middleware: limited("reset"),
+      method: "post", path: "/reset-password", operationId: "v1ResetPassword", tags, middleware: limited("reset"),
       summary: "Set a new password with the mailed token; ends every session",
       request: { body: json(ResetBody) },
       responses: { 200: jsonContent(UserBody, "The user"), ...errorResponses(400, 429) },
@@ -172,7 +172,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/sessions", tags, security: bearer, middleware: limited("sessions", requireAuth),
+      method: "get", path: "/sessions", operationId: "v1GetSessions", tags, security: bearer, middleware: limited("sessions", requireAuth),
       summary: "The caller's live sessions",
       responses: { 200: jsonContent(z.object({ sessions: z.array(Session) }), "Sessions, most recently used first"), ...errorResponses(401, 429) },
     }),
@@ -180,7 +180,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "delete", path: "/sessions/{sessionId}", tags, security: bearer, middleware: limited("sessions", requireAuth),
+      method: "delete", path: "/sessions/{sessionId}", operationId: "v1DeleteSessionsSessionId", tags, security: bearer, middleware: limited("sessions", requireAuth),
       summary: "End one of the caller's sessions",
       request: { params: SessionParams },
       responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 429) },
@@ -192,7 +192,7 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/avatars/{key}", tags,
+      method: "get", path: "/avatars/{key}", operationId: "v1GetAvatarsKey", tags,
       summary: "An uploaded profile picture",
       request: { params: z.object({ key: z.string().max(64) }) },
       responses: { 200: { description: "The image", content: { "image/*": { schema: z.any() } } }, ...errorResponses(404) },

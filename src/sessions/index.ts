@@ -9,7 +9,7 @@
  * const auth = await authenticate(deps, request.headers.get("authorization"));
  * const pair = await refresh(deps, body.refreshToken);
  */
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
@@ -114,6 +114,15 @@ export async function revokeAll(deps: Deps, auth: Auth): Promise<void> {
 
 /** Ends the given sessions of the caller, or the current one when none are named. */
 export async function signOutSessions(deps: Deps, auth: Auth, sessionIds?: string[]): Promise<void> {
+  // Like DELETE /auth/{sessionId}/sessions: a list that names only other users' live sessions is
+  // a 403; in a mixed list the caller's own end and the others are left alone (README).
+  if (sessionIds?.length) {
+    const owners = await drizzle(deps.env.DB)
+      .select({ userId: sessions.userId })
+      .from(sessions)
+      .where(and(inArray(sessions.id, sessionIds), liveSession(Date.now())));
+    if (owners.length > 0 && owners.every((row) => row.userId !== auth.userId)) throw new AuthError("forbidden", "The sessions are not yours");
+  }
   await userSessions(deps, auth.userId).revokeSessions({ sessionIds: sessionIds ?? [auth.sessionId], reason: "signout", client: deps.client });
 }
 

@@ -92,6 +92,27 @@ describe("reset-password page", () => {
     expect(await loginStatus(email, NEW_PASSWORD)).toBe(200);
   });
 
+  it("carries the brand of the mail and, once done, links back to the app it was sent for", async () => {
+    const email = await verifiedAccount("browser-brand");
+    // The service's own origin stands in for the app (the browser service allows it as a redirect origin).
+    const forgot = await api("/v1/auth/forgot-password", { email, platformName: "Drssed", baseUrl: serviceUrl });
+    expect(forgot.status).toBe(200);
+    const link = await mailedLink(email, "/reset-password", 2);
+    const { page } = browser;
+    await page.goto(link);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Choose a new Drssed password");
+    expect(await page.title()).toBe("Reset your Drssed password");
+    const back = page.getByRole("link", { name: "Back to Drssed" });
+    expect(await back.isVisible()).toBe(false);
+    await page.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel("Repeat the new password").fill(NEW_PASSWORD);
+    await page.getByRole("button", { name: "Set new password" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("Your password is set.");
+    await expect.poll(() => back.isVisible()).toBe(true);
+    expect(await back.getAttribute("href")).toBe(serviceUrl);
+    expect(browser.problems).toEqual([]);
+  });
+
   it("explains an incomplete link instead of showing a form", async () => {
     const { page } = browser;
     await page.goto(`${serviceUrl}/reset-password`);

@@ -107,6 +107,9 @@ describe("config", () => {
     const outbox = await fetchWith(environment, "/_dev/mail?to=a@example.com");
     expect(outbox.status).toBe(404);
     expect(await outbox.json()).toMatchObject({ error: "not_found" });
+    const index = await fetchWith(environment, "/");
+    expect(index.status).toBe(404);
+    expect(await index.json()).toMatchObject({ error: "not_found" });
   });
 });
 
