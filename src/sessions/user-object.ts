@@ -71,6 +71,17 @@ export class UserSessions extends DurableObject<Env> {
     return (this.#tokenStore ??= new TokenStore(this.ctx.storage.sql));
   }
 
+  /**
+   * The store when this object has one, else null: before its first session and after `erase`. The
+   * paths that only read or end sessions use it, so a deleted user's old token, or one made up for
+   * any user id, creates no storage here (an object with storage is kept for good).
+   */
+  get #existingStore(): TokenStore | null {
+    if (this.#tokenStore) return this.#tokenStore;
+    const tables = this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokens'").toArray();
+    return tables.length > 0 ? this.#store : null;
+  }
+
   get #config(): Config {
     return loadConfig(this.env);
   }
@@ -147,7 +158,7 @@ export class UserSessions extends DurableObject<Env> {
       const now = Date.now();
       const sessionId = crypto.randomUUID();
       const expiresAt = this.#expiry(input.role, now, now);
-      const live = this.#store.liveSessionIds(now);
+      const live = this.#existingStore?.liveSessionIds(now) ?? [];
       const evicted = live.slice(0, Math.max(0, live.length - this.#config.maxSessionsPerUser + 1));
 
       const db = this.#db;
@@ -190,6 +201,7 @@ export class UserSessions extends DurableObject<Env> {
       if (!parsed) return { ok: false, reason: "invalid" } as const;
       const now = Date.now();
       const hash = await sha256(input.token);
+      if (!this.#existingStore) return { ok: false, reason: "invalid" } as const;
       const row = this.#store.token(hash);
       if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
       const session = this.#store.session(row.session_id);
@@ -236,7 +248,7 @@ export class UserSessions extends DurableObject<Env> {
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
   revokeToken(token: string, client?: ClientInfo, reason = "signout"): Promise<string | null> {
     return this.#serial(async () => {
-      if (!parseRefreshToken(token)) return null;
+      if (!parseRefreshToken(token) || !this.#existingStore) return null;
       const row = this.#store.token(await sha256(token));
       if (!row) return null;
       await this.#revoke([row.session_id], reason, Date.now(), client);
@@ -250,7 +262,7 @@ export class UserSessions extends DurableObject<Env> {
    */
   revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string; client?: ClientInfo | null }): Promise<string[]> {
     return this.#serial(async () => {
-      const known = this.#store.liveSessionIds(Date.now());
+      const known = this.#existingStore?.liveSessionIds(Date.now()) ?? [];
       const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
       const targets = wanted.filter((id) => id !== input.keep);
       await this.#revoke(targets, input.reason, Date.now(), input.client);
@@ -275,7 +287,7 @@ export class UserSessions extends DurableObject<Env> {
   reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
     return this.#serial(async () => {
       const now = Date.now();
-      const session = this.#store.session(input.sessionId);
+      const session = this.#existingStore?.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
       // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,
       // its lifetime starts now, or the new pair would be expired on arrival.
