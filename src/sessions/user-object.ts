@@ -313,18 +313,24 @@ export class UserSessions extends DurableObject<Env> {
 
   /**
    * The D1 write of record for a rotation: the session's last use, expiry and client, as a
-   * compare-and-set on a live row, batched with the read of the user. Null when the row is gone.
+   * compare-and-set on a live row of an account that is not disabled, batched with the read of the
+   * user. Null when the row is gone or the account disabled; a disabled account's session is ended
+   * here too, in case the revocation that follows a disable (src/admin) did not happen.
    */
   async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number): Promise<UserRow | null> {
     const db = this.#db;
+    const enabled = exists(db.select({ id: users.id }).from(users).where(and(eq(users.id, userId), isNull(users.disabledAt))));
     const [updated, userRows] = await db.batch([
       db
         .update(sessions)
         .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent })
-        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
+        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), enabled)),
       db.select().from(users).where(eq(users.id, userId)),
     ]);
-    return updated.meta.changes === 1 ? (userRows[0] ?? null) : null;
+    const user = userRows[0] ?? null;
+    if (updated.meta.changes === 1) return user;
+    if (user && user.disabledAt !== null) await this.#revoke([sessionId], "disabled", now, client);
+    return null;
   }
 
   /** Revokes the sessions and records each revocation's event in the same D1 batch. */
