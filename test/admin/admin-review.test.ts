@@ -16,6 +16,20 @@ describe("admin search, reviewed", () => {
   });
 });
 
+describe("admin search wildcards, reviewed", () => {
+  it("takes '_' and '%' in a query as plain characters", async () => {
+    const account = await verifiedAccount("admwild");
+    const local = account.email.split("@")[0]!;
+    // One character swapped for "_", or the tail for "%": LIKE would match both, a prefix neither.
+    const underscore = `${local.slice(0, 4)}_${local.slice(5)}`;
+    const percent = `${local.slice(0, 4)}%`;
+    for (const query of [underscore, percent]) {
+      expect((await json(await adminCall(`/users?query=${encodeURIComponent(query)}`))).users).toEqual([]);
+    }
+    expect((await json(await adminCall(`/users?query=${encodeURIComponent(local)}`))).users).toHaveLength(1);
+  });
+});
+
 describe("disabled accounts, reviewed", () => {
   it("refuse a refresh even when the revocation after the disable did not happen", async () => {
     const account = await verifiedAccount("adm-dis-ref");
