@@ -4,8 +4,9 @@
  *
  * - An account with a password must send it: a wrong one is a failed login (401, counted against
  *   the account like a login; 429 past ACCOUNT_LOGIN_FAILURES).
- * - An account without one needs an access token issued at most 10 minutes ago (`iat`); an older
- *   one gets 403 `reauthentication_required`.
+ * - An account without one needs an access token issued at most 10 minutes ago (`iat`), of a
+ *   session that started at most 10 minutes ago (a refresh is no sign-in); otherwise 403
+ *   `reauthentication_required`.
  * - Guests need neither.
  *
  * @example
@@ -19,6 +20,7 @@ import type { Deps } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
 import { identities } from "../identities/schema";
 import { passkeys } from "../passkeys/schema";
+import { sessions } from "../sessions/schema";
 import { clearLoginAttemptsStatement, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
 import type { Auth } from "../sessions";
 import { sha256 } from "../crypto";
@@ -37,10 +39,15 @@ export async function requireReauthentication(deps: Deps, auth: Auth, password: 
     await checkPassword(deps, user, password);
     return;
   }
-  if (Date.now() / 1000 - auth.issuedAt > RECENT_SIGN_IN_SECONDS) {
-    throw new AuthError("reauthentication_required", "Sign in again to confirm it is you, then retry");
-  }
+  const oldest = Date.now() - RECENT_SIGN_IN_SECONDS * 1000;
+  if (auth.issuedAt * 1000 < oldest) throw reauthenticationRequired();
+  // A refresh issues a fresh `iat` without a sign-in: the session itself must have started recently,
+  // or whoever holds the refresh token (an unattended device) would pass by refreshing first.
+  const session = await drizzle(deps.env.DB).select({ createdAt: sessions.createdAt }).from(sessions).where(eq(sessions.id, auth.sessionId)).get();
+  if (!session || session.createdAt < oldest) throw reauthenticationRequired();
 }
+
+const reauthenticationRequired = () => new AuthError("reauthentication_required", "Sign in again to confirm it is you, then retry");
 
 async function checkPassword(deps: Deps, user: UserRow, password: string): Promise<void> {
   const db = drizzle(deps.env.DB);

@@ -45,9 +45,13 @@ function adminUser(row: UserRow, sessionCount: number): AdminUser {
   };
 }
 
-/** The live-session count of the outer query's user, as a column. */
+/**
+ * The live-session count of the outer query's user, as a column. The names are qualified by hand:
+ * drizzle renders `${users.id}` as a bare "id" in a one-table select, which inside this subquery
+ * would mean sessions.id (and count nothing).
+ */
 const sessionCountColumn = (now: number) =>
-  sql<number>`(SELECT COUNT(*) FROM ${sessions} WHERE ${sessions.userId} = ${users.id} AND ${sessions.revokedAt} IS NULL AND (${sessions.expiresAt} IS NULL OR ${sessions.expiresAt} > ${now}))`;
+  sql<number>`(SELECT COUNT(*) FROM ${sessions} WHERE "sessions"."user_id" = "users"."id" AND ${sessions.revokedAt} IS NULL AND (${sessions.expiresAt} IS NULL OR ${sessions.expiresAt} > ${now}))`;
 
 const notFound = () => new AuthError("not_found", "No such user");
 

@@ -5,7 +5,7 @@
  * every token a session was given, the current one with `rotated_at` null, and for rotated ones the
  * successor's hash and, while the reuse window lasts, the successor pair sealed under the old token),
  * and `meta` (the user's role). The schema is versioned (`TOKEN_STORE_MIGRATIONS`, applied by the
- * object's constructor through src/db/object-migrations.ts).
+ * object on first use through src/db/object-migrations.ts).
  *
  * Time comes from an injected `Clock`, so tests move an object's time forward instead of editing
  * its rows; every method that depends on time takes the instant of its operation as `now`.

@@ -74,14 +74,11 @@ export class UserSessions extends DurableObject<Env> {
    */
   readonly clock: Clock = systemClock();
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    void ctx.blockConcurrencyWhile(async () => {
-      this.#open();
-    });
-  }
-
-  /** Applies the storage's migrations and opens the token store on it. */
+  /**
+   * Applies the storage's migrations and opens the token store on it: on first use, not in the
+   * constructor, so an object that never holds a session (a made-up token's, an erased user's)
+   * never gets storage. Synchronous, so no other request interleaves.
+   */
   #open(): TokenStore {
     migrate(this.ctx.storage, TOKEN_STORE_MIGRATIONS);
     return (this.#tokenStore = new TokenStore(this.ctx.storage.sql, this.clock));
@@ -89,6 +86,17 @@ export class UserSessions extends DurableObject<Env> {
 
   get #store(): TokenStore {
     return this.#tokenStore ?? this.#open();
+  }
+
+  /**
+   * The store when this object has one, else null: before its first session and after `erase`. The
+   * paths that only read or end sessions use it, so a deleted user's old token, or one made up for
+   * any user id, creates no storage here (an object with storage is kept for good).
+   */
+  get #existingStore(): TokenStore | null {
+    if (this.#tokenStore) return this.#tokenStore;
+    const tables = this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokens'").toArray();
+    return tables.length > 0 ? this.#store : null;
   }
 
   get #config(): Config {
@@ -152,10 +160,10 @@ export class UserSessions extends DurableObject<Env> {
   /** With `onlyIf`, every statement of the batch is guarded by it; null when it did not hold. */
   #issue(input: IssueInput, onlyIf?: SQL): Promise<IssuedPair | null> {
     return this.#serial(async () => {
-      const now = this.#store.now();
+      const now = this.clock.now();
       const sessionId = crypto.randomUUID();
       const expiresAt = this.#expiry(input.role, now, now);
-      const live = this.#store.liveSessionIds(now);
+      const live = this.#existingStore?.liveSessionIds(now) ?? [];
       const evicted = live.slice(0, Math.max(0, live.length - this.#config.maxSessionsPerUser + 1));
 
       const db = this.#db;
@@ -196,8 +204,9 @@ export class UserSessions extends DurableObject<Env> {
     return this.#serial(async () => {
       const parsed = parseRefreshToken(input.token);
       if (!parsed) return { ok: false, reason: "invalid" } as const;
-      const now = this.#store.now();
+      const now = this.clock.now();
       const hash = await sha256(input.token);
+      if (!this.#existingStore) return { ok: false, reason: "invalid" } as const;
       const row = this.#store.token(hash);
       if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
       const session = this.#store.session(row.session_id);
@@ -244,10 +253,10 @@ export class UserSessions extends DurableObject<Env> {
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
   revokeToken(token: string, client?: ClientInfo, reason = "signout"): Promise<string | null> {
     return this.#serial(async () => {
-      if (!parseRefreshToken(token)) return null;
+      if (!parseRefreshToken(token) || !this.#existingStore) return null;
       const row = this.#store.token(await sha256(token));
       if (!row) return null;
-      await this.#revoke([row.session_id], reason, this.#store.now(), client);
+      await this.#revoke([row.session_id], reason, this.clock.now(), client);
       return row.session_id;
     });
   }
@@ -258,10 +267,10 @@ export class UserSessions extends DurableObject<Env> {
    */
   revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string; client?: ClientInfo | null }): Promise<string[]> {
     return this.#serial(async () => {
-      const known = this.#store.liveSessionIds(this.#store.now());
+      const known = this.#store.liveSessionIds(this.clock.now());
       const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
       const targets = wanted.filter((id) => id !== input.keep);
-      await this.#revoke(targets, input.reason, this.#store.now(), input.client);
+      await this.#revoke(targets, input.reason, this.clock.now(), input.client);
       return targets;
     });
   }
@@ -282,7 +291,7 @@ export class UserSessions extends DurableObject<Env> {
   /** Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry. */
   reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
     return this.#serial(async () => {
-      const now = this.#store.now();
+      const now = this.clock.now();
       const session = this.#store.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
       // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,
@@ -309,7 +318,9 @@ export class UserSessions extends DurableObject<Env> {
 
   /**
    * The D1 write of record for a rotation: the session's last use, expiry and client, as a
-   * compare-and-set on a live row, batched with the read of the user. Null when the row is gone.
+   * compare-and-set on a live row of an account that is not disabled, batched with the read of the
+   * user. Null when the row is gone or the account disabled; a disabled account's session is ended
+   * here too, in case the revocation that follows a disable (src/admin) did not happen.
    */
   async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number): Promise<UserRow | null> {
     const db = this.#db;
@@ -317,10 +328,13 @@ export class UserSessions extends DurableObject<Env> {
       db
         .update(sessions)
         .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent })
-        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
+        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true }))),
       selectUserStatement(db, userId),
     ]);
-    return updated.meta.changes === 1 ? (userRows[0] ?? null) : null;
+    const user = userRows[0] ?? null;
+    if (updated.meta.changes === 1) return user;
+    if (user && user.disabledAt !== null) await this.#revoke([sessionId], "disabled", now, client);
+    return null;
   }
 
   /** Revokes the sessions and records each revocation's event in the same D1 batch. */

@@ -56,6 +56,7 @@ describe("the user object's schema version", () => {
     const stub = stubOf(crypto.randomUUID());
     const kept = await runInDurableObject(stub, (_i, state) => {
       const sql = state.storage.sql;
+      migrate(state.storage, TOKEN_STORE_MIGRATIONS); // the object creates its tables on first use
       sql.exec("DROP TABLE schema_version");
       sql.exec("INSERT INTO session_state (id, created_at, expires_at) VALUES ('s1', 1, NULL)");
       sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES ('h1', 's1', 1)");

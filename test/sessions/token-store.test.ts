@@ -5,7 +5,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TokenStore } from "../../src/sessions/token-store";
+import { migrate } from "../../src/db/object-migrations";
+import { TOKEN_STORE_MIGRATIONS, TokenStore } from "../../src/sessions/token-store";
 
 /** A clock that moves only when told. */
 const fakeClock = (start = 1_000_000) => {
@@ -18,6 +19,8 @@ function withStore<T>(fn: (store: TokenStore, clock: ReturnType<typeof fakeClock
   const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(`store-${crypto.randomUUID()}`));
   return runInDurableObject(stub, (_instance, state) => {
     const clock = fakeClock();
+    // The object creates its tables on first use; this one has had none.
+    migrate(state.storage, TOKEN_STORE_MIGRATIONS);
     return fn(new TokenStore(state.storage.sql, clock), clock, state.storage.sql);
   });
 }
