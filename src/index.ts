@@ -17,6 +17,7 @@ import { devMail } from "./routes/dev-mail";
 import { meta } from "./routes/meta";
 import { pages } from "./pages";
 import { v1 } from "./routes/v1";
+import { identityRoutes } from "./routes/v1-identities";
 
 const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.get("config").isDevelopment) return notFound(c);
@@ -30,6 +31,7 @@ for (const api of ["/v1/auth/*", "/auth/*"]) app.use(api, noStore);
 app.use("/_dev/*", developmentOnly);
 
 app.route("/v1/auth", v1);
+app.route("/v1/auth", identityRoutes);
 app.route("/auth", compat);
 app.route("/_dev", devMail);
 app.route("/", pages);

@@ -10,6 +10,7 @@
  * config.rateLimits.login; // { limit: 5, windowSeconds: 60 }
  */
 import { z } from "zod";
+import { parseProviders } from "../identities/providers";
 
 /** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
@@ -126,6 +127,7 @@ const EnvSchema = z.object({
   WEBAUTHN_ORIGINS: list.optional(),
   // OpenID providers (API.md §13): name → { clientIds, issuer?, scopes?, teamId?, keyId? }.
   OIDC_PROVIDERS: json(z.record(z.string(), z.unknown())).default({}),
+  OIDC_JWKS_COOLDOWN_SECONDS: int(0, 600).default(30),
 });
 
 type ParsedEnv = z.output<typeof EnvSchema>;
@@ -191,6 +193,8 @@ function parse(env: object) {
       }
     }
   }
+  const oidc = parseProviders(e.OIDC_PROVIDERS, e.ENVIRONMENT === "production");
+  reasons.push(...oidc.problems);
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
 
   return {
@@ -243,6 +247,7 @@ function parse(env: object) {
     emailCodeSignUp: e.EMAIL_CODE_SIGN_UP,
     // Refined by src/passkeys/ and src/identities/ (their own checks run at start too).
     webauthn: { rpId: e.WEBAUTHN_RP_ID, rpName: e.WEBAUTHN_RP_NAME ?? e.PLATFORM_NAME, origins: e.WEBAUTHN_ORIGINS },
-    oidcProviders: e.OIDC_PROVIDERS,
+    oidcProviders: oidc.providers,
+    oidcJwksCooldownMs: e.OIDC_JWKS_COOLDOWN_SECONDS * 1000,
   };
 }
