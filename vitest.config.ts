@@ -2,12 +2,16 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 // @ts-expect-error: a plain .mjs module shared with scripts/dev.mjs
 import { generateDevKey } from "./scripts/dev-key.mjs";
+// @ts-expect-error: a plain .mjs module (the loopback OpenID Providers of the identity tests)
+import { prepareOidcTest } from "./scripts/oidc-provider-server.mjs";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   const signingKey = await generateDevKey("dev-test");
   const previousKey = await generateDevKey("dev-test-previous");
   const { d: _private, ...previousPublic } = previousKey;
+  // Ports and keys of the loopback OpenID Providers, named in the bindings before they start.
+  const oidc = await prepareOidcTest();
   return {
     plugins: [
       cloudflareTest({
@@ -23,6 +27,7 @@ export default defineConfig(async () => {
             CORS_ORIGINS: "https://app.example.com",
             REDIRECT_ORIGINS: "https://app.example.com,http://localhost:5173",
             CLIENT_ALIASES: JSON.stringify({ VERIFIER: "https://verifier.example.com/account" }),
+            ...oidc.bindings,
           },
           // Miniflare's local send_email binding, for test/mail.test.ts (MAIL_TRANSPORT=cloudflare).
           email: { send_email: [{ name: "EMAIL", allowed_sender_addresses: ["no-reply@example.com"] }] },
@@ -33,7 +38,8 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       exclude: ["test/browser/**", "**/node_modules/**"],
       // A real local HTTP mail API (Node), for the HTTP mail transport's tests.
-      globalSetup: ["./scripts/mail-api-server.mjs"],
+      // Real OpenID Providers (oidc-provider) on loopback, for test/identities/.
+      globalSetup: ["./scripts/mail-api-server.mjs", "./scripts/oidc-provider-server.mjs"],
       setupFiles: ["./test/setup.ts"],
       testTimeout: 30_000,
       silent: "passed-only" as const,
@@ -50,7 +56,7 @@ export default defineConfig(async () => {
             name: "browser",
             include: ["test/browser/**/*.test.ts"],
             environment: "node",
-            globalSetup: ["./scripts/browser-test-service.mjs"],
+            globalSetup: ["./scripts/oidc-provider-server.mjs", "./scripts/browser-test-service.mjs"],
             fileParallelism: false,
             testTimeout: 60_000,
             hookTimeout: 120_000,

@@ -65,6 +65,8 @@ export default async function setup(project) {
       "scripts/dev.mjs",
       ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)],
       ...["--persist-to", join(state, "wrangler"), "--show-interactive-dev-session=false"],
+      // Set by scripts/oidc-provider-server.mjs: the loopback OpenID Provider of the identity tests.
+      ...Object.entries(JSON.parse(process.env.OIDC_TEST_WRANGLER_VARS ?? "{}")).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
     ],
     {
       detached: true, // its own process group, so teardown stops wrangler and workerd too
