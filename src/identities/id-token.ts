@@ -98,10 +98,16 @@ const isTrue = (value: unknown) => value === true || value === "true";
 export async function verifyIdToken(deps: Deps, provider: Provider, idToken: string, nonce: string | undefined): Promise<VerifiedIdentity> {
   const as = await providerMetadata(deps, provider);
   if (!as.jwks_uri) throw unreachable();
+  let typ: string | undefined;
+  try {
+    typ = decodeProtectedHeader(idToken).typ;
+  } catch {
+    throw refused();
+  }
+  // An ID token has no typ or "JWT"; anything else is another kind of token.
+  if (typ !== undefined && typ.toUpperCase() !== "JWT") throw refused();
   let payload: JWTPayload;
   try {
-    const typ = decodeProtectedHeader(idToken).typ;
-    if (typ !== undefined && typ.toUpperCase() !== "JWT") throw refused();
     ({ payload } = await jwtVerify(idToken, keySet(as.jwks_uri, deps.config.oidcJwksCooldownMs), {
       issuer: [provider.issuer, ...provider.issuerAliases],
       audience: provider.clientIds,
@@ -110,7 +116,6 @@ export async function verifyIdToken(deps: Deps, provider: Provider, idToken: str
       requiredClaims: ["iss", "sub", "aud", "exp", "iat"],
     }));
   } catch (error) {
-    if (error instanceof AuthError) throw error;
     // The key set could not be fetched: the provider's fault, not the token's.
     const fetchFailed =
       error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid ||
