@@ -35,7 +35,8 @@ export async function apiRoutes(): Promise<ApiRoute[]> {
       routes.push({
         method: method.toUpperCase(),
         path,
-        bearer: Boolean(operation?.security?.some((s: Json) => "bearerAuth" in s)),
+        // Required only: `{}` beside it in `security` means the token is optional (a guest upgrading).
+        bearer: Boolean(operation?.security?.some((s: Json) => "bearerAuth" in s) && !operation?.security?.some((s: Json) => Object.keys(s).length === 0)),
         fields: fieldsOf(operation?.requestBody?.content?.["application/json"]?.schema),
         params: (operation?.parameters ?? []).filter((p: Json) => p.in === "path").map((p: Json) => p.name as string),
       });
