@@ -240,21 +240,38 @@ async function startIssuer(port, { appleKey }) {
   });
 }
 
+/**
+ * The running issuers of this process, shared by the workers and browser projects (each loads this
+ * module on its own, so the record lives on globalThis).
+ */
+const RUNNING = Symbol.for("edge-auth.oidc-test-issuers");
+
 /** @param {import("vitest/node").TestProject} project */
 export default async function setup(project) {
   const raw = process.env.OIDC_TEST_SETUP;
   if (!raw) throw new Error("OIDC_TEST_SETUP is missing: call prepareOidcTest() in vitest.config.ts");
   const prepared = JSON.parse(raw);
-  const stops = [
-    await startIssuer(prepared.mainPort, { appleKey: prepared.applePublicKey }),
-    await startIssuer(prepared.rotatingPort, { appleKey: prepared.applePublicKey }),
-  ];
+  if (!globalThis[RUNNING]) {
+    globalThis[RUNNING] = {
+      users: 0,
+      stops: Promise.all([
+        startIssuer(prepared.mainPort, { appleKey: prepared.applePublicKey }),
+        startIssuer(prepared.rotatingPort, { appleKey: prepared.applePublicKey }),
+      ]),
+    };
+  }
+  const current = globalThis[RUNNING];
+  current.users += 1;
+  await current.stops;
   project.provide("oidc", {
     issuer: `http://127.0.0.1:${prepared.mainPort}`,
     rotatingIssuer: `http://127.0.0.1:${prepared.rotatingPort}`,
     clients: CLIENTS,
   });
   return async () => {
-    await Promise.all(stops.map((stop) => stop()));
+    current.users -= 1;
+    if (current.users > 0) return;
+    if (globalThis[RUNNING] === current) delete globalThis[RUNNING];
+    await Promise.all((await current.stops).map((stop) => stop()));
   };
 }
