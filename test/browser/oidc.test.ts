@@ -7,12 +7,8 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { api, openBrowser, serviceUrl, uniqueEmail } from "./helpers";
 import type { OpenBrowser } from "./helpers";
+import "../helpers/oidc-provided";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    oidc: { issuer: string; rotatingIssuer: string };
-  }
-}
 
 const { issuer } = inject("oidc");
 const appPage = `${issuer}/_test/app`;

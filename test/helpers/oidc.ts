@@ -13,20 +13,7 @@ import { exports } from "cloudflare:workers";
 import * as jose from "jose";
 import { expect, inject } from "vitest";
 import { BASE, freshIp } from "./http";
-
-interface OidcClients {
-  web: { id: string; secret: string };
-  native: { id: string };
-  apple: { id: string; native: string; teamId: string; keyId: string };
-  google: { id: string; native: string; secret: string };
-  rotating: { id: string };
-}
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    oidc: { issuer: string; rotatingIssuer: string; clients: OidcClients };
-  }
-}
+import "./oidc-provided";
 
 export const oidc = inject("oidc");
 export const APP_REDIRECT = "https://app.example.com/signed-in";
