@@ -37,7 +37,7 @@ const IdTokenBody = z
   })
   .openapi("IdTokenBody");
 const Identity = z
-  .object({ id: z.string(), provider: z.string(), email: z.string().nullable(), createdAt: z.string() })
+  .object({ id: z.uuid(), provider: z.string(), email: z.string().nullable(), createdAt: z.string().openapi({ format: "date-time" }) })
   .openapi("Identity");
 const ProviderParams = z.object({ provider: ProviderName.openapi({ param: { name: "provider", in: "path" } }) });
 const CallbackParams = z
