@@ -98,13 +98,6 @@ export async function prepareOidcTest() {
     // Tests sign in and rotate keys back to back: refetch on every unknown kid.
     OIDC_JWKS_COOLDOWN_SECONDS: "0",
   };
-  // The browser project's `wrangler dev` (scripts/browser-test-service.mjs passes these as --var):
-  // the loopback provider, and the main issuer's /_test/app page as the app's redirect_uri.
-  process.env.OIDC_TEST_WRANGLER_VARS = JSON.stringify({
-    OIDC_PROVIDERS: JSON.stringify({ loopback: providers.loopback }),
-    OIDC_SECRET_LOOPBACK: CLIENTS.web.secret,
-    REDIRECT_ORIGINS: main,
-  });
   return { bindings, setup, issuers: { main, rotating } };
 }
 
@@ -241,37 +234,34 @@ async function startIssuer(port, { appleKey }) {
 }
 
 /**
- * The running issuers of this process, shared by the workers and browser projects (each loads this
- * module on its own, so the record lives on globalThis).
+ * Starts the issuers of one project: the workers project's on the ports prepareOidcTest() fixed
+ * (its bindings name them); the browser project's on ports the system hands out, named to its
+ * `wrangler dev` through OIDC_TEST_WRANGLER_VARS (scripts/browser-test-service.mjs runs after this).
+ * Each project has its own issuers and stops them itself.
+ *
+ * @param {import("vitest/node").TestProject} project
  */
-const RUNNING = Symbol.for("edge-auth.oidc-test-issuers");
-
-/** @param {import("vitest/node").TestProject} project */
 export default async function setup(project) {
   const raw = process.env.OIDC_TEST_SETUP;
   if (!raw) throw new Error("OIDC_TEST_SETUP is missing: call prepareOidcTest() in vitest.config.ts");
   const prepared = JSON.parse(raw);
-  if (!globalThis[RUNNING]) {
-    globalThis[RUNNING] = {
-      users: 0,
-      stops: Promise.all([
-        startIssuer(prepared.mainPort, { appleKey: prepared.applePublicKey }),
-        startIssuer(prepared.rotatingPort, { appleKey: prepared.applePublicKey }),
-      ]),
-    };
+  const browser = project.name === "browser";
+  const [mainPort, rotatingPort] = browser ? [await freePort(), await freePort()] : [prepared.mainPort, prepared.rotatingPort];
+  const stops = [
+    await startIssuer(mainPort, { appleKey: prepared.applePublicKey }),
+    await startIssuer(rotatingPort, { appleKey: prepared.applePublicKey }),
+  ];
+  const issuer = `http://127.0.0.1:${mainPort}`;
+  if (browser) {
+    // The loopback provider, and the main issuer's /_test/app page as the app's redirect_uri.
+    process.env.OIDC_TEST_WRANGLER_VARS = JSON.stringify({
+      OIDC_PROVIDERS: JSON.stringify({ loopback: { clientIds: [CLIENTS.web.id, CLIENTS.native.id], issuer } }),
+      OIDC_SECRET_LOOPBACK: CLIENTS.web.secret,
+      REDIRECT_ORIGINS: issuer,
+    });
   }
-  const current = globalThis[RUNNING];
-  current.users += 1;
-  await current.stops;
-  project.provide("oidc", {
-    issuer: `http://127.0.0.1:${prepared.mainPort}`,
-    rotatingIssuer: `http://127.0.0.1:${prepared.rotatingPort}`,
-    clients: CLIENTS,
-  });
+  project.provide("oidc", { issuer, rotatingIssuer: `http://127.0.0.1:${rotatingPort}`, clients: CLIENTS });
   return async () => {
-    current.users -= 1;
-    if (current.users > 0) return;
-    if (globalThis[RUNNING] === current) delete globalThis[RUNNING];
-    await Promise.all((await current.stops).map((stop) => stop()));
+    await Promise.all(stops.map((stop) => stop()));
   };
 }
