@@ -15,9 +15,10 @@
  * /_test/rotate (a new current key; the old one stays published unless `?drop=1`), GET
  * /_test/stats (how often /jwks was fetched), GET /_test/app (a stand-in app page for redirect_uri).
  *
- * Ports and the Apple key are fixed by `prepareOidcTest()` (called in vitest.config.ts, because the
- * Worker's bindings name the issuers before any globalSetup runs) and handed over in
- * process.env.OIDC_TEST_SETUP. Tests get `inject("oidc")`.
+ * The workers project's ports and the Apple key are fixed by `prepareOidcTest()` (called in
+ * vitest.config.ts, because the Worker's bindings name the issuers before any globalSetup runs) and
+ * handed over in process.env.OIDC_TEST_SETUP; the browser project starts its own issuers on free
+ * ports. Tests get `inject("oidc")`.
  *
  * @example
  * // vitest.config.ts
