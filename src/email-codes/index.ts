@@ -26,7 +26,7 @@ import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
 import { users } from "../accounts/schema";
 import type { UserRow } from "../accounts/schema";
 import type { Config } from "../config";
-import { base64url } from "../crypto";
+import { base64url, constantTimeEqual } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
@@ -116,8 +116,19 @@ export async function requestCode(deps: Deps, input: RequestCodeInput): Promise<
 
 const invalidCode = () => new AuthError("invalid_credentials", "The code is wrong or has expired");
 
-const liveCode = (email: string, hash: string, now: number) =>
-  and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash), gt(emailCodes.expiresAt, now), lt(emailCodes.attempts, MAX_CODE_ATTEMPTS));
+/**
+ * Takes one of the code's five tries before it is compared (a compare-and-set on `attempts`), so
+ * guesses in flight together cannot get more than five comparisons between them. Returns the
+ * stored hash and the try's number, or undefined when there is no live code with a try left.
+ */
+async function takeTry(db: DrizzleD1Database, email: string, now: number) {
+  const [tried] = await db
+    .update(emailCodes)
+    .set({ attempts: sql`${emailCodes.attempts} + 1` })
+    .where(and(eq(emailCodes.emailNormalized, email), gt(emailCodes.expiresAt, now), lt(emailCodes.attempts, MAX_CODE_ATTEMPTS)))
+    .returning({ codeHash: emailCodes.codeHash, attempts: emailCodes.attempts });
+  return tried;
+}
 
 /**
  * Signs in with a mailed code (see the module comment). `auth` is the caller's session when it sent
@@ -133,32 +144,47 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
   const hash = await codeHash(deps.config, email, input.code.trim());
   let owner = await countCodeAttempt(deps, db, email, now);
   const guest = auth?.user.isGuest ? auth : undefined;
+  const tried = await takeTry(db, email, now);
+  const right = tried !== undefined && constantTimeEqual(tried.codeHash, hash);
+  if (!right) return wrongCode(deps, db, email, owner, tried);
 
   if (guest && owner) {
-    // Nothing changes: the code stays usable, so the app can call again without the token.
-    const [match] = await db.select({ one: sql`1` }).from(emailCodes).where(liveCode(email, hash, now));
-    if (!match) return wrongCode(deps, db, email, owner);
+    // Nothing changes: the try is given back and the code stays usable, so the app can call again without the token.
+    await db.update(emailCodes).set({ attempts: sql`${emailCodes.attempts} - 1` }).where(and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash)));
     throw new AuthError("conflict", "The address belongs to another account; sign in without the guest token", [{ field: "email", message: "belongs to another account" }]);
   }
   if (!owner && !deps.config.emailCodeSignUp) {
-    // Counted as a try like any other, so the answer does not tell a right code from a wrong one.
-    return wrongCode(deps, db, email, undefined);
+    // Answered like a wrong code, so the answer does not tell a right code from a wrong one.
+    return wrongCode(deps, db, email, undefined, undefined);
   }
 
-  const spent = await db.delete(emailCodes).where(liveCode(email, hash, now)).returning({ email: emailCodes.emailNormalized });
-  if (spent.length !== 1) return wrongCode(deps, db, email, owner);
+  // Spent by exactly one of any concurrent right answers (the code's hash is the compare-and-set).
+  const spent = await db
+    .delete(emailCodes)
+    .where(and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash)))
+    .returning({ email: emailCodes.emailNormalized });
+  if (spent.length !== 1) return wrongCode(deps, db, email, owner, undefined);
 
   if (!owner && guest) return upgradeGuestInPlace(deps, guest, { email: input.email });
   if (!owner) owner = await signUp(db, input.email, now);
   return signInOwner(deps, db, owner, now);
 }
 
-/** Records a wrong try against the code and, for an existing account, a failed sign-in. */
-async function wrongCode(deps: Deps, db: DrizzleD1Database, email: string, owner: UserRow | undefined): Promise<never> {
+/**
+ * Records a failed sign-in for an existing account and drops the code when it is expired or this
+ * wrong try was its last (`tried`: the try this request took, if any).
+ */
+async function wrongCode(
+  deps: Deps,
+  db: DrizzleD1Database,
+  email: string,
+  owner: UserRow | undefined,
+  tried: { codeHash: string; attempts: number } | undefined,
+): Promise<never> {
+  const void_ = tried && tried.attempts >= MAX_CODE_ATTEMPTS ? eq(emailCodes.codeHash, tried.codeHash) : undefined;
   await db.batch([
-    db.update(emailCodes).set({ attempts: sql`${emailCodes.attempts} + 1` }).where(eq(emailCodes.emailNormalized, email)),
-    // A void or expired code is of no further use: drop it at once.
-    db.delete(emailCodes).where(and(eq(emailCodes.emailNormalized, email), or(lte(emailCodes.expiresAt, Date.now()), sql`${emailCodes.attempts} >= ${MAX_CODE_ATTEMPTS}`))),
+    // A void or expired code is of no further use: drop it at once (only this code, not a newer one).
+    db.delete(emailCodes).where(and(eq(emailCodes.emailNormalized, email), void_ ? or(lte(emailCodes.expiresAt, Date.now()), void_) : lte(emailCodes.expiresAt, Date.now()))),
     ...(owner && !owner.isGuest ? [activityStatement(db, { userId: owner.id, type: "sign_in_failed", method: "code", client: deps.client })] : []),
   ]);
   throw invalidCode();
