@@ -1,0 +1,66 @@
+/**
+ * Passkeys (API.md §12) under attack and at the edges: repeated sign-ins of a guest, names with
+ * control characters, challenges used for the other ceremony, deleted users.
+ */
+import { describe, expect, it } from "vitest";
+import { call, env, expectError, guest, json, login, verifiedAccount } from "../helpers";
+import type { Json } from "../helpers";
+import { assert, attest, softCredential } from "../helpers/webauthn";
+import type { SoftCredential } from "../helpers/webauthn";
+
+async function addPasskey(token: string): Promise<{ credential: SoftCredential; passkey: Json }> {
+  const options = await json(await call("/v1/auth/passkeys/register/options", { method: "POST", token }));
+  const credential = await softCredential("ES256");
+  const response = await attest(credential, { challenge: options.options.challenge, userHandle: options.options.user.id });
+  const answer = await call("/v1/auth/passkeys/register", { body: { challengeId: options.challengeId, response }, token });
+  expect(answer.status).toBe(201);
+  return { credential, passkey: (await json(answer)).passkey };
+}
+
+async function passkeyLogin(credential: SoftCredential): Promise<Response> {
+  const { challengeId, options } = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+  const response = await assert(credential, { challenge: options.challenge });
+  return call("/v1/auth/passkeys/login", { body: { challengeId, response } });
+}
+
+describe("passkey sign-in counting", () => {
+  it("a guest's successful passkey sign-ins clear its failed-attempt count like anyone else's", async () => {
+    const g = await guest();
+    const { credential } = await addPasskey(g.accessToken);
+    // More successful sign-ins than ACCOUNT_LOGIN_FAILURES (10 in 15 minutes) allows failures.
+    for (let i = 0; i < 12; i++) expect((await passkeyLogin(credential)).status).toBe(200);
+  });
+});
+
+describe("passkey names", () => {
+  it("refuses control characters and line separators in a name (400), on rename and registration", async () => {
+    const account = await verifiedAccount("pk-name-ctl");
+    const pair = await login(account);
+    const { passkey } = await addPasskey(pair.accessToken);
+    for (const name of ["a\u0000b", "Laptop\nAdmin", "x\u001b[31m", "\u202eevil\u2028"]) {
+      await expectError(await call(`/v1/auth/passkeys/${passkey.id}`, { method: "PATCH", body: { name }, token: pair.accessToken }), 400, "invalid_request");
+    }
+    const renamed = await call(`/v1/auth/passkeys/${passkey.id}`, { method: "PATCH", body: { name: "  Work laptop  " }, token: pair.accessToken });
+    expect((await json(renamed)).passkey.name).toBe("Work laptop");
+    await expectError(await call(`/v1/auth/passkeys/${passkey.id}`, { method: "PATCH", body: { name: "x".repeat(65) }, token: pair.accessToken }), 400, "invalid_request");
+  });
+});
+
+describe("challenges and users", () => {
+  it("a registration challenge does not sign in, and stays the registrant's", async () => {
+    const account = await verifiedAccount("pk-kind");
+    const pair = await login(account);
+    const { credential } = await addPasskey(pair.accessToken);
+    const reg = await json(await call("/v1/auth/passkeys/register/options", { method: "POST", token: pair.accessToken }));
+    const response = await assert(credential, { challenge: reg.options.challenge });
+    await expectError(await call("/v1/auth/passkeys/login", { body: { challengeId: reg.challengeId, response } }), 401, "invalid_credentials");
+  });
+
+  it("a passkey of a deleted user signs in to nothing", async () => {
+    const account = await verifiedAccount("pk-deleted");
+    const pair = await login(account);
+    const { credential } = await addPasskey(pair.accessToken);
+    await env.DB.prepare("DELETE FROM users WHERE id = ?").bind(account.userId).run();
+    await expectError(await passkeyLogin(credential), 401, "invalid_credentials");
+  });
+});
