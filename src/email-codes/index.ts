@@ -223,3 +223,8 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
   if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");
   throw invalidCode();
 }
+
+/** Deletes codes that expired before `before` (ms): the daily clean-up's part (src/maintenance). */
+export function purgeCodesStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(emailCodes).where(lt(emailCodes.expiresAt, before));
+}

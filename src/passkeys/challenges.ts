@@ -10,7 +10,7 @@
  * const { id, challenge } = await createChallenge(db, { kind: "authentication", userId: null });
  * const row = await spendChallenge(db, id, "authentication"); // null when unknown, spent or expired
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, lt } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken } from "../crypto";
 import { webauthnChallenges } from "./schema";
@@ -54,4 +54,9 @@ export async function spendChallenge(db: DrizzleD1Database, id: string, kind: Ch
   if (!row || row.expiresAt <= Date.now()) return null;
   const [challenge, userHandle] = row.challenge.split(".");
   return { id: row.id, challenge: challenge!, userId: row.userId, userHandle: userHandle ?? null };
+}
+
+/** Deletes challenges that expired before `before` (ms): the daily clean-up's part (src/maintenance). */
+export function purgeChallengesStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(webauthnChallenges).where(lt(webauthnChallenges.expiresAt, before));
 }
