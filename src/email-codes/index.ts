@@ -24,6 +24,8 @@ import { activityStatement } from "../activity";
 import { normalizeEmail } from "../accounts/users";
 import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
 import { users } from "../accounts/schema";
+import { identities } from "../identities/schema";
+import { passkeys } from "../passkeys/schema";
 import type { UserRow } from "../accounts/schema";
 import type { Config } from "../config";
 import { base64url, constantTimeEqual } from "../crypto";
@@ -205,7 +207,8 @@ async function signUp(db: DrizzleD1Database, typed: string, now: number): Promis
 /**
  * Marks the address verified and starts the session. An address that was not verified until now
  * may have been registered by someone else with a password they know (account pre-hijacking):
- * that password is dropped and every earlier session ended before the owner signs in.
+ * that password, any passkey or linked identity added meanwhile, and every earlier session are
+ * dropped before the owner signs in.
  */
 async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, now: number): Promise<IssuedPair> {
   const sessions = userSessions(deps, owner.id);
@@ -213,6 +216,9 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
     const unverified = and(eq(users.id, owner.id), eq(users.emailNormalized, owner.emailNormalized!), sql`${users.emailVerifiedAt} IS NULL`);
     await db.batch([
       activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`),
+      // Whoever held the password could also have added a passkey or linked an identity: they go too.
+      db.delete(passkeys).where(and(eq(passkeys.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
+      db.delete(identities).where(and(eq(identities.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
       db.update(users).set({ emailVerifiedAt: now, passwordHash: null, updatedAt: now }).where(unverified),
     ]);
     await sessions.revokeSessions({ reason: "email_code_verified" });

@@ -2,12 +2,13 @@
  * Email codes (API.md §11) under attack: concurrent guesses against one code.
  */
 import { describe, expect, it } from "vitest";
-import { call, env, mailbox, uniqueEmail } from "../helpers";
+import { PASSWORD, call, env, expectError, json, mailbox, uniqueEmail } from "../helpers";
+import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { Json } from "../helpers";
 
-async function requestCode(email: string): Promise<string> {
+async function requestCode(email: string, count = 1): Promise<string> {
   expect((await call("/v1/auth/email-code", { body: { email } })).status).toBe(200);
-  const [message] = await mailbox(email, 1);
+  const [message] = await mailbox(email, count);
   const code = /sign-in code is (\d{6})/.exec(message!.text)?.[1];
   if (!code) throw new Error("no code in the mail");
   return code;
@@ -28,5 +29,39 @@ describe("email code guesses in parallel", () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(0);
     const users = await env.DB.prepare("SELECT COUNT(*) AS n FROM users WHERE email_normalized = ?").bind(email).first<Json>();
     expect(users.n).toBe(0);
+  });
+});
+
+describe("account pre-hijacking", () => {
+  it("a passkey added to an address nobody had proven does not survive the owner's code", async () => {
+    // The attacker registers the victim's address with a password, signs in and adds a passkey.
+    const email = uniqueEmail("prehijack-passkey");
+    // (REQUIRE_EMAIL_VERIFICATION=false lets a password sign in before the address is proven.)
+    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+    const { default: worker } = await import("../../src");
+    const ctx = createExecutionContext();
+    const registered = await worker.fetch(
+      new Request("http://auth.test/v1/auth/register", {
+        method: "POST",
+        headers: { "content-type": "application/json", "cf-connecting-ip": `10.252.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+        body: JSON.stringify({ email, password: PASSWORD }),
+      }),
+      { ...env, REQUIRE_EMAIL_VERIFICATION: "false" } as unknown as Env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    const pair = await json(registered);
+    expect(pair.accessToken).toBeTypeOf("string");
+    const options = await json(await call("/v1/auth/passkeys/register/options", { method: "POST", token: pair.accessToken }));
+    const credential = await softCredential("ES256");
+    const response = await attest(credential, { challenge: options.options.challenge, userHandle: options.options.user.id });
+    expect((await call("/v1/auth/passkeys/register", { body: { challengeId: options.challengeId, response }, token: pair.accessToken })).status).toBe(201);
+
+    // The owner proves the address with a code: the attacker's ways in must all be gone.
+    const messages = await mailbox(email, 1);
+    expect((await verify(email, await requestCode(email, messages.length + 1))).status).toBe(200);
+    const login = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+    const assertion = await assert(credential, { challenge: login.options.challenge });
+    await expectError(await call("/v1/auth/passkeys/login", { body: { challengeId: login.challengeId, response: assertion } }), 401, "invalid_credentials");
   });
 });
