@@ -65,3 +65,20 @@ describe("account pre-hijacking", () => {
     await expectError(await call("/v1/auth/passkeys/login", { body: { challengeId: login.challengeId, response: assertion } }), 401, "invalid_credentials");
   });
 });
+
+describe("guests racing for one address", () => {
+  it("two guests verifying the same code at once: one is upgraded, the other stays a guest", async () => {
+    const { guest } = await import("../helpers");
+    const [a, b] = [await guest(), await guest()];
+    const email = uniqueEmail("guest-race");
+    const code = await requestCode(email);
+    const [ra, rb] = await Promise.all([a, b].map((g) => call("/v1/auth/email-code/verify", { body: { email, code }, token: g.accessToken })));
+    expect([ra!.status, rb!.status].sort()).toEqual([200, 401]);
+    const owner = await env.DB.prepare("SELECT id, is_guest FROM users WHERE email_normalized = ?").bind(email).first<Json>();
+    const winner = ra!.status === 200 ? a : b;
+    const loser = ra!.status === 200 ? b : a;
+    expect(owner).toMatchObject({ id: winner.user.id, is_guest: 0 });
+    const other = await env.DB.prepare("SELECT is_guest, email FROM users WHERE id = ?").bind(loser.user.id).first<Json>();
+    expect(other).toMatchObject({ is_guest: 1, email: null });
+  });
+});

@@ -64,3 +64,30 @@ describe("challenges and users", () => {
     await expectError(await passkeyLogin(credential), 401, "invalid_credentials");
   });
 });
+
+describe("races", () => {
+  it("three registrations in flight at nine passkeys: exactly one becomes the tenth", async () => {
+    const account = await verifiedAccount("pk-cap-race");
+    const pair = await login(account);
+    for (let i = 0; i < 9; i++) await addPasskey(pair.accessToken);
+    const pending = [];
+    for (let i = 0; i < 3; i++) {
+      const options = await json(await call("/v1/auth/passkeys/register/options", { method: "POST", token: pair.accessToken }));
+      const response = await attest(await softCredential("ES256"), { challenge: options.options.challenge, userHandle: options.options.user.id });
+      pending.push({ challengeId: options.challengeId, response });
+    }
+    const statuses = (await Promise.all(pending.map((body) => call("/v1/auth/passkeys/register", { body, token: pair.accessToken })))).map((r) => r.status);
+    expect(statuses.sort()).toEqual([201, 409, 409]);
+    const list = await json(await call("/v1/auth/passkeys", { token: pair.accessToken }));
+    expect(list.passkeys).toHaveLength(10);
+  });
+
+  it("a sign-in challenge cannot answer a registration", async () => {
+    const account = await verifiedAccount("pk-kind-reg");
+    const pair = await login(account);
+    const reg = await json(await call("/v1/auth/passkeys/register/options", { method: "POST", token: pair.accessToken }));
+    const signIn = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+    const response = await attest(await softCredential("ES256"), { challenge: signIn.options.challenge, userHandle: reg.options.user.id });
+    await expectError(await call("/v1/auth/passkeys/register", { body: { challengeId: signIn.challengeId, response }, token: pair.accessToken }), 400, "invalid_request");
+  });
+});
