@@ -91,3 +91,34 @@ describe("races", () => {
     await expectError(await call("/v1/auth/passkeys/register", { body: { challengeId: signIn.challengeId, response }, token: pair.accessToken }), 400, "invalid_request");
   });
 });
+
+describe("Android app origins", () => {
+  const apk = "android:apk-key-hash:sYUC8p5I9SxqFernBPHmDxz_YVZXmVJdW8s-m3RTTqE";
+  async function androidLogin(credential: SoftCredential, origin: string): Promise<Response> {
+    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+    const { default: worker } = await import("../../src");
+    const { challengeId, options } = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+    const response = await assert(credential, { challenge: options.challenge, origin });
+    const ctx = createExecutionContext();
+    const answer = await worker.fetch(
+      new Request("http://auth.test/v1/auth/passkeys/login", {
+        method: "POST",
+        headers: { "content-type": "application/json", "cf-connecting-ip": `10.253.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+        body: JSON.stringify({ challengeId, response }),
+      }),
+      { ...env, WEBAUTHN_ORIGINS: `http://auth.test,${apk}` } as unknown as Env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return answer;
+  }
+
+  it("accepts an assertion from a listed app and refuses another app's", async () => {
+    const account = await verifiedAccount("pk-android");
+    const pair = await login(account);
+    const { credential } = await addPasskey(pair.accessToken);
+    expect((await androidLogin(credential, apk)).status).toBe(200);
+    await expectError(await androidLogin(credential, "android:apk-key-hash:AAAAC8p5I9SxqFernBPHmDxz_YVZXmVJdW8s-m3RTTqE"), 401, "invalid_credentials");
+    await expectError(await androidLogin(credential, "https://evil.example"), 401, "invalid_credentials");
+  });
+});
