@@ -4,9 +4,10 @@
  * - `requestCode` stores a fresh 6-digit code for the address (replacing any earlier one) and
  *   answers the same whether or not an account uses it; the account lookup and the mail happen
  *   after the answer.
- * - `verifyCode` spends the code with one compare-and-set (`DELETE … RETURNING`), so of any number
- *   of concurrent verifications exactly one wins, then signs in, signs up, or upgrades the calling
- *   guest in place.
+ * - `verifyCode` first takes one of the code's five tries (a compare-and-set on `attempts`), so
+ *   concurrent guesses get no more than five comparisons; a right code is then spent with a
+ *   compare-and-set on its hash (`DELETE … RETURNING`), so of any number of concurrent
+ *   verifications exactly one wins, then signs in, signs up, or upgrades the calling guest in place.
  *
  * Codes are stored as HMAC-SHA-256(key, address ‖ code) under a key derived from the service's
  * secrets (the signing key's private part and the pepper), never in the database: a leaked table
