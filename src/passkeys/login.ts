@@ -86,8 +86,9 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   await countAttempt(deps, db, user, now);
 
   // The authenticator returns the handle it stored with the credential; it must be this passkey's.
+  // The user was not identified before this ceremony, so the handle must be there (WebAuthn §7.2).
   const handle = input.response.response?.userHandle;
-  if (handle !== undefined && handle !== null && !constantTimeEqual(String(handle), passkey.userHandle)) {
+  if (handle === undefined || handle === null || !constantTimeEqual(String(handle), passkey.userHandle)) {
     return failed(deps, db, user.id, "user_handle");
   }
   let verified;

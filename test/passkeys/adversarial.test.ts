@@ -122,3 +122,15 @@ describe("Android app origins", () => {
     await expectError(await androidLogin(credential, "https://evil.example"), 401, "invalid_credentials");
   });
 });
+
+describe("the user handle", () => {
+  it("a discoverable sign-in without a user handle is refused (WebAuthn §7.2: the user was not identified before)", async () => {
+    const account = await verifiedAccount("pk-no-handle");
+    const pair = await login(account);
+    const { credential } = await addPasskey(pair.accessToken);
+    const { challengeId, options } = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+    const response = await assert(credential, { challenge: options.challenge, userHandle: null });
+    await expectError(await call("/v1/auth/passkeys/login", { body: { challengeId, response } }), 401, "invalid_credentials");
+    expect((await passkeyLogin(credential)).status).toBe(200);
+  });
+});
