@@ -17,7 +17,7 @@ import { purgeEndedSessionsStatement } from "../sessions/statements";
 import { purgeActivityStatement } from "../activity";
 import { purgeSignInStatesStatements } from "../identities/purge";
 import { purgeChallengesStatement } from "../passkeys/challenges";
-import { purgeEmailCodesStatement } from "../email-codes/purge";
+import { purgeCodesStatement } from "../email-codes";
 
 const DAY = 86_400_000;
 
@@ -33,7 +33,7 @@ export async function purgeExpired(db: D1Database, now = Date.now(), activityRet
     // Web sign-ins never finished (10 minutes) and one-time codes never exchanged (60 s).
     ...purgeSignInStatesStatements(d, now),
     purgeChallengesStatement(d, now),
-    purgeEmailCodesStatement(d, now),
+    purgeCodesStatement(d, now),
   ]);
   return results.reduce((sum, r) => sum + r.meta.changes, 0);
 }

@@ -56,7 +56,7 @@ export async function spendChallenge(db: DrizzleD1Database, id: string, kind: Ch
   return { id: row.id, challenge: challenge!, userId: row.userId, userHandle: userHandle ?? null };
 }
 
-/** The daily clean-up's statement: challenges that expired before `now` (ms since the epoch), never used. */
-export function purgeChallengesStatement(db: DrizzleD1Database, now: number) {
-  return db.delete(webauthnChallenges).where(lt(webauthnChallenges.expiresAt, now));
+/** Deletes challenges that expired before `before` (ms): the daily clean-up's part (src/maintenance). */
+export function purgeChallengesStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(webauthnChallenges).where(lt(webauthnChallenges.expiresAt, before));
 }

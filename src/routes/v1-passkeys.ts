@@ -22,7 +22,8 @@ const B64 = z.string().max(8192).regex(/^[A-Za-z0-9_-]*={0,2}$/, "must be base64
 const Passkey = z
   .object({ id: z.string(), name: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable(), backedUp: z.boolean() })
   .openapi("Passkey");
-const PasskeyName = z.string().trim().min(1).max(64);
+// No control characters or line separators: the name is shown in lists and activity, one line.
+const PasskeyName = z.string().trim().min(1).max(64).regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/, "must not hold control characters");
 const Options = z.object({ challengeId: z.string(), options: z.record(z.string(), z.unknown()) });
 
 const RegistrationResponse = z
