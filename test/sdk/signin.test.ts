@@ -7,11 +7,10 @@
  */
 import * as jose from "jose";
 import { describe, expect, inject, it } from "vitest";
-import { EdgeAuthError } from "../../sdk/client";
+import { EdgeAuthError, routes } from "../../sdk/client";
 import "../helpers/oidc-provided";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import { PASSWORD, client, mailbox, network, serviceUrl, signedInUser, uniqueEmail } from "./helpers";
-import type { routes } from "../../sdk/client";
 
 const oidc = inject("oidc");
 
@@ -88,6 +87,11 @@ describe("email codes (API.md §11)", () => {
     expect(taken).toMatchObject({ status: 409 });
     expect(auth.session?.accessToken).toBe(guest.accessToken);
     expect((await auth.me()).user).toMatchObject({ id: guest.user.id, isGuest: true });
+    // Nothing changed, the code included: the app may sign into that account without the token.
+    const owner = await auth.call({ ...routes.emailCode.verify, auth: false }, { email, code: await mailedCode(email) });
+    expect(owner.user).toMatchObject({ email, isGuest: false });
+    expect(owner.user.id).not.toBe(guest.user.id);
+    expect(auth.session?.user?.id).toBe(owner.user.id);
   });
 });
 
