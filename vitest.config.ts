@@ -83,7 +83,7 @@ export default defineConfig(async () => {
             name: "sdk",
             include: ["test/sdk/**/*.test.ts"],
             environment: "node",
-            globalSetup: ["./scripts/sdk-test-service.mjs"],
+            globalSetup: ["./scripts/oidc-provider-server.mjs", "./scripts/sdk-test-service.mjs"],
             testTimeout: 60_000,
             hookTimeout: 180_000,
           },

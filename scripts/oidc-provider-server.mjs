@@ -246,7 +246,8 @@ export default async function setup(project) {
   const raw = process.env.OIDC_TEST_SETUP;
   if (!raw) throw new Error("OIDC_TEST_SETUP is missing: call prepareOidcTest() in vitest.config.ts");
   const prepared = JSON.parse(raw);
-  const browser = project.name === "browser";
+  // The browser and sdk projects start their Worker with wrangler after this: free ports, named to it.
+  const browser = project.name === "browser" || project.name === "sdk";
   const [mainPort, rotatingPort] = browser ? [await freePort(), await freePort()] : [prepared.mainPort, prepared.rotatingPort];
   const stops = [
     await startIssuer(mainPort, { appleKey: prepared.applePublicKey }),

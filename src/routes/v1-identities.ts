@@ -18,6 +18,7 @@ import * as identities from "../identities";
 import { authenticate } from "../sessions";
 import { tokenPair } from "./present";
 import { OpaqueToken, Password, TokenPair, Uuid, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { IdTokenBody, Identity, ProviderName } from "./signin-schemas";
 
 const tags = ["v1", "identities"];
 
@@ -28,17 +29,6 @@ const optionalAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const ProviderName = z.string().min(1).max(40).openapi({ example: "google" });
-const IdTokenBody = z
-  .object({
-    provider: ProviderName,
-    idToken: z.string().min(1).max(8192),
-    nonce: z.string().min(1).max(512).optional(),
-  })
-  .openapi("IdTokenBody");
-const Identity = z
-  .object({ id: z.uuid(), provider: z.string(), email: z.string().nullable(), createdAt: z.string().openapi({ format: "date-time" }) })
-  .openapi("Identity");
 const ProviderParams = z.object({ provider: ProviderName.openapi({ param: { name: "provider", in: "path" } }) });
 const CallbackParams = z
   .object({
