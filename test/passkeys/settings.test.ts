@@ -16,6 +16,8 @@ const production = (overrides: Record<string, unknown> = {}) => ({
   MAIL_TRANSPORT: "http",
   MAIL_API_KEY: "re_test_key",
   PUBLIC_URL: "https://auth.example.com",
+  // The test bindings name loopback (http) OpenID issuers, which production refuses.
+  OIDC_PROVIDERS: "{}",
   ...overrides,
 });
 
