@@ -62,8 +62,12 @@ export default async function setup(project) {
   // The service's development variables live with its state, never in the checkout's .dev.vars.
   const envFile = join(state, "dev.vars");
   const key = await generateDevKey("dev-browser-test");
-  // The service's own origin may be a mail's baseUrl, so the pages' link back to the app is testable.
-  writeFileSync(envFile, `ENVIRONMENT=development\nREDIRECT_ORIGINS=${url}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
+  // Set by scripts/oidc-provider-server.mjs: the loopback OpenID Provider of the identity tests.
+  const { REDIRECT_ORIGINS: providerApp, ...oidcVars } = JSON.parse(process.env.OIDC_TEST_WRANGLER_VARS ?? "{}");
+  // The service's own origin may be a mail's baseUrl, so the pages' link back to the app is testable;
+  // the provider's test app is the web sign-in's redirect_uri.
+  const redirectOrigins = [url, providerApp].filter(Boolean).join(",");
+  writeFileSync(envFile, `ENVIRONMENT=development\nREDIRECT_ORIGINS=${redirectOrigins}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
   const log = openSync(logPath, "a");
   const child = spawn(
     process.execPath,
@@ -73,8 +77,7 @@ export default async function setup(project) {
       ...["--persist-to", join(state, "wrangler"), "--env-file", envFile, "--show-interactive-dev-session=false"],
       // Passkeys need a domain as RP ID (never an IP address): tests open the pages on localhost.
       ...["--var", "WEBAUTHN_RP_ID:localhost", "--var", `WEBAUTHN_ORIGINS:http://localhost:${port}`],
-      // Set by scripts/oidc-provider-server.mjs: the loopback OpenID Provider of the identity tests.
-      ...Object.entries(JSON.parse(process.env.OIDC_TEST_WRANGLER_VARS ?? "{}")).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+      ...Object.entries(oidcVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     ],
     {
       detached: true, // its own process group, so teardown stops wrangler and workerd too

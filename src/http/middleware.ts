@@ -175,8 +175,13 @@ export const normalizeBody: Middleware = async (c, next) => {
       const name = camel(key);
       renamed.append(spelling && Object.hasOwn(spelling, name) ? spelling[name]! : name, value);
     });
-    // Without a Content-Type the runtime writes the canonical one (with a fresh boundary).
-    replaceBody(c, renamed);
+    try {
+      // Without a Content-Type the runtime writes the canonical one (with a fresh boundary). It
+      // refuses field names multipart cannot carry (one ending in a backslash): the client's fault.
+      replaceBody(c, renamed);
+    } catch {
+      throw new AuthError("invalid_request", "The form body is malformed", [{ field: "body", message: "has a field name that cannot be used" }]);
+    }
     (c.req.bodyCache as { formData?: Promise<FormData> }).formData = Promise.resolve(renamed);
   }
   await next();

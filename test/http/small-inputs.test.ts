@@ -113,3 +113,14 @@ describe("POST /auth/signout with other users' sessionIds", () => {
   });
 });
 
+
+describe("form bodies whose field names multipart cannot carry", () => {
+  it("answer 400, not 500 (a urlencoded name ending in a backslash; found by the fuzz suite)", async () => {
+    const response = await call("/v1/auth/reset-password", {
+      rawBody: 'newPassword\\=x&email=a%40example.com',
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    const body = await expectError(response, 400, "invalid_request");
+    expect(body.details[0].field).toBe("body");
+  });
+});
