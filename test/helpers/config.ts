@@ -19,6 +19,8 @@ export const productionEnv = (overrides: Record<string, unknown> = {}) => ({
   MAIL_TRANSPORT: "http",
   MAIL_API_KEY: "re_test_key",
   PUBLIC_URL: "https://auth.example.com",
+  // The test bindings may name loopback (http) OpenID Providers, which production refuses.
+  OIDC_PROVIDERS: "{}",
   ...overrides,
 });
 
