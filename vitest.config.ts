@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 import { ensureAssets } from "./scripts/assets.mjs";
 // @ts-expect-error: a plain .mjs module shared with scripts/dev.mjs
 import { generateDevKey } from "./scripts/dev-key.mjs";
+// @ts-expect-error: a plain .mjs module (the loopback OpenID Providers of the identity tests)
+import { prepareOidcTest } from "./scripts/oidc-provider-server.mjs";
 
 export default defineConfig(async () => {
   // The [assets] directory (Scalar's script for /docs) from the pinned npm package.
@@ -12,6 +14,8 @@ export default defineConfig(async () => {
   const signingKey = await generateDevKey("dev-test");
   const previousKey = await generateDevKey("dev-test-previous");
   const { d: _private, ...previousPublic } = previousKey;
+  // Ports and keys of the loopback OpenID Providers, named in the bindings before they start.
+  const oidc = await prepareOidcTest();
   return {
     plugins: [
       cloudflareTest({
@@ -33,6 +37,7 @@ export default defineConfig(async () => {
             CLIENT_ALIASES: JSON.stringify({ VERIFIER: "https://verifier.example.com/account" }),
             // The admin API (API.md §10) is on in tests; test/admin/ also runs it with the key unset.
             ADMIN_API_KEY: "test-admin-key/0123456789+abcdefghijklmnop=",
+            ...oidc.bindings,
           },
           // Miniflare's local send_email binding, for test/mail.test.ts (MAIL_TRANSPORT=cloudflare).
           email: { send_email: [{ name: "EMAIL", allowed_sender_addresses: ["no-reply@example.com"] }] },
@@ -43,7 +48,8 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       exclude: ["test/browser/**", "test/sdk/**", "**/node_modules/**"],
       // A real local HTTP mail API (Node), for the HTTP mail transport's tests.
-      globalSetup: ["./scripts/mail-api-server.mjs"],
+      // Real OpenID Providers (oidc-provider) on loopback, for test/identities/.
+      globalSetup: ["./scripts/mail-api-server.mjs", "./scripts/oidc-provider-server.mjs"],
       setupFiles: ["./test/setup.ts"],
       // @simplewebauthn/server's @peculiar/* dependencies import extensionless paths, which workerd's
       // module loader cannot resolve; Vite transforms (and so resolves) them first.
@@ -63,7 +69,7 @@ export default defineConfig(async () => {
             name: "browser",
             include: ["test/browser/**/*.test.ts"],
             environment: "node",
-            globalSetup: ["./scripts/browser-test-service.mjs"],
+            globalSetup: ["./scripts/oidc-provider-server.mjs", "./scripts/browser-test-service.mjs"],
             fileParallelism: false,
             testTimeout: 60_000,
             hookTimeout: 120_000,
@@ -77,7 +83,7 @@ export default defineConfig(async () => {
             name: "sdk",
             include: ["test/sdk/**/*.test.ts"],
             environment: "node",
-            globalSetup: ["./scripts/sdk-test-service.mjs"],
+            globalSetup: ["./scripts/oidc-provider-server.mjs", "./scripts/sdk-test-service.mjs"],
             testTimeout: 60_000,
             hookTimeout: 180_000,
           },

@@ -73,6 +73,8 @@ export default async function setup(project) {
       ...["--persist-to", join(state, "wrangler"), "--env-file", envFile, "--show-interactive-dev-session=false"],
       // Passkeys need a domain as RP ID (never an IP address): tests open the pages on localhost.
       ...["--var", "WEBAUTHN_RP_ID:localhost", "--var", `WEBAUTHN_ORIGINS:http://localhost:${port}`],
+      // Set by scripts/oidc-provider-server.mjs: the loopback OpenID Provider of the identity tests.
+      ...Object.entries(JSON.parse(process.env.OIDC_TEST_WRANGLER_VARS ?? "{}")).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
     ],
     {
       detached: true, // its own process group, so teardown stops wrangler and workerd too

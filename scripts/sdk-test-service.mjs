@@ -64,6 +64,11 @@ export default async function setup(project) {
       JWT_SIGNING_KEY: text(JSON.stringify(signingKey)),
       JWT_PREVIOUS_KEYS: text(JSON.stringify([previousPublic])),
       PUBLIC_URL: text(""),
+      // What the software authenticator of test/helpers/webauthn.ts signs (an RP ID cannot be an IP).
+      WEBAUTHN_RP_ID: text("auth.test"),
+      WEBAUTHN_ORIGINS: text("http://auth.test"),
+      // The loopback OpenID Provider (scripts/oidc-provider-server.mjs, the globalSetup before this one).
+      ...Object.fromEntries(Object.entries(JSON.parse(process.env.OIDC_TEST_WRANGLER_VARS ?? "{}")).map(([key, value]) => [key, text(value)])),
     },
     dev: dev(persist),
   });

@@ -22,7 +22,9 @@ export type { ErrorCode, FieldIssue } from "./errors";
 export { localStorageAdapter, memoryStorage } from "./storage";
 export type { TokenStorage } from "./storage";
 export { routes } from "./routes";
-export type { ActivityEvent, ActivityPage, ActivityQuery, In, Out, RegisterResult, Route, SessionInfo, TokenPair, User } from "./routes";
+export type {
+  ActivityEvent, ActivityPage, ActivityQuery, Identity, In, Out, Passkey, PasskeyOptions, RegisterResult, Route, SessionInfo, TokenPair, User,
+} from "./routes";
 export type { Client, ClientOptions, Session, StoredTokens } from "./types";
 
 const notSignedIn = () => new EdgeAuthError(401, "invalid_token", "Not signed in");
@@ -236,7 +238,9 @@ export function createClient(options: ClientOptions): Client {
       path += `?${new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)]))}`;
       body = undefined;
     }
-    const response = route.auth
+    await ready;
+    // "optional": a guest's token (or one whose profile is unknown), for the upgrade in place.
+    const response = route.auth === true || (route.auth && current && current.user?.isGuest !== false)
       ? await authorized((token) => post(route.method, path, body, token))
       : await post(route.method, path, body);
     if (!response.ok) throw await errorFrom(response);
@@ -262,8 +266,16 @@ export function createClient(options: ClientOptions): Client {
     return out as Methods<T>;
   }
 
+  const generated = methods(routes);
   const client = {
-    ...methods(routes),
+    ...generated,
+    oauth: {
+      ...generated.oauth,
+      authorizeUrl(provider: string, { redirectUri, state }: { redirectUri: string; state?: string }) {
+        const query = new URLSearchParams({ redirect_uri: redirectUri, ...(state === undefined ? {} : { state }) });
+        return `${base}/oauth/${encodeURIComponent(provider)}/authorize?${query}`;
+      },
+    },
     ready,
     get session() {
       return current;

@@ -1,9 +1,10 @@
 /**
  * Every `/v1/auth` route the client wraps, one declarative line each: method, path, whether it
  * needs the Bearer token, whether its answer is a TokenPair to adopt. Input and output types come
- * from the zod schemas the service validates with (src/routes/schemas.ts and, for API.md §9,
- * src/routes/lifecycle-schemas.ts), as TYPE-ONLY imports: no zod code reaches the bundle and there
- * is no second copy of the shapes.
+ * from the zod schemas the service validates with (src/routes/schemas.ts; for API.md §9
+ * src/routes/lifecycle-schemas.ts; for §11–§13 src/routes/signin-schemas.ts), as TYPE-ONLY
+ * imports: no zod code reaches the bundle and there is no second copy of the shapes. (A schema
+ * file, not a route file: a route file's imports would bring the services into the declarations.)
  *
  * Adding a route is one line, e.g.:
  *   deleteAccount: route<In<typeof L.PasswordBody>, void>("DELETE", "/me", { auth: true, signsOut: true }),
@@ -15,6 +16,7 @@
 import type { z } from "@hono/zod-openapi";
 import type * as L from "../../src/routes/lifecycle-schemas";
 import type * as S from "../../src/routes/schemas";
+import type * as P from "../../src/routes/signin-schemas";
 
 /** What the route accepts (before the service's own transforms: `z.input`). */
 export type In<T extends z.ZodType> = z.input<T>;
@@ -36,6 +38,15 @@ export type ActivityPage = Out<typeof L.ActivityPage>;
  * text), whose input type is `unknown`; the client sends a number.
  */
 export type ActivityQuery = Omit<In<typeof L.ActivityQuery>, "limit"> & { limit?: number };
+/** One of the caller's passkeys (API.md §12). */
+export type Passkey = Out<typeof P.Passkey>;
+/**
+ * `{ challengeId, options }`: `options` is PublicKeyCredentialCreationOptionsJSON (registration) or
+ * PublicKeyCredentialRequestOptionsJSON (login), for `PublicKeyCredential.parse…OptionsFromJSON`.
+ */
+export type PasskeyOptions = Out<typeof P.PasskeyOptions>;
+/** One linked identity (API.md §13). */
+export type Identity = Out<typeof P.Identity>;
 /** `POST /register`: the account, and the TokenPair fields too when verification is off. */
 export type RegisterResult = Partial<TokenPair> & { user: User; verificationRequired: boolean };
 
@@ -49,8 +60,12 @@ type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
 export interface Route<I, O> {
   readonly method: HttpMethod;
   readonly path: string;
-  /** Sends the access token (refreshing first when needed; one retry after a 401 invalid_token). */
-  readonly auth: boolean;
+  /**
+   * Sends the access token (refreshing first when needed; one retry after a 401 invalid_token).
+   * "optional": only while signed in as a guest (or a session whose profile is not known yet), so
+   * the service upgrades that guest in place (API.md §11, §13); a full account's token is not sent.
+   */
+  readonly auth: boolean | "optional";
   /** The answer carries a TokenPair the client adopts as its session. */
   readonly signsIn: boolean;
   /** Success ends the session locally (its tokens no longer work). */
@@ -61,7 +76,7 @@ export interface Route<I, O> {
 function route<I = void, O = void>(
   method: HttpMethod,
   path: string,
-  flags: { auth?: boolean; signsIn?: boolean; signsOut?: boolean } = {},
+  flags: { auth?: boolean | "optional"; signsIn?: boolean; signsOut?: boolean } = {},
 ): Route<I, O> {
   return { method, path, auth: flags.auth ?? false, signsIn: flags.signsIn ?? false, signsOut: flags.signsOut ?? false };
 }
@@ -99,6 +114,31 @@ export const routes = {
   confirmDeletion: route<In<typeof S.TokenBody>, Message>("POST", "/confirm-deletion"),
   activity: {
     list: route<ActivityQuery, ActivityPage>("GET", "/activity", { auth: true }),
+  },
+  // API.md §11, email codes: verify signs in (a guest's session: upgraded in place).
+  emailCode: {
+    send: route<In<typeof P.EmailCodeBody>, Message>("POST", "/email-code"),
+    verify: route<In<typeof P.EmailCodeVerifyBody>, TokenPair>("POST", "/email-code/verify", { auth: "optional", signsIn: true }),
+  },
+  // API.md §12, passkeys: WebAuthn's standard JSON forms in and out.
+  passkeys: {
+    registrationOptions: route<void, PasskeyOptions>("POST", "/passkeys/register/options", { auth: true }),
+    register: route<In<typeof P.PasskeyRegisterBody>, Out<typeof P.PasskeyBody>>("POST", "/passkeys/register", { auth: true }),
+    list: route<void, { passkeys: Passkey[] }>("GET", "/passkeys", { auth: true }),
+    rename: route<In<typeof P.PasskeyParams> & { name: In<typeof P.PasskeyName> }, Out<typeof P.PasskeyBody>>("PATCH", "/passkeys/:passkeyId", { auth: true }),
+    delete: route<In<typeof P.PasskeyParams> & { password?: In<typeof S.Password> }, void>("DELETE", "/passkeys/:passkeyId", { auth: true }),
+    loginOptions: route<void, PasskeyOptions>("POST", "/passkeys/login/options"),
+    login: route<In<typeof P.PasskeyLoginBody>, TokenPair>("POST", "/passkeys/login", { signsIn: true }),
+  },
+  // API.md §13. `oauth.authorizeUrl` (a URL for the browser, no request) is written in index.ts.
+  signInWithIdToken: route<In<typeof P.IdTokenBody>, TokenPair>("POST", "/id-token", { auth: "optional", signsIn: true }),
+  oauth: {
+    exchange: route<{ code: In<typeof S.OpaqueToken> }, TokenPair>("POST", "/oauth/token", { auth: "optional", signsIn: true }),
+  },
+  identities: {
+    link: route<In<typeof P.IdTokenBody>, { identity: Identity }>("POST", "/identities", { auth: true }),
+    list: route<void, { identities: Identity[] }>("GET", "/identities", { auth: true }),
+    unlink: route<{ identityId: In<typeof S.Uuid>; password?: In<typeof S.Password> }, void>("DELETE", "/identities/:identityId", { auth: true }),
   },
 };
 

@@ -37,6 +37,14 @@ export interface ClientOptions {
 }
 
 export type Client = Methods<typeof routes> & {
+  oauth: {
+    /**
+     * The URL to send the browser to for the web sign-in (API.md §13): GET
+     * /v1/auth/oauth/:provider/authorize. `redirectUri` must be on the service's REDIRECT_ORIGINS;
+     * it gets `?code=…&state=…` back, for `oauth.exchange({ code })`. Builds the URL only.
+     */
+    authorizeUrl(provider: string, options: { redirectUri: string; state?: string }): string;
+  };
   /** Resolves once the stored session (if any) has been read. */
   readonly ready: Promise<void>;
   /** The current session or null (read `ready` first after a reload). */

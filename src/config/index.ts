@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import { resolveWebauthn } from "../passkeys/settings";
+import { parseProviders } from "../identities/providers";
 
 /** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
@@ -127,6 +128,7 @@ const EnvSchema = z.object({
   WEBAUTHN_ORIGINS: list.optional(),
   // OpenID providers (API.md §13): name → { clientIds, issuer?, scopes?, teamId?, keyId? }.
   OIDC_PROVIDERS: json(z.record(z.string(), z.unknown())).default({}),
+  OIDC_JWKS_COOLDOWN_SECONDS: int(0, 600).default(30),
 });
 
 type ParsedEnv = z.output<typeof EnvSchema>;
@@ -194,6 +196,8 @@ function parse(env: object) {
   }
   const webauthn = resolveWebauthn({ environment: e.ENVIRONMENT, publicUrl: e.PUBLIC_URL, rpId: e.WEBAUTHN_RP_ID, origins: e.WEBAUTHN_ORIGINS });
   reasons.push(...webauthn.problems);
+  const oidc = parseProviders(e.OIDC_PROVIDERS, e.ENVIRONMENT === "production");
+  reasons.push(...oidc.problems);
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
 
   return {
@@ -246,6 +250,7 @@ function parse(env: object) {
     emailCodeSignUp: e.EMAIL_CODE_SIGN_UP,
     // Refined by src/passkeys/ and src/identities/ (their own checks run at start too).
     webauthn: { rpId: webauthn.rpId, rpName: e.WEBAUTHN_RP_NAME ?? e.PLATFORM_NAME, origins: webauthn.origins },
-    oidcProviders: e.OIDC_PROVIDERS,
+    oidcProviders: oidc.providers,
+    oidcJwksCooldownMs: e.OIDC_JWKS_COOLDOWN_SECONDS * 1000,
   };
 }

@@ -4,9 +4,10 @@
  * - `requestCode` stores a fresh 6-digit code for the address (replacing any earlier one) and
  *   answers the same whether or not an account uses it; the account lookup and the mail happen
  *   after the answer.
- * - `verifyCode` spends the code with one compare-and-set (`DELETE … RETURNING`), so of any number
- *   of concurrent verifications exactly one wins, then signs in, signs up, or upgrades the calling
- *   guest in place.
+ * - `verifyCode` first takes one of the code's five tries (a compare-and-set on `attempts`), so
+ *   concurrent guesses get no more than five comparisons; a right code is then spent with a
+ *   compare-and-set on its hash (`DELETE … RETURNING`), so of any number of concurrent
+ *   verifications exactly one wins, then signs in, signs up, or upgrades the calling guest in place.
  *
  * Codes are stored as HMAC-SHA-256(key, address ‖ code) under a key derived from the service's
  * secrets (the signing key's private part and the pepper), never in the database: a leaked table
@@ -24,9 +25,11 @@ import { activityStatement } from "../activity";
 import { normalizeEmail } from "../accounts/users";
 import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
 import { users } from "../accounts/schema";
+import { identities } from "../identities/schema";
+import { passkeys } from "../passkeys/schema";
 import type { UserRow } from "../accounts/schema";
 import type { Config } from "../config";
-import { base64url } from "../crypto";
+import { base64url, constantTimeEqual } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
@@ -116,8 +119,19 @@ export async function requestCode(deps: Deps, input: RequestCodeInput): Promise<
 
 const invalidCode = () => new AuthError("invalid_credentials", "The code is wrong or has expired");
 
-const liveCode = (email: string, hash: string, now: number) =>
-  and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash), gt(emailCodes.expiresAt, now), lt(emailCodes.attempts, MAX_CODE_ATTEMPTS));
+/**
+ * Takes one of the code's five tries before it is compared (a compare-and-set on `attempts`), so
+ * guesses in flight together cannot get more than five comparisons between them. Returns the
+ * stored hash and the try's number, or undefined when there is no live code with a try left.
+ */
+async function takeTry(db: DrizzleD1Database, email: string, now: number) {
+  const [tried] = await db
+    .update(emailCodes)
+    .set({ attempts: sql`${emailCodes.attempts} + 1` })
+    .where(and(eq(emailCodes.emailNormalized, email), gt(emailCodes.expiresAt, now), lt(emailCodes.attempts, MAX_CODE_ATTEMPTS)))
+    .returning({ codeHash: emailCodes.codeHash, attempts: emailCodes.attempts });
+  return tried;
+}
 
 /**
  * Signs in with a mailed code (see the module comment). `auth` is the caller's session when it sent
@@ -133,32 +147,47 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
   const hash = await codeHash(deps.config, email, input.code.trim());
   let owner = await countCodeAttempt(deps, db, email, now);
   const guest = auth?.user.isGuest ? auth : undefined;
+  const tried = await takeTry(db, email, now);
+  const right = tried !== undefined && constantTimeEqual(tried.codeHash, hash);
+  if (!right) return wrongCode(deps, db, email, owner, tried);
 
   if (guest && owner) {
-    // Nothing changes: the code stays usable, so the app can call again without the token.
-    const [match] = await db.select({ one: sql`1` }).from(emailCodes).where(liveCode(email, hash, now));
-    if (!match) return wrongCode(deps, db, email, owner);
+    // Nothing changes: the try is given back and the code stays usable, so the app can call again without the token.
+    await db.update(emailCodes).set({ attempts: sql`${emailCodes.attempts} - 1` }).where(and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash)));
     throw new AuthError("conflict", "The address belongs to another account; sign in without the guest token", [{ field: "email", message: "belongs to another account" }]);
   }
   if (!owner && !deps.config.emailCodeSignUp) {
-    // Counted as a try like any other, so the answer does not tell a right code from a wrong one.
-    return wrongCode(deps, db, email, undefined);
+    // Answered like a wrong code, so the answer does not tell a right code from a wrong one.
+    return wrongCode(deps, db, email, undefined, undefined);
   }
 
-  const spent = await db.delete(emailCodes).where(liveCode(email, hash, now)).returning({ email: emailCodes.emailNormalized });
-  if (spent.length !== 1) return wrongCode(deps, db, email, owner);
+  // Spent by exactly one of any concurrent right answers (the code's hash is the compare-and-set).
+  const spent = await db
+    .delete(emailCodes)
+    .where(and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash)))
+    .returning({ email: emailCodes.emailNormalized });
+  if (spent.length !== 1) return wrongCode(deps, db, email, owner, undefined);
 
   if (!owner && guest) return upgradeGuestInPlace(deps, guest, { email: input.email });
   if (!owner) owner = await signUp(db, input.email, now);
   return signInOwner(deps, db, owner, now);
 }
 
-/** Records a wrong try against the code and, for an existing account, a failed sign-in. */
-async function wrongCode(deps: Deps, db: DrizzleD1Database, email: string, owner: UserRow | undefined): Promise<never> {
+/**
+ * Records a failed sign-in for an existing account and drops the code when it is expired or this
+ * wrong try was its last (`tried`: the try this request took, if any).
+ */
+async function wrongCode(
+  deps: Deps,
+  db: DrizzleD1Database,
+  email: string,
+  owner: UserRow | undefined,
+  tried: { codeHash: string; attempts: number } | undefined,
+): Promise<never> {
+  const void_ = tried && tried.attempts >= MAX_CODE_ATTEMPTS ? eq(emailCodes.codeHash, tried.codeHash) : undefined;
   await db.batch([
-    db.update(emailCodes).set({ attempts: sql`${emailCodes.attempts} + 1` }).where(eq(emailCodes.emailNormalized, email)),
-    // A void or expired code is of no further use: drop it at once.
-    db.delete(emailCodes).where(and(eq(emailCodes.emailNormalized, email), or(lte(emailCodes.expiresAt, Date.now()), sql`${emailCodes.attempts} >= ${MAX_CODE_ATTEMPTS}`))),
+    // A void or expired code is of no further use: drop it at once (only this code, not a newer one).
+    db.delete(emailCodes).where(and(eq(emailCodes.emailNormalized, email), void_ ? or(lte(emailCodes.expiresAt, Date.now()), void_) : lte(emailCodes.expiresAt, Date.now()))),
     ...(owner && !owner.isGuest ? [activityStatement(db, { userId: owner.id, type: "sign_in_failed", method: "code", client: deps.client })] : []),
   ]);
   throw invalidCode();
@@ -179,7 +208,8 @@ async function signUp(db: DrizzleD1Database, typed: string, now: number): Promis
 /**
  * Marks the address verified and starts the session. An address that was not verified until now
  * may have been registered by someone else with a password they know (account pre-hijacking):
- * that password is dropped and every earlier session ended before the owner signs in.
+ * that password, any passkey or linked identity added meanwhile, and every earlier session are
+ * dropped before the owner signs in.
  */
 async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, now: number): Promise<IssuedPair> {
   const sessions = userSessions(deps, owner.id);
@@ -187,6 +217,9 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
     const unverified = and(eq(users.id, owner.id), eq(users.emailNormalized, owner.emailNormalized!), sql`${users.emailVerifiedAt} IS NULL`);
     await db.batch([
       activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`),
+      // Whoever held the password could also have added a passkey or linked an identity: they go too.
+      db.delete(passkeys).where(and(eq(passkeys.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
+      db.delete(identities).where(and(eq(identities.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
       db.update(users).set({ emailVerifiedAt: now, passwordHash: null, updatedAt: now }).where(unverified),
     ]);
     await sessions.revokeSessions({ reason: "email_code_verified" });
@@ -196,4 +229,9 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
   const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, owner.id)).get();
   if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");
   throw invalidCode();
+}
+
+/** Deletes codes that expired before `before` (ms): the daily clean-up's part (src/maintenance). */
+export function purgeCodesStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(emailCodes).where(lt(emailCodes.expiresAt, before));
 }

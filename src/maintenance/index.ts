@@ -1,8 +1,9 @@
 /**
  * Daily clean-up (a cron trigger): drops what no request can use any more, so D1 does not grow
  * with dead rows. Expired counters (every window is at most a day), spent or expired one-time
- * tokens, sessions ended more than 30 days ago, dev outbox mail older than a week, and activity
- * events older than ACTIVITY_RETENTION_DAYS. Each statement comes from the folder that owns its table.
+ * tokens, sessions ended more than 30 days ago, dev outbox mail older than a week, activity events
+ * older than ACTIVITY_RETENTION_DAYS, and expired web sign-in states and codes, WebAuthn challenges
+ * and email codes. Each statement comes from the folder that owns its table.
  *
  * @example
  * // wrangler.toml: [triggers] crons = ["17 3 * * *"]
@@ -14,6 +15,9 @@ import { purgeTokensStatement } from "../one-time-tokens";
 import { purgeCountersStatement } from "../rate-limit";
 import { purgeEndedSessionsStatement } from "../sessions/statements";
 import { purgeActivityStatement } from "../activity";
+import { purgeSignInStatesStatements } from "../identities/purge";
+import { purgeChallengesStatement } from "../passkeys/challenges";
+import { purgeCodesStatement } from "../email-codes";
 
 const DAY = 86_400_000;
 
@@ -26,6 +30,10 @@ export async function purgeExpired(db: D1Database, now = Date.now(), activityRet
     purgeEndedSessionsStatement(d, now - 30 * DAY),
     purgeOutboxStatement(d, now - 7 * DAY),
     purgeActivityStatement(d, now - activityRetentionMs),
+    // Web sign-ins never finished (10 minutes) and one-time codes never exchanged (60 s).
+    ...purgeSignInStatesStatements(d, now),
+    purgeChallengesStatement(d, now),
+    purgeCodesStatement(d, now),
   ]);
   return results.reduce((sum, r) => sum + r.meta.changes, 0);
 }

@@ -11,7 +11,7 @@
  * const row = await spendChallenge(db, id, "authentication"); // null when unknown, spent or expired
  * const verified = await verifyCeremony(config.webauthn, row, (expected) => verifyAuthenticationResponse({ response, ...expected, credential }));
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, lt } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken } from "../crypto";
 import { webauthnChallenges } from "./schema";
@@ -80,4 +80,9 @@ export async function verifyCeremony<T extends { verified: boolean }>(
   } catch {
     return null;
   }
+}
+
+/** Deletes challenges that expired before `before` (ms): the daily clean-up's part (src/maintenance). */
+export function purgeChallengesStatement(db: DrizzleD1Database, before: number) {
+  return db.delete(webauthnChallenges).where(lt(webauthnChallenges.expiresAt, before));
 }

@@ -19,7 +19,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { users } from "../accounts/schema";
 import type { UserRow } from "../accounts/schema";
-import { constantTimeEqual, fromBase64url, sha256 } from "../crypto";
+import { constantTimeEqual, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
@@ -56,7 +56,9 @@ const refused = () => new AuthError("invalid_credentials", "The passkey could no
 async function countAttempt(deps: Deps, db: DrizzleD1Database, user: UserRow, now: number): Promise<void> {
   const identifier = user.emailNormalized ?? user.usernameNormalized ?? user.id;
   const rate = deps.config.accountLoginFailures;
-  const [attempt] = await loginAttemptStatement(db, identifier, await sha256(identifier), rate, now);
+  // The fallback key is the user id, not a hash of the identifier: a guest has neither email nor
+  // username, and its count must live under `login:<user id>`, the key a successful sign-in clears.
+  const [attempt] = await loginAttemptStatement(db, identifier, user.id, rate, now);
   const decision = loginAttemptDecision(attempt, rate, now);
   if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
 }
@@ -84,8 +86,9 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   await countAttempt(deps, db, user, now);
 
   // The authenticator returns the handle it stored with the credential; it must be this passkey's.
+  // The user was not identified before this ceremony, so the handle must be there (WebAuthn §7.2).
   const handle = input.response.response?.userHandle;
-  if (handle !== undefined && handle !== null && !constantTimeEqual(String(handle), passkey.userHandle)) {
+  if (handle === undefined || handle === null || !constantTimeEqual(String(handle), passkey.userHandle)) {
     return failed(deps, db, user.id, "user_handle");
   }
   const verified = await verifyCeremony(deps.config.webauthn, challenge, (expected) =>

@@ -14,23 +14,10 @@ import { limited } from "../http/middleware";
 import { authenticate } from "../sessions";
 import type { Auth } from "../sessions";
 import { tokenPair } from "./present";
-import { Email, TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { EmailCodeBody, EmailCodeVerifyBody } from "./signin-schemas";
 
 const tags = ["v1"];
-
-export const EmailCodeBody = z
-  .object({
-    email: Email,
-    platformName: z.string().max(200).optional(),
-    logoUrl: z.string().max(2048).optional(),
-    baseUrl: z.string().max(2048).optional(),
-    clientAlias: z.string().max(100).optional(),
-  })
-  .openapi("EmailCodeBody");
-
-export const EmailCodeVerifyBody = z
-  .object({ email: Email, code: z.string().trim().regex(/^\d{6}$/, "must be 6 digits").openapi({ example: "042917" }) })
-  .openapi("EmailCodeVerifyBody");
 
 /** Authenticates the caller when it sent an Authorization header (a bad token is a 401); otherwise none. */
 const optionalAuth: MiddlewareHandler<AppEnv> = async (c, next) => {

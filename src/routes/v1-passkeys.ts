@@ -14,50 +14,17 @@ import { limited, requireAuth } from "../http/middleware";
 import * as passkeys from "../passkeys";
 import * as passkeyLogin from "../passkeys/login";
 import { tokenPair } from "./present";
-import { Password, TokenPair, Uuid, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { Password, TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { Passkey, PasskeyBody, PasskeyLoginBody, PasskeyName, PasskeyOptions, PasskeyParams, PasskeyRegisterBody } from "./signin-schemas";
 
 const tags = ["v1"];
-const B64 = z.string().max(8192).regex(/^[A-Za-z0-9_-]*={0,2}$/, "must be base64url");
-
-const Passkey = z
-  .object({ id: z.string(), name: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable(), backedUp: z.boolean() })
-  .openapi("Passkey");
-const PasskeyName = z.string().trim().min(1).max(64);
-const Options = z.object({ challengeId: z.string(), options: z.record(z.string(), z.unknown()) });
-
-const RegistrationResponse = z
-  .looseObject({
-    id: B64,
-    rawId: B64,
-    type: z.literal("public-key"),
-    response: z.looseObject({ clientDataJSON: B64, attestationObject: B64, transports: z.array(z.string().max(32)).max(10).optional() }),
-    clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
-    authenticatorAttachment: z.string().max(32).optional(),
-  })
-  .openapi("RegistrationResponseJSON");
-const AuthenticationResponse = z
-  .looseObject({
-    id: B64,
-    rawId: B64,
-    type: z.literal("public-key"),
-    response: z.looseObject({ clientDataJSON: B64, authenticatorData: B64, signature: B64, userHandle: B64.nullable().optional() }),
-    clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
-    authenticatorAttachment: z.string().max(32).optional(),
-  })
-  .openapi("AuthenticationResponseJSON");
-
-const RegisterBody = z.object({ challengeId: Uuid, response: RegistrationResponse, name: PasskeyName.optional() }).openapi("PasskeyRegisterBody");
-const LoginBody = z.object({ challengeId: Uuid, response: AuthenticationResponse }).openapi("PasskeyLoginBody");
-const Params = z.object({ passkeyId: Uuid.openapi({ param: { name: "passkeyId", in: "path" } }) });
-const PasskeyBody = z.object({ passkey: Passkey });
-
 export const v1Passkeys = router()
   .openapi(
     createRoute({
       method: "post", path: "/passkeys/register/options", tags, operationId: "passkeyRegistrationOptions", security: bearer,
       middleware: limited("account", requireAuth),
       summary: "Options for navigator.credentials.create (resident key, user verification, ES256/RS256)",
-      responses: { 200: jsonContent(Options, "A challenge (5 minutes) and PublicKeyCredentialCreationOptionsJSON"), ...errorResponses(401, 409, 429) },
+      responses: { 200: jsonContent(PasskeyOptions, "A challenge (5 minutes) and PublicKeyCredentialCreationOptionsJSON"), ...errorResponses(401, 409, 429) },
     }),
     async (c) => c.json(await passkeys.registrationOptions(deps(c), c.get("auth")), 200),
   )
@@ -66,7 +33,7 @@ export const v1Passkeys = router()
       method: "post", path: "/passkeys/register", tags, operationId: "registerPasskey", security: bearer,
       middleware: limited("account", requireAuth),
       summary: "Register a passkey with the authenticator's RegistrationResponseJSON",
-      request: { body: json(RegisterBody) },
+      request: { body: json(PasskeyRegisterBody) },
       responses: { 201: jsonContent(PasskeyBody, "The new passkey"), ...errorResponses(400, 401, 409, 429) },
     }),
     async (c) => {
@@ -87,7 +54,7 @@ export const v1Passkeys = router()
     createRoute({
       method: "patch", path: "/passkeys/{passkeyId}", tags, operationId: "renamePasskey", security: bearer, middleware: limited("account", requireAuth),
       summary: "Rename one of the caller's passkeys",
-      request: { params: Params, body: json(z.object({ name: PasskeyName }).openapi("PasskeyRenameBody")) },
+      request: { params: PasskeyParams, body: json(z.object({ name: PasskeyName }).openapi("PasskeyRenameBody")) },
       responses: { 200: jsonContent(PasskeyBody, "The passkey"), ...errorResponses(400, 401, 404, 429) },
     }),
     async (c) => c.json({ passkey: await passkeys.renamePasskey(deps(c), c.get("auth"), c.req.valid("param").passkeyId, c.req.valid("json").name) }, 200),
@@ -97,7 +64,7 @@ export const v1Passkeys = router()
       method: "delete", path: "/passkeys/{passkeyId}", tags, operationId: "deletePasskey", security: bearer, middleware: limited("account", requireAuth),
       summary: "Remove one of the caller's passkeys (re-authentication; not the last way to sign in)",
       request: {
-        params: Params,
+        params: PasskeyParams,
         body: { content: { "application/json": { schema: z.object({ password: Password.optional() }).openapi("PasskeyDeleteBody") } }, required: false },
       },
       responses: { 204: { description: "Removed" }, ...errorResponses(400, 401, 403, 404, 409, 429) },
@@ -112,7 +79,7 @@ export const v1Passkeys = router()
     createRoute({
       method: "post", path: "/passkeys/login/options", tags, operationId: "passkeyLoginOptions", middleware: limited("login"),
       summary: "Options for navigator.credentials.get (discoverable credentials: no allow-list)",
-      responses: { 200: jsonContent(Options, "A challenge (5 minutes) and PublicKeyCredentialRequestOptionsJSON"), ...errorResponses(429, 503) },
+      responses: { 200: jsonContent(PasskeyOptions, "A challenge (5 minutes) and PublicKeyCredentialRequestOptionsJSON"), ...errorResponses(429, 503) },
     }),
     async (c) => c.json(await passkeyLogin.loginOptions(deps(c)), 200),
   )
@@ -120,7 +87,7 @@ export const v1Passkeys = router()
     createRoute({
       method: "post", path: "/passkeys/login", tags, operationId: "passkeyLogin", middleware: limited("login"),
       summary: "Sign in with the authenticator's AuthenticationResponseJSON",
-      request: { body: json(LoginBody) },
+      request: { body: json(PasskeyLoginBody) },
       responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
     async (c) => {

@@ -36,8 +36,8 @@ export async function apiRoutes(): Promise<ApiRoute[]> {
       routes.push({
         method: method.toUpperCase(),
         path,
-        // Required only: an operation that also lists `{}` (email-code verify) takes a token optionally.
-        bearer: Boolean(operation?.security?.some((s: Json) => "bearerAuth" in s) && !operation.security.some((s: Json) => Object.keys(s).length === 0)),
+        // Required only: `{}` beside it in `security` means the token is optional (a guest upgrading).
+        bearer: Boolean(operation?.security?.some((s: Json) => "bearerAuth" in s) && !operation?.security?.some((s: Json) => Object.keys(s).length === 0)),
         fields: fieldsOf(operation?.requestBody?.content?.["application/json"]?.schema),
         params: (operation?.parameters ?? []).filter((p: Json) => p.in === "path").map((p: Json) => p.name as string),
       });
