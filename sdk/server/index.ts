@@ -15,6 +15,8 @@
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
 import type { Context, MiddlewareHandler } from "hono";
+// Type-only: the service's own shapes, and no code of src/ in this bundle.
+import type { PublicUser } from "../../src/types";
 
 export interface VerifierOptions {
   /** e.g. "https://auth.example.com/.well-known/jwks.json" */
@@ -72,16 +74,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 }
 
-/** API.md §3 `User`, as `AuthRpc.verifySession` returns it. */
-export interface PublicUser {
-  id: string;
-  email: string | null;
-  username: string | null;
-  isGuest: boolean;
-  emailVerified: boolean;
-  profilePicture: string | null;
-  createdAt: string;
-}
+/** API.md §3 `User`, as `AuthRpc.verifySession` returns it (the service's type, src/types.ts). */
+export type { PublicUser };
 
 /** What `AuthRpc.verifySession` answers for a live session. */
 export interface VerifiedSession {

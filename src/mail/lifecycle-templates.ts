@@ -1,22 +1,19 @@
 /**
  * The mails of the account lifecycle (API.md §9): the confirmation of a new address, the notices
  * to the old one, the deletion link and the notice after a deletion. Rendered by the same
- * `compose` as every other mail (src/mail/templates.ts).
+ * `compose` (and `linkMail`, for a one-time link) as every other mail (src/mail/templates.ts).
  *
  * @example
  * import { changeEmailMail } from "./lifecycle-templates";
  * sendMail(deps, changeEmailMail({ to: newEmail, platformName, link, hours: 24 }));
  */
-import { compose } from "./templates";
+import { compose, linkMail } from "./templates";
 import type { Branding, Mail } from "./templates";
 
 export function changeEmailMail(input: Branding & { to: string; link: string; hours: number }): Mail {
-  return compose({
-    to: input.to,
-    brand: input,
-    title: `Confirm your new email for ${input.platformName}`,
-    intro: ["Someone asked to use this address for their account. If it was you, confirm it with this link:"],
-    action: { label: "Confirm new email", href: input.link },
+  return linkMail(input, `Confirm your new email for ${input.platformName}`, {
+    ask: "Someone asked to use this address for their account. If it was you, confirm it with this link:",
+    button: "Confirm new email",
     outro: [`The link works once and expires in ${input.hours} hours.`, "If you did not ask, ignore this mail: nothing changes."],
   });
 }
@@ -36,12 +33,9 @@ export function emailChangeNoticeMail(input: Branding & { to: string; newEmail: 
 }
 
 export function deletionMail(input: Branding & { to: string; link: string; minutes: number }): Mail {
-  return compose({
-    to: input.to,
-    brand: input,
-    title: `Delete your ${input.platformName} account`,
-    intro: ["Someone asked to delete the account that uses this address. If it was you, confirm with this link:"],
-    action: { label: "Delete my account", href: input.link },
+  return linkMail(input, `Delete your ${input.platformName} account`, {
+    ask: "Someone asked to delete the account that uses this address. If it was you, confirm with this link:",
+    button: "Delete my account",
     outro: [
       `The link works once and expires in ${input.minutes} minutes. Deleting cannot be undone.`,
       "If you did not ask, ignore this mail: your account stays as it is.",

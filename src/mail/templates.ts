@@ -89,17 +89,23 @@ export function compose(d: Description): Mail {
   return { to: d.to, subject: subjectLine(d.title), text: renderText(d), html: renderHtml(d) };
 }
 
+/**
+ * A mail whose button is a one-time link (`input.link`) for `input.to`, under `title` (also the
+ * subject): `ask` before the button, `outro` after it (say how long the link works there).
+ */
+export function linkMail(
+  input: Branding & { to: string; link: string },
+  title: string,
+  text: { ask: string; button: string; outro: string[] },
+): Mail {
+  return compose({ to: input.to, brand: input, title, intro: [text.ask], action: { label: text.button, href: input.link }, outro: text.outro });
+}
+
 export function resetMail(input: Branding & { to: string; link: string; minutes: number }): Mail {
-  return compose({
-    to: input.to,
-    brand: input,
-    title: `Reset your ${input.platformName} password`,
-    intro: ["Someone asked to reset the password of your account. If it was you, choose a new password with this link:"],
-    action: { label: "Choose a new password", href: input.link },
-    outro: [
-      `The link works once and expires in ${input.minutes} minutes.`,
-      "If you did not ask, ignore this mail: your password stays as it is.",
-    ],
+  return linkMail(input, `Reset your ${input.platformName} password`, {
+    ask: "Someone asked to reset the password of your account. If it was you, choose a new password with this link:",
+    button: "Choose a new password",
+    outro: [`The link works once and expires in ${input.minutes} minutes.`, "If you did not ask, ignore this mail: your password stays as it is."],
   });
 }
 
@@ -118,15 +124,9 @@ export function resetNoticeMail(input: Branding & { to: string; reason: "reset" 
 }
 
 export function verificationMail(input: Branding & { to: string; link: string; hours: number }): Mail {
-  return compose({
-    to: input.to,
-    brand: input,
-    title: `Confirm your email for ${input.platformName}`,
-    intro: ["Confirm that this address belongs to you with this link:"],
-    action: { label: "Confirm email", href: input.link },
-    outro: [
-      `The link works once and expires in ${input.hours} hours.`,
-      "If you did not sign up, ignore this mail.",
-    ],
+  return linkMail(input, `Confirm your email for ${input.platformName}`, {
+    ask: "Confirm that this address belongs to you with this link:",
+    button: "Confirm email",
+    outro: [`The link works once and expires in ${input.hours} hours.`, "If you did not sign up, ignore this mail."],
   });
 }

@@ -18,12 +18,8 @@ const ownBrand: MiddlewareHandler<PagesEnv> = async (c, next) => {
   await next();
 };
 
-const nonceOf = (c: { get(key: "secureHeadersNonce"): string | undefined }) => c.get("secureHeadersNonce") ?? "";
-
 export const accountPages = new Hono<PagesEnv>()
-  .get("/delete-account", ownBrand, ...pageSecurity, async (c) =>
-    c.html(await deleteAccountPage({ nonce: nonceOf(c), platformName: c.get("brand").platformName })),
-  )
-  .get("/confirm-email-change", ownBrand, ...pageSecurity, async (c) =>
-    c.html(await confirmEmailChangePage({ nonce: nonceOf(c), platformName: c.get("brand").platformName })),
+  .get("/delete-account", ownBrand, ...pageSecurity, (c) => c.html(deleteAccountPage(c, { platformName: c.get("brand").platformName })))
+  .get("/confirm-email-change", ownBrand, ...pageSecurity, (c) =>
+    c.html(confirmEmailChangePage(c, { platformName: c.get("brand").platformName })),
   );

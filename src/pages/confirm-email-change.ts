@@ -5,46 +5,31 @@
  *
  * @example
  * import { confirmEmailChangePage } from "./confirm-email-change";
- * c.html(confirmEmailChangePage({ nonce, platformName: "Acme" }), 200, pageHeaders(nonce));
+ * pages.get("/confirm-email-change", ...pageSecurity, (c) => c.html(confirmEmailChangePage(c, { platformName: "Acme" })));
  */
+import type { Context } from "hono";
 import { html } from "hono/html";
-import { accountPage } from "./account-layout";
 import type { LifecyclePageInput } from "./delete-account";
+import { PAGE_SCRIPT_PRELUDE, renderPage } from "./html";
+import type { PagesEnv } from "./html";
 
-const SCRIPT = `
-const ask = $("ask");
-const button = $("confirm");
+const SCRIPT = `${PAGE_SCRIPT_PRELUDE}
 const ASK_AGAIN = "Sign in and ask for the change again, then use the newest link.";
 if (!token) {
   show("This link is incomplete. " + ASK_AGAIN, "error", true);
 } else {
-  ask.hidden = false;
-  button.focus();
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    show("Confirming…", "pending", false);
-    try {
-      const result = await post("/v1/auth/confirm-email-change", { token });
-      if (result.ok) {
-        ask.hidden = true;
-        $("address").textContent = (result.data.user && result.data.user.email) || "";
-        show("Your new address is confirmed. Sign in with it from now on.", "success", true);
-        return;
-      }
-      if (result.status === 409) { ask.hidden = true; show("Another account uses this address now, so it could not be moved.", "error", true); }
-      else if (result.status === 429) show("Too many attempts. Wait a minute, then try again.", "error", true);
-      else if (tokenIssue(result.data)) { ask.hidden = true; show("This link is invalid, already used or expired. " + ASK_AGAIN, "error", true); }
-      else show("That did not work (" + (result.data.message || result.status) + "). Try again.", "error", true);
-    } catch {
-      show("The service could not be reached. Check your connection and try again.", "error", true);
-    } finally {
-      button.disabled = false;
-    }
+  spendToken($("ask"), $("confirm"), "Confirming…", () => post("/v1/auth/confirm-email-change", { token }), {
+    spent: ASK_AGAIN,
+    conflict: "Another account uses this address now, so it could not be moved.",
+    succeeded(result) {
+      $("address").textContent = (result.data.user && result.data.user.email) || "";
+      show("Your new address is confirmed. Sign in with it from now on.", "success", true);
+    },
   });
 }
 `;
 
-export function confirmEmailChangePage(input: LifecyclePageInput) {
+export function confirmEmailChangePage(c: Context<PagesEnv>, input: LifecyclePageInput) {
   const body = html`
 <h1>Confirm your new email for ${input.platformName}</h1>
 <div id="ask" hidden>
@@ -54,5 +39,5 @@ export function confirmEmailChangePage(input: LifecyclePageInput) {
 <p><strong id="address"></strong></p>
 <p id="outcome" role="status" aria-live="polite" tabindex="-1"></p>
 `;
-  return accountPage({ nonce: input.nonce, title: `Confirm your new email for ${input.platformName}`, body, script: SCRIPT });
+  return renderPage(c, { title: `Confirm your new email for ${input.platformName}`, body, script: SCRIPT });
 }

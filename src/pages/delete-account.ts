@@ -6,17 +6,19 @@
  *
  * @example
  * import { deleteAccountPage } from "./delete-account";
- * c.html(deleteAccountPage({ nonce, platformName: "Acme" }), 200, pageHeaders(nonce));
+ * pages.get("/delete-account", ...pageSecurity, (c) => c.html(deleteAccountPage(c, { platformName: "Acme" })));
  */
+import type { Context } from "hono";
 import { html } from "hono/html";
-import { accountPage } from "./account-layout";
+import { PAGE_SCRIPT_PRELUDE, renderPage } from "./html";
+import type { PagesEnv } from "./html";
 
+/** What the account-lifecycle pages show: the service's own platform name (their mails carry no app brand). */
 export interface LifecyclePageInput {
-  nonce: string;
   platformName: string;
 }
 
-const SCRIPT = `
+const SCRIPT = `${PAGE_SCRIPT_PRELUDE}
 const ask = $("ask");
 const confirmBox = $("confirm-box");
 if (!token) {
@@ -41,28 +43,16 @@ if (!token) {
     }
   });
 } else {
-  confirmBox.hidden = false;
-  const button = $("delete");
-  button.focus();
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    show("Deleting…", "pending", false);
-    try {
-      const result = await post("/v1/auth/confirm-deletion", { token });
-      if (result.ok) { confirmBox.hidden = true; show("Your account was deleted.", "success", true); return; }
-      if (result.status === 429) show("Too many attempts. Wait a minute, then try again.", "error", true);
-      else if (tokenIssue(result.data)) { confirmBox.hidden = true; show("This link is invalid, already used or expired. Ask for a new one on this page.", "error", true); }
-      else show("That did not work (" + (result.data.message || result.status) + "). Try again.", "error", true);
-    } catch {
-      show("The service could not be reached. Check your connection and try again.", "error", true);
-    } finally {
-      button.disabled = false;
-    }
+  spendToken(confirmBox, $("delete"), "Deleting…", () => post("/v1/auth/confirm-deletion", { token }), {
+    spent: "Ask for a new one on this page.",
+    succeeded() {
+      show("Your account was deleted.", "success", true);
+    },
   });
 }
 `;
 
-export function deleteAccountPage(input: LifecyclePageInput) {
+export function deleteAccountPage(c: Context<PagesEnv>, input: LifecyclePageInput) {
   const body = html`
 <h1>Delete your ${input.platformName} account</h1>
 <div id="ask" hidden>
@@ -79,5 +69,5 @@ export function deleteAccountPage(input: LifecyclePageInput) {
 </div>
 <p id="outcome" role="status" aria-live="polite" tabindex="-1"></p>
 `;
-  return accountPage({ nonce: input.nonce, title: `Delete your ${input.platformName} account`, body, script: SCRIPT });
+  return renderPage(c, { title: `Delete your ${input.platformName} account`, body, script: SCRIPT });
 }

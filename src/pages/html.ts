@@ -1,5 +1,6 @@
 /**
- * The frame of the service's own pages (/reset-password, /verify-email): one small HTML document,
+ * The frame of the service's own pages (/reset-password, /verify-email, /delete-account,
+ * /confirm-email-change): one small HTML document,
  * rendered with `hono/html` (every value escaped), whose inline style and script run only under the
  * per-response CSP nonce of `hono/secure-headers`, and the headers that keep a mailed token private:
  * no referrer, no caching, no framing, no form submission (the script posts JSON itself; without it
@@ -72,6 +73,7 @@ input{width:100%;padding:.6rem;border:1px solid #767676;border-radius:4px;font:i
 input[readonly]{background:#f0f0f0}
 .hint{font-size:.875rem;color:#555;margin:.25rem 0 0}
 button{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:4px;background:#1a56db;color:#fff;font:inherit;font-weight:600;cursor:pointer}
+button.danger{background:#b42318}
 button:disabled{opacity:.6;cursor:wait}
 :focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 #outcome:empty{display:none}
@@ -122,8 +124,15 @@ ${input.body}
 }
 
 /**
- * Script shared by both pages: reads `token` and `email` from the address, then removes them from
- * the address bar and history at once, and offers `show()` for outcomes and `post()` for the API.
+ * Script shared by the pages (run first in each page's script): reads `token` and `email` from the
+ * address, then removes them from the address bar and history at once, and offers `show()` for
+ * outcomes (a live region), `post()` for the API (JSON, no credentials, no cache), `fieldIssue()` and
+ * `tokenIssue()` to read a §5 error's details, and `spendToken(box, button, pending, request,
+ * { spent, conflict?, succeeded })` for a button that spends the mailed token: it shows `box`, focuses
+ * `button`, and each click calls `request()` (the page's `post(…, { token })`), showing `pending`
+ * meanwhile. A success hides the box and calls `succeeded(result)`; a 409 (when `conflict` is given,
+ * it is the message) and a spent link (`spent` says what to do next) hide it too; too many attempts
+ * and other failures leave it.
  */
 export const PAGE_SCRIPT_PRELUDE = `
 "use strict";
@@ -155,5 +164,28 @@ async function post(path, body) {
 }
 function fieldIssue(data, field) {
   return (Array.isArray(data.details) ? data.details : []).find((d) => d && d.field === field);
+}
+function tokenIssue(data) {
+  return Boolean(fieldIssue(data, "token"));
+}
+function spendToken(box, button, pending, request, { spent, conflict, succeeded }) {
+  box.hidden = false;
+  button.focus();
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    show(pending, "pending", false);
+    try {
+      const result = await request();
+      if (result.ok) { box.hidden = true; succeeded(result); }
+      else if (conflict && result.status === 409) { box.hidden = true; show(conflict, "error", true); }
+      else if (result.status === 429) show("Too many attempts. Wait a minute, then try again.", "error", true);
+      else if (tokenIssue(result.data)) { box.hidden = true; show("This link is invalid, already used or expired. " + spent, "error", true); }
+      else show("That did not work (" + (result.data.message || result.status) + "). Try again.", "error", true);
+    } catch {
+      show("The service could not be reached. Check your connection and try again.", "error", true);
+    } finally {
+      button.disabled = false;
+    }
+  });
 }
 `;

@@ -30,34 +30,17 @@ ${returnLink(brand)}
 `;
 
 const SCRIPT = `${PAGE_SCRIPT_PRELUDE}
-const ask = $("ask");
-const button = $("confirm");
 const ASK_AGAIN = "Sign in or ask for a new verification mail, and use the newest link.";
 if (!token) {
   show("This link is incomplete. " + ASK_AGAIN, "error", true);
 } else {
   $("address").textContent = email || "this address";
-  ask.hidden = false;
-  button.focus();
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    show("Confirming…", "pending", false);
-    try {
-      const result = await post("/v1/auth/verify-email", { token });
-      if (result.ok) {
-        ask.hidden = true;
-        show("Your email is confirmed. You can now sign in" + ($("return") ? " from the app." : " with your email and password."), "success", true);
-        showNext();
-        return;
-      }
-      if (result.status === 429) show("Too many attempts. Wait a minute, then try again.", "error", true);
-      else if (fieldIssue(result.data, "token")) { ask.hidden = true; show("This link is invalid, already used or expired. " + ASK_AGAIN, "error", true); }
-      else show("That did not work (" + (result.data.message || result.status) + "). Try again.", "error", true);
-    } catch {
-      show("The service could not be reached. Check your connection and try again.", "error", true);
-    } finally {
-      button.disabled = false;
-    }
+  spendToken($("ask"), $("confirm"), "Confirming…", () => post("/v1/auth/verify-email", { token }), {
+    spent: ASK_AGAIN,
+    succeeded() {
+      show("Your email is confirmed. You can now sign in" + ($("return") ? " from the app." : " with your email and password."), "success", true);
+      showNext();
+    },
   });
 }
 `;

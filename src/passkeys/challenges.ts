@@ -9,6 +9,7 @@
  * @example
  * const { id, challenge } = await createChallenge(db, { kind: "authentication", userId: null });
  * const row = await spendChallenge(db, id, "authentication"); // null when unknown, spent or expired
+ * const verified = await verifyCeremony(config.webauthn, row, (expected) => verifyAuthenticationResponse({ response, ...expected, credential }));
  */
 import { and, eq, lt } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
@@ -54,6 +55,31 @@ export async function spendChallenge(db: DrizzleD1Database, id: string, kind: Ch
   if (!row || row.expiresAt <= Date.now()) return null;
   const [challenge, userHandle] = row.challenge.split(".");
   return { id: row.id, challenge: challenge!, userId: row.userId, userHandle: userHandle ?? null };
+}
+
+/** What every ceremony's verification expects, in @simplewebauthn/server's option names. */
+export interface CeremonyExpectations {
+  expectedChallenge: string;
+  expectedOrigin: string[];
+  expectedRPID: string;
+  requireUserVerification: boolean;
+}
+
+/**
+ * Runs one of @simplewebauthn/server's verifications with what every ceremony expects: the spent
+ * challenge, the configured origins and RP ID, and a verified user (UV flag). Null when the library
+ * throws (most refusals); its answer otherwise, whose `verified` the caller still checks.
+ */
+export async function verifyCeremony<T extends { verified: boolean }>(
+  webauthn: { origins: string[]; rpId: string },
+  challenge: Challenge,
+  verify: (expected: CeremonyExpectations) => Promise<T>,
+): Promise<T | null> {
+  try {
+    return await verify({ expectedChallenge: challenge.challenge, expectedOrigin: webauthn.origins, expectedRPID: webauthn.rpId, requireUserVerification: true });
+  } catch {
+    return null;
+  }
 }
 
 /** Deletes challenges that expired before `before` (ms): the daily clean-up's part (src/maintenance). */

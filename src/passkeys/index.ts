@@ -25,7 +25,7 @@ import type { Deps } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
 import { identities } from "../identities/schema";
 import type { Auth } from "../sessions";
-import { createChallenge, spendChallenge, CHALLENGE_TTL_MS } from "./challenges";
+import { createChallenge, spendChallenge, verifyCeremony, CHALLENGE_TTL_MS } from "./challenges";
 import { passkeys } from "./schema";
 import type { PasskeyRow } from "./schema";
 
@@ -102,20 +102,10 @@ export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInp
   const db = drizzle(deps.env.DB);
   const challenge = await spendChallenge(db, input.challengeId, "registration", auth.userId);
   if (!challenge?.userHandle) throw invalidRequest("challengeId", "is unknown, already used or expired");
-  let verified;
-  try {
-    verified = await verifyRegistrationResponse({
-      response: input.response,
-      expectedChallenge: challenge.challenge,
-      expectedOrigin: deps.config.webauthn.origins,
-      expectedRPID: deps.config.webauthn.rpId,
-      requireUserVerification: true,
-      supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
-    });
-  } catch {
-    throw unverifiable();
-  }
-  if (!verified.verified) throw unverifiable();
+  const verified = await verifyCeremony(deps.config.webauthn, challenge, (expected) =>
+    verifyRegistrationResponse({ response: input.response, ...expected, supportedAlgorithmIDs: SUPPORTED_ALGORITHMS }),
+  );
+  if (!verified?.verified) throw unverifiable();
   const info = verified.registrationInfo;
   const now = Date.now();
   const row: PasskeyRow = {

@@ -26,7 +26,7 @@ import { AuthError } from "../http/errors";
 import { log } from "../http/log";
 import { loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
 import type { IssuedPair } from "../sessions/user-object";
-import { CHALLENGE_TTL_MS, createChallenge, spendChallenge } from "./challenges";
+import { CHALLENGE_TTL_MS, createChallenge, spendChallenge, verifyCeremony } from "./challenges";
 import { passkeys } from "./schema";
 import type { PasskeyRow } from "./schema";
 
@@ -91,21 +91,15 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   if (handle === undefined || handle === null || !constantTimeEqual(String(handle), passkey.userHandle)) {
     return failed(deps, db, user.id, "user_handle");
   }
-  let verified;
-  try {
-    verified = await verifyAuthenticationResponse({
+  const verified = await verifyCeremony(deps.config.webauthn, challenge, (expected) =>
+    verifyAuthenticationResponse({
       response: input.response,
-      expectedChallenge: challenge.challenge,
-      expectedOrigin: deps.config.webauthn.origins,
-      expectedRPID: deps.config.webauthn.rpId,
+      ...expected,
       // The counter is checked below, where a regression can be recorded.
       credential: { id: passkey.credentialId, publicKey: fromBase64url(passkey.publicKey) as Uint8Array<ArrayBuffer>, counter: 0 },
-      requireUserVerification: true,
-    });
-  } catch {
-    return failed(deps, db, user.id, "verification");
-  }
-  if (!verified.verified) return failed(deps, db, user.id, "verification");
+    }),
+  );
+  if (!verified?.verified) return failed(deps, db, user.id, "verification");
   const counter = verified.authenticationInfo.newCounter;
   if ((counter > 0 || passkey.signCount > 0) && counter <= passkey.signCount) return failed(deps, db, user.id, "sign_counter");
   await usePasskey(db, passkey, counter, verified.authenticationInfo.credentialBackedUp, now);

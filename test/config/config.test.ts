@@ -4,36 +4,9 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config";
+import { loadConfig } from "../../src/config";
 import worker from "../../src";
-import { BASE, env } from "../helpers";
-
-const productionKey = () => {
-  const key = JSON.parse(env.JWT_SIGNING_KEY as string);
-  return JSON.stringify({ ...key, kid: "prod-2026-11" });
-};
-
-const production = (overrides: Record<string, unknown> = {}) => ({
-  ...env,
-  ENVIRONMENT: "production",
-  JWT_SIGNING_KEY: productionKey(),
-  MAIL_TRANSPORT: "http",
-  MAIL_API_KEY: "re_test_key",
-  PUBLIC_URL: "https://auth.example.com",
-  // The test bindings name loopback (http) OpenID Providers, which production refuses.
-  OIDC_PROVIDERS: "{}",
-  ...overrides,
-});
-
-function reasons(input: object): string[] {
-  try {
-    loadConfig(input);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.reasons;
-    throw error;
-  }
-  return [];
-}
+import { BASE, configReasons as reasons, env, productionEnv as production } from "../helpers";
 
 async function fetchWith(environment: object, path = "/health") {
   const ctx = createExecutionContext();

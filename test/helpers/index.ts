@@ -7,3 +7,4 @@ export * from "./http";
 export * from "./rate-limits";
 export * from "./tokens";
 export * from "./lifecycle";
+export * from "./config";

@@ -5,31 +5,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src";
-import { ConfigError, loadConfig } from "../../src/config";
-import { BASE, call, env } from "../helpers";
-
-const productionKey = () => JSON.stringify({ ...JSON.parse(env.JWT_SIGNING_KEY as string), kid: "prod-2026-11" });
-const production = (overrides: Record<string, unknown> = {}) => ({
-  ...env,
-  ENVIRONMENT: "production",
-  JWT_SIGNING_KEY: productionKey(),
-  MAIL_TRANSPORT: "http",
-  MAIL_API_KEY: "re_test_key",
-  PUBLIC_URL: "https://auth.example.com",
-  // The test bindings name loopback (http) OpenID issuers, which production refuses.
-  OIDC_PROVIDERS: "{}",
-  ...overrides,
-});
-
-function reasons(input: object): string[] {
-  try {
-    loadConfig(input);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.reasons;
-    throw error;
-  }
-  return [];
-}
+import { loadConfig } from "../../src/config";
+import { BASE, call, configReasons as reasons, env, productionEnv as production } from "../helpers";
 
 describe("WebAuthn settings", () => {
   it("default to the host and origin of PUBLIC_URL, and the platform name", () => {
