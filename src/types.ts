@@ -42,3 +42,6 @@ export interface IssuedPair {
   role: Role;
   user: PublicUser;
 }
+
+/** Canonical (camelCase) field name → the name a compatibility door's document uses (src/http/spelling.ts). */
+export type Spelling = Readonly<Record<string, string>>;

@@ -15,7 +15,7 @@ import { AuthError } from "./errors";
 import { isFormMediaType, isJsonMediaType, parseMediaType } from "./media-type";
 import type { FieldIssue } from "./errors";
 import type { Auth } from "../sessions";
-import type { Spelling } from "./spelling";
+import type { Spelling } from "../types";
 
 export interface AppEnv {
   Bindings: Env;

@@ -12,8 +12,9 @@ import type { MiddlewareHandler } from "hono";
 import type { FieldIssue } from "./errors";
 import type { AppEnv } from "./index";
 
-/** Canonical (camelCase) field name → the name a door's document uses. */
-export type Spelling = Readonly<Record<string, string>>;
+import type { Spelling } from "../types";
+
+export type { Spelling } from "../types";
 
 /** Declares the route's spelling; put it before `limited(…)`. */
 export const spelled = (spelling: Spelling): MiddlewareHandler<AppEnv> => async (c, next) => {
