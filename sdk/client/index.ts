@@ -34,8 +34,16 @@ const transient = (error: unknown) => error instanceof EdgeAuthError && (error.s
 
 
 interface NavigatorLocks {
-  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+  request<T>(name: string, callback: (lock: unknown) => Promise<T>): Promise<T>;
+  request<T>(name: string, options: { ifAvailable: true }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
+
+/**
+ * How long a tab that waited for another tab's refresh lets that tab's new pair reach its own
+ * localStorage (Chromium propagates writes between tabs' processes asynchronously) before it
+ * concludes nobody refreshed. Milliseconds.
+ */
+const PROPAGATION_MS = 150;
 
 /** Creates a client; see ClientOptions. Nothing is sent until a method is called. */
 export function createClient(options: ClientOptions): Client {
@@ -134,10 +142,18 @@ export function createClient(options: ClientOptions): Client {
     retryAt = Date.now() + backoffMs;
   }
 
-  /** Runs under the cross-tab lock: another tab may have rotated `seen` while we waited. */
-  async function rotate(seen: string): Promise<Session> {
+  /**
+   * Runs under the cross-tab lock: another tab may have rotated `seen` while we waited (`waited`);
+   * its write may then still be on its way to this tab's storage, so look again once before
+   * rotating the same token a second time.
+   */
+  async function rotate(seen: string, waited = false): Promise<Session> {
     const before = signOuts;
-    const stored = parseStored(await storage.get(key));
+    let stored = parseStored(await storage.get(key));
+    if (waited && stored?.refreshToken === seen) {
+      await sleep(PROPAGATION_MS);
+      stored = parseStored(await storage.get(key));
+    }
     if (!stored) {
       if (current) await setSession(null, false);
       throw notSignedIn();
@@ -172,18 +188,27 @@ export function createClient(options: ClientOptions): Client {
     throw error;
   }
 
-  async function refreshNow(): Promise<Session> {
+  /**
+   * `due` is the refresh token the caller found due (or rejected). Another tab's new pair can land
+   * in `current` (a storage event) while the caller awaited: reading `current` here would then
+   * rotate that fresh pair a second time.
+   */
+  async function refreshNow(due?: string): Promise<Session> {
     await ready;
-    const seen = current?.refreshToken;
+    const seen = due ?? current?.refreshToken;
     if (!seen) throw notSignedIn();
     const wait = retryAt - Date.now();
     if (wait > 0) await sleep(wait);
     const locks = (globalThis as { navigator?: { locks?: NavigatorLocks } }).navigator?.locks;
-    return locks ? locks.request(`edge-auth:refresh:${base}:${key}`, () => rotate(seen)) : rotate(seen);
+    if (!locks) return rotate(seen);
+    const name = `edge-auth:refresh:${base}:${key}`;
+    // First without waiting: when another tab holds the lock, it is refreshing right now.
+    const ran = await locks.request(name, { ifAvailable: true }, async (lock) => (lock ? { session: await rotate(seen) } : null));
+    return ran ? ran.session : locks.request(name, () => rotate(seen, true));
   }
 
-  const refresh = (): Promise<Session> => {
-    inflight ??= refreshNow().finally(() => {
+  const refresh = (due?: string): Promise<Session> => {
+    inflight ??= refreshNow(due).finally(() => {
       inflight = null;
     });
     return inflight;
@@ -198,7 +223,7 @@ export function createClient(options: ClientOptions): Client {
     // Still valid but due, and the service asked us to wait: use it meanwhile.
     if (remaining > 0 && Date.now() < retryAt) return session.accessToken;
     try {
-      return (await refresh()).accessToken;
+      return (await refresh(session.refreshToken)).accessToken;
     } catch (error) {
       if (transient(error) && current && current.expiresAt > Date.now()) return current.accessToken;
       throw error;
@@ -285,7 +310,7 @@ export function createClient(options: ClientOptions): Client {
       return () => void listeners.delete(listener);
     },
     getAccessToken,
-    refresh,
+    refresh: () => refresh(),
     async logout() {
       await ready;
       const ending = current;
