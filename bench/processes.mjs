@@ -26,7 +26,7 @@ export const ROOT = new URL("..", import.meta.url).pathname;
 
 /** What the Workers read; .dev.vars is left out (`startService` writes a fresh one). */
 const SNAPSHOT = [
-  "src", "migrations", "scripts", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts",
+  "src", "migrations", "scripts", "assets", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts",
   "bench/floor-worker.ts", "bench/wrangler.toml",
 ];
 
