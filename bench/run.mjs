@@ -70,7 +70,7 @@ function bundleSize(cwd, outdir) {
   const files = readdirSync(outdir).filter((f) => f.endsWith(".js")).map((f) => readFileSync(`${outdir}/${f}`));
   const raw = files.reduce((sum, b) => sum + b.length, 0);
   const gzip = files.reduce((sum, b) => sum + gzipSync(b, { level: 9 }).length, 0);
-  return `${(gzip / 1024).toFixed(1)} KiB gzip (${(raw / 1024).toFixed(1)} KiB raw) against a budget of 250 KiB gzip: ${gzip <= 250 * 1024 ? "within" : "OVER"}`;
+  return `${(gzip / 1024).toFixed(1)} KiB gzip (${(raw / 1024).toFixed(1)} KiB raw) against a budget of 400 KiB gzip: ${gzip <= 400 * 1024 ? "within" : "OVER"}`;
 }
 
 /** The commit measured, and whether the worker's files differed from it when the snapshot was taken. */
