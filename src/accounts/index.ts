@@ -25,6 +25,7 @@ import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
 import { clearLoginAttempts, limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
 import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
+import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { userMatches } from "./statements";
@@ -64,7 +65,9 @@ function mailVerification(deps: Deps, to: string, token: string): void {
 
 export async function guest(deps: Deps): Promise<IssuedPair> {
   const userId = crypto.randomUUID();
-  return userSessions(deps, userId).issue({ userId, role: "guest", method: "guest", createGuest: { createdAt: Date.now() }, ...deps.client });
+  const pair = await signIn(deps, { userId, role: "guest", method: "guest", createGuest: { createdAt: Date.now() } });
+  if (!pair) throw new Error("guest session not issued");
+  return pair;
 }
 
 export interface RegisterInput {
@@ -105,7 +108,7 @@ export async function register(
   const verificationRequired = deps.config.requireEmailVerification;
   const pair = verificationRequired
     ? null
-    : await userSessions(deps, user.id).issue({ userId: user.id, role: "user", method: "password", ...deps.client });
+    : await signIn(deps, { userId: user.id, method: "password" });
   return { user, verificationRequired, pair };
 }
 
@@ -190,7 +193,7 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
   // happens only while the checked hash is still the account's, so a reset meanwhile wins.
   const pair =
-    (await userSessions(deps, user.id).signIn({ userId: user.id, method: "password", passwordHash: user.passwordHash!, ...deps.client })) ??
+    (await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash! })) ??
     (await signInWithNewerHash(deps, user, input.password));
   if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (needsRehash) {
@@ -210,7 +213,7 @@ async function signInWithNewerHash(deps: Deps, user: UserRow, password: string):
   const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
   if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
   if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
-  return userSessions(deps, user.id).signIn({ userId: user.id, method: "password", passwordHash: current.passwordHash, ...deps.client });
+  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash });
 }
 
 export interface UpgradeInput {
@@ -293,7 +296,7 @@ export async function changePassword(deps: Deps, auth: Auth, input: ChangePasswo
   ]);
   if (!updated) throw new AuthError("conflict", "The password was changed meanwhile; try again");
   if (input.revokeOtherSessions) {
-    await userSessions(deps, user.id).revokeSessions({ keep: auth.sessionId, reason: "password_change", client: deps.client });
+    await userSessions(deps, user.id).revokeSessions({ userId: user.id, keep: auth.sessionId, reason: "password_change", client: deps.client });
   }
   if (updated.email) {
     sendMail(deps, resetNoticeMail({ to: updated.email, platformName: deps.config.platformName, reason: "change" }));

@@ -44,9 +44,12 @@ export function userMatches(db: DrizzleD1Database, userId: string, match: UserMa
   );
 }
 
-/** Creates a guest's row (no email, no password), for the batch that starts its first session. */
-export function insertGuestStatement(db: DrizzleD1Database, userId: string, createdAt: number) {
-  return db.insert(users).values({ id: userId, isGuest: true, createdAt, updatedAt: createdAt });
+/**
+ * Creates a guest's row (no email, no password), for the batch that starts its first session; that
+ * session's start is its `last_sign_in_at` (ms).
+ */
+export function insertGuestStatement(db: DrizzleD1Database, userId: string, createdAt: number, lastSignInAt: number | null = null) {
+  return db.insert(users).values({ id: userId, isGuest: true, createdAt, updatedAt: createdAt, lastSignInAt });
 }
 
 /** Records a successful sign-in (`last_sign_in_at`), only while `onlyIf` holds when it runs. */

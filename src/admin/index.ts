@@ -161,7 +161,7 @@ async function setDisabled(deps: Deps, userId: string, disabled: boolean): Promi
   void event;
   const user = found[0];
   if (!user) throw notFound();
-  if (disabled) await userSessions(deps, userId).revokeSessions({ reason: "disabled" });
+  if (disabled) await userSessions(deps, userId).revokeSessions({ userId, reason: "disabled" });
   return adminUser(user, disabled ? 0 : await liveSessionCount(deps, userId));
 }
 
@@ -172,5 +172,5 @@ export const enableUser = (deps: Deps, userId: string) => setDisabled(deps, user
 export async function revokeUserSessions(deps: Deps, userId: string): Promise<void> {
   const user = await drizzle(deps.env.DB).select({ id: users.id }).from(users).where(eq(users.id, userId)).get();
   if (!user) throw notFound();
-  await userSessions(deps, userId).revokeSessions({ reason: "admin" });
+  await userSessions(deps, userId).revokeSessions({ userId, reason: "admin" });
 }

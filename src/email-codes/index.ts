@@ -35,6 +35,7 @@ import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { sendMail } from "../mail";
 import { checkLogoUrl, cleanPlatformName, linkBase } from "../mail/links";
+import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { codeMail } from "./mail";
@@ -222,9 +223,9 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
       db.delete(identities).where(and(eq(identities.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
       db.update(users).set({ emailVerifiedAt: now, passwordHash: null, updatedAt: now }).where(unverified),
     ]);
-    await sessions.revokeSessions({ reason: "email_code_verified" });
+    await sessions.revokeSessions({ userId: owner.id, reason: "email_code_verified" });
   }
-  const pair = await sessions.signIn({ userId: owner.id, method: "code", ...deps.client });
+  const pair = await signIn(deps, { userId: owner.id, method: "code" });
   if (pair) return pair;
   const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, owner.id)).get();
   if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");

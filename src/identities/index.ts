@@ -30,6 +30,7 @@ import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { passkeys } from "../passkeys/schema";
+import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { verifyIdToken } from "./id-token";
@@ -105,7 +106,7 @@ function linkStatements(deps: Deps, db: DrizzleD1Database, userId: string, ident
 
 async function startSession(deps: Deps, user: UserRow, method: SignInMethod): Promise<IssuedPair> {
   if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
-  const pair = await userSessions(deps, user.id).signIn({ userId: user.id, method, role: user.isGuest ? "guest" : "user", ...deps.client });
+  const pair = await signIn(deps, { userId: user.id, method, role: user.isGuest ? "guest" : "user" });
   if (pair) return pair;
   const [now] = await drizzle(deps.env.DB).select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id));
   if (now?.disabledAt) throw new AuthError("account_disabled", "This account is disabled");

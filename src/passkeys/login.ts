@@ -25,6 +25,7 @@ import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { log } from "../http/log";
 import { loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { CHALLENGE_TTL_MS, createChallenge, spendChallenge, verifyCeremony } from "./challenges";
 import { passkeys } from "./schema";
@@ -104,7 +105,7 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   if ((counter > 0 || passkey.signCount > 0) && counter <= passkey.signCount) return failed(deps, db, user.id, "sign_counter");
   await usePasskey(db, passkey, counter, verified.authenticationInfo.credentialBackedUp, now);
 
-  const pair = await userSessions(deps, user.id).signIn({ userId: user.id, method: "passkey", role: user.isGuest ? "guest" : "user", ...deps.client });
+  const pair = await signIn(deps, { userId: user.id, method: "passkey", role: user.isGuest ? "guest" : "user" });
   if (pair) return pair;
   const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id)).get();
   if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");

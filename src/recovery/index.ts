@@ -97,7 +97,7 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   // Sessions end before the password changes too, so a failure after the change (below) can never
   // leave a thief's session alive; the second round ends any session opened in between.
   const sessions = userSessions(deps, owner.id);
-  await sessions.revokeSessions({ reason: "password_reset" });
+  await sessions.revokeSessions({ userId: owner.id, reason: "password_reset" });
   const now = Date.now();
   const tokenHash = await sha256(input.token);
   // One batch: the password changes only while the token is live, and the token is spent with it.
@@ -119,7 +119,7 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   ]);
   const user = changed[0];
   if (!user || spent.length !== 1) throw invalid;
-  await sessions.revokeSessions({ reason: "password_reset" });
+  await sessions.revokeSessions({ userId: owner.id, reason: "password_reset" });
   // The owner proved control of the mailbox: failed guesses by someone else must not lock them out.
   await clearLoginAttempts(deps, user.id);
   if (user.email) sendMail(deps, resetNoticeMail({ to: user.email, platformName: deps.config.platformName, reason: "reset" }));

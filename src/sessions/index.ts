@@ -22,6 +22,9 @@ import { bearerToken, verifyAccessToken } from "../tokens";
 import type { AccessClaims } from "../tokens";
 import type { IssuedPair } from "./user-object";
 
+export { signIn } from "./issue";
+export type { SignInInput } from "./issue";
+
 export interface Auth extends AccessClaims {
   user: UserRow;
 }
@@ -109,7 +112,7 @@ export async function revoke(deps: Deps, refreshToken: string, owner?: Auth): Pr
 }
 
 export async function revokeAll(deps: Deps, auth: Auth): Promise<void> {
-  await userSessions(deps, auth.userId).revokeSessions({ reason: "revoke_all", client: deps.client });
+  await userSessions(deps, auth.userId).revokeSessions({ userId: auth.userId, reason: "revoke_all", client: deps.client });
 }
 
 /** Ends the given sessions of the caller, or the current one when none are named. */
@@ -123,7 +126,7 @@ export async function signOutSessions(deps: Deps, auth: Auth, sessionIds?: strin
       .where(and(inArray(sessions.id, sessionIds), liveSession(Date.now())));
     if (owners.length > 0 && owners.every((row) => row.userId !== auth.userId)) throw new AuthError("forbidden", "The sessions are not yours");
   }
-  await userSessions(deps, auth.userId).revokeSessions({ sessionIds: sessionIds ?? [auth.sessionId], reason: "signout", client: deps.client });
+  await userSessions(deps, auth.userId).revokeSessions({ userId: auth.userId, sessionIds: sessionIds ?? [auth.sessionId], reason: "signout", client: deps.client });
 }
 
 export interface SessionView {
@@ -163,5 +166,5 @@ export async function deleteSession(deps: Deps, auth: Auth, sessionId: string): 
     .get();
   if (!row) throw new AuthError("not_found", "No such session");
   if (row.userId !== auth.userId) throw new AuthError("forbidden", "The session is not yours");
-  await userSessions(deps, auth.userId).revokeSessions({ sessionIds: [sessionId], reason: "deleted", client: deps.client });
+  await userSessions(deps, auth.userId).revokeSessions({ userId: auth.userId, sessionIds: [sessionId], reason: "deleted", client: deps.client });
 }

@@ -2,7 +2,11 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { users } from "../accounts/schema";
 
-/** Written only by the user's Durable Object (src/sessions/user-object.ts), which holds the token state. */
+/**
+ * Rows are inserted by a sign-in (src/sessions/issue.ts, one D1 batch in the Worker) and from then on
+ * changed only by the user's Durable Object (src/sessions/user-object.ts), which holds the token state
+ * once it has adopted the session (on the first call that names it: a refresh, an upgrade, a sign-out).
+ */
 export const sessions = sqliteTable(
   "sessions",
   {
@@ -18,6 +22,11 @@ export const sessions = sqliteTable(
     revokedReason: text("revoked_reason"),
     ipAddress: text("ip_address"),
     userAgent: text("user_agent"),
+    /**
+     * SHA-256 (base64url) of the session's first refresh token, while the user's object has not
+     * adopted the session; null from its first rotation on (the object then holds every hash).
+     */
+    firstRefreshTokenHash: text("first_refresh_token_hash"),
   },
   (t) => [index("sessions_user_idx").on(t.userId, t.revokedAt)],
 );

@@ -10,31 +10,38 @@
  * `#serial`; the D1 write of an operation goes first, and the object's storage changes only after it
  * succeeded, so a failed D1 write leaves nothing half-done and the same token can be retried.
  *
+ * Sessions start without this object (src/sessions/issue.ts writes the row, with the hash of the first
+ * refresh token, in one D1 batch). The first call that names a session this object does not hold
+ * **adopts** it (`#adopt`): it reads the live row from D1, takes the first token's hash into its store,
+ * and the D1 write that follows (a rotation's or an upgrade's touch) clears the row's hash, so a
+ * session is adopted once. Revocations read the live sessions from D1, so a session not yet adopted
+ * is revoked like any other.
+ *
  * @example
  * const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
  * const outcome = await stub.refresh({ token, ipAddress, userAgent });
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
 import type { Config } from "../config";
 import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
-import { insertWhere } from "../db/insert-where";
-import { clearLoginAttemptsStatement } from "../rate-limit";
-import { activity, sessions } from "../db/schema";
+import { activity, sessions, users } from "../db/schema";
 import { migrate } from "../db/object-migrations";
 import { TOKEN_STORE_MIGRATIONS, TokenStore, systemClock } from "./token-store";
 import type { Clock } from "./token-store";
 import type { UserRow } from "../db/schema";
-import { insertGuestStatement, recordSignInStatement, selectUserStatement, userMatches } from "../accounts/statements";
+import { selectUserStatement, userMatches } from "../accounts/statements";
 import { publicUser } from "../accounts/users";
 import { activityStatement } from "../activity";
-import type { ActivityType, SignInMethod } from "../activity";
+import type { ActivityType } from "../activity";
 import { signAccessToken } from "../tokens";
+import { refreshExpiry, secondsLeft } from "./expiry";
+import { liveSession } from "./statements";
 import type { ClientInfo, IssuedPair, PublicUser, Role } from "../types";
 
 export type { ClientInfo, IssuedPair } from "../types";
@@ -50,18 +57,6 @@ function openedPair(json: string): IssuedPair {
 }
 
 export type PairOutcome = { ok: true; pair: IssuedPair } | { ok: false; reason: "invalid" | "expired" | "reused" };
-
-export interface IssueInput extends ClientInfo {
-  userId: string;
-  role: Role;
-  /** Recorded with the `sign_in` activity event written in the session's batch. */
-  method: SignInMethod;
-  /**
-   * Create the guest user row in the same D1 batch as its first session. Otherwise the batch also
-   * clears the account's counted password attempts: a new session means a successful sign-in.
-   */
-  createGuest?: { createdAt: number };
-}
 
 export class UserSessions extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
@@ -114,13 +109,8 @@ export class UserSessions extends DurableObject<Env> {
     return result;
   }
 
-  /**
-   * A full account's refresh token lives REFRESH_TOKEN_TTL_DAYS from its issue (each rotation
-   * renews it), but never past SESSION_MAX_DAYS from the session's start; guests' never expire.
-   */
   #expiry(role: Role, now: number, sessionStart: number): number | null {
-    if (role === "guest") return null;
-    return Math.min(now + this.#config.refreshTokenTtlSeconds * 1000, sessionStart + this.#config.sessionMaxLifetimeMs);
+    return refreshExpiry(this.#config, role, now, sessionStart);
   }
 
   async #pair(userId: string, sessionId: string, role: Role, user: UserRow, expiresAt: number | null, now: number): Promise<IssuedPair> {
@@ -130,70 +120,37 @@ export class UserSessions extends DurableObject<Env> {
       accessToken: access.token,
       refreshToken,
       expiresIn: access.expiresIn,
-      refreshExpiresIn: expiresAt === null ? null : Math.max(0, Math.floor((expiresAt - now) / 1000)),
+      refreshExpiresIn: secondsLeft(expiresAt, now),
       sessionId,
       role,
       user: publicUser(user),
     };
   }
 
-  /** Starts a new session; when the user is at the limit, the oldest sessions are revoked. */
-  async issue(input: IssueInput): Promise<IssuedPair> {
-    const pair = await this.#issue(input);
-    if (!pair) throw new Error("session not issued");
-    return pair;
-  }
-
   /**
-   * Starts a session for a sign-in by any method, only while the account exists and is not
-   * disabled and, for a password sign-in, while `passwordHash` (the hash the password was checked
-   * against) is still the account's: a disable, reset or change that lands between the check and
-   * this call wins, and nothing is written. Null then. The `sign_in` event, the account's last
-   * sign-in time and the clearing of its failed attempts go in the same D1 batch as the session.
+   * Takes a session this object does not hold yet into its store (see the module's comment): only a
+   * live row of this user whose first refresh token's hash is still set and, when `tokenHash` is
+   * given, equal to it, so a made-up token adopts nothing and creates no storage. The store's role
+   * follows the account's. True when the store now holds the session. Runs inside `#serial`.
    */
-  signIn(input: ClientInfo & { userId: string; method: SignInMethod; passwordHash?: string; role?: Role }): Promise<IssuedPair | null> {
-    const guard = userMatches(this.#db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) });
-    const { userId, method, ipAddress, userAgent } = input;
-    return this.#issue({ userId, method, role: input.role ?? "user", ipAddress, userAgent }, guard);
-  }
-
-  /** With `onlyIf`, every statement of the batch is guarded by it; null when it did not hold. */
-  #issue(input: IssueInput, onlyIf?: SQL): Promise<IssuedPair | null> {
-    return this.#serial(async () => {
-      const now = this.clock.now();
-      const sessionId = crypto.randomUUID();
-      const expiresAt = this.#expiry(input.role, now, now);
-      const live = this.#existingStore?.liveSessionIds(now) ?? [];
-      const evicted = live.slice(0, Math.max(0, live.length - this.#config.maxSessionsPerUser + 1));
-
-      const db = this.#db;
-      const row = { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt, ipAddress: input.ipAddress, userAgent: input.userAgent };
-      const client = { ipAddress: input.ipAddress, userAgent: input.userAgent };
-      const [, inserted, , , , userRows] = await db.batch([
-        input.createGuest
-          ? insertGuestStatement(db, input.userId, input.createGuest.createdAt)
-          : clearLoginAttemptsStatement(db, input.userId, onlyIf),
-        insertWhere(db, sessions, row, onlyIf),
-        db
-          .update(sessions)
-          .set({ revokedAt: now, revokedReason: "session_limit" })
-          .where(and(inArray(sessions.id, evicted.length ? evicted : [""]), isNull(sessions.revokedAt), onlyIf)),
-        activityStatement(db, { userId: input.userId, type: "sign_in", method: input.method, sessionId, client, at: now }, onlyIf),
-        recordSignInStatement(db, input.userId, now, onlyIf),
-        selectUserStatement(db, input.userId),
-        ...evicted.map((id) => revocationEvent(db, id, "session_limit", client, now)),
-      ]);
-      if (inserted.meta.changes !== 1) return null;
-      const user = userRows[0];
-      if (!user) throw new Error("user row missing after session insert");
-
-      const pair = await this.#pair(input.userId, sessionId, input.role, user, expiresAt, now);
-      const hash = await sha256(pair.refreshToken);
-      for (const id of evicted) this.#store.forget(id);
-      this.#store.setRole(input.role);
-      this.#store.addSession(sessionId, now, expiresAt, hash);
-      return pair;
-    });
+  async #adopt(userId: string, sessionId: string, now: number, tokenHash?: string): Promise<boolean> {
+    if (this.#existingStore?.session(sessionId)) return true;
+    const [found] = await this.#db
+      .select({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, hash: sessions.firstRefreshTokenHash, isGuest: users.isGuest })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(
+        and(
+          eq(sessions.id, sessionId),
+          eq(sessions.userId, userId),
+          liveSession(now),
+          tokenHash === undefined ? isNotNull(sessions.firstRefreshTokenHash) : eq(sessions.firstRefreshTokenHash, tokenHash),
+        ),
+      );
+    if (!found?.hash) return false;
+    this.#store.setRole(found.isGuest ? "guest" : "user");
+    this.#store.addSession(sessionId, found.createdAt, found.expiresAt, found.hash);
+    return true;
   }
 
   /**
@@ -206,8 +163,8 @@ export class UserSessions extends DurableObject<Env> {
       if (!parsed) return { ok: false, reason: "invalid" } as const;
       const now = this.clock.now();
       const hash = await sha256(input.token);
-      if (!this.#existingStore) return { ok: false, reason: "invalid" } as const;
-      const row = this.#store.token(hash);
+      let row = this.#existingStore?.token(hash);
+      if (!row && (await this.#adopt(parsed.userId, parsed.sessionId, now, hash))) row = this.#store.token(hash);
       if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
       const session = this.#store.session(row.session_id);
       if (!session) return { ok: false, reason: "invalid" } as const;
@@ -253,8 +210,11 @@ export class UserSessions extends DurableObject<Env> {
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
   revokeToken(token: string, client?: ClientInfo, reason = "signout"): Promise<string | null> {
     return this.#serial(async () => {
-      if (!parseRefreshToken(token) || !this.#existingStore) return null;
-      const row = this.#store.token(await sha256(token));
+      const parsed = parseRefreshToken(token);
+      if (!parsed) return null;
+      const hash = await sha256(token);
+      let row = this.#existingStore?.token(hash);
+      if (!row && (await this.#adopt(parsed.userId, parsed.sessionId, this.clock.now(), hash))) row = this.#store.token(hash);
       if (!row) return null;
       await this.#revoke([row.session_id], reason, this.clock.now(), client);
       return row.session_id;
@@ -265,12 +225,16 @@ export class UserSessions extends DurableObject<Env> {
    * Revokes the given sessions of this user, or all of them when `sessionIds` is left out, except
    * `keep`. Returns the ids that were active and are now revoked.
    */
-  revokeSessions(input: { sessionIds?: string[]; keep?: string; reason: string; client?: ClientInfo | null }): Promise<string[]> {
+  revokeSessions(input: { userId: string; sessionIds?: string[]; keep?: string; reason: string; client?: ClientInfo | null }): Promise<string[]> {
     return this.#serial(async () => {
-      const known = this.#store.liveSessionIds(this.clock.now());
-      const wanted = input.sessionIds ? known.filter((id) => input.sessionIds!.includes(id)) : known;
-      const targets = wanted.filter((id) => id !== input.keep);
-      await this.#revoke(targets, input.reason, this.clock.now(), input.client);
+      const now = this.clock.now();
+      // From D1, the record: it also lists the sessions this object has not adopted yet.
+      const live = await this.#db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(and(eq(sessions.userId, input.userId), liveSession(now), input.sessionIds ? inArray(sessions.id, input.sessionIds) : undefined));
+      const targets = live.map((s) => s.id).filter((id) => id !== input.keep);
+      await this.#revoke(targets, input.reason, now, input.client);
       return targets;
     });
   }
@@ -292,6 +256,7 @@ export class UserSessions extends DurableObject<Env> {
   reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
     return this.#serial(async () => {
       const now = this.clock.now();
+      if (!(await this.#adopt(input.userId, input.sessionId, now))) return { ok: false, reason: "invalid" } as const;
       const session = this.#store.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
       // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,
@@ -327,7 +292,7 @@ export class UserSessions extends DurableObject<Env> {
     const [updated, userRows] = await db.batch([
       db
         .update(sessions)
-        .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent })
+        .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent, firstRefreshTokenHash: null })
         .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true }))),
       selectUserStatement(db, userId),
     ]);
@@ -348,7 +313,8 @@ export class UserSessions extends DurableObject<Env> {
         .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt))),
       ...sessionIds.map((id) => revocationEvent(db, id, reason, client ?? null, now)),
     ]);
-    for (const id of sessionIds) this.#store.forget(id);
+    const store = this.#existingStore;
+    for (const id of sessionIds) store?.forget(id);
   }
 }
 

@@ -63,6 +63,8 @@ describe("DELETE /v1/auth/me", () => {
     const account = await verifiedAccount("delete-self");
     const pairs = [];
     for (let i = 0; i < 5; i++) pairs.push(await login(account));
+    // A rotation makes the user's object adopt that session: it then holds token state to erase.
+    pairs[4] = await json(await refreshWith(pairs[4].refreshToken));
     const picture = await uploadPicture(pairs[0].accessToken);
     const key = picture.split("/").pop()!;
     expect(await env.AVATARS.get(key)).not.toBeNull();
@@ -147,7 +149,8 @@ describe("DELETE /v1/auth/me", () => {
 describe("a failed deletion", () => {
   it("leaves everything as it was when the batch fails, and the tokens keep working", async () => {
     const account = await verifiedAccount("delete-fault");
-    const pair = await login(account);
+    // Rotated once, so the user's object holds token state that a failed deletion must not lose.
+    const pair = await json(await refreshWith((await login(account)).refreshToken));
     await seedRows(account.userId, account.email.toLowerCase(), { passkeys: 2, identities: 1, events: 5 });
     const before = await rowsOfUser(account.userId, account.email.toLowerCase());
     const trigger = `fault_d_${account.userId.replace(/-/g, "")}`;

@@ -5,7 +5,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { PASSWORD, adminCall, call, expectError, login, objectStorage, refreshWith, rowsOfUser, verifiedAccount } from "../helpers";
+import { signIn } from "../../src/sessions";
+import { PASSWORD, adminCall, call, expectError, login, objectStorage, refreshWith, rowsOfUser, serviceDeps, verifiedAccount } from "../helpers";
 
 describe("a deleted user's old tokens", () => {
   it("re-create nothing in D1 or in the erased object: refresh, revoke, sign-out", async () => {
@@ -28,8 +29,7 @@ describe("a deleted user's old tokens", () => {
     const pair = await login(account);
     expect((await call("/v1/auth/me", { method: "DELETE", token: pair.accessToken, body: { password: PASSWORD } })).status).toBe(204);
     // What a login whose password check passed just before the deletion calls next.
-    const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(account.userId));
-    expect(await stub.signIn({ userId: account.userId, method: "password", ipAddress: null, userAgent: null })).toBeNull();
+    expect(await signIn(serviceDeps(), { userId: account.userId, method: "password" })).toBeNull();
     expect((await rowsOfUser(account.userId)).sessions).toBe(0);
     expect(await objectStorage(account.userId)).toEqual({ tables: [], rows: 0 });
   });

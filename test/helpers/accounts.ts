@@ -7,6 +7,8 @@ import { expect } from "vitest";
 import { PASSWORD, call, json, uniqueEmail, uniqueUsername } from "./http";
 import type { Json } from "./http";
 import type { UserSessions } from "../../src/sessions/user-object";
+import { loadConfig } from "../../src/config";
+import type { Deps } from "../../src/http/deps";
 
 export interface Mail {
   id: string;
@@ -97,4 +99,16 @@ export async function advanceUserClock(userId: string, ms: number): Promise<void
 
 export async function refreshWith(refreshToken: string, ip?: string): Promise<Response> {
   return call("/v1/auth/refresh", { body: { refreshToken }, ...(ip ? { ip } : {}) });
+}
+
+/** What a service function receives, built on the test's real bindings (for calling services directly). */
+export function serviceDeps(): Deps {
+  return {
+    env,
+    config: loadConfig(env),
+    client: { ipAddress: null, userAgent: null },
+    requestId: "test",
+    origin: "http://localhost",
+    waitUntil: () => undefined,
+  };
 }

@@ -6,7 +6,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { seal, sha256, unseal } from "../../src/crypto";
-import { inUserSessions, json, login, refreshWith, verifiedAccount } from "../helpers";
+import { signIn } from "../../src/sessions";
+import { inUserSessions, json, login, refreshWith, serviceDeps, verifiedAccount } from "../helpers";
 
 const PUBLIC_FIELDS = ["createdAt", "email", "emailVerified", "id", "isGuest", "profilePicture", "username"];
 
@@ -14,11 +15,10 @@ const passwordHashOf = (userId: string) =>
   env.DB.prepare("SELECT password_hash AS h FROM users WHERE id = ?").bind(userId).first<string>("h");
 
 describe("pairs carry public user fields only", () => {
-  it("over RPC: signIn's pair has no password hash", async () => {
+  it("signIn's pair has no password hash", async () => {
     const account = await verifiedAccount("rpc-pair");
     const hash = (await passwordHashOf(account.userId))!;
-    const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(account.userId));
-    const pair = await stub.signIn({ method: "password", userId: account.userId, passwordHash: hash, ipAddress: null, userAgent: null });
+    const pair = await signIn(serviceDeps(), { method: "password", userId: account.userId, passwordHash: hash });
     expect(pair).not.toBeNull();
     expect(Object.keys(pair!.user).sort()).toEqual(PUBLIC_FIELDS);
     expect(pair!.user).toMatchObject({ id: account.userId, email: account.email, emailVerified: true, isGuest: false });

@@ -24,6 +24,8 @@ const NEXT: Migration = (sql) => {
 describe("the user object's schema version", () => {
   it("is stored in the object, at the length of TOKEN_STORE_MIGRATIONS", async () => {
     const g = await guest();
+    // A session is adopted by the object at its first rotation: that is when its storage begins.
+    expect((await refreshWith(g.refreshToken)).status).toBe(200);
     const version = await runInDurableObject(stubOf(g.user.id), (_i, state) => schemaVersion(state.storage.sql));
     expect(version).toBe(TOKEN_STORE_MIGRATIONS.length);
   });

@@ -2,6 +2,8 @@
  * The per-user object's token state over HTTP: rotation, the reuse window, reuse detection,
  * concurrency, a failed D1 write, the session limit and expiry.
  */
+import { signIn } from "../../src/sessions";
+import { serviceDeps } from "../helpers";
 import { describe, expect, it } from "vitest";
 import {
   advanceUserClock, call, claims, env, expectError, guest, json, login, refreshWith, verifiedAccount,
@@ -186,20 +188,19 @@ describe("password sign-in against a concurrent reset", () => {
     const account = await verifiedAccount("signin-race");
     const sessions = [];
     for (let i = 0; i < 5; i++) sessions.push(await login(account));
-    const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(account.userId));
     const counted = () =>
       env.DB.prepare("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(account.userId).first<{ n: number }>("n");
     expect(await counted()).toBe(5);
 
     // The login checked a hash that a reset has replaced since: no session, no eviction.
-    const stale = await stub.signIn({ method: "password", userId: account.userId, passwordHash: "pbkdf2-sha256$100000$stale$stale", ipAddress: null, userAgent: null });
+    const stale = await signIn(serviceDeps(), { method: "password", userId: account.userId, passwordHash: "pbkdf2-sha256$100000$stale$stale" });
     expect(stale).toBeNull();
     expect(await counted()).toBe(5);
     for (const s of sessions) expect((await me(s.accessToken)).status).toBe(200);
 
     // With the current hash the sixth session is issued and the oldest one evicted.
     const current = await env.DB.prepare("SELECT password_hash AS h FROM users WHERE id = ?").bind(account.userId).first<string>("h");
-    const fresh = await stub.signIn({ method: "password", userId: account.userId, passwordHash: current!, ipAddress: null, userAgent: null });
+    const fresh = await signIn(serviceDeps(), { method: "password", userId: account.userId, passwordHash: current! });
     expect(fresh?.user.id).toBe(account.userId);
     expect(await counted()).toBe(5);
     expect((await me(sessions[0]!.accessToken)).status).toBe(401);

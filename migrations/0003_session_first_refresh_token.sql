@@ -1,0 +1,1 @@
+ALTER TABLE `sessions` ADD `first_refresh_token_hash` text;

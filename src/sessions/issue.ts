@@ -1,0 +1,155 @@
+/**
+ * Starting a session: one D1 batch written by the Worker, with no call to the user's Durable Object.
+ *
+ * Why no object call: a session's first refresh token needs no serialising until it is presented. The
+ * batch stores the SHA-256 of that token in the session row (`first_refresh_token_hash`), and the
+ * user's object (src/sessions/user-object.ts) adopts the session the first time a call names it (a
+ * refresh, an upgrade, a sign-out), inside its serial queue, clearing that hash in the same D1
+ * compare-and-set that records the first use. Rotation stays exactly as safe: the object is still the
+ * only place a refresh token is redeemed, a session revoked before adoption is never adopted (the read
+ * asks for a live row), and every revocation reads the live sessions from D1, not from the object. A
+ * guest that never refreshes costs no object at all.
+ *
+ * The batch: the guest's user row (or, for an existing account, the clearing of its counted failed
+ * logins), the `session_revoked` events and revocations of the oldest sessions past
+ * MAX_SESSIONS_PER_USER, the session row, the `sign_in` event, and the account's `last_sign_in_at`
+ * (which returns the user row the answer shows). For an existing account every statement is guarded:
+ * the account exists and is not disabled, and for a password sign-in its hash is still the one the
+ * password was checked against, so a disable, reset or change that lands first wins and nothing is
+ * written (null).
+ *
+ * @example
+ * const pair = await signIn(deps, { userId, role: "user", method: "passkey" });
+ * if (!pair) throw new AuthError("account_disabled", "…"); // the guard did not hold
+ */
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type { Deps } from "../http/deps";
+import { sha256 } from "../crypto";
+import { insertWhere } from "../db/insert-where";
+import { activity, sessions } from "../db/schema";
+import type { UserRow } from "../db/schema";
+import { insertGuestStatement, recordSignInStatement, userMatches } from "../accounts/statements";
+import { publicUser } from "../accounts/users";
+import { activityStatement } from "../activity";
+import type { SignInMethod } from "../activity";
+import { clearLoginAttemptsStatement } from "../rate-limit";
+import { signAccessToken } from "../tokens";
+import type { ClientInfo, IssuedPair, Role } from "../types";
+import { refreshExpiry, secondsLeft } from "./expiry";
+import { makeRefreshToken } from "./refresh-token";
+import { liveSession } from "./statements";
+
+export interface SignInInput {
+  userId: string;
+  /** Recorded with the `sign_in` activity event. */
+  method: SignInMethod;
+  /** The access token's role; "user" when left out. */
+  role?: Role;
+  /** For a password sign-in: the hash the password was checked against, which must still be the account's. */
+  passwordHash?: string;
+  /** Create the guest's user row in the same batch (a new guest: no guard, no earlier sessions). */
+  createGuest?: { createdAt: number };
+  /** More statements for the same batch (run after the others, unguarded), e.g. login's in-flight release. */
+  alsoRun?: BatchItem<"sqlite">[];
+}
+
+/**
+ * Starts a session and returns its pair, or null when the account no longer matched the guard (gone,
+ * disabled, or its password hash changed). Times in ms; D1 errors propagate (nothing was written).
+ */
+export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair | null> {
+  const db = drizzle(deps.env.DB);
+  const role = input.role ?? "user";
+  const now = Date.now();
+  const sessionId = crypto.randomUUID();
+  const refreshToken = makeRefreshToken(input.userId, sessionId);
+  const expiresAt = refreshExpiry(deps.config, role, now, now);
+  const client: ClientInfo = deps.client;
+  const guard = input.createGuest
+    ? undefined
+    : userMatches(db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) });
+  const row = {
+    id: sessionId,
+    userId: input.userId,
+    createdAt: now,
+    lastUsedAt: now,
+    expiresAt,
+    ipAddress: client.ipAddress,
+    userAgent: client.userAgent,
+    firstRefreshTokenHash: await sha256(refreshToken),
+  };
+  const signInEvent = activityStatement(db, { userId: input.userId, type: "sign_in", method: input.method, sessionId, client, at: now }, guard);
+  // The positions of the session insert and of the statement that returns the user row.
+  const [batch, insertAt, userAt]: [BatchItem<"sqlite">[], number, number] = input.createGuest
+    ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), signInEvent], 1, 0]
+    : [
+        [
+          clearLoginAttemptsStatement(db, input.userId, guard),
+          ...sessionLimitStatements(db, input.userId, deps.config.maxSessionsPerUser, client, now, guard!),
+          insertWhere(db, sessions, row, guard),
+          signInEvent,
+          recordSignInStatement(db, input.userId, now, guard).returning(),
+        ],
+        3,
+        5,
+      ];
+  const results: unknown[] = await db.batch([...batch, ...(input.alsoRun ?? [])] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  if ((results[insertAt] as D1Result).meta.changes !== 1) return null;
+  const user = (results[userAt] as UserRow[])[0];
+  if (!user) throw new Error("user row missing after session insert");
+
+  const access = await signAccessToken(deps.config, { userId: input.userId, sessionId, role });
+  return {
+    accessToken: access.token,
+    refreshToken,
+    expiresIn: access.expiresIn,
+    refreshExpiresIn: secondsLeft(expiresAt, now),
+    sessionId,
+    role,
+    user: publicUser(user),
+  };
+}
+
+/**
+ * The oldest live sessions past the limit, as a subquery: a new session is about to be added, so all
+ * but the newest `max - 1` go. Evaluated twice in one batch (one transaction), so both uses see the
+ * same set.
+ */
+function sessionsPastLimit(db: DrizzleD1Database, userId: string, max: number, now: number) {
+  return db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), liveSession(now)))
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    // SQLite takes an OFFSET only after a LIMIT; drizzle drops LIMIT -1 (SQLite's "no limit").
+    .limit(2 ** 31 - 1)
+    .offset(Math.max(0, max - 1));
+}
+
+/**
+ * The `session_revoked` events of the sessions the limit evicts (written first, while the set is
+ * still live), then their revocation with reason `session_limit`. Event ids are random UUIDs (v4)
+ * made by SQLite, one per evicted row.
+ */
+function sessionLimitStatements(db: DrizzleD1Database, userId: string, max: number, client: ClientInfo, now: number, guard: SQL) {
+  const evicted = sessionsPastLimit(db, userId, max, now);
+  const events = db.insert(activity).select(
+    sql`SELECT ${uuidV4}, ${sessions.userId}, 'session_revoked', NULL, ${now}, ${client.ipAddress}, ${client.userAgent}, ${sessions.id}
+      FROM ${sessions} WHERE ${inArray(sessions.id, evicted)} AND ${guard}`,
+  );
+  const revocations = db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: "session_limit" })
+    .where(and(inArray(sessions.id, sessionsPastLimit(db, userId, max, now)), guard));
+  return [events, revocations] as const;
+}
+
+/** A random UUID, version 4 (RFC 9562 §5.4), made by SQLite for each row of an INSERT … SELECT. */
+const uuidV4 = sql.raw(
+  "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' || " +
+    "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))",
+);
