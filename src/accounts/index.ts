@@ -23,6 +23,7 @@ import { resetNoticeMail, verificationMail } from "../mail/templates";
 import { createTokenStatements, redeemToken } from "../one-time-tokens";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
 import { clearLoginAttempts, limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
+import type { LoginAttempt } from "../rate-limit";
 import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { signIn } from "../sessions";
@@ -169,19 +170,30 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
       .where(input.email !== undefined ? eq(users.emailNormalized, identifier) : eq(users.usernameNormalized, identifier))
       .limit(1),
   );
+  // The attempt's in-flight mark ends in the D1 batch the outcome writes anyway, when there is one.
+  const release = { pending: true, statement: attempt.releaseStatement };
   try {
-    return await checkLogin(deps, attempt.found[0], input);
+    return await checkLogin(deps, attempt.found[0], input, release);
   } finally {
-    await attempt.release();
+    if (release.pending) await attempt.release();
   }
 }
 
-async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput): Promise<IssuedPair> {
+/** The in-flight mark's release: `pending` is cleared once a batch holding `statement` has run. */
+interface PendingRelease {
+  pending: boolean;
+  statement: LoginAttempt<unknown>["releaseStatement"];
+}
+
+async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput, release: PendingRelease): Promise<IssuedPair> {
   const db = drizzle(deps.env.DB);
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
   if (!user || !valid) {
     // API.md §9: sign_in_failed for existing accounts only.
-    if (user) await activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client });
+    if (user) {
+      await db.batch([activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client }), release.statement]);
+      release.pending = false;
+    }
     throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   }
   if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
@@ -192,9 +204,9 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   }
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
   // happens only while the checked hash is still the account's, so a reset meanwhile wins.
-  const pair =
-    (await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash! })) ??
-    (await signInWithNewerHash(deps, user, input.password));
+  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement] });
+  release.pending = false; // the batch ran (for a null pair too: only its guarded statements did nothing)
+  const pair = first ?? (await signInWithNewerHash(deps, user, input.password));
   if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (needsRehash) {
     // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
