@@ -18,7 +18,7 @@
  * await requestCode(deps, { email: "ada@example.com" });
  * const pair = await verifyCode(deps, { email: "ada@example.com", code: "042917" }, auth);
  */
-import { and, eq, gt, lt, or, lte, sql } from "drizzle-orm";
+import { and, eq, exists, gt, lt, or, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
@@ -162,6 +162,21 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
     return wrongCode(deps, db, email, undefined, undefined);
   }
 
+  if (owner && owner.emailVerifiedAt !== null) {
+    // The common case, a known address: the code is spent in the session's batch, which runs only
+    // while the code is still there, so of concurrent right answers exactly one signs in.
+    const theCode = and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash));
+    const pair = await signIn(deps, {
+      userId: owner.id,
+      method: "code",
+      onlyIf: exists(db.select({ hash: emailCodes.codeHash }).from(emailCodes).where(theCode)),
+      alsoRun: [db.delete(emailCodes).where(theCode)],
+    });
+    if (pair) return pair;
+    if (await isDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
+    return wrongCode(deps, db, email, owner, undefined);
+  }
+
   // Spent by exactly one of any concurrent right answers (the code's hash is the compare-and-set).
   const spent = await db
     .delete(emailCodes)
@@ -227,9 +242,14 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
   }
   const pair = await signIn(deps, { userId: owner.id, method: "code" });
   if (pair) return pair;
-  const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, owner.id)).get();
-  if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");
+  if (await isDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
   throw invalidCode();
+}
+
+/** Whether the account is disabled now (after a sign-in's guard did not hold: disabled, or gone). */
+async function isDisabled(db: DrizzleD1Database, userId: string): Promise<boolean> {
+  const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, userId)).get();
+  return current?.disabledAt != null;
 }
 
 /** Deletes codes that expired before `before` (ms): the daily clean-up's part (src/maintenance). */

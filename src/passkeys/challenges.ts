@@ -48,10 +48,20 @@ export async function createChallenge(
  * or expired. With `userId`, only that user's challenge is spent.
  */
 export async function spendChallenge(db: DrizzleD1Database, id: string, kind: ChallengeKind, userId?: string): Promise<Challenge | null> {
-  const [row] = await db
+  return spentChallenge(await spendChallengeStatement(db, id, kind, userId));
+}
+
+/** `spendChallenge` as a statement, for a D1 batch; `spentChallenge` reads its result. */
+export function spendChallengeStatement(db: DrizzleD1Database, id: string, kind: ChallengeKind, userId?: string) {
+  return db
     .delete(webauthnChallenges)
     .where(and(eq(webauthnChallenges.id, id), eq(webauthnChallenges.kind, kind), userId === undefined ? undefined : eq(webauthnChallenges.userId, userId)))
     .returning();
+}
+
+/** The challenge a spend statement deleted, or null when none was, or it had expired. */
+export function spentChallenge(rows: (typeof webauthnChallenges.$inferSelect)[]): Challenge | null {
+  const [row] = rows;
   if (!row || row.expiresAt <= Date.now()) return null;
   const [challenge, userHandle] = row.challenge.split(".");
   return { id: row.id, challenge: challenge!, userId: row.userId, userHandle: userHandle ?? null };

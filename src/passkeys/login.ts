@@ -13,7 +13,7 @@
  */
 import { generateAuthenticationOptions, verifyAuthenticationResponse } from "@simplewebauthn/server";
 import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
-import { and, eq } from "drizzle-orm";
+import { and, eq, exists, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
@@ -21,13 +21,12 @@ import { users } from "../accounts/schema";
 import type { UserRow } from "../accounts/schema";
 import { constantTimeEqual, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
-import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { log } from "../http/log";
 import { loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
 import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
-import { CHALLENGE_TTL_MS, createChallenge, spendChallenge, verifyCeremony } from "./challenges";
+import { CHALLENGE_TTL_MS, createChallenge, spendChallengeStatement, spentChallenge, verifyCeremony } from "./challenges";
 import { passkeys } from "./schema";
 import type { PasskeyRow } from "./schema";
 
@@ -73,17 +72,18 @@ async function failed(deps: Deps, db: DrizzleD1Database, userId: string, reason:
 /** Signs in with a passkey assertion: a TokenPair for its account (a guest stays a guest). */
 export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Promise<IssuedPair> {
   const db = drizzle(deps.env.DB);
-  const challenge = await spendChallenge(db, input.challengeId, "authentication");
+  // The challenge is spent whatever the credential: one round trip for the spend and both reads. (Two
+  // reads, not a join: a D1 batch returns rows keyed by column name, and both tables have an `id`.)
+  const credential = eq(passkeys.credentialId, String(input.response.id));
+  const [spent, [passkey], [user]] = await db.batch([
+    spendChallengeStatement(db, input.challengeId, "authentication"),
+    db.select().from(passkeys).where(credential),
+    db.select().from(users).where(inArray(users.id, db.select({ userId: passkeys.userId }).from(passkeys).where(credential))),
+  ]);
+  const challenge = spentChallenge(spent);
   if (!challenge) throw refused();
   const now = Date.now();
-  const found = await db
-    .select({ passkey: passkeys, user: users })
-    .from(passkeys)
-    .innerJoin(users, eq(users.id, passkeys.userId))
-    .where(eq(passkeys.credentialId, String(input.response.id)))
-    .get();
-  if (!found) throw refused();
-  const { passkey, user } = found;
+  if (!passkey || !user) throw refused();
   await countAttempt(deps, db, user, now);
 
   // The authenticator returns the handle it stored with the credential; it must be this passkey's.
@@ -103,21 +103,23 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   if (!verified?.verified) return failed(deps, db, user.id, "verification");
   const counter = verified.authenticationInfo.newCounter;
   if ((counter > 0 || passkey.signCount > 0) && counter <= passkey.signCount) return failed(deps, db, user.id, "sign_counter");
-  await usePasskey(db, passkey, counter, verified.authenticationInfo.credentialBackedUp, now);
 
-  const pair = await signIn(deps, { userId: user.id, method: "passkey", role: user.isGuest ? "guest" : "user" });
+  // The new counter is stored in the session's batch, which runs only while the counter is still the
+  // one checked: of two assertions with one counter value, only one starts a session.
+  const pair = await signIn(deps, {
+    userId: user.id,
+    method: "passkey",
+    role: user.isGuest ? "guest" : "user",
+    onlyIf: exists(db.select({ id: passkeys.id }).from(passkeys).where(counterUnchanged(passkey))),
+    alsoRun: [
+      db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp: verified.authenticationInfo.credentialBackedUp }).where(counterUnchanged(passkey)),
+    ],
+  });
   if (pair) return pair;
   const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id)).get();
   if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");
   throw refused();
 }
 
-/** Stores the new counter: a compare-and-set, so of two assertions with one counter value only one passes. */
-async function usePasskey(db: DrizzleD1Database, passkey: PasskeyRow, counter: number, backedUp: boolean, now: number): Promise<void> {
-  const updated = await db
-    .update(passkeys)
-    .set({ signCount: counter, lastUsedAt: now, backedUp })
-    .where(and(eq(passkeys.id, passkey.id), eq(passkeys.signCount, passkey.signCount)))
-    .returning({ id: passkeys.id });
-  if (updated.length !== 1) throw refused();
-}
+/** The passkey row while its counter is the one this assertion was checked against. */
+const counterUnchanged = (passkey: PasskeyRow) => and(eq(passkeys.id, passkey.id), eq(passkeys.signCount, passkey.signCount));

@@ -53,13 +53,22 @@ export interface SignInInput {
   passwordHash?: string;
   /** Create the guest's user row in the same batch (a new guest: no guard, no earlier sessions). */
   createGuest?: { createdAt: number };
-  /** More statements for the same batch (run after the others, unguarded), e.g. login's in-flight release. */
+  /**
+   * A further condition every statement of the batch requires, besides the account's (an existing
+   * account only): e.g. the passkey's counter or the mailed code being still as checked, so of two
+   * concurrent sign-ins with one of them only one starts a session.
+   */
+  onlyIf?: SQL;
+  /**
+   * More statements for the same batch, run after the others and unguarded: login's in-flight
+   * release, or spending what `onlyIf` checked (the code, the passkey's counter).
+   */
   alsoRun?: BatchItem<"sqlite">[];
 }
 
 /**
  * Starts a session and returns its pair, or null when the account no longer matched the guard (gone,
- * disabled, or its password hash changed). Times in ms; D1 errors propagate (nothing was written).
+ * disabled, or its password hash changed) or `onlyIf` did not hold. Times in ms; D1 errors propagate (nothing was written).
  */
 export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair | null> {
   const db = drizzle(deps.env.DB);
@@ -71,7 +80,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const client: ClientInfo = deps.client;
   const guard = input.createGuest
     ? undefined
-    : userMatches(db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) });
+    : and(userMatches(db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf)!;
   const row = {
     id: sessionId,
     userId: input.userId,

@@ -194,6 +194,20 @@ describe("passkey sign-in refusals", () => {
     expect((await passkeyLogin(credential, { counter: 6 })).status).toBe(200);
   });
 
+  it("of two assertions signed with the same counter and presented at once, only one starts a session", async () => {
+    const { credential, account } = await enrolled("pk-counter-race");
+    const prepared = [];
+    for (let i = 0; i < 2; i++) {
+      const { challengeId, options } = await loginOptions();
+      prepared.push({ challengeId, response: await assert(credential, { challenge: options.challenge, counter: 7 }) });
+    }
+    const statuses = await Promise.all(prepared.map(async (body) => (await call("/v1/auth/passkeys/login", { body })).status));
+    expect(statuses.sort()).toEqual([200, 401]);
+    const sessions = await env.DB.prepare("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(account.userId).first<number>("n");
+    expect(sessions).toBe(2); // the enrolment's session and the one sign-in
+    expect(await env.DB.prepare("SELECT sign_count AS c FROM passkeys WHERE user_id = ?").bind(account.userId).first<number>("c")).toBe(7);
+  });
+
   it("accepts counters that stay zero (synced passkeys)", async () => {
     const { credential } = await enrolled("pk-zero");
     expect((await passkeyLogin(credential, { counter: 0 })).status).toBe(200);
