@@ -12,7 +12,8 @@ import { and, desc, eq, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { base64url, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
-import { invalidRequest } from "../http/errors";
+import { invalidRequest, invalidToken } from "../http/errors";
+import { livenessStatement } from "../sessions/statements";
 import { activity } from "./schema";
 
 export interface ActivityView {
@@ -51,22 +52,36 @@ export function decodeCursor(cursor: string, field = "before"): { createdAt: num
   return { createdAt: Number(match[1]), id: match[2]! };
 }
 
-/** One page of `userId`'s events, `limit` (1–100) at most, older than `before` when given. */
-export async function listActivity(deps: Deps, userId: string, input: { limit: number; before?: string | undefined }): Promise<ActivityPage> {
+/**
+ * One page of the caller's events, `limit` (1–100) at most, older than `before` when given. `claims`
+ * come from a verified access token; the session's liveness is read in the same D1 batch as the page
+ * (one round trip), and a session that is not live gets 401 `invalid_token`.
+ */
+export async function listActivity(
+  deps: Deps,
+  claims: { userId: string; sessionId: string },
+  input: { limit: number; before?: string | undefined },
+): Promise<ActivityPage> {
   const cursor = input.before ? decodeCursor(input.before) : null;
-  const rows = await drizzle(deps.env.DB)
-    .select()
-    .from(activity)
-    .where(
-      and(
-        eq(activity.userId, userId),
-        cursor
-          ? or(lt(activity.createdAt, cursor.createdAt), and(eq(activity.createdAt, cursor.createdAt), lt(activity.id, cursor.id)))
-          : undefined,
-      ),
-    )
-    .orderBy(desc(activity.createdAt), desc(activity.id))
-    .limit(input.limit + 1);
+  const userId = claims.userId;
+  const db = drizzle(deps.env.DB);
+  const [live, rows] = await db.batch([
+    livenessStatement(db, claims, Date.now()),
+    db
+      .select()
+      .from(activity)
+      .where(
+        and(
+          eq(activity.userId, userId),
+          cursor
+            ? or(lt(activity.createdAt, cursor.createdAt), and(eq(activity.createdAt, cursor.createdAt), lt(activity.id, cursor.id)))
+            : undefined,
+        ),
+      )
+      .orderBy(desc(activity.createdAt), desc(activity.id))
+      .limit(input.limit + 1),
+  ]);
+  if (live.length === 0) throw invalidToken("The session has ended");
   const page = rows.slice(0, input.limit);
   const last = page[page.length - 1];
   return {

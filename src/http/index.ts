@@ -15,6 +15,7 @@ import { AuthError } from "./errors";
 import { isFormMediaType, isJsonMediaType, parseMediaType } from "./media-type";
 import type { FieldIssue } from "./errors";
 import type { Auth } from "../sessions";
+import type { AccessClaims } from "../tokens";
 import type { Spelling } from "../types";
 
 export interface AppEnv {
@@ -23,6 +24,8 @@ export interface AppEnv {
     config: Config;
     requestId: string;
     auth: Auth;
+    /** A verified access token's claims, for routes whose own D1 read checks the session (`requireClaims`). */
+    claims: AccessClaims;
     /** The door's field spelling (src/http/spelling.ts); unset on canonical routes. */
     spelling?: Spelling;
   };

@@ -22,7 +22,7 @@ import { log } from "./log";
 import { respell, respellIssues } from "./spelling";
 import { isFormMediaType, isJsonMediaType, parseMediaType } from "./media-type";
 import { LimiterUnavailable, limitByAddress } from "../rate-limit";
-import { authenticate } from "../sessions";
+import { authenticate, verifyBearer } from "../sessions";
 
 type Middleware = MiddlewareHandler<AppEnv>;
 
@@ -236,6 +236,15 @@ export const limited = (bucket: RateLimitBucket, ...then: Middleware[]): Middlew
 
 export const requireAuth: Middleware = async (c, next) => {
   c.set("auth", await authenticate(deps(c), c.req.header("authorization")));
+  await next();
+};
+
+/**
+ * Like `requireAuth` for the signature and claims (401 first, before the route's validation), with
+ * no D1 read: the route's own read checks the session's liveness in the same round trip.
+ */
+export const requireClaims: Middleware = async (c, next) => {
+  c.set("claims", await verifyBearer(deps(c), c.req.header("authorization")));
   await next();
 };
 

@@ -12,7 +12,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, router } from "../http";
-import { limited, requireAuth } from "../http/middleware";
+import { limited, requireAuth, requireClaims } from "../http/middleware";
 import { spelled } from "../http/spelling";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
@@ -88,13 +88,13 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/{userId}/sessions", operationId: "doc001GetUserIdSessions", tags, security: bearer, middleware: limited("sessions", requireAuth),
+      method: "get", path: "/{userId}/sessions", operationId: "doc001GetUserIdSessions", tags, security: bearer, middleware: limited("sessions", requireClaims),
       summary: "The caller's live sessions; 403 for another user's id (document 001)",
       request: { params: UserIdParams },
       responses: { 200: jsonContent(SessionsEnvelope, "Sessions, most recently used first"), ...errorResponses(400, 401, 403, 429) },
     }),
     async (c) => {
-      const list = await sessions.listSessions(deps(c), c.get("auth"), c.req.valid("param").userId);
+      const list = await sessions.listSessions(deps(c), c.get("claims"), c.req.valid("param").userId);
       return c.json(envelope(200, "Sessions", list), 200);
     },
   )

@@ -12,7 +12,7 @@ import { confirmEmailChange, requestEmailChange } from "../accounts/email-change
 import { listActivity } from "../activity/list";
 import { confirmDeletion, deleteOwnAccount, requestDeletion } from "../deletion";
 import { deps, jsonOrFormBody, router } from "../http";
-import { limited, requireAuth } from "../http/middleware";
+import { limited, requireAuth, requireClaims } from "../http/middleware";
 import { publicUser } from "./present";
 import {
   ActivityPage, ActivityQuery, ChangeEmailBody, MessageBody, PasswordBody, ProfileBody, ProfileForm, UserBody,
@@ -95,10 +95,10 @@ export const v1Account = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/activity", tags, security: bearer, middleware: limited("sessions", requireAuth), operationId: "listActivity",
+      method: "get", path: "/activity", tags, security: bearer, middleware: limited("sessions", requireClaims), operationId: "listActivity",
       summary: "The caller's security events, newest first",
       request: { query: ActivityQuery },
       responses: { 200: jsonContent(ActivityPage, "One page of events"), ...errorResponses(400, 401, 429) },
     }),
-    async (c) => c.json(await listActivity(deps(c), c.get("auth").userId, c.req.valid("query")), 200),
+    async (c) => c.json(await listActivity(deps(c), c.get("claims"), c.req.valid("query")), 200),
   );

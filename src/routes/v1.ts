@@ -10,7 +10,7 @@ import * as accounts from "../accounts";
 import { readAvatar } from "../accounts/avatars";
 import { AuthError } from "../http/errors";
 import { deps, jsonOrFormBody, router } from "../http";
-import { limited, requireAuth } from "../http/middleware";
+import { limited, requireAuth, requireClaims } from "../http/middleware";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { publicUser, tokenPair } from "./present";
@@ -172,11 +172,11 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/sessions", operationId: "v1GetSessions", tags, security: bearer, middleware: limited("sessions", requireAuth),
+      method: "get", path: "/sessions", operationId: "v1GetSessions", tags, security: bearer, middleware: limited("sessions", requireClaims),
       summary: "The caller's live sessions",
       responses: { 200: jsonContent(z.object({ sessions: z.array(Session) }), "Sessions, most recently used first"), ...errorResponses(401, 429) },
     }),
-    async (c) => c.json({ sessions: await sessions.listSessions(deps(c), c.get("auth")) }, 200),
+    async (c) => c.json({ sessions: await sessions.listSessions(deps(c), c.get("claims")) }, 200),
   )
   .openapi(
     createRoute({

@@ -67,9 +67,22 @@ export async function authenticateToken(deps: Deps, token: string, options: { al
 }
 
 export async function authenticate(deps: Deps, authorization: string | null | undefined): Promise<Auth> {
+  return authenticateToken(deps, requireBearer(authorization));
+}
+
+/**
+ * Verifies the bearer token's signature and claims only, with no D1 read: for routes whose own D1
+ * read checks the session's liveness in the same round trip (`listSessions`, src/activity/list.ts).
+ * 401 `invalid_token` as `authenticate`.
+ */
+export async function verifyBearer(deps: Deps, authorization: string | null | undefined): Promise<AccessClaims> {
+  return verifyAccessToken(deps.config, requireBearer(authorization));
+}
+
+function requireBearer(authorization: string | null | undefined): string {
   const token = bearerToken(authorization);
   if (!token) throw invalidToken("A bearer access token is required");
-  return authenticateToken(deps, token);
+  return token;
 }
 
 export async function refresh(deps: Deps, refreshToken: string): Promise<IssuedPair> {
@@ -139,21 +152,28 @@ export interface SessionView {
   current: boolean;
 }
 
-export async function listSessions(deps: Deps, auth: Auth, userId = auth.userId): Promise<SessionView[]> {
-  if (userId !== auth.userId) throw new AuthError("forbidden", "You may only list your own sessions");
+/**
+ * The caller's live sessions, most recently used first, in one D1 read that is also the liveness
+ * check: the caller's own session must be among them (and the account not disabled), else 401
+ * `invalid_token`, as `authenticate` would answer. 403 for another user's id (document 001's door).
+ */
+export async function listSessions(deps: Deps, claims: AccessClaims, userId = claims.userId): Promise<SessionView[]> {
   const rows = await drizzle(deps.env.DB)
-    .select()
+    .select({ session: sessions })
     .from(sessions)
-    .where(and(eq(sessions.userId, auth.userId), liveSession(Date.now())))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(and(eq(sessions.userId, claims.userId), isNull(users.disabledAt), liveSession(Date.now())))
     .orderBy(desc(sessions.lastUsedAt));
-  return rows.map((s) => ({
+  if (!rows.some((row) => row.session.id === claims.sessionId)) throw invalidToken("The session has ended");
+  if (userId !== claims.userId) throw new AuthError("forbidden", "You may only list your own sessions");
+  return rows.map(({ session: s }) => ({
     id: s.id,
     createdAt: new Date(s.createdAt).toISOString(),
     lastUsedAt: new Date(s.lastUsedAt).toISOString(),
     expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt).toISOString(),
     ipAddress: s.ipAddress,
     userAgent: s.userAgent,
-    current: s.id === auth.sessionId,
+    current: s.id === claims.sessionId,
   }));
 }
 
