@@ -4,6 +4,8 @@
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import { migrate } from "../../src/db/object-migrations";
+import { RATE_LIMITER_MIGRATIONS } from "../../src/rate-limit/limiter-object";
 import { call, expectError, freshIp } from "./http";
 import type { CallOptions } from "./http";
 
@@ -31,7 +33,15 @@ export async function inRateLimiter<T>(ip: string, fn: (state: DurableObjectStat
  * throws (as a broken or unreachable limiter would) until the object is rebuilt.
  */
 export async function breakRateLimiter(ip: string): Promise<void> {
-  await inRateLimiter(ip, (state) => state.storage.sql.exec("DROP TABLE hits"));
+  await inRateLimiter(ip, (state) => {
+    migrateRateLimiter(state);
+    state.storage.sql.exec("DROP TABLE hits");
+  });
+}
+
+/** Brings a limiter object's storage to its schema, as its first call would (it migrates lazily). */
+export function migrateRateLimiter(state: DurableObjectState): void {
+  migrate(state.storage, RATE_LIMITER_MIGRATIONS);
 }
 
 /** Asserts the RateLimit-* headers of a limited answer. */
