@@ -2,8 +2,10 @@
  * Changing a full account's email address (API.md §9). The request re-authenticates the caller,
  * stores a single-use token (purpose `change_email`, its `email` the new address, CHANGE_EMAIL_TOKEN_TTL_HOURS)
  * that voids any earlier one, records `email_change_requested` in the same batch, mails a link to
- * `/confirm-email-change?token=` to the new address and a notice to the old one. Until the link is
- * used the old address still signs in, and sessions are never touched.
+ * `/confirm-email-change?token=` to the new address and a notice to the old one. The mail to the new
+ * address counts toward the recovery mails' per-address limit (3 an hour by default), so a signed-in
+ * caller cannot flood someone else's mailbox. Until the link is used the old address still signs in,
+ * and sessions are never touched.
  *
  * Confirming is one D1 batch: the address changes (verified) only while the token is live, the
  * token is spent, and `email_changed` is recorded. When the address was taken meanwhile (UNIQUE
@@ -26,6 +28,7 @@ import { sendMail } from "../mail";
 import { changeEmailMail, emailChangeNoticeMail } from "../mail/lifecycle-templates";
 import { createTokenStatements, findToken, live, spendStatement } from "../one-time-tokens";
 import { oneTimeTokens } from "../one-time-tokens/schema";
+import { limitRecoveryMail } from "../rate-limit";
 import type { Auth } from "../sessions";
 import { requireReauthentication } from "./reauthentication";
 import { users } from "./schema";
@@ -48,7 +51,8 @@ export interface EmailChangeInput {
 
 /**
  * 403 for a guest (it upgrades instead), 400 for the account's own address, the errors of
- * `requireReauthentication`, 409 when another account uses the address.
+ * `requireReauthentication`, 409 when another account uses the address, 429 `rate_limited` past the
+ * recovery mails' per-address limit for the new address (RATE_LIMIT_RECOVERY_PER_EMAIL, shared).
  */
 export async function requestEmailChange(deps: Deps, auth: Auth, input: EmailChangeInput): Promise<void> {
   const user = auth.user;
@@ -61,6 +65,9 @@ export async function requestEmailChange(deps: Deps, auth: Auth, input: EmailCha
   const db = drizzle(deps.env.DB);
   const owner = await db.select({ id: users.id }).from(users).where(eq(users.emailNormalized, normalized)).get();
   if (owner) throw taken();
+  // The new address gets a mail on every request: it shares the recovery mails' per-address count
+  // (API.md §6), counted only once a mail is due, so a wrong password or a taken address costs none.
+  await limitRecoveryMail(deps, normalized);
   const now = Date.now();
   const { token, statements } = await createTokenStatements(db, {
     userId: user.id,

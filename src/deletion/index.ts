@@ -15,7 +15,8 @@
  * import { deleteAccount } from "../deletion";
  * const deleted = await deleteAccount(deps, userId); // UserRow | null (no such user)
  */
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { deleteUploadedAvatar } from "../accounts/avatars";
 import { normalizeEmail } from "../accounts/users";
@@ -35,29 +36,45 @@ import { limitRecoveryMail } from "../rate-limit";
 import { requireReauthentication } from "../accounts/reauthentication";
 import type { Auth } from "../sessions";
 
-/** The statements of the one batch, exported for the round-trip test. */
-export function deletionStatements(db: ReturnType<typeof drizzle>, userId: string) {
+/**
+ * The statements of the one batch, exported for the round-trip test. `onlyIf`, when given, is put in
+ * the WHERE of every statement: the user row goes last, so the condition reads the same state in
+ * each, and when it is false the whole batch deletes nothing (a compare-and-set over the batch).
+ */
+export function deletionStatements(db: ReturnType<typeof drizzle>, userId: string, onlyIf?: SQL) {
   const emailOfUser = sql`(SELECT ${users.emailNormalized} FROM ${users} WHERE ${users.id} = ${userId})`;
   return [
-    db.delete(activity).where(eq(activity.userId, userId)),
-    db.delete(oneTimeTokens).where(eq(oneTimeTokens.userId, userId)),
-    db.delete(emailCodes).where(sql`${emailCodes.emailNormalized} = ${emailOfUser}`),
-    db.delete(passkeys).where(eq(passkeys.userId, userId)),
-    db.delete(webauthnChallenges).where(eq(webauthnChallenges.userId, userId)),
-    db.delete(identities).where(eq(identities.userId, userId)),
-    db.delete(sessions).where(eq(sessions.userId, userId)),
-    db.delete(counters).where(eq(counters.key, `login:${userId}`)),
-    db.delete(users).where(eq(users.id, userId)).returning(),
+    db.delete(activity).where(and(eq(activity.userId, userId), onlyIf)),
+    db.delete(oneTimeTokens).where(and(eq(oneTimeTokens.userId, userId), onlyIf)),
+    db.delete(emailCodes).where(and(sql`${emailCodes.emailNormalized} = ${emailOfUser}`, onlyIf)),
+    db.delete(passkeys).where(and(eq(passkeys.userId, userId), onlyIf)),
+    db.delete(webauthnChallenges).where(and(eq(webauthnChallenges.userId, userId), onlyIf)),
+    db.delete(identities).where(and(eq(identities.userId, userId), onlyIf)),
+    db.delete(sessions).where(and(eq(sessions.userId, userId), onlyIf)),
+    db.delete(counters).where(and(eq(counters.key, `login:${userId}`), onlyIf)),
+    db.delete(users).where(and(eq(users.id, userId), onlyIf)).returning(),
   ] as const;
+}
+
+export interface DeleteAccountOptions {
+  /**
+   * Delete only while the account uses this address (normalised, as in `users.email_normalized`),
+   * checked inside the batch: a change of address committed before it makes the deletion a no-op.
+   */
+  onlyIfEmailNormalized?: string;
 }
 
 /**
  * Deletes the user and everything kept about it, as described above. Returns the deleted row, or
- * null when there was no such user. A full account with a verified address gets a notice mail.
+ * null when there was no such user (or it no longer uses `options.onlyIfEmailNormalized`: then
+ * nothing was deleted). A full account with a verified address gets a notice mail.
  */
-export async function deleteAccount(deps: Deps, userId: string): Promise<UserRow | null> {
+export async function deleteAccount(deps: Deps, userId: string, options: DeleteAccountOptions = {}): Promise<UserRow | null> {
   const db = drizzle(deps.env.DB);
-  const results = await db.batch(deletionStatements(db, userId));
+  const email = options.onlyIfEmailNormalized;
+  const stillUses =
+    email === undefined ? undefined : sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.emailNormalized} = ${email})`;
+  const results = await db.batch(deletionStatements(db, userId, stillUses));
   const user = results[results.length - 1] as UserRow[];
   const deleted = user[0] ?? null;
   if (!deleted) return null;
@@ -108,7 +125,8 @@ export async function requestDeletion(deps: Deps, email: string): Promise<void> 
 
 /**
  * `POST /v1/auth/confirm-deletion`: spends the token (one compare-and-set, so two clicks delete
- * once), then deletes the account if it still uses the address the link was mailed to. 400
+ * once), then deletes the account if it still uses the address the link was mailed to, a condition
+ * of the deletion's own batch (so an address change landing in between cannot be overtaken). 400
  * `invalid_request` (field `token`) otherwise.
  */
 export async function confirmDeletion(deps: Deps, token: string): Promise<void> {
@@ -116,9 +134,8 @@ export async function confirmDeletion(deps: Deps, token: string): Promise<void> 
   const invalid = invalidRequest("token", "is invalid or has expired");
   const redeemed = await redeemToken(db, token, "delete_account");
   if (!redeemed) throw invalid;
-  const user = await db.select({ emailNormalized: users.emailNormalized }).from(users).where(eq(users.id, redeemed.userId)).get();
-  if (!user || user.emailNormalized !== normalizeEmail(redeemed.email)) throw invalid;
-  if (!(await deleteAccount(deps, redeemed.userId))) throw invalid;
+  const deleted = await deleteAccount(deps, redeemed.userId, { onlyIfEmailNormalized: normalizeEmail(redeemed.email) });
+  if (!deleted) throw invalid;
 }
 
 /** 404 `not_found` for an unknown user: for the admin API. */

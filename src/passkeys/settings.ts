@@ -7,7 +7,9 @@
  *   `localhost`; never an IP address (WebAuthn refuses them). Default: the host of PUBLIC_URL.
  * - `WEBAUTHN_ORIGINS`: web origins on the RP ID or one of its subdomains (https in production;
  *   http too in development), or `android:apk-key-hash:<base64url>` for Android apps. Default: the
- *   origin of PUBLIC_URL.
+ *   origin of PUBLIC_URL. An app origin is kept without `=` padding: Android sends the hash of the
+ *   app's signing certificate as unpadded base64url (the encoding of WebAuthn's client data), and
+ *   origins are compared as exact strings, so a padded value could never match.
  *
  * Only values that are set are checked; the defaults derived from PUBLIC_URL are taken as they are.
  *
@@ -65,8 +67,11 @@ export function resolveWebauthn(input: WebauthnInput): ResolvedWebauthn {
   if (input.origins === undefined) return { rpId, origins: input.publicUrl ? [new URL(input.publicUrl).origin] : [], problems };
   const origins = input.origins.map((origin) => {
     if (origin.startsWith("android:")) {
-      if (!APK_ORIGIN.test(origin)) problems.push(`WEBAUTHN_ORIGINS: "${origin}" is not an android:apk-key-hash: origin`);
-      return origin;
+      if (!APK_ORIGIN.test(origin)) {
+        problems.push(`WEBAUTHN_ORIGINS: "${origin}" is not an android:apk-key-hash: origin (the base64url SHA-256 of the app's signing certificate)`);
+        return origin;
+      }
+      return origin.replace(/=+$/, "");
     }
     let url: URL;
     try {

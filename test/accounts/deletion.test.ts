@@ -6,11 +6,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
-import { deleteAccount } from "../../src/deletion";
+import { confirmDeletion, deleteAccount } from "../../src/deletion";
 import type { Deps } from "../../src/http/deps";
 import {
   BASE, PASSWORD, call, claims, countingDb, expectError, guest, json, login, mailbox, mailedToken, objectStorage, refreshWith,
-  rowsOfUser, signToken, serviceSigningKey, uniqueEmail, verifiedAccount,
+  rowsOfUser, serviceDeps, signToken, serviceSigningKey, uniqueEmail, verifiedAccount,
 } from "../helpers";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82]);
@@ -194,6 +194,61 @@ describe("deletion by mailed link", () => {
     await expectError(await call("/v1/auth/me", { token: pair.accessToken }), 401, "invalid_token");
     const body = await expectError(await call("/v1/auth/confirm-deletion", { body: { token } }), 400, "invalid_request");
     expect(body.details[0].field).toBe("token");
+  });
+
+  it("deletes nothing when the account's address changed after the token was spent (a trigger lands the change there)", async () => {
+    const account = await verifiedAccount("delete-moved");
+    const pair = await login(account);
+    expect((await call("/v1/auth/request-deletion", { body: { email: account.email } })).status).toBe(200);
+    const token = await mailedToken(account.email, "/delete-account", 2);
+    const moved = uniqueEmail("moved-away");
+    const before = await rowsOfUser(account.userId, account.email.toLowerCase());
+    // An email change committed right after the link's token is spent, before the deletion runs.
+    const trigger = `moved_d_${account.userId.replace(/-/g, "")}`;
+    await env.DB.exec(
+      `CREATE TRIGGER ${trigger} AFTER UPDATE OF used_at ON one_time_tokens WHEN NEW.user_id = '${account.userId}' AND NEW.purpose = 'delete_account' ` +
+        `BEGIN UPDATE users SET email = '${moved}', email_normalized = lower('${moved}') WHERE id = '${account.userId}'; END`,
+    );
+    try {
+      const refused = await expectError(await call("/v1/auth/confirm-deletion", { body: { token } }), 400, "invalid_request");
+      expect(refused.details[0].field).toBe("token");
+    } finally {
+      await env.DB.exec(`DROP TRIGGER ${trigger}`);
+    }
+    expect(await rowsOfUser(account.userId, account.email.toLowerCase())).toEqual(before);
+    expect((await json(await call("/v1/auth/me", { token: pair.accessToken }))).user.email).toBe(moved);
+  });
+
+  it("checks the address inside the deletion's batch: a change landing after any earlier read deletes nothing", async () => {
+    const account = await verifiedAccount("delete-race");
+    const pair = await login(account);
+    await seedRows(account.userId, account.email.toLowerCase(), { passkeys: 1, identities: 1, events: 3 });
+    expect((await call("/v1/auth/request-deletion", { body: { email: account.email } })).status).toBe(200);
+    const token = await mailedToken(account.email, "/delete-account", 2);
+    const moved = uniqueEmail("moved-late");
+    // The real D1 binding, with an email change committed just before the first batch is sent:
+    // whatever confirmDeletion read before, the deletion's batch is the first thing to see it.
+    let changed = false;
+    const db = Object.create(env.DB, {
+      prepare: { value: (query: string) => env.DB.prepare(query) },
+      batch: {
+        value: async (statements: D1PreparedStatement[]) => {
+          if (!changed) {
+            changed = true;
+            await env.DB.prepare("UPDATE users SET email = ?, email_normalized = lower(?) WHERE id = ?").bind(moved, moved, account.userId).run();
+          }
+          return env.DB.batch(statements);
+        },
+      },
+    }) as D1Database;
+    const deps = serviceDeps();
+    const before = await rowsOfUser(account.userId, account.email.toLowerCase());
+    await expect(confirmDeletion({ ...deps, env: Object.create(env, { DB: { value: db } }) as Env }, token)).rejects.toMatchObject({ code: "invalid_request" });
+    expect(changed).toBe(true);
+    // Nothing of the batch ran: every row is still there (the spent token included), and the account signs in.
+    expect(await rowsOfUser(account.userId, account.email.toLowerCase())).toEqual(before);
+    expect((await json(await call("/v1/auth/me", { token: pair.accessToken }))).user.email).toBe(moved);
+    expect((await call("/v1/auth/login", { body: { email: moved, password: PASSWORD } })).status).toBe(200);
   });
 
   it("limits the mails per address like the other recovery mails", async () => {

@@ -83,6 +83,33 @@ describe("POST /v1/auth/change-email and /confirm-email-change", () => {
     await expectError(await changeEmail(visitor.accessToken, { newEmail: uniqueEmail("g") }), 403, "forbidden");
   });
 
+  it("limits the mails to one new address like the recovery mails: 3 an hour, whoever asks; a refusal writes nothing", async () => {
+    const a = await verifiedAccount("flood-a");
+    const b = await verifiedAccount("flood-b");
+    const [pa, pb] = [await login(a), await login(b)];
+    const target = uniqueEmail("flooded");
+    // A wrong password mails nothing, so it is not counted.
+    await expectError(await changeEmail(pa.accessToken, { newEmail: target, password: "not-the-password-1" }), 401, "invalid_credentials");
+    expect((await changeEmail(pa.accessToken, { newEmail: target, password: PASSWORD })).status).toBe(200);
+    expect((await changeEmail(pa.accessToken, { newEmail: target, password: PASSWORD })).status).toBe(200);
+    expect((await changeEmail(pb.accessToken, { newEmail: target, password: PASSWORD })).status).toBe(200);
+    const bToken = await mailedToken(target, "/confirm-email-change", 3);
+
+    for (const pair of [pb, pa]) {
+      const refused = await changeEmail(pair.accessToken, { newEmail: target.toUpperCase(), password: PASSWORD });
+      await expectError(refused, 429, "rate_limited");
+      expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+      expect(Number(refused.headers.get("Retry-After"))).toBeLessThanOrEqual(3600);
+    }
+    // Another address is not affected.
+    expect((await changeEmail(pa.accessToken, { newEmail: uniqueEmail("elsewhere"), password: PASSWORD })).status).toBe(200);
+
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await mailbox(target, 4, 500)).toHaveLength(3);
+    // The refused request replaced nothing: b's link (the newest) still works.
+    expect((await json(await confirm(bToken))).user).toMatchObject({ id: b.userId, email: target });
+  });
+
   it("two accounts confirming one address at once: exactly one wins, the other gets 409 and keeps an unspent token", async () => {
     const a = await verifiedAccount("race-a");
     const b = await verifiedAccount("race-b");

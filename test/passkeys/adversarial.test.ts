@@ -94,7 +94,7 @@ describe("races", () => {
 
 describe("Android app origins", () => {
   const apk = "android:apk-key-hash:sYUC8p5I9SxqFernBPHmDxz_YVZXmVJdW8s-m3RTTqE";
-  async function androidLogin(credential: SoftCredential, origin: string): Promise<Response> {
+  async function androidLogin(credential: SoftCredential, origin: string, configured = apk): Promise<Response> {
     const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
     const { default: worker } = await import("../../src");
     const { challengeId, options } = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
@@ -106,7 +106,7 @@ describe("Android app origins", () => {
         headers: { "content-type": "application/json", "cf-connecting-ip": `10.253.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
         body: JSON.stringify({ challengeId, response }),
       }),
-      { ...env, WEBAUTHN_ORIGINS: `http://auth.test,${apk}` } as unknown as Env,
+      { ...env, WEBAUTHN_ORIGINS: `http://auth.test,${configured}` } as unknown as Env,
       ctx,
     );
     await waitOnExecutionContext(ctx);
@@ -120,6 +120,13 @@ describe("Android app origins", () => {
     expect((await androidLogin(credential, apk)).status).toBe(200);
     await expectError(await androidLogin(credential, "android:apk-key-hash:AAAAC8p5I9SxqFernBPHmDxz_YVZXmVJdW8s-m3RTTqE"), 401, "invalid_credentials");
     await expectError(await androidLogin(credential, "https://evil.example"), 401, "invalid_credentials");
+  });
+
+  it("matches the unpadded origin Android sends when the configured hash carries base64 padding", async () => {
+    const account = await verifiedAccount("pk-android-pad");
+    const pair = await login(account);
+    const { credential } = await addPasskey(pair.accessToken);
+    expect((await androidLogin(credential, apk, `${apk}=`)).status).toBe(200);
   });
 });
 

@@ -20,6 +20,14 @@ describe("WebAuthn settings", () => {
     expect(config.webauthn).toEqual({ rpId: "example.com", rpName: "Acme ID", origins: ["https://auth.example.com", "https://app.example.com", apk] });
   });
 
+  it("keep an Android app origin without its base64 padding, the form Android sends", () => {
+    const apk = "android:apk-key-hash:Ym9ndXMtYXBrLWtleS1oYXNoLWZvci10ZXN0cw";
+    const config = loadConfig(production({ WEBAUTHN_ORIGINS: `https://auth.example.com,${apk}==` }));
+    expect(config.webauthn.origins).toEqual(["https://auth.example.com", apk]);
+    expect(reasons(production({ WEBAUTHN_ORIGINS: `${apk}===` })).join()).toMatch(/WEBAUTHN_ORIGINS.*android:apk-key-hash/);
+    expect(reasons(production({ WEBAUTHN_ORIGINS: "android:apk-key-hash:Ym9ndXMtYXBrLWtleS1oYXNoLWZvci+0ZXN0cw" })).join()).toMatch(/WEBAUTHN_ORIGINS/);
+  });
+
   it("refuse an IP address or a non-domain as RP ID, http origins in production, and origins off the RP ID", () => {
     expect(reasons(production({ WEBAUTHN_RP_ID: "127.0.0.1" })).join()).toMatch(/WEBAUTHN_RP_ID/);
     expect(reasons(production({ WEBAUTHN_RP_ID: "com" })).join()).toMatch(/WEBAUTHN_RP_ID/);
