@@ -136,33 +136,14 @@ describe("cost: one limiter round trip per limited request", () => {
     expect(await inRateLimiter(ip, (state) => state.storage.sql.exec("SELECT count(*) AS n FROM hits").one().n)).toBe(6);
   });
 
-  it("measure: what the one round trip costs (figures printed with --silent=false, not asserted)", async () => {
+  it("fifty limited requests leave fifty hits and fifty unlimited ones none (the cost is priced by npm run bench, not here)", async () => {
     const ip = freshIp();
     const rounds = 50;
-    const unlimited: number[] = [];
-    const limited: number[] = [];
-    const time = async (send: () => Promise<Response>, into: number[], status: number) => {
-      const started = performance.now();
-      const response = await send();
-      into.push(performance.now() - started);
-      expect(response.status).toBe(status);
-    };
     // Both answer 401 before any D1 read (no bearer token); only the second passes the limiter.
     for (let i = 0; i < rounds; i++) {
-      await time(() => call("/v1/auth/me", { ip }), unlimited, 401);
-      await time(() => call("/v1/auth/sessions", { ip }), limited, 401);
+      expect((await call("/v1/auth/me", { ip })).status).toBe(401);
+      expect((await call("/v1/auth/sessions", { ip })).status).toBe(401);
     }
     expect(await inRateLimiter(ip, (state) => state.storage.sql.exec("SELECT count(*) AS n FROM hits").one().n)).toBe(rounds);
-    const limiter = await rateLimiterOf(freshIp());
-    const direct: number[] = [];
-    const started = performance.now();
-    for (let i = 0; i < rounds; i++) await limiter.consume("measure", 1000, 60);
-    direct.push(performance.now() - started);
-    // Means, since workerd's clock moves in whole milliseconds.
-    const mean = (values: number[]) => (values.reduce((a, b) => a + b, 0) / rounds).toFixed(2);
-    console.info(
-      `mean ms over ${rounds}: GET /me (unlimited) ${mean(unlimited)}, GET /sessions (limited) ${mean(limited)}, ` +
-        `consume() RPC alone ${mean(direct)}`,
-    );
   });
 });
