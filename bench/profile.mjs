@@ -7,8 +7,14 @@
  * proxy workerd, runtime workerd) and a DevTools CPU profile of the Worker isolate (main worker and its Durable Objects)
  * taken through the inspector: self time by function and by module, and the idle share.
  *
+ * With `--features`, the feature routes' scenarios (bench/features.mjs: email-code verify, passkey
+ * login, ID-token sign-in, activity, admin search) can be profiled too: the service then listens on
+ * 8790, the port those scenarios' WebAuthn origin names, with the loopback OpenID provider on 8788
+ * (so not while `npm run bench` runs).
+ *
  * @example
  * npx node bench/profile.mjs --scenario login.warm,me --seconds 6
+ * npx node bench/profile.mjs --features --scenario passkey.login --seconds 4 --connections 8
  */
 import http from "node:http";
 import { parseArgs } from "node:util";
@@ -18,6 +24,7 @@ import os from "node:os";
 import { load } from "./driver.mjs";
 import { cpuByProcess, killAllSync, snapshot, startService, stopAll } from "./processes.mjs";
 import { serviceScenarios } from "./scenarios.mjs";
+import { FEATURE_VARS, featureScenarios } from "./features.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +35,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "6" },
     connections: { type: "string", default: "32" },
     top: { type: "string", default: "30" },
+    features: { type: "boolean", default: false },
   },
 });
 const connections = Number(values.connections);
@@ -87,17 +95,23 @@ const tmp = mkdtempSync(`${os.tmpdir()}/edge-auth-profile-`);
 const RAISED = "1000000/3600";
 const extraVars = Object.fromEntries(values.vars.split(",").filter(Boolean).map((kv) => kv.split("=")));
 const service = await startService({
-  cwd: snapshot(`${tmp}/app`), port: 8796, inspectorPort: 8797, persistTo: `${tmp}/service`, log: `${tmp}/service.log`,
-  vars: { RATE_LIMIT_GUEST: RAISED, RATE_LIMIT_LOGIN: RAISED, RATE_LIMIT_REFRESH: RAISED, RATE_LIMIT_SESSIONS: RAISED, ...extraVars },
+  cwd: snapshot(`${tmp}/app`), port: values.features ? 8790 : 8796, inspectorPort: 8797, persistTo: `${tmp}/service`, log: `${tmp}/service.log`,
+  vars: {
+    RATE_LIMIT_GUEST: RAISED, RATE_LIMIT_LOGIN: RAISED, RATE_LIMIT_REFRESH: RAISED, RATE_LIMIT_SESSIONS: RAISED,
+    ...(values.features ? FEATURE_VARS : {}), ...extraVars,
+  },
   minify: values.minify,
 });
 const agent = new http.Agent({ keepAlive: true });
 const url = service.url;
 const state = await prepareScenarioState(agent, url, connections, "profile");
-const scenarios = serviceScenarios(url, state, connections);
+const features = values.features ? await featureScenarios(agent, url, state, connections) : { scenarios: [], close: () => undefined };
+const scenarios = [...serviceScenarios(url, state, connections), ...features.scenarios];
 for (const key of values.scenario.split(",")) {
   const scenario = scenarios.find((s) => s.key === key);
-  if (!scenario) throw new Error(`no scenario ${key}`);
+  if (!scenario) throw new Error(`no scenario ${key} (keys: ${scenarios.map((s) => s.key).join(", ")})`);
+  // Single-use inputs (codes, passkey challenges) for the warm-up and the measured seconds.
+  if (scenario.prepare) await scenario.prepare(connections * 40);
   const devtools = inspector(8797);
   await devtools.opened;
   await devtools.call("Profiler.enable");
@@ -117,5 +131,6 @@ for (const key of values.scenario.split(",")) {
   }
   summarize(stopped.profile, Number(values.top));
 }
+await features.close();
 agent.destroy();
 await stopAll();
