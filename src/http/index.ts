@@ -9,6 +9,8 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { Result, Router } from "hono/router";
+import { TrieRouter } from "hono/router/trie-router";
 import type { Config } from "../config";
 import type { Deps } from "./deps";
 import { AuthError } from "./errors";
@@ -103,8 +105,44 @@ export function fieldIssues(issues: readonly ZodIssueLike[], data?: unknown): Fi
   });
 }
 
+/** Distinct (method, path) matches remembered at most; past it, paths are matched afresh. */
+const REMEMBERED_MATCHES = 512;
+
+/**
+ * Hono's TrieRouter, which its default SmartRouter settles on here anyway (RegExpRouter refuses a
+ * static segment beside a parameter: /v1/auth/oauth/token beside /v1/auth/oauth/:provider/…), so
+ * without SmartRouter's failed RegExpRouter build on an isolate's first request (~2–4 ms). The
+ * match of a path registered without parameters (/health, /v1/auth/me) is remembered, as Hono's
+ * own RegExpRouter shares its static matches between requests; any other path (one with a
+ * parameter may hold an email) is matched afresh each time.
+ */
+class TrieRouterWithStaticMatches<T> implements Router<T> {
+  readonly name = "TrieRouter";
+  readonly #trie = new TrieRouter<T>();
+  readonly #staticPaths = new Set<string>();
+  readonly #matches = new Map<string, Result<T>>();
+
+  add(method: string, path: string, handler: T): void {
+    this.#trie.add(method, path, handler);
+    if (!/[:*?{]/.test(path)) this.#staticPaths.add(path);
+    this.#matches.clear();
+  }
+
+  match(method: string, path: string): Result<T> {
+    if (!this.#staticPaths.has(path)) return this.#trie.match(method, path);
+    const key = `${method} ${path}`;
+    let result = this.#matches.get(key);
+    if (!result) {
+      result = this.#trie.match(method, path);
+      if (this.#matches.size < REMEMBERED_MATCHES) this.#matches.set(key, result);
+    }
+    return result;
+  }
+}
+
 export function router(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
+    router: new TrieRouterWithStaticMatches(),
     defaultHook: (result) => {
       if (!result.success) {
         const data = (result as { data?: unknown }).data;
