@@ -9,6 +9,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
+import { cors as honoCors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
 import { ConfigError, loadConfig } from "../config";
@@ -33,12 +34,11 @@ const reportedConfigErrors = new WeakSet<object>();
  * call in workerd. Every answer here is built by Hono's `c.json()` and the like, with mutable
  * headers; the copy is still made if setting throws.
  */
-function setHeader(c: Parameters<Middleware>[0], name: string, value: string, append = false) {
+function setHeader(c: Parameters<Middleware>[0], name: string, value: string) {
   try {
-    if (append) c.res.headers.append(name, value);
-    else c.res.headers.set(name, value);
+    c.res.headers.set(name, value);
   } catch {
-    c.header(name, value, { append });
+    c.header(name, value);
   }
 }
 
@@ -106,36 +106,18 @@ export const noStore: Middleware = async (c, next) => {
   setHeader(c, "Pragma", "no-cache");
 };
 
-const CORS_EXPOSE = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "X-Request-Id"].join(",");
-
 /**
- * CORS for the configured origins (CORS_ORIGINS): the headers `hono/cors` sends with `allowMethods`
- * GET, POST, PATCH, DELETE, OPTIONS, `allowHeaders` Authorization and Content-Type, the RateLimit-*,
- * Retry-After and X-Request-Id headers exposed, and a 600 s preflight cache; a preflight (any
- * OPTIONS) is answered 204 here. Written out rather than through `hono/cors` because that one sets
- * its headers on the answer before the route runs, which makes Hono build the route's Response
- * three times (a placeholder, the answer, and a copy merging the two), ~15 µs per request in workerd.
- * Set after the route instead, they still win over any the route set, as Hono's merge made them.
+ * CORS for the configured origins (CORS_ORIGINS), through `hono/cors`, built once: the origin is
+ * checked against the request's config. (Writing it out by hand saved ~15 µs per request, within
+ * the bench's noise; headers stay with Hono's own middleware.)
  */
-export const cors: Middleware = async (c, next) => {
-  const origin = c.req.header("origin") || "";
-  const allowOrigin = c.get("config").corsOrigins.includes(origin) ? origin : null;
-  if (c.req.method === "OPTIONS") {
-    const headers = new Headers();
-    if (allowOrigin) headers.set("Access-Control-Allow-Origin", allowOrigin);
-    headers.set("Access-Control-Expose-Headers", CORS_EXPOSE);
-    headers.append("Vary", "Origin");
-    headers.set("Access-Control-Max-Age", "600");
-    headers.set("Access-Control-Allow-Methods", "GET,POST,PATCH,DELETE,OPTIONS");
-    headers.set("Access-Control-Allow-Headers", "Authorization,Content-Type");
-    headers.append("Vary", "Access-Control-Request-Headers");
-    return new Response(null, { headers, status: 204, statusText: "No Content" });
-  }
-  await next();
-  if (allowOrigin) setHeader(c, "Access-Control-Allow-Origin", allowOrigin);
-  setHeader(c, "Access-Control-Expose-Headers", CORS_EXPOSE);
-  setHeader(c, "Vary", "Origin", true);
-};
+export const cors: Middleware = honoCors({
+  origin: (origin, c) => ((c as Parameters<Middleware>[0]).get("config").corsOrigins.includes(origin) ? origin : null),
+  allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+  allowHeaders: ["Authorization", "Content-Type"],
+  exposeHeaders: ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "X-Request-Id"],
+  maxAge: 600,
+});
 
 const tooLarge = () => {
   throw new AuthError("payload_too_large", "The request body is too large");
