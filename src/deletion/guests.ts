@@ -55,7 +55,8 @@ export function stillDeadGuest(userId: string, now: number, before: number): SQL
 
 /**
  * Up to `limit` dead guests at `now` (ms) whose last session ended more than `retentionMs` ago, the
- * longest-dead first: one read.
+ * longest-dead first: one read. It scans `users` (no index on `is_guest`; a schema change was not
+ * worth it for one read a day), each guest's subqueries going through the user-id indexes.
  */
 export async function deadGuests(db: D1Database, now: number, retentionMs: number, limit = GUESTS_PER_RUN): Promise<string[]> {
   const before = now - retentionMs;
