@@ -53,10 +53,10 @@ app.route("/", meta(app));
 app.notFound(notFound);
 app.onError(onError);
 
-/** ACTIVITY_RETENTION_DAYS in ms; the default when the config cannot load (the clean-up runs anyway). */
-const activityRetention = (env: Env) => {
+/** The config of the daily clean-up; none when it cannot load (the rows are purged anyway). */
+const cleanUpConfig = (env: Env) => {
   try {
-    return loadConfig(env).activityRetentionMs;
+    return loadConfig(env);
   } catch {
     return undefined;
   }
@@ -64,7 +64,7 @@ const activityRetention = (env: Env) => {
 
 export default {
   fetch: app.fetch,
-  scheduled: (_controller, env, ctx) => ctx.waitUntil(purgeExpired(env.DB, Date.now(), activityRetention(env))),
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(purgeExpired(env, Date.now(), cleanUpConfig(env))),
 } satisfies ExportedHandler<Env>;
 export { RateLimiter } from "./rate-limit/limiter-object";
 export { UserSessions } from "./sessions/user-object";

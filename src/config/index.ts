@@ -117,6 +117,7 @@ const EnvSchema = z.object({
   // Account lifecycle and admin (API.md §9, §10).
   ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
   ACTIVITY_RETENTION_DAYS: int(1, 3650).default(90),
+  GUEST_RETENTION_DAYS: int(1, 3650).default(30),
   CHANGE_EMAIL_TOKEN_TTL_HOURS: int(1, 24 * 7).default(24),
   DELETION_TOKEN_TTL_MINUTES: int(5, 24 * 60).default(60),
   // Email codes (API.md §11).
@@ -244,6 +245,7 @@ function parse(env: object) {
     accountLoginFailures: e.RATE_LIMIT_ACCOUNT_LOGIN_FAILURES,
     adminApiKey: e.ADMIN_API_KEY,
     activityRetentionMs: e.ACTIVITY_RETENTION_DAYS * 86_400_000,
+    guestRetentionMs: e.GUEST_RETENTION_DAYS * 86_400_000,
     changeEmailTokenTtlMs: e.CHANGE_EMAIL_TOKEN_TTL_HOURS * 3_600_000,
     deletionTokenTtlMs: e.DELETION_TOKEN_TTL_MINUTES * 60_000,
     emailCodeTtlMs: e.EMAIL_CODE_TTL_MINUTES * 60_000,

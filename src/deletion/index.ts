@@ -62,6 +62,12 @@ export interface DeleteAccountOptions {
    * checked inside the batch: a change of address committed before it makes the deletion a no-op.
    */
   onlyIfEmailNormalized?: string;
+  /**
+   * Any further condition of the batch (`deletionStatements`' `onlyIf`), such as "still a dead
+   * guest" for the daily clean-up (src/deletion/guests.ts): false when the batch runs, nothing is
+   * deleted and the answer is null.
+   */
+  onlyIf?: SQL;
 }
 
 /**
@@ -74,7 +80,8 @@ export async function deleteAccount(deps: Deps, userId: string, options: DeleteA
   const email = options.onlyIfEmailNormalized;
   const stillUses =
     email === undefined ? undefined : sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.emailNormalized} = ${email})`;
-  const results = await db.batch(deletionStatements(db, userId, stillUses));
+  const guard = stillUses && options.onlyIf ? and(stillUses, options.onlyIf) : (stillUses ?? options.onlyIf);
+  const results = await db.batch(deletionStatements(db, userId, guard));
   const user = results[results.length - 1] as UserRow[];
   const deleted = user[0] ?? null;
   if (!deleted) return null;

@@ -3,11 +3,13 @@
  * with dead rows. Expired counters (every window is at most a day), spent or expired one-time
  * tokens, sessions ended more than 30 days ago, dev outbox mail older than a week, activity events
  * older than ACTIVITY_RETENTION_DAYS, and expired web sign-in states and codes, WebAuthn challenges
- * and email codes. Each statement comes from the folder that owns its table.
+ * and email codes. Each statement comes from the folder that owns its table. Then dead guests (no
+ * live session for GUEST_RETENTION_DAYS, src/deletion/guests.ts): at most 100 a run, oldest first,
+ * each deleted like an account (`deleteAccount`: its rows and its user object's storage).
  *
  * @example
  * // wrangler.toml: [triggers] crons = ["17 3 * * *"]
- * export default { fetch: app.fetch, scheduled: (_event, env) => purgeExpired(env.DB) };
+ * export default { fetch: app.fetch, scheduled: (_event, env) => purgeExpired(env, Date.now(), loadConfig(env)) };
  */
 import { drizzle } from "drizzle-orm/d1";
 import { purgeOutboxStatement } from "../mail";
@@ -18,12 +20,21 @@ import { purgeActivityStatement } from "../activity";
 import { purgeSignInStatesStatements } from "../identities/purge";
 import { purgeChallengesStatement } from "../passkeys/challenges";
 import { purgeCodesStatement } from "../email-codes";
+import type { Config } from "../config";
+import { GUESTS_PER_RUN, pruneDeadGuests } from "../deletion/guests";
+import type { Deps } from "../http/deps";
 
 const DAY = 86_400_000;
 
-/** `activityRetentionMs`: ACTIVITY_RETENTION_DAYS (API.md §9), 90 days by default. */
-export async function purgeExpired(db: D1Database, now = Date.now(), activityRetentionMs = 90 * DAY): Promise<number> {
-  const d = drizzle(db);
+/**
+ * Runs the clean-up at `now` (ms) and returns how many rows and guests it removed. `config` gives
+ * ACTIVITY_RETENTION_DAYS (90 days without it) and GUEST_RETENTION_DAYS; without a config (it does
+ * not load) the rows are purged all the same and no guest is deleted. `guestsPerRun` bounds the
+ * guests deleted by one run.
+ */
+export async function purgeExpired(env: Env, now = Date.now(), config?: Config, guestsPerRun = GUESTS_PER_RUN): Promise<number> {
+  const d = drizzle(env.DB);
+  const activityRetentionMs = config?.activityRetentionMs ?? 90 * DAY;
   const results = await d.batch([
     purgeCountersStatement(d, now - DAY),
     purgeTokensStatement(d, now - DAY),
@@ -35,5 +46,19 @@ export async function purgeExpired(db: D1Database, now = Date.now(), activityRet
     purgeChallengesStatement(d, now),
     purgeCodesStatement(d, now),
   ]);
-  return results.reduce((sum, r) => sum + r.meta.changes, 0);
+  const purged = results.reduce((sum, r) => sum + r.meta.changes, 0);
+  if (!config) return purged;
+  // The Deps of a request, for a caller that is no request; mail (none for a guest) is awaited here.
+  const pending: Promise<unknown>[] = [];
+  const deps: Deps = {
+    env,
+    config,
+    client: { ipAddress: null, userAgent: null },
+    requestId: crypto.randomUUID(),
+    origin: config.publicUrl,
+    waitUntil: (promise) => void pending.push(promise),
+  };
+  const guests = await pruneDeadGuests(deps, now, config.guestRetentionMs, guestsPerRun);
+  await Promise.allSettled(pending);
+  return purged + guests;
 }

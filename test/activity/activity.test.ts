@@ -5,6 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config";
 import { purgeExpired } from "../../src/maintenance";
 import {
   PASSWORD, call, expectError, guest, json, login, mailedToken, refreshWith, verifiedAccount,
@@ -160,7 +161,7 @@ describe("retention", () => {
       env.DB.prepare("INSERT INTO activity (id, user_id, type, created_at) VALUES (?, ?, 'sign_out', ?)").bind(old, pair.user.id, Date.now() - 91 * day),
       env.DB.prepare("INSERT INTO activity (id, user_id, type, created_at) VALUES (?, ?, 'sign_out', ?)").bind(recent, pair.user.id, Date.now() - 89 * day),
     ]);
-    await purgeExpired(env.DB, Date.now(), 90 * day);
+    await purgeExpired(env as Env, Date.now(), { ...loadConfig(env), activityRetentionMs: 90 * day });
     const ids = ((await activity(pair.accessToken)).events as Json[]).map((e) => e.id);
     expect(ids).toContain(recent);
     expect(ids).not.toContain(old);

@@ -28,6 +28,7 @@ describe("config", () => {
       requireEmailVerification: true,
       resetTokenTtlMs: 30 * 60_000,
       verifyTokenTtlMs: 24 * 3_600_000,
+      guestRetentionMs: 30 * 86_400_000,
     });
     expect(config.rateLimits).toEqual({
       guest: { limit: 5, windowSeconds: 3600 },
@@ -45,6 +46,13 @@ describe("config", () => {
     });
     expect(config.recoveryPerEmail).toEqual({ limit: 3, windowSeconds: 3600 });
     expect(config.accountLoginFailures).toEqual({ limit: 10, windowSeconds: 900 });
+  });
+
+  it("reads GUEST_RETENTION_DAYS in days and refuses one outside 1–3650", () => {
+    const base = { JWT_SIGNING_KEY: env.JWT_SIGNING_KEY, ENVIRONMENT: "development" };
+    expect(loadConfig({ ...base, GUEST_RETENTION_DAYS: "7" }).guestRetentionMs).toBe(7 * 86_400_000);
+    expect(() => loadConfig({ ...base, GUEST_RETENTION_DAYS: "0" })).toThrow(/GUEST_RETENTION_DAYS/);
+    expect(() => loadConfig({ ...base, GUEST_RETENTION_DAYS: "soon" })).toThrow(/GUEST_RETENTION_DAYS/);
   });
 
   it("accepts a complete production config", () => {
