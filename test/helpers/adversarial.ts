@@ -108,7 +108,9 @@ export async function settledSnapshot(timeoutMs = 2000): Promise<Record<string, 
   const deadline = Date.now() + timeoutMs;
   let last = await stateSnapshot();
   for (;;) {
-    await new Promise((r) => setTimeout(r, 40));
+    // Long enough for mail sent after the answer (recovery pads its timing by ~25 ms) on a loaded
+    // machine: at 40 ms a late outbox row was once taken for a change made by the next request.
+    await new Promise((r) => setTimeout(r, 120));
     const next = await stateSnapshot();
     if (JSON.stringify(next) === JSON.stringify(last) || Date.now() > deadline) return next;
     last = next;
