@@ -135,6 +135,18 @@ export class UserSessions extends DurableObject<Env> {
    */
   async #adopt(userId: string, sessionId: string, now: number, tokenHash?: string): Promise<boolean> {
     if (this.#existingStore?.session(sessionId)) return true;
+    const found = await this.#unadopted(userId, sessionId, now, tokenHash);
+    if (!found?.hash) return false;
+    this.#store.setRole(found.isGuest ? "guest" : "user");
+    this.#store.addSession(sessionId, found.createdAt, found.expiresAt, found.hash);
+    return true;
+  }
+
+  /**
+   * The live D1 row of a session of this user not adopted yet (its first token's hash still set and,
+   * when `tokenHash` is given, equal to it), or undefined. Reads only: the store is not touched.
+   */
+  async #unadopted(userId: string, sessionId: string, now: number, tokenHash?: string) {
     const [found] = await this.#db
       .select({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, hash: sessions.firstRefreshTokenHash, isGuest: users.isGuest })
       .from(sessions)
@@ -147,10 +159,7 @@ export class UserSessions extends DurableObject<Env> {
           tokenHash === undefined ? isNotNull(sessions.firstRefreshTokenHash) : eq(sessions.firstRefreshTokenHash, tokenHash),
         ),
       );
-    if (!found?.hash) return false;
-    this.#store.setRole(found.isGuest ? "guest" : "user");
-    this.#store.addSession(sessionId, found.createdAt, found.expiresAt, found.hash);
-    return true;
+    return found;
   }
 
   /**
@@ -238,11 +247,17 @@ export class UserSessions extends DurableObject<Env> {
       const parsed = parseRefreshToken(token);
       if (!parsed) return null;
       const hash = await sha256(token);
-      let row = this.#existingStore?.token(hash);
-      if (!row && (await this.#adopt(parsed.userId, parsed.sessionId, this.clock.now(), hash))) row = this.#store.token(hash);
-      if (!row) return null;
-      await this.#revoke([row.session_id], reason, this.clock.now(), client);
-      return row.session_id;
+      const now = this.clock.now();
+      const store = this.#existingStore;
+      const row = store?.token(hash);
+      if (row) {
+        await this.#revoke([row.session_id], reason, now, client);
+        return row.session_id;
+      }
+      // A session never adopted ends without being adopted: signing out gives this object no storage.
+      if (store?.session(parsed.sessionId) || !(await this.#unadopted(parsed.userId, parsed.sessionId, now, hash))?.hash) return null;
+      await this.#revoke([parsed.sessionId], reason, now, client);
+      return parsed.sessionId;
     });
   }
 
