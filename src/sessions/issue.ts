@@ -4,7 +4,7 @@
  * Why no object call: a session's first refresh token needs no serialising until it is presented. The
  * batch stores the SHA-256 of that token in the session row (`first_refresh_token_hash`), and the
  * user's object (src/sessions/user-object.ts) adopts the session the first time a call names it (a
- * refresh, an upgrade, a sign-out), inside its serial queue, clearing that hash in the same D1
+ * refresh, an upgrade; a sign-out ends it unadopted), inside its serial queue, clearing that hash in the same D1
  * compare-and-set that records the first use. Rotation stays exactly as safe: the object is still the
  * only place a refresh token is redeemed, a session revoked before adoption is never adopted (the read
  * asks for a live row), and every revocation reads the live sessions from D1, not from the object. A

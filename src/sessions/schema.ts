@@ -5,7 +5,7 @@ import { users } from "../accounts/schema";
 /**
  * Rows are inserted by a sign-in (src/sessions/issue.ts, one D1 batch in the Worker) and from then on
  * changed only by the user's Durable Object (src/sessions/user-object.ts), which holds the token state
- * once it has adopted the session (on the first call that names it: a refresh, an upgrade, a sign-out).
+ * once it has adopted the session (on the first call that names it: a refresh or an upgrade).
  */
 export const sessions = sqliteTable(
   "sessions",

@@ -41,7 +41,7 @@ import { activityStatement } from "../activity";
 import type { ActivityType } from "../activity";
 import { signAccessToken } from "../tokens";
 import { refreshExpiry, secondsLeft } from "./expiry";
-import { liveSession } from "./statements";
+import { liveSession, livenessStatement } from "./statements";
 import type { ClientInfo, IssuedPair, PublicUser, Role } from "../types";
 
 export type { ClientInfo, IssuedPair } from "../types";
@@ -135,6 +135,18 @@ export class UserSessions extends DurableObject<Env> {
    */
   async #adopt(userId: string, sessionId: string, now: number, tokenHash?: string): Promise<boolean> {
     if (this.#existingStore?.session(sessionId)) return true;
+    const found = await this.#unadopted(userId, sessionId, now, tokenHash);
+    if (!found?.hash) return false;
+    this.#store.setRole(found.isGuest ? "guest" : "user");
+    this.#store.addSession(sessionId, found.createdAt, found.expiresAt, found.hash);
+    return true;
+  }
+
+  /**
+   * The live D1 row of a session of this user not adopted yet (its first token's hash still set and,
+   * when `tokenHash` is given, equal to it), or undefined. Reads only: the store is not touched.
+   */
+  async #unadopted(userId: string, sessionId: string, now: number, tokenHash?: string) {
     const [found] = await this.#db
       .select({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, hash: sessions.firstRefreshTokenHash, isGuest: users.isGuest })
       .from(sessions)
@@ -147,10 +159,26 @@ export class UserSessions extends DurableObject<Env> {
           tokenHash === undefined ? isNotNull(sessions.firstRefreshTokenHash) : eq(sessions.firstRefreshTokenHash, tokenHash),
         ),
       );
-    if (!found?.hash) return false;
-    this.#store.setRole(found.isGuest ? "guest" : "user");
-    this.#store.addSession(sessionId, found.createdAt, found.expiresAt, found.hash);
-    return true;
+    return found;
+  }
+
+  /**
+   * Takes every live session of this user with no expiry (a guest's) that this object does not hold
+   * yet into its store, so the upgrade's `expireUnlimited` restarts their lifetime as it does for the
+   * adopted ones; else one adopted later keeps its guest start and may be past SESSION_MAX_DAYS at
+   * once. Runs inside `#serial`.
+   */
+  async #adoptUnlimited(userId: string, now: number): Promise<void> {
+    const rows = await this.#db
+      .select({ id: sessions.id, createdAt: sessions.createdAt, hash: sessions.firstRefreshTokenHash })
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), liveSession(now), isNull(sessions.expiresAt), isNotNull(sessions.firstRefreshTokenHash)));
+    for (const row of rows) if (row.hash && !this.#store.session(row.id)) this.#store.addSession(row.id, row.createdAt, null, row.hash);
+  }
+
+  /** Whether the session's D1 row is live and its account not disabled at `now` (ms). */
+  async #liveInD1(userId: string, sessionId: string, now: number): Promise<boolean> {
+    return (await livenessStatement(this.#db, { userId, sessionId }, now)).length > 0;
   }
 
   /**
@@ -178,6 +206,12 @@ export class UserSessions extends DurableObject<Env> {
         const withinWindow = now - row.rotated_at <= this.#config.reuseWindowMs;
         if (withinWindow && successor && successor.rotated_at === null) {
           const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
+          // A sign-in's session limit revokes in D1 only (src/sessions/issue.ts), so this object may
+          // still hold an evicted session: the repeat gets its pair only while the row is live.
+          if (opened && !(await this.#liveInD1(parsed.userId, session.id, now))) {
+            this.#store.forget(session.id);
+            return { ok: false, reason: "invalid" } as const;
+          }
           if (opened) return { ok: true, pair: openedPair(opened) } as const;
           // Superseded by a reissue (upgrade), whose pair went to the caller that asked for it.
           if (!row.successor_sealed) return { ok: false, reason: "invalid" } as const;
@@ -213,11 +247,17 @@ export class UserSessions extends DurableObject<Env> {
       const parsed = parseRefreshToken(token);
       if (!parsed) return null;
       const hash = await sha256(token);
-      let row = this.#existingStore?.token(hash);
-      if (!row && (await this.#adopt(parsed.userId, parsed.sessionId, this.clock.now(), hash))) row = this.#store.token(hash);
-      if (!row) return null;
-      await this.#revoke([row.session_id], reason, this.clock.now(), client);
-      return row.session_id;
+      const now = this.clock.now();
+      const store = this.#existingStore;
+      const row = store?.token(hash);
+      if (row) {
+        await this.#revoke([row.session_id], reason, now, client);
+        return row.session_id;
+      }
+      // A session never adopted ends without being adopted: signing out gives this object no storage.
+      if (store?.session(parsed.sessionId) || !(await this.#unadopted(parsed.userId, parsed.sessionId, now, hash))?.hash) return null;
+      await this.#revoke([parsed.sessionId], reason, now, client);
+      return parsed.sessionId;
     });
   }
 
@@ -268,7 +308,10 @@ export class UserSessions extends DurableObject<Env> {
       const pair = await this.#pair(user.id, session.id, input.role, user, expiresAt, now);
       const hash = await sha256(pair.refreshToken);
       // The guest's sessions now belong to a full account: they expire like one, counted from now.
-      if (expiresAt !== null) this.#store.expireUnlimited(expiresAt, now);
+      if (expiresAt !== null) {
+        await this.#adoptUnlimited(user.id, now);
+        this.#store.expireUnlimited(expiresAt, now);
+      }
       // No sealed pair: inside the window the old token is refused quietly, after it, it is reuse.
       this.#store.advance(session.id, hash, null, expiresAt, now);
       this.#store.setRole(input.role);
