@@ -1,5 +1,5 @@
 /**
- * Review: the session limit's evictions are written by the sign-in's D1 batch (src/sessions/issue.ts),
+ * The session limit's evictions are written by the sign-in's D1 batch (src/sessions/issue.ts),
  * not by the user's object, so the object still holds an evicted session's token state. A rotated
  * token presented again inside the reuse window is answered from the sealed successor pair without
  * any D1 read: an evicted (revoked) session must not get a 200 and a fresh pair.
