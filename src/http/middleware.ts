@@ -308,7 +308,10 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
     });
   }
   const headers: Record<string, string> = {};
-  if (authError.status === 401) headers["WWW-Authenticate"] = `Bearer error="${authError.code === "invalid_token" ? "invalid_token" : "invalid_request"}"`;
+  // RFC 6750 §3: a bearer token's problem names `invalid_token`; other 401s (a wrong password, an
+  // unverified address) are no token problem, so the challenge carries no error code (`invalid_request`
+  // belongs with a 400).
+  if (authError.status === 401) headers["WWW-Authenticate"] = authError.code === "invalid_token" ? 'Bearer error="invalid_token"' : "Bearer";
   if (authError.retryAfter !== undefined) headers["Retry-After"] = String(authError.retryAfter);
   return c.json(authError.toJSON(), authError.status as 400, headers);
 };

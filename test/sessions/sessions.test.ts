@@ -3,7 +3,7 @@
  * makes every authenticated route refuse an access token whose session has ended.
  */
 import { describe, expect, it } from "vitest";
-import { call, expectError, guest, json, login, refreshWith, verifiedAccount } from "../helpers";
+import { call, expectError, guest, json, login, refreshWith, uniqueEmail, verifiedAccount } from "../helpers";
 
 const me = (token: string) => call("/v1/auth/me", { token });
 const list = async (token: string) => {
@@ -105,9 +105,15 @@ describe("authentication", () => {
   it("answers 401 with WWW-Authenticate for a missing or malformed bearer token", async () => {
     const missing = await call("/v1/auth/me");
     await expectError(missing, 401, "invalid_token");
-    expect(missing.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect(missing.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
     await expectError(await call("/v1/auth/me", { headers: { authorization: "Basic abc" } }), 401, "invalid_token");
     await expectError(await call("/v1/auth/me", { token: "a.b.c" }), 401, "invalid_token");
+  });
+
+  it("challenges a wrong password with a plain Bearer, no error code (RFC 6750 §3: no token was at fault)", async () => {
+    const response = await call("/v1/auth/login", { body: { email: uniqueEmail("challenge"), password: "wrong-password-123" } });
+    await expectError(response, 401, "invalid_credentials");
+    expect(response.headers.get("www-authenticate")).toBe("Bearer");
   });
 
   it("refuses a token it has already verified once its session ends", async () => {
