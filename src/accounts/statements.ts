@@ -71,6 +71,15 @@ export function userIdByIdentifier(db: DrizzleD1Database, normalizedIdentifier: 
     .limit(1);
 }
 
+/**
+ * Whether the account is disabled now: what a sign-in asks after its batch's guard did not hold (the
+ * account disabled, or gone), to answer 403 `account_disabled` rather than its own refusal.
+ */
+export async function userIsDisabled(db: DrizzleD1Database, userId: string): Promise<boolean> {
+  const row = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, userId)).get();
+  return row?.disabledAt != null;
+}
+
 /** The user with this normalised email, if any (one row at most: the column is UNIQUE). */
 export function userByEmail(db: DrizzleD1Database, emailNormalized: string) {
   return db.select().from(users).where(eq(users.emailNormalized, emailNormalized)).get();

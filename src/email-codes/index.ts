@@ -35,6 +35,7 @@ import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { sendMail } from "../mail";
 import { checkLogoUrl, cleanPlatformName, linkBase } from "../mail/links";
+import { userIsDisabled } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
@@ -173,7 +174,7 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
       alsoRun: [db.delete(emailCodes).where(theCode)],
     });
     if (pair) return pair;
-    if (await isDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
+    if (await userIsDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
     return wrongCode(deps, db, email, owner, undefined);
   }
 
@@ -242,14 +243,8 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
   }
   const pair = await signIn(deps, { userId: owner.id, method: "code" });
   if (pair) return pair;
-  if (await isDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
+  if (await userIsDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
   throw invalidCode();
-}
-
-/** Whether the account is disabled now (after a sign-in's guard did not hold: disabled, or gone). */
-async function isDisabled(db: DrizzleD1Database, userId: string): Promise<boolean> {
-  const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, userId)).get();
-  return current?.disabledAt != null;
 }
 
 /** Deletes codes that expired before `before` (ms): the daily clean-up's part (src/maintenance). */

@@ -30,6 +30,7 @@ import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { passkeys } from "../passkeys/schema";
+import { userIsDisabled } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
@@ -108,8 +109,7 @@ async function startSession(deps: Deps, user: UserRow, method: SignInMethod): Pr
   if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
   const pair = await signIn(deps, { userId: user.id, method, role: user.isGuest ? "guest" : "user" });
   if (pair) return pair;
-  const [now] = await drizzle(deps.env.DB).select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id));
-  if (now?.disabledAt) throw new AuthError("account_disabled", "This account is disabled");
+  if (await userIsDisabled(drizzle(deps.env.DB), user.id)) throw new AuthError("account_disabled", "This account is disabled");
   throw new AuthError("invalid_credentials", "The account is gone");
 }
 

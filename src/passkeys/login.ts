@@ -24,6 +24,7 @@ import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { log } from "../http/log";
 import { loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import { userIsDisabled } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { CHALLENGE_TTL_MS, createChallenge, spendChallengeStatement, spentChallenge, verifyCeremony } from "./challenges";
@@ -116,8 +117,7 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
     ],
   });
   if (pair) return pair;
-  const current = await db.select({ disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id)).get();
-  if (current?.disabledAt != null) throw new AuthError("account_disabled", "This account is disabled");
+  if (await userIsDisabled(db, user.id)) throw new AuthError("account_disabled", "This account is disabled");
   throw refused();
 }
 

@@ -33,13 +33,12 @@ import { insertWhere } from "../db/insert-where";
 import { activity, sessions } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { insertGuestStatement, recordSignInStatement, userMatches } from "../accounts/statements";
-import { publicUser } from "../accounts/users";
 import { activityStatement } from "../activity";
 import type { SignInMethod } from "../activity";
 import { clearLoginAttemptsStatement } from "../rate-limit";
-import { signAccessToken } from "../tokens";
 import type { ClientInfo, IssuedPair, Role } from "../types";
-import { refreshExpiry, secondsLeft } from "./expiry";
+import { refreshExpiry } from "./expiry";
+import { tokenPair } from "./pair";
 import { makeRefreshToken } from "./refresh-token";
 import { liveSession } from "./statements";
 
@@ -111,16 +110,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const user = (results[userAt] as UserRow[])[0];
   if (!user) throw new Error("user row missing after session insert");
 
-  const access = await signAccessToken(deps.config, { userId: input.userId, sessionId, role });
-  return {
-    accessToken: access.token,
-    refreshToken,
-    expiresIn: access.expiresIn,
-    refreshExpiresIn: secondsLeft(expiresAt, now),
-    sessionId,
-    role,
-    user: publicUser(user),
-  };
+  return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt }, refreshToken, user, now);
 }
 
 /**

@@ -39,8 +39,8 @@ import { selectUserStatement, userMatches } from "../accounts/statements";
 import { publicUser } from "../accounts/users";
 import { activityStatement } from "../activity";
 import type { ActivityType } from "../activity";
-import { signAccessToken } from "../tokens";
-import { refreshExpiry, secondsLeft } from "./expiry";
+import { refreshExpiry } from "./expiry";
+import { tokenPair } from "./pair";
 import { liveSession, livenessStatement } from "./statements";
 import type { ClientInfo, IssuedPair, PublicUser, Role } from "../types";
 
@@ -114,17 +114,7 @@ export class UserSessions extends DurableObject<Env> {
   }
 
   async #pair(userId: string, sessionId: string, role: Role, user: UserRow, expiresAt: number | null, now: number): Promise<IssuedPair> {
-    const refreshToken = makeRefreshToken(userId, sessionId);
-    const access = await signAccessToken(this.#config, { userId, sessionId, role });
-    return {
-      accessToken: access.token,
-      refreshToken,
-      expiresIn: access.expiresIn,
-      refreshExpiresIn: secondsLeft(expiresAt, now),
-      sessionId,
-      role,
-      user: publicUser(user),
-    };
+    return tokenPair(this.#config, { userId, sessionId, role, expiresAt }, makeRefreshToken(userId, sessionId), user, now);
   }
 
   /**

@@ -1,0 +1,35 @@
+/**
+ * The token pair a sign-in or a rotation answers with (API.md §2 TokenPair): a new access token
+ * signed for the session, the refresh token given, and the account's public fields. One shape for
+ * the sign-in batch (src/sessions/issue.ts) and the user's object (src/sessions/user-object.ts).
+ *
+ * @example
+ * const pair = await tokenPair(config, { userId, sessionId, role, expiresAt }, refreshToken, userRow, Date.now());
+ */
+import type { Config } from "../config";
+import type { UserRow } from "../db/schema";
+import { publicUser } from "../accounts/users";
+import { signAccessToken } from "../tokens";
+import type { IssuedPair, Role } from "../types";
+import { secondsLeft } from "./expiry";
+
+/** `expiresAt` and `now` in ms; `refreshExpiresIn` is null when the refresh token never expires. */
+export async function tokenPair(
+  config: Config,
+  session: { userId: string; sessionId: string; role: Role; expiresAt: number | null },
+  refreshToken: string,
+  user: UserRow,
+  now: number,
+): Promise<IssuedPair> {
+  const { userId, sessionId, role } = session;
+  const access = await signAccessToken(config, { userId, sessionId, role });
+  return {
+    accessToken: access.token,
+    refreshToken,
+    expiresIn: access.expiresIn,
+    refreshExpiresIn: secondsLeft(session.expiresAt, now),
+    sessionId,
+    role,
+    user: publicUser(user),
+  };
+}
