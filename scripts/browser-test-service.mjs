@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync 
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateDevKey } from "./dev-key.mjs";
+import { generateDevKey, generateMfaKey } from "./dev-key.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const STARTUP_MS = 90_000;
@@ -67,7 +67,7 @@ export default async function setup(project) {
   // The service's own origin may be a mail's baseUrl, so the pages' link back to the app is testable;
   // the provider's test app is the web sign-in's redirect_uri.
   const redirectOrigins = [url, providerApp].filter(Boolean).join(",");
-  writeFileSync(envFile, `ENVIRONMENT=development\nREDIRECT_ORIGINS=${redirectOrigins}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
+  writeFileSync(envFile, `ENVIRONMENT=development\nREDIRECT_ORIGINS=${redirectOrigins}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\nMFA_ENCRYPTION_KEY=${generateMfaKey()}\n`, { mode: 0o600 });
   const log = openSync(logPath, "a");
   const child = spawn(
     process.execPath,

@@ -24,6 +24,7 @@ import { accountPages } from "./pages/account-pages";
 import { loadConfig } from "./config";
 import { v1EmailCode } from "./routes/v1-email-code";
 import { v1Passkeys } from "./routes/v1-passkeys";
+import { v1Mfa } from "./routes/v1-mfa";
 import { identityRoutes } from "./routes/v1-identities";
 
 const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -42,6 +43,7 @@ app.route("/v1/auth", v1Account);
 app.route("/v1/admin", admin);
 app.route("/v1/auth", v1EmailCode);
 app.route("/v1/auth", v1Passkeys);
+app.route("/v1/auth", v1Mfa);
 app.route("/v1/auth", identityRoutes);
 app.route("/auth", compat);
 app.route("/_dev", devMail);

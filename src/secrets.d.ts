@@ -6,6 +6,7 @@ declare namespace Cloudflare {
     PASSWORD_PEPPER?: string;
     MAIL_API_KEY?: string;
     ADMIN_API_KEY?: string;
+    MFA_ENCRYPTION_KEY?: string;
     [oidcSecret: `OIDC_SECRET_${string}`]: string | undefined;
     /** The [assets] binding of wrangler.toml (Scalar's script for /docs), until `wrangler types` is rerun. */
     ASSETS: Fetcher;

@@ -57,6 +57,14 @@ export function recordSignInStatement(db: DrizzleD1Database, userId: string, at:
   return db.update(users).set({ lastSignInAt: at }).where(and(eq(users.id, userId), onlyIf));
 }
 
+/**
+ * Sets whether the account has an active second factor (`users.mfa_enabled`, API.md §15), only while
+ * `onlyIf` holds: src/mfa writes it in the batch that activates or removes the factor.
+ */
+export function setMfaEnabledStatement(db: DrizzleD1Database, userId: string, enabled: boolean, at: number, onlyIf?: SQL) {
+  return db.update(users).set({ mfaEnabled: enabled, updatedAt: at }).where(and(eq(users.id, userId), onlyIf));
+}
+
 /** Reads one user row, for a batch (an empty result when there is none). */
 export function selectUserStatement(db: DrizzleD1Database, userId: string) {
   return db.select().from(users).where(eq(users.id, userId));

@@ -9,6 +9,7 @@
  * const page = await searchUsers(deps, { query: "ada", limit: 50 });
  * await disableUser(deps, userId);
  */
+import { endChallengesStatement } from "../mfa/statements";
 import { and, asc, count, eq, gt, isNotNull, isNull, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
@@ -22,8 +23,9 @@ import { userSessions } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
 
 export { deleteAccountOrThrow as deleteUser } from "../deletion";
+export { adminResetMfa as resetMfa } from "../mfa";
 
-/** API.md §10: `User` + { disabled, lastSignInAt, sessionCount, hasPassword }. */
+/** API.md §10: `User` (with `mfaEnabled`) + { disabled, lastSignInAt, sessionCount, hasPassword }. */
 export interface AdminUser extends PublicUser {
   disabled: boolean;
   lastSignInAt: string | null;
@@ -156,6 +158,8 @@ async function setDisabled(deps: Deps, userId: string, disabled: boolean): Promi
       .where(and(eq(users.id, userId), disabled ? isNull(users.disabledAt) : isNotNull(users.disabledAt))),
     activityStatement(db, { userId, type: disabled ? "account_disabled" : "account_enabled", client: null, at: now }, changed),
     db.select().from(users).where(eq(users.id, userId)),
+    // API.md §15: a disable ends every pending mfaToken.
+    ...(disabled ? [endChallengesStatement(db, userId)] : []),
   ]);
   void updated;
   void event;

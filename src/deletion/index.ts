@@ -15,6 +15,7 @@
  * import { deleteAccount } from "../deletion";
  * const deleted = await deleteAccount(deps, userId); // UserRow | null (no such user)
  */
+import { endChallengesStatement, removeFactorsStatements } from "../mfa/statements";
 import { and, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -34,6 +35,7 @@ import { deletedNoticeMail, deletionMail } from "../mail/lifecycle-templates";
 import { createTokenStatements, redeemToken } from "../one-time-tokens";
 import { limitRecoveryMail } from "../rate-limit";
 import { requireReauthentication } from "../accounts/reauthentication";
+import type { ReauthProof } from "../accounts/reauthentication";
 import type { Auth } from "../sessions";
 
 /**
@@ -52,6 +54,9 @@ export function deletionStatements(db: ReturnType<typeof drizzle>, userId: strin
     db.delete(identities).where(and(eq(identities.userId, userId), onlyIf)),
     db.delete(sessions).where(and(eq(sessions.userId, userId), onlyIf)),
     db.delete(counters).where(and(eq(counters.key, `login:${userId}`), onlyIf)),
+    // The second factor (API.md §15): its factors, recovery codes and pending mfaTokens.
+    endChallengesStatement(db, userId, onlyIf),
+    ...removeFactorsStatements(db, userId, onlyIf),
     db.delete(users).where(and(eq(users.id, userId), onlyIf)).returning(),
   ] as const;
 }
@@ -101,8 +106,8 @@ export async function deleteAccount(deps: Deps, userId: string, options: DeleteA
 }
 
 /** `DELETE /v1/auth/me`: re-authenticates (API.md §9), then deletes the caller's account. */
-export async function deleteOwnAccount(deps: Deps, auth: Auth, password: string | undefined): Promise<void> {
-  await requireReauthentication(deps, auth, password);
+export async function deleteOwnAccount(deps: Deps, auth: Auth, proof: ReauthProof | string | undefined): Promise<void> {
+  await requireReauthentication(deps, auth, proof);
   await deleteAccount(deps, auth.userId);
 }
 

@@ -46,7 +46,7 @@ export const Envelope = z
   .openapi("Envelope");
 
 /** Document 000's spelling of the canonical names its bodies use (camelCase input is accepted too). */
-export const SNAKE_000 = { accessToken: "access_token", refreshToken: "refresh_token", profilePicture: "profile_picture" } as const;
+export const SNAKE_000 = { accessToken: "access_token", refreshToken: "refresh_token", profilePicture: "profile_picture", mfaToken: "mfa_token" } as const;
 
 /** Document 000's refresh proves the session twice: the (possibly expired) access token and the refresh token. */
 export const RefreshWithAccessBody = z

@@ -49,6 +49,7 @@ export const User = z
     emailVerified: z.boolean(),
     profilePicture: z.string().nullable(),
     createdAt: z.string().openapi({ format: "date-time" }),
+    mfaEnabled: z.boolean().openapi({ description: "Whether the account has an active second factor (API.md §15)" }),
   })
   .openapi("User");
 
@@ -60,6 +61,7 @@ export const TokenPair = z
     expiresIn: z.number().int().openapi({ example: 3600 }),
     refreshExpiresIn: z.number().int().nullable().openapi({ description: "null for guests: their refresh tokens do not expire" }),
     sessionId: z.uuid(),
+    aal: z.enum(["aal1", "aal2"]).openapi({ description: "The session's assurance level (API.md §15): aal2 when two factors or a passkey proved it" }),
     user: User,
   })
   .openapi("TokenPair");
@@ -82,6 +84,8 @@ export const ErrorBody = z
     error: z.enum(ERROR_CODES),
     message: z.string(),
     details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    mfaToken: z.string().optional().openapi({ description: "mfa_required only (API.md §15): the token for POST /v1/auth/mfa/verify, valid 5 minutes (document 000's door: mfa_token)" }),
+    factors: z.array(z.enum(["totp", "recovery_code"])).optional().openapi({ description: "mfa_required only: the kinds of second factor the account can answer with" }),
   })
   .openapi("Error");
 
@@ -124,8 +128,18 @@ export const ResetBody = z
   .object({ email: Email, token: OpaqueToken, newPassword: Password })
   .openapi("ResetPasswordBody");
 
+/**
+ * A second factor sent with a sensitive change (API.md §15 step-up): a code from the authenticator
+ * app, or a recovery code. Needed, beside the password, only by an account with an active factor
+ * whose access token is not aal2 from the last 10 minutes.
+ */
+export const SecondFactorFields = {
+  code: z.string().min(1).max(16).optional().openapi({ description: "A current TOTP code (accounts with a second factor; API.md §15)", example: "492039" }),
+  recoveryCode: z.string().min(1).max(64).optional().openapi({ description: "A recovery code, instead of `code`" }),
+};
+
 export const ChangePasswordBody = z
-  .object({ currentPassword: Password, newPassword: Password, revokeOtherSessions: z.boolean().optional() })
+  .object({ currentPassword: Password, newPassword: Password, revokeOtherSessions: z.boolean().optional(), ...SecondFactorFields })
   .openapi("ChangePasswordBody");
 
 export const SessionParams = z.object({

@@ -15,13 +15,19 @@ import type { PublicUser } from "../accounts/users";
 import { loadConfig } from "../config";
 import type { Deps } from "../http/deps";
 import { authenticateToken } from "../sessions";
-import type { Role } from "../tokens";
+import type { Aal, Role } from "../tokens";
 
 /** A live session's owner: public user fields only (no hash, no internal columns). */
 export interface VerifiedSession {
   userId: string;
   sessionId: string;
   role: Role;
+  /** How strongly the session was proven (API.md §15): "aal1" or "aal2". */
+  aal: Aal;
+  /** The methods that proved it, in order. */
+  amr: string[];
+  /** The session's latest sign-in or step-up, seconds since the epoch. */
+  authTime: number;
   user: PublicUser;
 }
 
@@ -42,7 +48,7 @@ export class AuthRpc extends WorkerEntrypoint<Env> {
     };
     try {
       const auth = await authenticateToken(deps, accessToken);
-      return { userId: auth.userId, sessionId: auth.sessionId, role: auth.role, user: publicUser(auth.user) };
+      return { userId: auth.userId, sessionId: auth.sessionId, role: auth.role, aal: auth.aal, amr: auth.amr, authTime: auth.authTime, user: publicUser(auth.user) };
     } catch {
       return null;
     }
