@@ -11,6 +11,7 @@
  * const verifier = createVerifier({ jwksUrl: "https://auth.example.com/.well-known/jwks.json", issuer: "edge-auth", audience: "edge-auth-clients" });
  * const { userId, role } = await verifier.verify(token);
  * app.use("/api/*", edgeAuth({ binding: env.AUTH }));   // or edgeAuth({ jwksUrl, issuer, audience })
+ * app.use("/api/billing/*", edgeAuth({ binding: env.AUTH, requireAal: "aal2" })); // 403 below aal2
  */
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
@@ -35,13 +36,27 @@ export interface AccessTokenClaims extends JWTPayload {
   iat: number;
   exp: number;
   role: "guest" | "user";
+  /** API.md §15: "aal2" when two factors or a passkey proved the session. */
+  aal: Aal;
+  /** The methods that proved the session, in order (password, code, passkey, id_token, oauth, guest, totp, recovery_code). */
+  amr: string[];
+  /** The session's latest sign-in or step-up, seconds since the epoch. */
+  auth_time: number;
 }
+
+/** An authenticator assurance level (NIST SP 800-63B-4). */
+export type Aal = "aal1" | "aal2";
 
 /** Who a verified token belongs to. */
 export interface VerifiedToken {
   userId: string;
   sessionId: string;
   role: "guest" | "user";
+  /** API.md §15: how strongly the session was proven. */
+  aal: Aal;
+  amr: string[];
+  /** Seconds since the epoch. */
+  authTime: number;
   claims: AccessTokenClaims;
 }
 
@@ -51,7 +66,7 @@ export interface Verifier {
 }
 
 /** The claims every access token carries; a token without one is not ours. */
-const REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "role"];
+const REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "role", "aal", "amr", "auth_time"];
 
 /** A JWKS verifier; keys are fetched once, cached, and refetched on an unknown `kid` (jose). */
 export function createVerifier(options: VerifierOptions): Verifier {
@@ -66,10 +81,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
         requiredClaims: REQUIRED_CLAIMS,
       });
       const claims = payload as AccessTokenClaims;
-      if (typeof claims.sid !== "string" || (claims.role !== "guest" && claims.role !== "user")) {
+      if (
+        typeof claims.sid !== "string" || (claims.role !== "guest" && claims.role !== "user") ||
+        (claims.aal !== "aal1" && claims.aal !== "aal2") || !Array.isArray(claims.amr) || typeof claims.auth_time !== "number"
+      ) {
         throw new TypeError("The token lacks the service's session claims");
       }
-      return { userId: claims.sub, sessionId: claims.sid, role: claims.role, claims };
+      return { userId: claims.sub, sessionId: claims.sid, role: claims.role, aal: claims.aal, amr: claims.amr, authTime: claims.auth_time, claims };
     },
   };
 }
@@ -82,6 +100,9 @@ export interface VerifiedSession {
   userId: string;
   sessionId: string;
   role: "guest" | "user";
+  aal: Aal;
+  amr: string[];
+  authTime: number;
   user: PublicUser;
 }
 
@@ -93,7 +114,13 @@ export interface AuthRpcBinding {
 /** `c.get("auth")`: from the JWKS (claims) or from the binding (user). */
 export type EdgeAuth = (VerifiedToken & { user?: undefined }) | (VerifiedSession & { claims?: undefined });
 
-export type EdgeAuthOptions = VerifierOptions | { verifier: Verifier } | { binding: AuthRpcBinding };
+export type EdgeAuthOptions = (VerifierOptions | { verifier: Verifier } | { binding: AuthRpcBinding }) & {
+  /**
+   * API.md §15: answer 403 `forbidden` unless the session is at least this level (the app then
+   * asks the user to step up: `auth.mfa.stepUp({ code })`, or to sign in with a passkey).
+   */
+  requireAal?: Aal;
+};
 
 export interface EdgeAuthEnv {
   Variables: { auth: EdgeAuth };
@@ -118,6 +145,9 @@ export function edgeAuth<E extends EdgeAuthEnv = EdgeAuthEnv>(options: EdgeAuthO
         401,
         { "WWW-Authenticate": 'Bearer error="invalid_token"' },
       );
+    }
+    if (options.requireAal === "aal2" && auth.aal !== "aal2") {
+      return c.json({ statusCode: 403, error: "forbidden", message: "This needs a session proven with a second factor (aal2): step up first" }, 403);
     }
     (c as unknown as Context<EdgeAuthEnv>).set("auth", auth);
     await next();

@@ -11,27 +11,19 @@ import { deps, router } from "../http";
 import { limited, requireAuth } from "../http/middleware";
 import * as mfa from "../mfa";
 import { tokenPair } from "./present";
-import { Password, SecondFactorFields, TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+import {
+  Factor, FactorParams, MfaActivateBody, MfaEnrollBody, MfaEnrollment, MfaFactors, MfaReauthBody, MfaRecoveryCodes, MfaStepUpBody, MfaVerifyBody,
+  RecoveryCodes, bodyOf, optionalJson,
+} from "./mfa-schemas";
 
 const tags = ["v1", "mfa"];
-const Code = z.string().min(1).max(16).openapi({ example: "492039" });
-const Factor = z
-  .object({ id: z.uuid(), type: z.literal("totp"), createdAt: z.string().openapi({ format: "date-time" }), lastUsedAt: z.string().nullable().openapi({ format: "date-time" }) })
-  .openapi("MfaFactor");
-const RecoveryCodes = z.array(z.string()).openapi({ description: "Ten single-use codes, shown once", example: ["k3mz-8qpa-77tw"] });
-const VerifyBody = z.object({ mfaToken: z.string().min(1).max(512), ...SecondFactorFields }).openapi("MfaVerifyBody");
-const StepUpBody = z.object(SecondFactorFields).openapi("MfaStepUpBody");
-const ReauthBody = z.object({ password: Password.optional(), ...SecondFactorFields }).openapi("MfaReauthenticationBody");
-const FactorParams = z.object({ factorId: z.uuid().transform((id) => id.toLowerCase()).openapi({ param: { name: "factorId", in: "path" } }) });
-const optionalJson = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: false });
-const bodyOf = <T>(value: T | undefined) => (value ?? {}) as NonNullable<T>;
-
 export const v1Mfa = router()
   .openapi(
     createRoute({
       method: "post", path: "/mfa/verify", tags, operationId: "mfaVerify", middleware: limited("login"),
       summary: "Finish a sign-in that answered mfa_required, with a TOTP code or a recovery code",
-      request: { body: json(VerifyBody) },
+      request: { body: json(MfaVerifyBody) },
       responses: { 200: jsonContent(TokenPair, "Tokens for the new session (aal2)"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
     async (c) => c.json(tokenPair(await mfa.verifyMfa(deps(c), c.req.valid("json"))), 200),
@@ -40,9 +32,9 @@ export const v1Mfa = router()
     createRoute({
       method: "post", path: "/mfa/totp", tags, operationId: "mfaEnrollTotp", security: bearer, middleware: limited("account", requireAuth),
       summary: "Start enrolling an authenticator app: a pending factor (15 minutes) and its secret, shown once",
-      request: { body: optionalJson(z.object({ password: Password.optional().openapi({ description: "§9 re-authentication: required when the account has a password" }) }).openapi("MfaEnrollBody")) },
+      request: { body: optionalJson(MfaEnrollBody) },
       responses: {
-        200: jsonContent(z.object({ factorId: z.uuid(), secret: z.string().openapi({ description: "base32" }), otpauthUri: z.string() }).openapi("MfaEnrollment"), "The pending factor"),
+        200: jsonContent(MfaEnrollment, "The pending factor"),
         ...errorResponses(400, 401, 403, 404, 409, 429),
       },
     }),
@@ -52,7 +44,7 @@ export const v1Mfa = router()
     createRoute({
       method: "post", path: "/mfa/totp/activate", tags, operationId: "mfaActivateTotp", security: bearer, middleware: limited("account", requireAuth),
       summary: "Turn the pending factor on with its first code: recovery codes, and the calling session at aal2",
-      request: { body: json(z.object({ factorId: z.uuid().transform((id) => id.toLowerCase()), code: Code }).openapi("MfaActivateBody")) },
+      request: { body: json(MfaActivateBody) },
       responses: {
         200: jsonContent(z.object({ factor: Factor, recoveryCodes: RecoveryCodes, tokens: TokenPair }).openapi("MfaActivation"), "The active factor"),
         ...errorResponses(400, 401, 403, 404, 409, 429),
@@ -68,7 +60,7 @@ export const v1Mfa = router()
       method: "get", path: "/mfa", tags, operationId: "mfaList", security: bearer, middleware: limited("account", requireAuth),
       summary: "The caller's active second factor and how many recovery codes are unused",
       responses: {
-        200: jsonContent(z.object({ factors: z.array(Factor), recoveryCodesRemaining: z.number().int() }).openapi("MfaFactors"), "The factors"),
+        200: jsonContent(MfaFactors, "The factors"),
         ...errorResponses(401, 429),
       },
     }),
@@ -78,7 +70,7 @@ export const v1Mfa = router()
     createRoute({
       method: "delete", path: "/mfa/totp/{factorId}", tags, operationId: "mfaRemoveTotp", security: bearer, middleware: limited("account", requireAuth),
       summary: "Remove the factor and every recovery code (step-up: aal2 within 10 minutes, or password and code)",
-      request: { params: FactorParams, body: optionalJson(ReauthBody) },
+      request: { params: FactorParams, body: optionalJson(MfaReauthBody) },
       responses: { 204: { description: "Removed" }, ...errorResponses(400, 401, 403, 404, 429) },
     }),
     async (c) => {
@@ -90,8 +82,8 @@ export const v1Mfa = router()
     createRoute({
       method: "post", path: "/mfa/recovery-codes", tags, operationId: "mfaRegenerateRecoveryCodes", security: bearer, middleware: limited("account", requireAuth),
       summary: "A new set of recovery codes; the old set stops working (step-up)",
-      request: { body: optionalJson(ReauthBody) },
-      responses: { 200: jsonContent(z.object({ recoveryCodes: RecoveryCodes }).openapi("MfaRecoveryCodes"), "The new codes"), ...errorResponses(400, 401, 403, 404, 429) },
+      request: { body: optionalJson(MfaReauthBody) },
+      responses: { 200: jsonContent(MfaRecoveryCodes, "The new codes"), ...errorResponses(400, 401, 403, 404, 429) },
     }),
     async (c) => c.json({ recoveryCodes: await mfa.regenerateRecoveryCodes(deps(c), c.get("auth"), bodyOf(c.req.valid("json"))) }, 200),
   )
@@ -99,7 +91,7 @@ export const v1Mfa = router()
     createRoute({
       method: "post", path: "/mfa/step-up", tags, operationId: "mfaStepUp", security: bearer, middleware: limited("login", requireAuth),
       summary: "Prove the second factor again: the same session at aal2, auth_time now",
-      request: { body: json(StepUpBody) },
+      request: { body: json(MfaStepUpBody) },
       responses: { 200: jsonContent(TokenPair, "The session's new pair"), ...errorResponses(400, 401, 404, 429) },
     }),
     async (c) => c.json(tokenPair(await mfa.stepUp(deps(c), c.get("auth"), c.req.valid("json"))), 200),
