@@ -66,7 +66,19 @@ export interface Verifier {
 }
 
 /** The claims every access token carries; a token without one is not ours. */
-const REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "role", "aal", "amr", "auth_time"];
+const REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "role"];
+
+/**
+ * `aal`, `amr` and `auth_time` (API.md §15), as the service reads them: a token signed before they
+ * existed (none of the three) is aal1 with no methods, proven at `iat`; a partial or malformed set
+ * is refused (undefined).
+ */
+function assurance(claims: Partial<AccessTokenClaims>): { aal: Aal; amr: string[]; authTime: number } | undefined {
+  const { aal, amr, auth_time: authTime, iat } = claims;
+  if (aal === undefined && amr === undefined && authTime === undefined) return typeof iat === "number" ? { aal: "aal1", amr: [], authTime: iat } : undefined;
+  if ((aal !== "aal1" && aal !== "aal2") || !Array.isArray(amr) || !amr.every((m) => typeof m === "string") || typeof authTime !== "number") return undefined;
+  return { aal, amr, authTime };
+}
 
 /** A JWKS verifier; keys are fetched once, cached, and refetched on an unknown `kid` (jose). */
 export function createVerifier(options: VerifierOptions): Verifier {
@@ -81,13 +93,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
         requiredClaims: REQUIRED_CLAIMS,
       });
       const claims = payload as AccessTokenClaims;
-      if (
-        typeof claims.sid !== "string" || (claims.role !== "guest" && claims.role !== "user") ||
-        (claims.aal !== "aal1" && claims.aal !== "aal2") || !Array.isArray(claims.amr) || typeof claims.auth_time !== "number"
-      ) {
+      const level = assurance(claims);
+      if (typeof claims.sid !== "string" || (claims.role !== "guest" && claims.role !== "user") || !level) {
         throw new TypeError("The token lacks the service's session claims");
       }
-      return { userId: claims.sub, sessionId: claims.sid, role: claims.role, aal: claims.aal, amr: claims.amr, authTime: claims.auth_time, claims };
+      return { userId: claims.sub, sessionId: claims.sid, role: claims.role, ...level, claims };
     },
   };
 }
