@@ -16,7 +16,7 @@ import { profilePicture } from "./avatars";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
-import { AuthError, invalidRequest } from "../http/errors";
+import { AuthError, MfaRequiredError, invalidRequest } from "../http/errors";
 import { pageLink, serviceBase } from "../mail/links";
 import { sendMail } from "../mail";
 import { resetNoticeMail, verificationMail } from "../mail/templates";
@@ -206,7 +206,11 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   }
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
   // happens only while the checked hash is still the account's, so a reset meanwhile wins.
-  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement] });
+  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement] }).catch((error: unknown) => {
+    // mfa_required: the batch ran (its release with it); the second factor is asked for.
+    if (error instanceof MfaRequiredError) release.pending = false;
+    throw error;
+  });
   release.pending = false; // the batch ran (for a null pair too: only its guarded statements did nothing)
   const pair = first ?? (await signInWithNewerHash(deps, user, input.password));
   if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");

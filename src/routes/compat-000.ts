@@ -34,7 +34,7 @@ export const compat000 = router()
       method: "post", path: "/login", operationId: "doc000Login", tags, middleware: [spelled(SNAKE_000), ...limited("login")],
       summary: "Sign in with email or username and password (document 000)",
       request: { body: json(LoginBody) },
-      responses: { 200: jsonContent(TokenResponse, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
+      responses: { 200: jsonContent(TokenResponse, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
     async (c) => c.json(tokenResponse(await accounts.login(deps(c), c.req.valid("json"))), 200),
   )

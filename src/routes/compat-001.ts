@@ -34,7 +34,7 @@ export const compat001 = router()
       method: "post", path: "/signin", operationId: "doc001Signin", tags, middleware: limited("login"),
       summary: "Sign in with email and password (document 001)",
       request: { body: json(SigninBody) },
-      responses: { 200: jsonContent(TokenEnvelope, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
+      responses: { 200: jsonContent(TokenEnvelope, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
     async (c) => c.json(envelope(200, "Signed in", tokenPair(await accounts.login(deps(c), c.req.valid("json")))), 200),
   )

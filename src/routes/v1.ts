@@ -84,7 +84,7 @@ export const v1 = router()
       method: "post", path: "/login", operationId: "v1Login", tags, middleware: limited("login"),
       summary: "Sign in with email or username and password",
       request: { body: json(LoginBody) },
-      responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
+      responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
     async (c) => c.json(tokenPair(await accounts.login(deps(c), c.req.valid("json"))), 200),
   )
