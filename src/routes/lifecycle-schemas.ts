@@ -47,7 +47,10 @@ export const ActivityEvent = z
     ipAddress: z.string().nullable(),
     userAgent: z.string().nullable(),
     sessionId: z.string().nullable(),
-    method: z.string().optional().openapi({ description: "sign_in and sign_in_failed only: password, code, passkey, id_token, oauth or guest" }),
+    method: z.string().optional().openapi({
+      description:
+        "sign_in and sign_in_failed: password, code, passkey, id_token, oauth or guest; an aal2 sign-in names both methods joined by + (password+totp, code+recovery_code); mfa_failed: totp or recovery_code",
+    }),
   })
   .openapi("ActivityEvent");
 
