@@ -3,9 +3,11 @@
  * ±1 step, each step once per factor, the secret encrypted at rest, ten hashed single-use recovery
  * codes, and the rules around a pending or second factor.
  */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import * as OTPAuth from "otpauth";
 import { describe, expect, it } from "vitest";
-import { call, claims, env, expectError, json, login, mailbox, verifiedAccount } from "../helpers";
+import worker from "../../src";
+import { BASE, call, claims, env, expectError, freshIp, json, login, mailbox, verifiedAccount } from "../helpers";
 import { Authenticator, enableMfa, firstFactor, mfaAccount, verify } from "./helpers";
 
 describe("enrolment and activation", () => {
@@ -137,5 +139,17 @@ describe("enrolment and activation", () => {
     const refreshed = await call("/v1/auth/refresh", { body: { refreshToken: other.refreshToken } });
     expect(refreshed.status).toBe(200);
     expect(claims((await json(refreshed)).accessToken)).toMatchObject({ aal: "aal1", amr: ["password"] });
+  });
+
+  it("is a 404 without MFA_ENCRYPTION_KEY", async () => {
+    const account = await verifiedAccount("mfa-nokey");
+    const pair = await login(account);
+    const { MFA_ENCRYPTION_KEY: _key, ...rest } = env as unknown as Record<string, unknown>;
+    const ctx = createExecutionContext();
+    const headers = { "content-type": "application/json", authorization: `Bearer ${pair.accessToken}`, "cf-connecting-ip": freshIp() };
+    const request = new Request(`${BASE}/v1/auth/mfa/totp`, { method: "POST", headers, body: JSON.stringify({ password: account.password }) });
+    const response = await worker.fetch(request, rest as unknown as Env, ctx);
+    await waitOnExecutionContext(ctx);
+    await expectError(response, 404, "not_found");
   });
 });
