@@ -12,7 +12,7 @@
  * responses: { 200: jsonContent(envelopeOf(TokenPair, "SigninEnvelope"), "Tokens") }
  */
 import { z } from "@hono/zod-openapi";
-import { Email, OpaqueToken, Password, PictureFile, PictureUrl, Username, Uuid } from "./schemas";
+import { Email, OpaqueToken, Password, PictureFile, PictureUrl, RefreshTokenField, Username, Uuid } from "./schemas";
 
 /** Document 000's user: the canonical User with snake_case names. */
 export const SnakeUser = z
@@ -52,7 +52,7 @@ export const SNAKE_000 = { accessToken: "access_token", refreshToken: "refresh_t
 export const RefreshWithAccessBody = z
   .object({
     access_token: z.string().min(1).max(4096).openapi({ description: "May be expired, but validly signed and of the same session" }),
-    refresh_token: OpaqueToken,
+    refresh_token: RefreshTokenField,
   })
   .openapi("RefreshWithAccessBody");
 
@@ -69,7 +69,7 @@ export const UpgradeForm000 = UpgradeBody000.extend({ profile_picture: z.union([
  */
 export const SignoutBody = z
   .object({
-    refresh_token: OpaqueToken.optional().openapi({ description: "Document 000: end this token's session" }),
+    refresh_token: RefreshTokenField.optional().openapi({ description: "Document 000: end this token's session" }),
     sessionIds: z
       .array(Uuid)
       .min(1)

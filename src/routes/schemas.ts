@@ -37,6 +37,12 @@ export const PictureFile = z
   .openapi({ type: "string", format: "binary", description: "PNG, JPEG, GIF or WebP, at most 2 MiB" });
 
 export const OpaqueToken = z.string().min(1).max(512);
+/**
+ * A refresh token field. Up to 4096 characters, as an access token field is: an access token sent
+ * here by mistake (API.md §15's claims make it longer than 512) must get the refresh route's 401
+ * `invalid_token`, not a 400 that tells it apart.
+ */
+export const RefreshTokenField = z.string().min(1).max(4096);
 /** Ids are stored in lower case; an upper-case spelling (iOS's `uuidString`) names the same one. */
 export const Uuid = z.uuid().transform((id) => id.toLowerCase());
 
@@ -110,7 +116,7 @@ export const UpgradeBody = z
   .openapi("UpgradeBody");
 export const UpgradeForm = UpgradeBody.extend({ profilePicture: z.union([PictureFile, PictureUrl]).optional() });
 
-export const RefreshBody = z.object({ refreshToken: OpaqueToken }).openapi("RefreshBody");
+export const RefreshBody = z.object({ refreshToken: RefreshTokenField }).openapi("RefreshBody");
 export const TokenBody = z.object({ token: OpaqueToken }).openapi("TokenBody");
 export const EmailBody = z.object({ email: Email }).openapi("EmailBody");
 
