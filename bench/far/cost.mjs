@@ -80,7 +80,7 @@ function usagePerUser(latency) {
 export function costModel(run) {
   if (!run.latency) return null;
   const u = usagePerUser(run.latency);
-  const bytesPerAccount = run.capacity?.bytes.account.perAccount ?? 5500;
+  const bytesPerAccount = run.capacity?.bytes.account.keptPerAccount ?? 5500;
   const bytesPerGuest = run.capacity?.bytes.guest.perAccount ?? 500;
   const { workers: w, d1, durableObjects: dob } = PRICES;
   const rows = [10e3, 100e3, 1e6].map((mau) => {

@@ -1,6 +1,7 @@
 /**
  * The far-user simulation's wrappers (bench only, never in src/): `env.DB` with the latency model's
- * round trip to D1's primary before every statement, batch, exec and Sessions-API call, and every
+ * round trip to D1's primary before every statement, batch and exec (reads in a Sessions-API session,
+ * `withSession`, pay the trip to a read replica instead, `BENCH_REPLICA_DELAY_MS`), and every
  * Durable Object stub call (fetch and RPC, on USER_SESSIONS and RATE_LIMITER) with the round trip to
  * an object near the caller. Each wrapper counts what it delays, into `counters` (one isolate runs the
  * Worker, AuthRpc and both object classes locally, so one set of module-level counters sees them all).
@@ -12,7 +13,7 @@
  * outbox (a mail API call in production) can be left out.
  *
  * @example
- * const env2 = farEnv(env, { d1Ms: 150, doMs: 4 });   // then hand env2 to the service
+ * const env2 = farEnv(env, { d1Ms: 150, doMs: 4, replicaMs: 10 });   // then hand env2 to the service
  * counters.request.d1Trips;                              // D1 round trips of the current request
  */
 
@@ -20,6 +21,8 @@
 export interface HopCount {
   /** D1 calls that crossed to the primary: statements, batches, execs. */
   d1Trips: number;
+  /** D1 reads sent to a read replica (Sessions API), not counted in d1Trips. */
+  d1ReplicaTrips: number;
   /** Of those, trips that had to wait for the one before (none in flight when it started): the serial trips. */
   d1Serial: number;
   /** D1 calls that wrote (a batch or statement with rows_written > 0): write transactions. */
@@ -38,7 +41,7 @@ export interface HopCount {
 }
 
 export function emptyCount(): HopCount {
-  return { d1Trips: 0, d1Serial: 0, d1Writes: 0, rowsRead: 0, rowsWritten: 0, changes: 0, writtenByTable: {}, doCalls: {}, devOnlyRows: 0, sizeAfter: 0 };
+  return { d1Trips: 0, d1ReplicaTrips: 0, d1Serial: 0, d1Writes: 0, rowsRead: 0, rowsWritten: 0, changes: 0, writtenByTable: {}, doCalls: {}, devOnlyRows: 0, sizeAfter: 0 };
 }
 
 /** Tables whose writes are development plumbing: in production mail goes to an API, not to D1. */
@@ -56,6 +59,8 @@ export interface Delays {
   d1Ms: number;
   /** Round trip to a Durable Object near the caller, ms (4). */
   doMs: number;
+  /** Round trip to a D1 read replica near the caller (Sessions API reads), ms. */
+  replicaMs: number;
 }
 
 const sleep = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
@@ -128,50 +133,80 @@ function tapMeta(session: object | undefined): void {
   }
 }
 
-/** One crossing to the primary: counted, serial if nothing else was in flight, delayed, then made. */
-async function trip<T>(delays: Delays, call: () => Promise<T>): Promise<T> {
+/** Where a query goes: D1's primary, or (through the Sessions API) a read replica. */
+type Target = "primary" | "replica";
+
+/** One crossing: counted (a replica read apart), serial if no other D1 call was in flight, delayed, then made. */
+async function trip<T>(delays: Delays, target: Target, call: () => Promise<T>): Promise<T> {
   const serial = counters.inFlight === 0;
   counters.inFlight++;
   both((c) => {
-    c.d1Trips++;
-    if (serial) c.d1Serial++;
+    if (target === "replica") c.d1ReplicaTrips++;
+    else {
+      c.d1Trips++;
+      if (serial) c.d1Serial++;
+    }
   });
   try {
-    await sleep(delays.d1Ms);
+    await sleep(target === "replica" ? delays.replicaMs : delays.d1Ms);
     return await call();
   } finally {
     counters.inFlight--;
   }
 }
 
-const REAL = Symbol("real statement");
-type Wrapped = D1PreparedStatement & { [REAL]: D1PreparedStatement };
+const WRITE = /^\s*(insert|update|delete|replace|create|drop|alter)\b/i;
 
-function wrapStatement(real: D1PreparedStatement, delays: Delays): Wrapped {
+/**
+ * Picks the target of each query: the plain binding always reaches the primary; a Sessions-API
+ * session sends writes to the primary and reads to a replica, except the first query of a
+ * "first-primary" session (D1's read-replication rules).
+ */
+function router(constraint: string | null): (sqls: string[]) => Target {
+  let first = true;
+  return (sqls) => {
+    const wasFirst = first;
+    first = false;
+    if (constraint === null) return "primary";
+    if (sqls.some((q) => WRITE.test(q))) return "primary";
+    return constraint === "first-primary" && wasFirst ? "primary" : "replica";
+  };
+}
+
+const REAL = Symbol("real statement");
+const SQL = Symbol("statement text");
+type Wrapped = D1PreparedStatement & { [REAL]: D1PreparedStatement; [SQL]: string };
+type Route = (sqls: string[]) => Target;
+
+function wrapStatement(real: D1PreparedStatement, text: string, delays: Delays, route: Route): Wrapped {
+  const go = <T>(call: () => Promise<T>) => trip(delays, route([text]), call);
   return {
     [REAL]: real,
-    bind: (...values: unknown[]) => wrapStatement(real.bind(...values), delays),
-    first: ((column?: string) => trip(delays, () => (column === undefined ? real.first() : real.first(column)))) as D1PreparedStatement["first"],
-    run: (() => trip(delays, () => real.run())) as D1PreparedStatement["run"],
-    all: (() => trip(delays, () => real.all())) as D1PreparedStatement["all"],
-    raw: ((options?: { columnNames?: boolean }) => trip(delays, () => real.raw(options as { columnNames: true }))) as D1PreparedStatement["raw"],
+    [SQL]: text,
+    bind: (...values: unknown[]) => wrapStatement(real.bind(...values), text, delays, route),
+    first: ((column?: string) => go(() => (column === undefined ? real.first() : real.first(column)))) as D1PreparedStatement["first"],
+    run: (() => go(() => real.run())) as D1PreparedStatement["run"],
+    all: (() => go(() => real.all())) as D1PreparedStatement["all"],
+    raw: ((options?: { columnNames?: boolean }) => go(() => real.raw(options as { columnNames: true }))) as D1PreparedStatement["raw"],
   } as Wrapped;
 }
 
 const unwrap = (statement: D1PreparedStatement) => (statement as Wrapped)[REAL] ?? statement;
 
-/** A D1 database or Sessions-API session whose every query pays `delays.d1Ms` first. */
-function wrapQueries<T extends D1Database | D1DatabaseSession>(real: T, delays: Delays): T {
+/** A D1 database or Sessions-API session whose every query pays the round trip to where it goes first. */
+function wrapQueries<T extends D1Database | D1DatabaseSession>(real: T, delays: Delays, route: Route): T {
   return new Proxy(real, {
     get(target, prop) {
-      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), delays);
-      if (prop === "batch") return (statements: D1PreparedStatement[]) => trip(delays, () => target.batch(statements.map(unwrap)));
-      if (prop === "exec") return (sql: string) => trip(delays, () => (target as D1Database).exec(sql));
+      if (prop === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql, delays, route);
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) => trip(delays, route(statements.map((s) => (s as Wrapped)[SQL] ?? "")), () => target.batch(statements.map(unwrap)));
+      }
+      if (prop === "exec") return (sql: string) => trip(delays, route([sql]), () => (target as D1Database).exec(sql));
       if (prop === "withSession") {
         return (constraint?: string) => {
           const session = (target as D1Database).withSession(constraint as D1SessionConstraint);
           tapMeta(session);
-          return wrapQueries(session, delays);
+          return wrapQueries(session, delays, router(constraint ?? "first-unconstrained"));
         };
       }
       const value = Reflect.get(target, prop, target);
@@ -218,11 +253,12 @@ export function farEnv(env: Env, given?: Delays): Env {
   const known = wrappedEnvs.get(env);
   if (known) return known;
   const vars = env as unknown as Record<string, string | undefined>;
-  const delays = given ?? { d1Ms: Number(vars.BENCH_D1_DELAY_MS ?? 0), doMs: Number(vars.BENCH_DO_DELAY_MS ?? 0) };
+  const d1Ms = Number(vars.BENCH_D1_DELAY_MS ?? 0);
+  const delays = given ?? { d1Ms, doMs: Number(vars.BENCH_DO_DELAY_MS ?? 0), replicaMs: Number(vars.BENCH_REPLICA_DELAY_MS ?? d1Ms) };
   tapMeta((env.DB as unknown as { alwaysPrimarySession?: object }).alwaysPrimarySession);
   const wrapped = {
     ...env,
-    DB: wrapQueries(env.DB, delays),
+    DB: wrapQueries(env.DB, delays, router(null)),
     USER_SESSIONS: wrapNamespace(env.USER_SESSIONS, "USER_SESSIONS", delays),
     RATE_LIMITER: wrapNamespace(env.RATE_LIMITER, "RATE_LIMITER", delays),
   } as unknown as Env;

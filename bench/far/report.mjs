@@ -17,7 +17,7 @@ const target = (route, p50) => `≤ ${TARGETS[route]}: ${p50 <= TARGETS[route] ?
 
 function latencyTable(run) {
   const lines = [
-    `One request at a time (no queueing), ${run.samples} timed requests per route and placement after ${run.warmup} untimed, far and near alternating; p99 is by nearest rank, so with ${run.samples} samples it is the slowest of them. "far − near" is what the far primary adds at p50; the targets (issue 27, item 2) are on far p50. Loopback: the client's own leg (~20 ms in the model) is not in these times. Delays: D1 primary ${run.placements.map((p) => `${p.d1Ms} ms ${p.name}`).join(", ")}; every Durable Object call ${run.doMs} ms. Hops are the wrappers' counts per request (median for trips; mean for rows and calls); "serial" counts the D1 trips that started with no other D1 call in flight.`,
+    `One request at a time (no queueing), ${run.samples} timed requests per route and placement after ${run.warmup} untimed, far and near alternating; p99 is by nearest rank, so with ${run.samples} samples it is the slowest of them. "far − near" is what the far primary adds at p50; the targets (issue 27, item 2) are on far p50. Loopback: the client's own leg (~20 ms in the model) is not in these times. Delays: D1 primary ${run.placements.map((p) => `${p.d1Ms} ms ${p.name}`).join(", ")}; a D1 read replica (Sessions API) ${run.replicaMs ?? "–"} ms; every Durable Object call ${run.doMs} ms. Hops are the wrappers' counts per request (median for trips; mean for rows and calls); "serial" counts the D1 trips that started with no other D1 call in flight.`,
     "",
     "| route | far p50 | far p99 | near p50 | near p99 | far − near | target (far p50) | D1 trips (serial) | D1 write txns | D1 rows read / written | user-object calls | limiter calls | wrong answers | load (1-min, before → after) |",
     "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
@@ -26,7 +26,7 @@ function latencyTable(run) {
     const far = run.latency[route]?.far;
     const near = run.latency[route]?.near;
     if (!far || !near) continue;
-    lines.push(`| ${route} | ${f(far.p50)} | ${f(far.p99)} | ${f(near.p50)} | ${f(near.p99)} | ${f(far.p50 - near.p50)} | ${target(route, far.p50)} | ${far.d1Trips} (${far.d1Serial}) | ${f(near.d1Writes, 2)} | ${f(near.rowsRead, 1)} / ${f(near.rowsWritten, 1)} | ${f(near.userObject, 2)} | ${f(near.limiter, 2)} | ${far.wrong + near.wrong} | ${far.load.split(" ")[0]} → ${far.load.split("→ ")[1]?.split(" ")[0]} |`);
+    lines.push(`| ${route} | ${f(far.p50)} | ${f(far.p99)} | ${f(near.p50)} | ${f(near.p99)} | ${f(far.p50 - near.p50)} | ${target(route, far.p50)} | ${far.d1Trips} (${far.d1Serial})${far.d1Replica ? ` + ${far.d1Replica} replica` : ""} | ${f(near.d1Writes, 2)} | ${f(near.rowsRead, 1)} / ${f(near.rowsWritten, 1)} | ${f(near.userObject, 2)} | ${f(near.limiter, 2)} | ${far.wrong + near.wrong} | ${far.load.split(" ")[0]} → ${far.load.split("→ ")[1]?.split(" ")[0]} |`);
   }
   return lines.join("\n");
 }
@@ -48,7 +48,7 @@ function capacityText(c) {
     `| D1 trips to the primary | ${f(p.d1Trips, 2)} |`,
     `| Durable Object calls | ${doCalls} |`,
     "",
-    `D1 bytes per account (SQLite \`dbstat\` on the persisted file: each table's and index's pages, the outbox left out), over ${c.bytes.accounts} full accounts (register, verify, three sign-ins as three devices, one refresh each, one passkey): **${f(c.bytes.account.perAccount, 0)} B** of pages, ${f(c.bytes.account.payloadPerAccount, 0)} B of payload (D1's meta.size_after grew ${f(c.bytes.account.sizeAfterPerAccount, 0)} B per account, the outbox's mail included); by table: ${bytes(c.bytes.account)}.`,
+    `D1 bytes per account (SQLite \`dbstat\` on the persisted file: each table's and index's pages, the outbox left out), over ${c.bytes.accounts} full accounts (register, verify, three sign-ins as three devices, one refresh each, one passkey): **${f(c.bytes.account.perAccount, 0)} B** of pages (**${f(c.bytes.account.keptPerAccount, 0)} B** in the tables kept past a day: users, sessions, activity, identities, passkeys), ${f(c.bytes.account.payloadPerAccount, 0)} B of payload (D1's meta.size_after grew ${f(c.bytes.account.sizeAfterPerAccount, 0)} B per account, the outbox's mail included); by table: ${bytes(c.bytes.account)}.`,
     "",
     `Per guest (one guest sign-up), over ${c.bytes.guests} guests: **${f(c.bytes.guest.perAccount, 0)} B** of pages, ${f(c.bytes.guest.payloadPerAccount, 0)} B of payload (size_after ${f(c.bytes.guest.sizeAfterPerAccount, 0)} B); ${bytes(c.bytes.guest)}. Database at the end: ${c.bytes.databaseAfter} B.`,
   ].join("\n");

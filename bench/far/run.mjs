@@ -15,7 +15,8 @@
  * Times are loopback: the client's own leg to its nearest Cloudflare location (~20 ms in the model)
  * is not in them. Ports 8788 (OpenID provider), 8800 (far), 8802 (near).
  * Settings: BENCH_FAR_SAMPLES (40), BENCH_FAR_PARTS ("latency,capacity"), BENCH_FAR_D1_MS (150),
- * BENCH_NEAR_D1_MS (6), BENCH_FAR_DO_MS (4).
+ * BENCH_NEAR_D1_MS (6), BENCH_FAR_DO_MS (4), BENCH_FAR_REPLICA_MS (10: a read through D1's Sessions API,
+ * which the code before issue 27 never makes).
  *
  * @example
  * flock /tmp/vitest.lock npm run bench:far
@@ -42,6 +43,8 @@ const PLACEMENTS = [
   { name: "near", port: 8802, d1Ms: Number(process.env.BENCH_NEAR_D1_MS ?? 6) },
 ];
 const DO_MS = Number(process.env.BENCH_FAR_DO_MS ?? 4);
+/** A D1 read replica in the caller's region (Sessions-API reads only; the code before issue 27 makes none). */
+const REPLICA_MS = Number(process.env.BENCH_FAR_REPLICA_MS ?? 10);
 
 const log = (message) => console.log(`[bench:far ${new Date().toISOString().slice(11, 19)}] ${message}`);
 const load = () => os.loadavg().map((n) => n.toFixed(2)).join(" ");
@@ -87,6 +90,7 @@ function summarise(runs) {
     min: ms[0],
     d1Trips: median(field((h) => h.d1Trips)),
     d1Serial: median(field((h) => h.d1Serial)),
+    d1Replica: median(field((h) => h.d1ReplicaTrips ?? 0)),
     d1Writes: mean(field((h) => h.d1Writes)),
     rowsRead: mean(field((h) => h.rowsRead)),
     rowsWritten: mean(field((h) => h.rowsWritten)),
@@ -122,13 +126,13 @@ async function main() {
   const tmp = mkdtempSync(`${os.tmpdir()}/edge-auth-far-`);
   const cwd = snapshot(`${tmp}/app`);
   const config = farConfig(cwd);
-  const run = { startedAt: new Date(started).toISOString(), samples, warmup: WARMUP, doMs: DO_MS, loadAtStart: load(), cpus: os.cpus().length, placements: PLACEMENTS.map(({ name, d1Ms }) => ({ name, d1Ms })) };
+  const run = { startedAt: new Date(started).toISOString(), samples, warmup: WARMUP, doMs: DO_MS, replicaMs: REPLICA_MS, loadAtStart: load(), cpus: os.cpus().length, placements: PLACEMENTS.map(({ name, d1Ms }) => ({ name, d1Ms })) };
   log(`state and logs in ${tmp}; load ${run.loadAtStart}`);
   const provider = await startProvider(OIDC_PORT, OIDC_CLIENT);
   const agent = new http.Agent({ keepAlive: true });
   const vars = {
     RATE_LIMIT_GUEST: RAISED, RATE_LIMIT_LOGIN: RAISED, RATE_LIMIT_REFRESH: RAISED, RATE_LIMIT_SESSIONS: RAISED, ...FEATURE_VARS,
-    BENCH_DO_DELAY_MS: String(DO_MS),
+    BENCH_DO_DELAY_MS: String(DO_MS), BENCH_REPLICA_DELAY_MS: String(REPLICA_MS),
   };
   const services = [];
   for (const p of PLACEMENTS) {
