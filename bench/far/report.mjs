@@ -28,6 +28,11 @@ function latencyTable(run) {
     if (!far || !near) continue;
     lines.push(`| ${route} | ${f(far.p50)} | ${f(far.p99)} | ${f(near.p50)} | ${f(near.p99)} | ${f(far.p50 - near.p50)} | ${target(route, far.p50)} | ${far.d1Trips} (${far.d1Serial})${far.d1Replica ? ` + ${far.d1Replica} replica` : ""} | ${f(near.d1Writes, 2)} | ${f(near.rowsRead, 1)} / ${f(near.rowsWritten, 1)} | ${f(near.userObject, 2)} | ${f(near.limiter, 2)} | ${far.wrong + near.wrong} | ${far.load.split(" ")[0]} → ${far.load.split("→ ")[1]?.split(" ")[0]} |`);
   }
+  if (run.pbkdf2 && run.latency.login) {
+    const login = run.latency.login;
+    const derive = run.pbkdf2.deriveP50;
+    lines.push("", `PBKDF2 (bench/floor-worker.ts, one at a time, same run): \`/pbkdf2\` p50 ${f(run.pbkdf2.p50)} ms against the same worker's trivial \`/json\` ${f(run.pbkdf2.trivialP50)} ms: the derive takes **${f(derive)} ms** here. The login target leaves PBKDF2 aside: login far p50 without it ${f(login.far.p50 - derive)} ms, near ${f(login.near.p50 - derive)} ms (≤ 200: ${login.far.p50 - derive <= 200 ? "met" : "**missed**"}).`);
+  }
   return lines.join("\n");
 }
 

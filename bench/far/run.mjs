@@ -13,7 +13,8 @@
  * e.g. `far me p50 152.3 p99 160.8`.
  *
  * Times are loopback: the client's own leg to its nearest Cloudflare location (~20 ms in the model)
- * is not in them. Ports 8788 (OpenID provider), 8800 (far), 8802 (near).
+ * is not in them. The PBKDF2 floor (bench/floor-worker.ts) is timed the same way, since the login
+ * target leaves PBKDF2 aside. Ports 8788 (OpenID provider), 8800 (far), 8802 (near), 8804 (floor).
  * Settings: BENCH_FAR_SAMPLES (40), BENCH_FAR_PARTS ("latency,capacity"), BENCH_FAR_D1_MS (150),
  * BENCH_NEAR_D1_MS (6), BENCH_FAR_DO_MS (4), BENCH_FAR_REPLICA_MS (10: a read through D1's Sessions API,
  * which the code before issue 27 never makes).
@@ -28,7 +29,7 @@ import os from "node:os";
 import { send } from "../driver.mjs";
 import { FEATURE_VARS, OIDC_CLIENT, OIDC_PORT } from "../features.mjs";
 import { startProvider } from "../oidc-provider.mjs";
-import { ROOT, killAllSync, snapshot, startService, stopAll } from "../processes.mjs";
+import { ROOT, killAllSync, snapshot, startFloor, startService, stopAll } from "../processes.mjs";
 import { capacity } from "./capacity.mjs";
 import { costModel } from "./cost.mjs";
 import { renderFar } from "./report.mjs";
@@ -100,6 +101,29 @@ function summarise(runs) {
   };
 }
 
+/**
+ * The PBKDF2 floor (bench/floor-worker.ts `/pbkdf2`: one derive of 100,000 iterations, nothing else)
+ * and the same worker's trivial `/json`, timed one at a time like the routes, alternating: the login
+ * target is "PBKDF2 aside" (issue 27, item 2), and the derive's share is their difference.
+ */
+async function pbkdf2Floor(agent, floor) {
+  const routes = {
+    pbkdf2: { request: () => ({ path: "/pbkdf2" }), check: (res) => res.status === 200 },
+    json: { request: () => ({ path: "/json" }), check: (res) => res.status === 200 },
+  };
+  const runs = { pbkdf2: [], json: [] };
+  for (let i = 0; i < samples + WARMUP; i++) {
+    for (const key of ["pbkdf2", "json"]) {
+      const run = await timed(agent, floor.url, routes[key]);
+      if (i >= WARMUP) runs[key].push(run);
+    }
+  }
+  const pbkdf2 = summarise(runs.pbkdf2);
+  const json = summarise(runs.json);
+  // The derive alone: the floor's answer minus a trivial answer of the same worker (the request's own cost).
+  return { ...pbkdf2, trivialP50: json.p50, deriveP50: pbkdf2.p50 - json.p50 };
+}
+
 async function latency(agent, services, provider) {
   log("preparing the routes on both services");
   const prepared = await Promise.all(services.map((s) => prepareRoutes(agent, s.url, provider)));
@@ -141,7 +165,12 @@ async function main() {
   }
   log("both services are up");
   try {
-    if (parts.has("latency")) run.latency = await latency(agent, services, provider);
+    if (parts.has("latency")) {
+      run.latency = await latency(agent, services, provider);
+      const floor = await startFloor({ cwd, port: 8804, persistTo: `${tmp}/floor`, log: `${tmp}/floor.log` });
+      run.pbkdf2 = await pbkdf2Floor(agent, floor);
+      log(`PBKDF2 floor p50 ${run.pbkdf2.p50.toFixed(1)} ms, trivial ${run.pbkdf2.trivialP50.toFixed(1)} ms: the derive ${run.pbkdf2.deriveP50.toFixed(1)} ms  load ${load()}`);
+    }
     if (parts.has("capacity")) run.capacity = await capacity(agent, services.find((s) => s.name === "near").url, { log, persistTo: `${tmp}/near` });
     run.cost = costModel(run);
   } finally {
