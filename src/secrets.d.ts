@@ -7,6 +7,8 @@ declare namespace Cloudflare {
     MAIL_API_KEY?: string;
     ADMIN_API_KEY?: string;
     MFA_ENCRYPTION_KEY?: string;
+    /** Turnstile's secret key (API.md §17); Turnstile is off without it. */
+    TURNSTILE_SECRET_KEY?: string;
     [oidcSecret: `OIDC_SECRET_${string}`]: string | undefined;
     /** The [assets] binding of wrangler.toml (Scalar's script for /docs), until `wrangler types` is rerun. */
     ASSETS: Fetcher;

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { resolveWebauthn } from "../passkeys/settings";
 import { parseProviders } from "../identities/providers";
+import { MAX_TURNSTILE_TIMEOUT_MS, MIN_TURNSTILE_TIMEOUT_MS, resolveTurnstile } from "../turnstile/settings";
 
 /** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
@@ -135,6 +136,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9+/_-]{43}=?$/, "must be 32 random bytes in base64 or base64url (43 characters)")
     .optional(),
+  // Turnstile (API.md §17): off without the secret; checked in src/turnstile/settings.ts.
+  TURNSTILE_SECRET_KEY: z.string().min(1).max(256).optional(),
+  TURNSTILE_ROUTES: list.optional(),
+  TURNSTILE_VERIFY_URL: z.string().optional(),
+  TURNSTILE_HOSTNAMES: list.optional(),
+  TURNSTILE_TIMEOUT_MS: int(MIN_TURNSTILE_TIMEOUT_MS, MAX_TURNSTILE_TIMEOUT_MS).optional(),
 });
 
 type ParsedEnv = z.output<typeof EnvSchema>;
@@ -204,6 +211,15 @@ function parse(env: object) {
   reasons.push(...webauthn.problems);
   const oidc = parseProviders(e.OIDC_PROVIDERS, e.ENVIRONMENT === "production");
   reasons.push(...oidc.problems);
+  const turnstile = resolveTurnstile({
+    environment: e.ENVIRONMENT,
+    secretKey: e.TURNSTILE_SECRET_KEY,
+    routes: e.TURNSTILE_ROUTES,
+    verifyUrl: e.TURNSTILE_VERIFY_URL,
+    hostnames: e.TURNSTILE_HOSTNAMES,
+    timeoutMs: e.TURNSTILE_TIMEOUT_MS,
+  });
+  reasons.push(...turnstile.problems);
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
 
   return {
@@ -261,5 +277,7 @@ function parse(env: object) {
     oidcJwksCooldownMs: e.OIDC_JWKS_COOLDOWN_SECONDS * 1000,
     /** base64url of the 32-byte key TOTP secrets are encrypted under (src/mfa/crypto.ts), or undefined. */
     mfaEncryptionKey: e.MFA_ENCRYPTION_KEY?.replace(/=$/, "").replace(/\+/g, "-").replace(/\//g, "_"),
+    /** Undefined: Turnstile is off (no TURNSTILE_SECRET_KEY). */
+    turnstile: turnstile.settings,
   };
 }
