@@ -5,7 +5,10 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import * as OTPAuth from "otpauth";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+
+// A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
+vi.setConfig({ testTimeout: 90_000 });
 import worker from "../../src";
 import { BASE, call, claims, env, expectError, freshIp, json, login, mailbox, verifiedAccount } from "../helpers";
 import { Authenticator, enableMfa, firstFactor, mfaAccount, verify } from "./helpers";

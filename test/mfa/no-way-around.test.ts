@@ -4,7 +4,10 @@
  * mfa/verify completes each; the mfaToken's limits (5 minutes, single use, five wrong codes, ended
  * by disable, deletion and admin reset); wrong codes count as failed logins of the account.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+
+// A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
+vi.setConfig({ testTimeout: 90_000 });
 import { PASSWORD, adminCall, call, claims, env, expectError, json, mailbox } from "../helpers";
 import type { Json } from "../helpers";
 import { codeFlowSignIn, idTokenSignIn, mintIdToken } from "../helpers/oidc";

@@ -4,7 +4,10 @@
  * codes. Also `AuthRpc.verifySession` answers the session's assurance.
  */
 import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+
+// A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
+vi.setConfig({ testTimeout: 90_000 });
 import { call, claims, env, json, login, verifiedAccount } from "../helpers";
 import { Authenticator, firstFactor, mfaAccount, verify } from "./helpers";
 

@@ -4,7 +4,10 @@
  * reauthentication_required with the password alone, and succeeds with password and code, or with
  * an aal2 token under 10 minutes old (mfa/step-up). A password reset leaves the factor on.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+
+// A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
+vi.setConfig({ testTimeout: 90_000 });
 import { call, claims, env, expectError, json, login, mailedToken, uniqueEmail } from "../helpers";
 import type { Json } from "../helpers";
 import { firstFactor, mfaAccount, verify } from "./helpers";
