@@ -91,7 +91,7 @@ export const RegisterBody = z
 export const RegisterForm = RegisterBody.extend({ profilePicture: z.union([PictureFile, PictureUrl]).optional() });
 
 /**
- * Document 000: "either one is sufficient", so both may come; the email then decides (README).
+ * Document 000: "either one is sufficient", so both may come; the email then decides (docs/accounts.md).
  * A union, so the OpenAPI document says so too (anyOf); with neither, the error names `email`.
  */
 export const LoginBody = z
