@@ -20,7 +20,7 @@
  * npm run check:tour                 # about 5 minutes
  * npm run check:tour -- --pause 2    # quicker; under ~6 s the §6 limits (2 sign-outs a minute) may bite
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -70,6 +70,20 @@ async function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The bash session of one section, running; a signal to this script ends it (see `stop`). */
+let bash;
+/** Runs `script` in bash; resolves with its stdout and stderr. */
+function runBash(script) {
+  return new Promise((resolve) => {
+    let stdout = "";
+    let stderr = "";
+    bash = spawn("bash", ["-c", script], { env: { ...process.env, LC_ALL: "C" } });
+    bash.stdout.setEncoding("utf8").on("data", (chunk) => (stdout += chunk));
+    bash.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk));
+    bash.on("close", () => resolve({ stdout, stderr }));
+  });
+}
+
 const sections = [
   { name: "README.md, A five-minute tour", file: "README.md", heading: "## A five-minute tour", endsDeleted: true },
   { name: "docs/http.md, Examples, one per door", file: "docs/http.md", heading: "## Examples, one per door", endsDeleted: false },
@@ -97,6 +111,7 @@ const service = spawn(
 let exited = false;
 service.on("exit", () => void (exited = true));
 const stop = async () => {
+  bash?.kill("SIGTERM");
   if (!exited && service.pid) {
     try {
       process.kill(-service.pid, "SIGTERM");
@@ -133,7 +148,7 @@ try {
         return [`printf '\\n::command ${i}\\n'`, run, `status=$?; printf '\\n::status %s\\n' "$status"`, checks, i < list.length - 1 ? `sleep ${pause}` : ""].join("\n");
       })
       .join("\n");
-    const shell = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
+    const shell = await runBash(script);
     const outputs = shell.stdout.split(/^::command \d+\n/m).slice(1);
     outputs.forEach((output, i) => {
       const firstLine = list[i].split("\n")[0];
