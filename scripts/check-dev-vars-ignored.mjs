@@ -5,11 +5,13 @@
  * to 1, a password pepper, a sentinel, a production ENVIRONMENT), sets CLOUDFLARE_INCLUDE_PROCESS_ENV
  * (which makes Wrangler copy the whole shell into the bindings) with a sentinel in the shell, and runs
  * the tests that count limits: test/config/dev-vars-ignored.test.ts and
- * test/rate-limit/rate-limits.test.ts. The developer's own `.dev.vars`, if any, is set aside first and
+ * test/rate-limit/rate-limits.test.ts (project `workers`), test/sdk/client.test.ts and
+ * test/sdk/refresh.test.ts (project `sdk`, whose service wrangler's `unstable_startWorker` starts). The developer's own `.dev.vars`, if any, is set aside first and
  * put back afterwards, whatever happens. Exits with vitest's status.
  *
  * Without the isolation of scripts/test-wrangler-config.mjs, 34 tests of test/rate-limit/ fail with
- * the raised limits the README used to advise.
+ * the raised limits the README used to advise; without the sdk service's `envFiles`, 2 of the 17
+ * SDK tests fail with limits lowered to 1.
  *
  * @example
  * npm run check:dev-vars                         # as CI runs it (.ci/run)
@@ -56,22 +58,24 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 let status = 1;
 try {
   writeFileSync(DEV_VARS, HOSTILE, { mode: 0o600 });
-  const run = spawnSync(
-    "npx",
-    ["vitest", "run", "--project", "workers", "test/config/dev-vars-ignored.test.ts", "test/rate-limit/rate-limits.test.ts"],
-    {
-      stdio: "inherit",
-      env: {
-        ...process.env,
-        CI: "true",
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        CLOUDFLARE_INCLUDE_PROCESS_ENV: "true",
-        EDGE_AUTH_SHELL_SENTINEL: "1",
-      },
-    },
-  );
-  status = run.status ?? 1;
+  const env = {
+    ...process.env,
+    CI: "true",
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    CLOUDFLARE_INCLUDE_PROCESS_ENV: "true",
+    EDGE_AUTH_SHELL_SENTINEL: "1",
+  };
+  const runs = [
+    ["--project", "workers", "test/config/dev-vars-ignored.test.ts", "test/rate-limit/rate-limits.test.ts"],
+    // The SDK's service (scripts/sdk-test-service.mjs) is started by wrangler's unstable_startWorker.
+    ["--project", "sdk", "test/sdk/client.test.ts", "test/sdk/refresh.test.ts"],
+  ];
+  status = 0;
+  for (const args of runs) {
+    const run = spawnSync("npx", ["vitest", "run", ...args], { stdio: "inherit", env });
+    if (run.status !== 0) status = run.status ?? 1;
+  }
 } finally {
   restore();
 }
