@@ -2,7 +2,7 @@
 /**
  * `npm run check:dev-vars`: proves that `npm test` ignores the developer's local variables (issue 26
  * item 5). It puts a hostile `.dev.vars` in the checkout (some limits raised to 1000, others lowered
- * to 1, a password pepper, a sentinel, a production ENVIRONMENT), sets CLOUDFLARE_INCLUDE_PROCESS_ENV
+ * to 1, a password pepper, a Turnstile secret, a sentinel, a production ENVIRONMENT), sets CLOUDFLARE_INCLUDE_PROCESS_ENV
  * (which makes Wrangler copy the whole shell into the bindings) with a sentinel in the shell, and runs
  * the tests that count limits: test/config/dev-vars-ignored.test.ts and
  * test/rate-limit/rate-limits.test.ts (project `workers`), test/sdk/client.test.ts and
@@ -27,6 +27,8 @@ const HOSTILE = [
   "EDGE_AUTH_DEV_VARS_SENTINEL=1",
   "ENVIRONMENT=production",
   "PASSWORD_PEPPER=a-pepper-the-tests-never-set-0123456789abcdef",
+  // Cloudflare's always-passing test secret: read, it would turn Turnstile on for every test.
+  "TURNSTILE_SECRET_KEY=1x0000000000000000000000000000000AA",
   "RATE_LIMIT_GUEST=1000/3600",
   "RATE_LIMIT_LOGIN=1/3600",
   "RATE_LIMIT_REFRESH=1000/60",

@@ -5,7 +5,7 @@
  *
  * Run alone these assertions hold trivially; `npm run check:dev-vars` (scripts/check-dev-vars-ignored.mjs)
  * runs them with a hostile `.dev.vars` in the checkout (limits raised and lowered, a pepper, a
- * sentinel) and CLOUDFLARE_INCLUDE_PROCESS_ENV=true with a sentinel in the shell, where they fail
+ * Turnstile secret, a sentinel) and CLOUDFLARE_INCLUDE_PROCESS_ENV=true with a sentinel in the shell, where they fail
  * without the isolation.
  *
  * @example
@@ -18,7 +18,7 @@ import { call, expectRateHeaders, expectRateLimited, freshIp } from "../helpers"
 describe("the test Worker's bindings come from wrangler.toml and vitest.config.ts only", () => {
   it("has no variable from .dev.vars, .env or the shell", () => {
     const bindings = env as unknown as Record<string, unknown>;
-    for (const name of ["EDGE_AUTH_DEV_VARS_SENTINEL", "EDGE_AUTH_SHELL_SENTINEL", "PASSWORD_PEPPER", "PATH", "HOME"]) {
+    for (const name of ["EDGE_AUTH_DEV_VARS_SENTINEL", "EDGE_AUTH_SHELL_SENTINEL", "PASSWORD_PEPPER", "TURNSTILE_SECRET_KEY", "PATH", "HOME"]) {
       expect(bindings[name], name).toBeUndefined();
     }
   });
