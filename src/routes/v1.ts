@@ -15,7 +15,7 @@ import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { publicUser, tokenPair } from "./present";
 import {
-  ChangePasswordBody, EmailBody, ForgotBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResetBody, Session,
+  ChangePasswordBody, ForgotBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResendVerificationBody, ResetBody, Session,
   SessionParams, TokenBody, TokenPair, UpgradeBody, UpgradeForm, User, bearer, errorResponses, json, jsonContent, jsonOrForm,
 } from "./schemas";
 
@@ -71,11 +71,12 @@ export const v1 = router()
     createRoute({
       method: "post", path: "/resend-verification", operationId: "v1ResendVerification", tags, middleware: limited("recovery"),
       summary: "Mail a new verification link (same answer whether or not the account exists)",
-      request: { body: json(EmailBody) },
+      request: { body: json(ResendVerificationBody) },
       responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429) },
     }),
     async (c) => {
-      await accounts.resendVerification(deps(c), c.req.valid("json").email);
+      const { email, ...link } = c.req.valid("json");
+      await accounts.resendVerification(deps(c), email, link);
       return c.json({ message: "If the account exists and is unverified, a verification mail is on its way." }, 200);
     },
   )
