@@ -2,10 +2,11 @@
  * Changing a full account's email address (API.md §9). The request re-authenticates the caller,
  * stores a single-use token (purpose `change_email`, its `email` the new address, CHANGE_EMAIL_TOKEN_TTL_HOURS)
  * that voids any earlier one, records `email_change_requested` in the same batch, mails a link to
- * `/confirm-email-change?token=` to the new address and a notice to the old one. The mail to the new
- * address counts toward the recovery mails' per-address limit (3 an hour by default), so a signed-in
- * caller cannot flood someone else's mailbox. Until the link is used the old address still signs in,
- * and sessions are never touched.
+ * `/confirm-email-change?token=` to the new address and a notice to the old one when that address
+ * is verified. Both mails count toward the recovery mails' per-address limit of their address (3 an
+ * hour by default), so a signed-in caller cannot flood someone else's mailbox, new or current (an
+ * unverified current address gets no notice at all). Until the link is used the old address still
+ * signs in, and sessions are never touched.
  *
  * Confirming is one D1 batch: the address changes (verified) only while the token is live, the
  * token is spent, and `email_changed` is recorded. When the address was taken meanwhile (UNIQUE

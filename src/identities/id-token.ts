@@ -4,7 +4,8 @@
  * unknown `kid` refetches once, then waits out OIDC_JWKS_COOLDOWN_SECONDS before the next refetch),
  * the algorithm pinned to the provider's asymmetric ones, `typ` absent or `JWT`, `iss` exactly,
  * `aud` one of `clientIds`, `exp` and `iat` within 60 s of skew, and the nonce rule. Every failure
- * is 401 `invalid_credentials`; a provider that cannot be reached is 503 `unavailable`.
+ * is 401 `invalid_credentials`; a provider that cannot be reached is 503 `unavailable`. The token's
+ * `email` counts only when it is an address every other door accepts, as sent (`providerEmail`).
  *
  * @example
  * const identity = await verifyIdToken(deps, provider, body.idToken, body.nonce);

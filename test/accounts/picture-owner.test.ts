@@ -5,7 +5,30 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { PASSWORD, call, json, login, verifiedAccount } from "../helpers";
+import { PASSWORD, freshIp, json, verifiedAccount } from "../helpers";
+import type { CallOptions } from "../helpers";
+
+/**
+ * The Worker as production runs it, with an https PUBLIC_URL: the service's own upload URLs are then
+ * https, like any picture URL a user may give (tests otherwise serve on http://auth.test).
+ */
+async function call(path: string, options: CallOptions = {}): Promise<Response> {
+  const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+  const { default: worker } = await import("../../src");
+  const headers = new Headers(options.headers);
+  headers.set("cf-connecting-ip", freshIp());
+  if (options.token) headers.set("authorization", `Bearer ${options.token}`);
+  let body = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers.set("content-type", "application/json");
+  }
+  const ctx = createExecutionContext();
+  const request = new Request(`https://auth.test${path}`, { method: options.method ?? (body === undefined ? "GET" : "POST"), headers, body });
+  const response = await worker.fetch(request, { ...env, PUBLIC_URL: "https://auth.test" } as unknown as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82]);
 const patch = (accessToken: string, body: unknown) => call("/v1/auth/me", { method: "PATCH", token: accessToken, body });
@@ -24,8 +47,9 @@ describe("a picture that is another user's upload", () => {
   it("can be pointed at, and is never deleted by the one who pointed at it", async () => {
     const alice = await verifiedAccount("pic-owner");
     const mallory = await verifiedAccount("pic-pointer");
-    const a = await login(alice);
-    const m = await login(mallory);
+    const login = async (email: string) => json(await call("/v1/auth/login", { body: { email, password: PASSWORD } }));
+    const a = await login(alice.email);
+    const m = await login(mallory.email);
     const url = await upload(a.accessToken);
     expect((await env.AVATARS.head(keyOf(url)))?.customMetadata).toEqual({ owner: alice.userId });
 
@@ -39,6 +63,7 @@ describe("a picture that is another user's upload", () => {
     expect((await call("/v1/auth/me", { method: "DELETE", token: m.accessToken, body: { password: PASSWORD } })).status).toBe(204);
     await settle();
     expect(await env.AVATARS.head(keyOf(url))).not.toBeNull();
+    expect(url).toMatch(/^https:\/\/auth\.test\/v1\/auth\/avatars\//);
     expect((await call(new URL(url).pathname)).status).toBe(200);
 
     // The owner's own replacement does delete it.
