@@ -7,6 +7,7 @@ declare namespace Cloudflare {
     MAIL_API_KEY?: string;
     ADMIN_API_KEY?: string;
     [oidcSecret: `OIDC_SECRET_${string}`]: string | undefined;
+    [webhookSecret: `WEBHOOK_SECRET_${string}`]: string | undefined;
     /** The [assets] binding of wrangler.toml (Scalar's script for /docs), until `wrangler types` is rerun. */
     ASSETS: Fetcher;
   }

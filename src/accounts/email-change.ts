@@ -20,6 +20,7 @@
 import { and, eq, exists, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { previousChanged, publish, userEvent } from "../events";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
@@ -98,6 +99,7 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
   const now = Date.now();
   const tokenHash = await sha256(token);
   const tokenLive = exists(db.select({ one: sql`1` }).from(oneTimeTokens).where(and(live(tokenHash, "change_email", now), eq(oneTimeTokens.userId, pending.userId))));
+  const event = userEvent(db, "user.updated", pending.userId, { at: now, onlyIf: previousChanged });
   let results;
   try {
     results = await db.batch([
@@ -106,6 +108,7 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
         .set({ email: pending.email, emailNormalized: normalizeEmail(pending.email), emailVerifiedAt: now, updatedAt: now })
         .where(and(eq(users.id, pending.userId), tokenLive))
         .returning(),
+      event.statement,
       activityStatement(db, { userId: pending.userId, type: "email_changed", client: deps.client, at: now }, tokenLive),
       spendStatement(db, tokenHash, "change_email", now),
     ]);
@@ -114,8 +117,9 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
     if (isEmailConflict(error)) throw taken();
     throw error;
   }
-  const [[user], , spent] = results;
+  const [[user], , , spent] = results;
   if (!user || spent.length !== 1) throw invalid;
+  publish(deps, event);
   if (previous.email && normalizeEmail(previous.email) !== normalizeEmail(pending.email)) {
     sendMail(deps, emailChangeNoticeMail({ to: previous.email, platformName: deps.config.platformName, newEmail: pending.email, stage: "changed" }));
   }

@@ -12,6 +12,7 @@ import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { publish, userEvent } from "../events";
 import { profilePicture } from "./avatars";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
@@ -104,7 +105,9 @@ export async function register(
   };
   const db = drizzle(deps.env.DB);
   const { token, statements } = await verificationToken(deps, db, user.id, email);
-  await db.batch([db.insert(users).values(user), ...statements]).catch(conflictFrom);
+  const created = userEvent(db, "user.created", user.id, { at: now });
+  await db.batch([db.insert(users).values(user), created.statement, ...statements]).catch(conflictFrom);
+  publish(deps, created);
   mailVerification(deps, email, token);
   const verificationRequired = deps.config.requireEmailVerification;
   const pair = verificationRequired
@@ -121,15 +124,18 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
   const now = Date.now();
   // The address must still be the user's: a token for an old address verifies nothing.
   const newlyVerified = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${redeemed.userId} AND ${users.emailVerifiedAt} = ${now})`;
-  const [[user]] = await db.batch([
+  const updated = userEvent(db, "user.updated", redeemed.userId, { at: now, onlyIf: newlyVerified });
+  const [[user], , event] = await db.batch([
     db
       .update(users)
       .set({ emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
       .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, normalizeEmail(redeemed.email))))
       .returning(),
     activityStatement(db, { userId: redeemed.userId, type: "email_verified", client: deps.client, at: now }, newlyVerified),
+    updated.statement,
   ]);
   if (!user) throw invalid;
+  if (event.meta.changes === 1) publish(deps, updated);
   return user;
 }
 
@@ -158,7 +164,7 @@ export interface LoginInput {
  * Password login by email or username. The attempt is counted against the account before the hash
  * is checked; unknown accounts cost the same hashing time and get the same answer.
  */
-export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> {
+export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promise<IssuedPair> {
   const identifier = normalizeEmail(input.email ?? input.username ?? "");
   const db = drizzle(deps.env.DB);
   const attempt = await reserveLoginAttempt(
@@ -173,7 +179,9 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
   // The attempt's in-flight mark ends in the D1 batch the outcome writes anyway, when there is one.
   const release = { pending: true, statement: attempt.releaseStatement };
   try {
-    return await checkLogin(deps, attempt.found[0], input, release);
+    // A guest's token: the guest is merged into the account (API.md §16); any other token is ignored.
+    const mergeGuest = caller?.user.isGuest ? caller.userId : undefined;
+    return await checkLogin(deps, attempt.found[0], input, release, mergeGuest);
   } finally {
     if (release.pending) await attempt.release();
   }
@@ -185,7 +193,7 @@ interface PendingRelease {
   statement: LoginAttempt<unknown>["releaseStatement"];
 }
 
-async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput, release: PendingRelease): Promise<IssuedPair> {
+async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput, release: PendingRelease, mergeGuest?: string): Promise<IssuedPair> {
   const db = drizzle(deps.env.DB);
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
   if (!user || !valid) {
@@ -204,9 +212,9 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   }
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
   // happens only while the checked hash is still the account's, so a reset meanwhile wins.
-  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement] });
+  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement], mergeGuest });
   release.pending = false; // the batch ran (for a null pair too: only its guarded statements did nothing)
-  const pair = first ?? (await signInWithNewerHash(deps, user, input.password));
+  const pair = first ?? (await signInWithNewerHash(deps, user, input.password, mergeGuest));
   if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (needsRehash) {
     // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
@@ -221,11 +229,11 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
  * (a fresh salt, the same password) must not fail this one; a reset or change to another password
  * does not verify, and wins.
  */
-async function signInWithNewerHash(deps: Deps, user: UserRow, password: string): Promise<IssuedPair | null> {
+async function signInWithNewerHash(deps: Deps, user: UserRow, password: string, mergeGuest?: string): Promise<IssuedPair | null> {
   const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
   if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
   if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
-  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash });
+  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash, mergeGuest });
 }
 
 export interface UpgradeInput {
@@ -248,6 +256,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   // only the upgrade that won voids and replaces the verification tokens.
   const won = userMatches(db, auth.userId, { passwordHash });
   const { token, statements } = await verificationToken(deps, db, auth.userId, email, won);
+  const upgraded = userEvent(db, "user.upgraded", auth.userId, { at: now, onlyIf: won });
   const [updated] = await db
     .batch([
       db
@@ -265,9 +274,11 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
         .where(and(eq(users.id, auth.userId), eq(users.isGuest, true))),
       ...statements,
       activityStatement(db, { userId: auth.userId, type: "upgraded", sessionId: auth.sessionId, client: deps.client, at: now }, won),
+      upgraded.statement,
     ])
     .catch(conflictFrom);
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  publish(deps, upgraded);
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
   mailVerification(deps, email, token);

@@ -11,6 +11,7 @@ import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { publish, userEvent } from "../events";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
@@ -41,6 +42,7 @@ export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: Upgrade
   const email = input.email?.trim() ?? null;
   // Statements after the update take effect only if this request's update is the one that won.
   const won = userMatches(db, auth.userId, { isGuest: false, updatedAt: now });
+  const upgraded = userEvent(db, "user.upgraded", auth.userId, { at: now, onlyIf: won });
   const [updated] = await db
     .batch([
       db
@@ -53,6 +55,8 @@ export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: Upgrade
         .where(and(eq(users.id, auth.userId), eq(users.isGuest, true))),
       activityStatement(db, { userId: auth.userId, type: "upgraded", sessionId: auth.sessionId, client: deps.client, at: now }, won),
       ...(input.extra ?? []),
+      // Last, so `data.user` shows what the extra statements changed too.
+      upgraded.statement,
     ])
     .catch((error: unknown) => {
       let text = "";
@@ -61,6 +65,7 @@ export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: Upgrade
       throw error;
     });
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  publish(deps, upgraded);
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
   return outcome.pair;

@@ -37,6 +37,7 @@ import { sendMail } from "../mail";
 import { checkLogoUrl, cleanPlatformName, linkBase } from "../mail/links";
 import { userIsDisabled } from "../accounts/statements";
 import { signIn } from "../sessions";
+import { previousChanged, publish, userEvent } from "../events";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { codeMail } from "./mail";
@@ -186,7 +187,7 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
   if (spent.length !== 1) return wrongCode(deps, db, email, owner, undefined);
 
   if (!owner && guest) return upgradeGuestInPlace(deps, guest, { email: input.email });
-  if (!owner) owner = await signUp(db, input.email, now);
+  if (!owner) owner = await signUp(deps, db, input.email, now);
   return signInOwner(deps, db, owner, now);
 }
 
@@ -211,12 +212,18 @@ async function wrongCode(
 }
 
 /** A full account for the proven address: no password, address verified. Loses gracefully to a concurrent registration. */
-async function signUp(db: DrizzleD1Database, typed: string, now: number): Promise<UserRow> {
+async function signUp(deps: Deps, db: DrizzleD1Database, typed: string, now: number): Promise<UserRow> {
   const email = typed.trim();
-  await db
-    .insert(users)
-    .values({ id: crypto.randomUUID(), email, emailNormalized: normalizeEmail(email), isGuest: false, emailVerifiedAt: now, createdAt: now, updatedAt: now })
-    .onConflictDoNothing();
+  const id = crypto.randomUUID();
+  const created = userEvent(db, "user.created", id, { at: now, onlyIf: previousChanged });
+  const [, event] = await db.batch([
+    db
+      .insert(users)
+      .values({ id, email, emailNormalized: normalizeEmail(email), isGuest: false, emailVerifiedAt: now, createdAt: now, updatedAt: now })
+      .onConflictDoNothing(),
+    created.statement,
+  ]);
+  if (event.meta.changes === 1) publish(deps, created);
   const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
   if (!user) throw invalidCode();
   return user;
@@ -232,13 +239,16 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
   const sessions = userSessions(deps, owner.id);
   if (owner.emailVerifiedAt === null && owner.disabledAt === null) {
     const unverified = and(eq(users.id, owner.id), eq(users.emailNormalized, owner.emailNormalized!), sql`${users.emailVerifiedAt} IS NULL`);
-    await db.batch([
+    const verified = userEvent(db, "user.updated", owner.id, { at: now, onlyIf: previousChanged });
+    const [, , , , event] = await db.batch([
       activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`),
       // Whoever held the password could also have added a passkey or linked an identity: they go too.
       db.delete(passkeys).where(and(eq(passkeys.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
       db.delete(identities).where(and(eq(identities.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
       db.update(users).set({ emailVerifiedAt: now, passwordHash: null, updatedAt: now }).where(unverified),
+      verified.statement,
     ]);
+    if (event.meta.changes === 1) publish(deps, verified);
     await sessions.revokeSessions({ userId: owner.id, reason: "email_code_verified" });
   }
   const pair = await signIn(deps, { userId: owner.id, method: "code" });

@@ -9,7 +9,9 @@
  * await forgotPassword(deps, { email, baseUrl: "https://app.example.com" });
  * await resetPassword(deps, { email, token, newPassword });
  */
+import { and, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { publish, userEvent } from "../events";
 import { activityStatement } from "../activity";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
@@ -100,6 +102,10 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   await sessions.revokeSessions({ userId: owner.id, reason: "password_reset" });
   const now = Date.now();
   const tokenHash = await sha256(input.token);
+  const newlyVerified = userEvent(db, "user.updated", owner.id, {
+    at: now,
+    onlyIf: and(userMatches(db, owner.id, { passwordHash }), sql`u.email_verified_at = ${now}`),
+  });
   // One batch: the password changes only while the token is live, and the token is spent with it.
   const [changed, spent] = await db.batch([
     resetPasswordStatement(db, {
@@ -116,8 +122,11 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
       { userId: owner.id, type: "password_reset", client: deps.client, at: now },
       userMatches(db, owner.id, { passwordHash }),
     ),
+    // Following the mailed link verified an address that was not: the app hears `user.updated`.
+    newlyVerified.statement,
   ]);
   const user = changed[0];
+  if (user && user.emailVerifiedAt === now) publish(deps, newlyVerified);
   if (!user || spent.length !== 1) throw invalid;
   await sessions.revokeSessions({ userId: owner.id, reason: "password_reset" });
   // The owner proved control of the mailbox: failed guesses by someone else must not lock them out.
