@@ -11,7 +11,7 @@
  * Each answers 200 unless a rule says otherwise: `POST /rules { match, status, times? }` makes the
  * next `times` attempts (every one when left out) whose body contains `match` answer `status`.
  * `GET /received?match=<text>` lists the attempts whose body contains the text, oldest first:
- * `{ endpoint, headers, body, verified, error, status, at }` (`verified`: standardwebhooks accepted
+ * `{ endpoint, headers, raw, body, verified, error, status, at }` (`verified`: standardwebhooks accepted
  * the signature and timestamp; `status`: what the receiver answered).
  *
  * @example
@@ -81,7 +81,7 @@ export default async function setup(project) {
     const raw = await readBody(request);
     if (request.method === "GET" && target.pathname === "/received") {
       const match = target.searchParams.get("match") ?? "";
-      return reply(200, { received: received.filter((r) => r.raw.includes(match)).map(({ raw: _raw, ...rest }) => rest) });
+      return reply(200, { received: received.filter((r) => r.raw.includes(match)) });
     }
     if (request.method === "POST" && target.pathname === "/rules") {
       const rule = JSON.parse(raw);

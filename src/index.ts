@@ -75,10 +75,11 @@ export default {
   scheduled: (controller, env, ctx) => {
     if (controller.cron === EACH_MINUTE) {
       const config = cleanUpConfig(env);
-      if (config) ctx.waitUntil(sweepEvents(env, config, controller.scheduledTime));
+      // The later of the clock and the run's scheduled time (a test schedules a run in the future).
+      if (config) ctx.waitUntil(sweepEvents(env, config, Math.max(Date.now(), controller.scheduledTime)));
       return;
     }
-    ctx.waitUntil(purgeExpired(env, controller.scheduledTime, cleanUpConfig(env)));
+    ctx.waitUntil(purgeExpired(env, Date.now(), cleanUpConfig(env)));
   },
   queue: (batch, env) => consume(batch, env),
 } satisfies ExportedHandler<Env, DeliveryMessage>;

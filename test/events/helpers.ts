@@ -19,6 +19,8 @@ export const receiver = inject("webhooks");
 /** One attempt as the receiver saw it. */
 export interface Attempt {
   endpoint: "app" | "deletions";
+  /** The body exactly as it arrived. */
+  raw: string;
   headers: Record<string, string>;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
