@@ -81,7 +81,7 @@ export default {
     }
     ctx.waitUntil(purgeExpired(env, Date.now(), cleanUpConfig(env)));
   },
-  queue: (batch, env) => consume(batch, env),
+  queue: (batch, env, _ctx) => consume(batch, env),
 } satisfies ExportedHandler<Env, DeliveryMessage>;
 export { RateLimiter } from "./rate-limit/limiter-object";
 export { UserSessions } from "./sessions/user-object";

@@ -187,3 +187,24 @@ describe("WEBHOOKS settings", () => {
     expect(reasons({ WEBHOOKS: JSON.stringify({ app: { url: "https://a.example.com", events: ["user.nope"] } }), WEBHOOK_SECRET_APP: strong }).join()).toMatch(/WEBHOOKS\.app\.events/);
   });
 });
+
+describe("the dead-letter queue", () => {
+  it("a message the consumer gave up on is recorded as failed (dead-lettered), never over a delivered one", async () => {
+    const { createMessageBatch, getQueueResult } = await import("cloudflare:test");
+    const pair = await guest();
+    const [row] = await eventRows(pair.user.id);
+    await until(() => feedEvent(row!.id), (e) => e?.deliveries[0]?.status === "delivered");
+    // A delivered delivery stays delivered.
+    const message = (endpoint: string) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts: 11, body: { eventId: row!.id, endpoint } });
+    const first = createMessageBatch("edge-auth-events-dlq", [message("app"), message("gone-endpoint")]);
+    const ctx = createExecutionContext();
+    await worker.queue(first, env as Env, ctx);
+    const result = await getQueueResult(first, ctx);
+    expect(result.explicitAcks.length).toBe(2);
+    const event = await feedEvent(row!.id);
+    expect(event.deliveries).toEqual([
+      { endpoint: "app", status: "delivered", attempts: 1, lastError: null },
+      { endpoint: "gone-endpoint", status: "failed", attempts: 0, lastError: "dead-lettered" },
+    ]);
+  });
+});
