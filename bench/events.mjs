@@ -12,7 +12,7 @@
  *    deliveries: events per second one consumer delivers.
  *
  * Rounds alternate A and B so a busy machine weighs on both alike. Ports 8796, 8798 (services),
- * 8799 (receiver). Settings: EVENTS_BENCH_REQUESTS (400 per side and round), EVENTS_BENCH_ROUNDS (3),
+ * 8799 (receiver). Settings: EVENTS_BENCH_REQUESTS (400 per side and round), EVENTS_BENCH_ROUNDS (4),
  * EVENTS_BENCH_CONNECTIONS (16), EVENTS_BENCH_DELIVERIES (500).
  *
  * @example
@@ -28,7 +28,7 @@ import { cpuByProcess, cpuDelta, killAllSync, snapshot, startService, stopAll, R
 
 const settings = {
   requests: Number(process.env.EVENTS_BENCH_REQUESTS ?? 400),
-  rounds: Number(process.env.EVENTS_BENCH_ROUNDS ?? 3),
+  rounds: Number(process.env.EVENTS_BENCH_ROUNDS ?? 4),
   connections: Number(process.env.EVENTS_BENCH_CONNECTIONS ?? 16),
   deliveries: Number(process.env.EVENTS_BENCH_DELIVERIES ?? 500),
 };
@@ -86,10 +86,16 @@ async function outboxCost(tmp, agent) {
     startService({ cwd: withoutOutbox(snapshot(`${tmp}/b`)), port: 8798, persistTo: `${tmp}/b-state`, log: `${tmp}/b.log`, vars }),
   ]);
   const samples = { a: { signUp: [], deletion: [] }, b: { signUp: [], deletion: [] } };
-  // Warm both.
-  for (const server of [a, b]) await measure(server, agent, 50, () => ({ method: "POST", path: "/v1/auth/guest" }));
+  // Warm both (the first few hundred requests of a fresh runtime cost more).
+  for (const server of [a, b]) {
+    await measure(server, agent, 300, () => ({ method: "POST", path: "/v1/auth/guest" }));
+    const pool = await guests(server, agent, 100);
+    await measure(server, agent, pool.length, (i) => ({ method: "DELETE", path: "/v1/auth/me", headers: { authorization: `Bearer ${pool[i].accessToken}` } }));
+  }
   for (let round = 0; round < settings.rounds; round++) {
-    for (const [side, server] of [["a", a], ["b", b]]) {
+    // A then B, then B then A: neither side always runs first.
+    const order = round % 2 === 0 ? [["a", a], ["b", b]] : [["b", b], ["a", a]];
+    for (const [side, server] of order) {
       samples[side].signUp.push(await measure(server, agent, settings.requests, () => ({ method: "POST", path: "/v1/auth/guest" })));
       const pool = await guests(server, agent, settings.requests);
       samples[side].deletion.push(await measure(server, agent, pool.length, (i) => ({ method: "DELETE", path: "/v1/auth/me", headers: { authorization: `Bearer ${pool[i].accessToken}` } })));

@@ -39,12 +39,15 @@ const SEND_BATCH_MAX = 100;
 
 /**
  * Hands events to the queue: a message per (event, endpoint taking its type), then `queued_at =
- * now` on those still unqueued. An event with no endpoint is only marked. Throws when the send
- * fails (the events stay unqueued for the sweep).
+ * now` on those still unqueued. Throws when the send fails (the events stay unqueued for the sweep).
+ * When no endpoint takes any of the events there is nothing to send: a request's hand-off then
+ * writes nothing either (`markIdle` false), and the sweep marks such events in bulk a minute later,
+ * so an app that uses only the feed pays no write per event beyond the event itself.
  */
-export async function handOff(env: Env, config: Config, rows: readonly { id: string; type: string }[], now = Date.now()): Promise<void> {
+export async function handOff(env: Env, config: Config, rows: readonly { id: string; type: string }[], now = Date.now(), markIdle = true): Promise<void> {
   if (rows.length === 0) return;
   const messages = rows.flatMap((row) => endpointsFor(config.webhooks, row.type).map((e) => ({ body: { eventId: row.id, endpoint: e.name } satisfies DeliveryMessage, contentType: "json" as const })));
+  if (messages.length === 0 && !markIdle) return;
   for (let i = 0; i < messages.length; i += SEND_BATCH_MAX) await env.EVENTS.sendBatch(messages.slice(i, i + SEND_BATCH_MAX));
   const db = drizzle(env.DB);
   const ids = rows.map((r) => r.id);
@@ -61,7 +64,7 @@ export async function handOff(env: Env, config: Config, rows: readonly { id: str
 export function publish(deps: Deps, ...pending: readonly { id: string; type: string }[]): void {
   if (pending.length === 0) return;
   deps.waitUntil(
-    handOff(deps.env, deps.config, pending).catch((error: unknown) => {
+    handOff(deps.env, deps.config, pending, Date.now(), false).catch((error: unknown) => {
       log("warn", "events.hand_off_failed", { requestId: deps.requestId, eventIds: pending.map((p) => p.id), reason: error instanceof Error ? error.name : "unknown" });
     }),
   );
