@@ -69,8 +69,3 @@ export function publish(deps: Deps, ...pending: readonly { id: string; type: str
     }),
   );
 }
-
-/** `publish` for the events whose statements wrote a row: `results` are the batch's answers at the events' positions. */
-export function publishWritten(deps: Deps, written: readonly [{ id: string; type: string }, unknown][]): void {
-  publish(deps, ...written.filter(([, result]) => (result as D1Result | undefined)?.meta?.changes === 1).map(([event]) => event));
-}
