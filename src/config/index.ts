@@ -13,6 +13,7 @@ import { z } from "zod";
 import { resolveWebauthn } from "../passkeys/settings";
 import { parseProviders } from "../identities/providers";
 import { DEFAULT_RETRY_DELAYS_SECONDS, MAX_RETRY_DELAY_SECONDS, parseWebhooks } from "../events/settings";
+import { MAX_TURNSTILE_TIMEOUT_MS, MIN_TURNSTILE_TIMEOUT_MS, resolveTurnstile } from "../turnstile/settings";
 
 /** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
@@ -137,6 +138,12 @@ const EnvSchema = z.object({
     .pipe(z.array(z.string().regex(/^\d+$/, "must be whole seconds").transform(Number).pipe(z.number().int().max(MAX_RETRY_DELAY_SECONDS))).max(20))
     .default(DEFAULT_RETRY_DELAYS_SECONDS),
   EVENT_RETENTION_DAYS: int(1, 3650).default(30),
+  // Turnstile (API.md §17): off without the secret; checked in src/turnstile/settings.ts.
+  TURNSTILE_SECRET_KEY: z.string().min(1).max(256).optional(),
+  TURNSTILE_ROUTES: list.optional(),
+  TURNSTILE_VERIFY_URL: z.string().optional(),
+  TURNSTILE_HOSTNAMES: list.optional(),
+  TURNSTILE_TIMEOUT_MS: int(MIN_TURNSTILE_TIMEOUT_MS, MAX_TURNSTILE_TIMEOUT_MS).optional(),
 });
 
 type ParsedEnv = z.output<typeof EnvSchema>;
@@ -208,6 +215,15 @@ function parse(env: object) {
   reasons.push(...oidc.problems);
   const webhooks = parseWebhooks(e.WEBHOOKS, env, e.ENVIRONMENT === "production");
   reasons.push(...webhooks.problems);
+  const turnstile = resolveTurnstile({
+    environment: e.ENVIRONMENT,
+    secretKey: e.TURNSTILE_SECRET_KEY,
+    routes: e.TURNSTILE_ROUTES,
+    verifyUrl: e.TURNSTILE_VERIFY_URL,
+    hostnames: e.TURNSTILE_HOSTNAMES,
+    timeoutMs: e.TURNSTILE_TIMEOUT_MS,
+  });
+  reasons.push(...turnstile.problems);
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
 
   return {
@@ -266,5 +282,7 @@ function parse(env: object) {
     webhooks: webhooks.endpoints,
     webhookRetryDelaysSeconds: e.WEBHOOK_RETRY_DELAYS_SECONDS,
     eventRetentionMs: e.EVENT_RETENTION_DAYS * 86_400_000,
+    /** Undefined: Turnstile is off (no TURNSTILE_SECRET_KEY). */
+    turnstile: turnstile.settings,
   };
 }

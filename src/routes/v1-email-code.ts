@@ -10,9 +10,10 @@ import * as emailCodes from "../email-codes";
 import { deps, router } from "../http";
 import { limited } from "../http/middleware";
 import { optionalAuth } from "../http/optional-auth";
+import { guarded } from "../http/turnstile";
 import type { Auth } from "../sessions";
 import { tokenPair } from "./present";
-import { TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { TokenPair, bearer, errorResponses, json, jsonContent, turnstileDoc } from "./schemas";
 import { EmailCodeBody, EmailCodeVerifyBody } from "./signin-schemas";
 
 const tags = ["v1"];
@@ -20,10 +21,10 @@ const tags = ["v1"];
 export const v1EmailCode = router()
   .openapi(
     createRoute({
-      method: "post", path: "/email-code", tags, operationId: "requestEmailCode", middleware: limited("code"),
+      method: "post", path: "/email-code", tags, operationId: "requestEmailCode", middleware: guarded("code", "email-code"), ...turnstileDoc,
       summary: "Mail a 6-digit sign-in code (same answer whether or not the account exists)",
       request: { body: json(EmailCodeBody) },
-      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429, 503) },
+      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => {
       await emailCodes.requestCode(deps(c), c.req.valid("json"));
