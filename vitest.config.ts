@@ -6,6 +6,8 @@ import { ensureAssets } from "./scripts/assets.mjs";
 import { generateDevKey } from "./scripts/dev-key.mjs";
 // @ts-expect-error: a plain .mjs module (the loopback OpenID Providers of the identity tests)
 import { prepareOidcTest } from "./scripts/oidc-provider-server.mjs";
+// @ts-expect-error: a plain .mjs module (the loopback webhook receiver of the event tests)
+import { prepareWebhookTest } from "./scripts/webhook-receiver.mjs";
 // @ts-expect-error: a plain .mjs module (wrangler.toml without the developer's .dev.vars)
 import { isolatedWranglerConfig } from "./scripts/test-wrangler-config.mjs";
 
@@ -18,6 +20,8 @@ export default defineConfig(async () => {
   const { d: _private, ...previousPublic } = previousKey;
   // Ports and keys of the loopback OpenID Providers, named in the bindings before they start.
   const oidc = await prepareOidcTest();
+  // The port and secrets of the loopback webhook receiver (API.md §16), named in WEBHOOKS.
+  const webhooks = await prepareWebhookTest();
   return {
     plugins: [
       cloudflareTest({
@@ -43,6 +47,7 @@ export default defineConfig(async () => {
             // The admin API (API.md §10) is on in tests; test/admin/ also runs it with the key unset.
             ADMIN_API_KEY: "test-admin-key/0123456789+abcdefghijklmnop=",
             ...oidc.bindings,
+            ...webhooks.bindings,
           },
           // Miniflare's local send_email binding, for test/mail.test.ts (MAIL_TRANSPORT=cloudflare).
           email: { send_email: [{ name: "EMAIL", allowed_sender_addresses: ["no-reply@example.com"] }] },
@@ -55,7 +60,8 @@ export default defineConfig(async () => {
       // A real local HTTP mail API (Node), for the HTTP mail transport's tests.
       // Real OpenID Providers (oidc-provider) on loopback, for test/identities/.
       // A siteverify stand-in (Turnstile, API.md §17) on loopback, for test/turnstile/.
-      globalSetup: ["./scripts/mail-api-server.mjs", "./scripts/oidc-provider-server.mjs", "./scripts/siteverify-server.mjs"],
+      // A real webhook receiver on loopback, checking every attempt with `standardwebhooks`, for test/events/.
+      globalSetup: ["./scripts/mail-api-server.mjs", "./scripts/oidc-provider-server.mjs", "./scripts/siteverify-server.mjs", "./scripts/webhook-receiver.mjs"],
       setupFiles: ["./test/setup.ts"],
       // @simplewebauthn/server's @peculiar/* dependencies import extensionless paths, which workerd's
       // module loader cannot resolve; Vite transforms (and so resolves) them first.

@@ -9,6 +9,7 @@ declare namespace Cloudflare {
     /** Turnstile's secret key (API.md §17); Turnstile is off without it. */
     TURNSTILE_SECRET_KEY?: string;
     [oidcSecret: `OIDC_SECRET_${string}`]: string | undefined;
+    [webhookSecret: `WEBHOOK_SECRET_${string}`]: string | undefined;
     /** The [assets] binding of wrangler.toml (Scalar's script for /docs), until `wrangler types` is rerun. */
     ASSETS: Fetcher;
   }

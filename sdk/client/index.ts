@@ -264,9 +264,14 @@ export function createClient(options: ClientOptions): Client {
       body = undefined;
     }
     await ready;
-    // "optional": a guest's token (or one whose profile is unknown), for the upgrade in place.
-    const response = route.auth === true || (route.auth && current && current.user?.isGuest !== false)
-      ? await authorized((token) => post(route.method, path, body, token))
+    // "optional": a guest's token (or one whose profile is unknown), for the upgrade in place or the merge.
+    const withToken = route.auth === true || (route.auth && current && current.user?.isGuest !== false);
+    const response = withToken
+      ? await authorized((token) => post(route.method, path, body, token)).catch((error: unknown) => {
+          // An optional token whose session is over (refresh answered 401, the session is cleared): go without.
+          if (route.auth === "optional" && error instanceof EdgeAuthError && error.status === 401 && !current) return post(route.method, path, body);
+          throw error;
+        })
       : await post(route.method, path, body);
     if (!response.ok) throw await errorFrom(response);
     const text = response.status === 204 ? "" : await response.text();

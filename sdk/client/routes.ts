@@ -63,7 +63,9 @@ export interface Route<I, O> {
   /**
    * Sends the access token (refreshing first when needed; one retry after a 401 invalid_token).
    * "optional": only while signed in as a guest (or a session whose profile is not known yet), so
-   * the service upgrades that guest in place (API.md §11, §13); a full account's token is not sent.
+   * the service upgrades that guest in place (API.md §11, §13) or merges it into the account it
+   * signs into (login, §16); a full account's token is not sent. A guest session that turns out to
+   * be over (its refresh answers 401) is dropped and the call is made without a token.
    */
   readonly auth: boolean | "optional";
   /** The answer carries a TokenPair the client adopts as its session. */
@@ -98,7 +100,8 @@ export const routes = {
   register: route<In<typeof S.RegisterBody>, RegisterResult>("POST", "/register", { signsIn: true }),
   verifyEmail: route<In<typeof S.TokenBody>, UserAnswer>("POST", "/verify-email"),
   resendVerification: route<In<typeof S.EmailBody>, Message>("POST", "/resend-verification"),
-  login: route<In<typeof S.LoginBody>, TokenPair>("POST", "/login", { signsIn: true }),
+  // A guest signed in sends its token: the service merges the guest into the account (API.md §16 user.merged).
+  login: route<In<typeof S.LoginBody>, TokenPair>("POST", "/login", { auth: "optional", signsIn: true }),
   upgrade: route<In<typeof S.UpgradeBody>, TokenPair>("POST", "/upgrade", { auth: true, signsIn: true }),
   me: route<void, UserAnswer>("GET", "/me", { auth: true }),
   changePassword: route<In<typeof S.ChangePasswordBody>, UserAnswer>("POST", "/change-password", { auth: true }),

@@ -123,3 +123,7 @@ export function edgeAuth<E extends EdgeAuthEnv = EdgeAuthEnv>(options: EdgeAuthO
     await next();
   };
 }
+
+// API.md §16: verifying the service's webhooks.
+export { verifyWebhook, WebhookVerificationError, WEBHOOK_TOLERANCE_SECONDS } from "./webhooks";
+export type { WebhookEvent, WebhookEventType } from "./webhooks";

@@ -21,6 +21,7 @@
 import { and, eq, exists, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { previousChanged, publish, userEvent } from "../events";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
@@ -116,6 +117,8 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
   // it unproven, so nothing changes hands here: the requester's password, passkeys and sessions stay.
   const proof = { userId: pending.userId, emailNormalized: normalizeEmail(pending.email), now, client: deps.client, onlyIf: tokenLive, keep: { password: true, tokenHash } };
   const drops = addressProvenStatements(db, proof);
+  // Right after the users update, so `previousChanged` sees that statement's changes.
+  const event = userEvent(db, "user.updated", pending.userId, { at: now, onlyIf: previousChanged });
   let results;
   try {
     results = await db.batch([
@@ -125,6 +128,7 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
         .set({ email: pending.email, emailNormalized: normalizeEmail(pending.email), emailVerifiedAt: now, updatedAt: now })
         .where(and(eq(users.id, pending.userId), tokenLive))
         .returning(),
+      event.statement,
       activityStatement(db, { userId: pending.userId, type: "email_changed", client: deps.client, at: now }, tokenLive),
       spendStatement(db, tokenHash, "change_email", now),
     ]);
@@ -133,8 +137,9 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
     if (isEmailConflict(error)) throw taken();
     throw error;
   }
-  const [[user], , spent] = results.slice(drops.length) as [UserRow[], unknown, unknown[]];
+  const [[user], , , spent] = results.slice(drops.length) as [UserRow[], unknown, unknown, unknown[]];
   if (!user || spent.length !== 1) throw invalid;
+  publish(deps, event);
   const notice = noticeAddress(previous);
   if (notice && normalizeEmail(notice) !== normalizeEmail(pending.email)) {
     sendMail(deps, emailChangeNoticeMail({ to: notice, platformName: deps.config.platformName, newEmail: pending.email, stage: "changed" }));

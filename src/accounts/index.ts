@@ -10,6 +10,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { publish, userEvent } from "../events";
 import { profilePicture } from "./avatars";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
@@ -90,7 +91,9 @@ export async function register(
   };
   const db = drizzle(deps.env.DB);
   const { token, statements } = await verificationToken(deps, db, user.id, email, undefined, input);
-  await db.batch([db.insert(users).values(user), ...statements]).catch(conflictFrom);
+  const created = userEvent(db, "user.created", user.id, { at: now });
+  await db.batch([db.insert(users).values(user), created.statement, ...statements]).catch(conflictFrom);
+  publish(deps, created);
   sendMail(deps, verificationMailTo(deps, email, token, base));
   const verificationRequired = deps.config.requireEmailVerification;
   const pair = verificationRequired
@@ -110,6 +113,7 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
   const emailNormalized = normalizeEmail(redeemed.email);
   const drops = addressProvenStatements(db, { userId: redeemed.userId, emailNormalized, now, client: deps.client, keep: { password: true } });
   const newlyVerified = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${redeemed.userId} AND ${users.emailVerifiedAt} = ${now})`;
+  const updated = userEvent(db, "user.updated", redeemed.userId, { at: now, onlyIf: newlyVerified });
   const results = await db.batch([
     ...drops,
     db
@@ -118,9 +122,12 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
       .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, emailNormalized)))
       .returning(),
     activityStatement(db, { userId: redeemed.userId, type: "email_verified", client: deps.client, at: now }, newlyVerified),
+    updated.statement,
   ]);
   const [user] = results[drops.length] as UserRow[];
+  const event = results[drops.length + 2] as D1Result;
   if (!user) throw invalid;
+  if (event.meta.changes === 1) publish(deps, updated);
   return user;
 }
 
@@ -150,7 +157,7 @@ export interface LoginInput {
  * Password login by email or username. The attempt is counted against the account before the hash
  * is checked; unknown accounts cost the same hashing time and get the same answer.
  */
-export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> {
+export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promise<IssuedPair> {
   const identifier = normalizeEmail(input.email ?? input.username ?? "");
   const db = drizzle(deps.env.DB);
   const attempt = await reserveLoginAttempt(
@@ -165,7 +172,9 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
   // The attempt's in-flight mark ends in the D1 batch the outcome writes anyway, when there is one.
   const release = { pending: true, statement: attempt.releaseStatement };
   try {
-    return await checkLogin(deps, attempt.found[0], input, release);
+    // A guest's token: the guest is merged into the account (API.md §16); any other token is ignored.
+    const mergeGuest = caller?.user.isGuest ? caller.userId : undefined;
+    return await checkLogin(deps, attempt.found[0], input, release, mergeGuest);
   } finally {
     if (release.pending) await attempt.release();
   }
@@ -177,7 +186,7 @@ interface PendingRelease {
   statement: LoginAttempt<unknown>["releaseStatement"];
 }
 
-async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput, release: PendingRelease): Promise<IssuedPair> {
+async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput, release: PendingRelease, mergeGuest?: string): Promise<IssuedPair> {
   const db = drizzle(deps.env.DB);
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
   if (!user || !valid) {
@@ -196,9 +205,9 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   }
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
   // happens only while the checked hash is still the account's, so a reset meanwhile wins.
-  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement] });
+  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement], mergeGuest });
   release.pending = false; // the batch ran (for a null pair too: only its guarded statements did nothing)
-  const pair = first ?? (await signInWithNewerHash(deps, user, input.password));
+  const pair = first ?? (await signInWithNewerHash(deps, user, input.password, mergeGuest));
   if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (needsRehash) {
     // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
@@ -213,11 +222,11 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
  * (a fresh salt, the same password) must not fail this one; a reset or change to another password
  * does not verify, and wins.
  */
-async function signInWithNewerHash(deps: Deps, user: UserRow, password: string): Promise<IssuedPair | null> {
+async function signInWithNewerHash(deps: Deps, user: UserRow, password: string, mergeGuest?: string): Promise<IssuedPair | null> {
   const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
   if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
   if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
-  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash });
+  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash, mergeGuest });
 }
 
 export interface UpgradeInput {
@@ -240,6 +249,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   // only the upgrade that won voids and replaces the verification tokens.
   const won = userMatches(db, auth.userId, { passwordHash });
   const { token, statements } = await verificationToken(deps, db, auth.userId, email, won);
+  const upgraded = userEvent(db, "user.upgraded", auth.userId, { at: now, onlyIf: won });
   const [updated] = await db
     .batch([
       db
@@ -257,9 +267,11 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
         .where(and(eq(users.id, auth.userId), eq(users.isGuest, true))),
       ...statements,
       activityStatement(db, { userId: auth.userId, type: "upgraded", sessionId: auth.sessionId, client: deps.client, at: now }, won),
+      upgraded.statement,
     ])
     .catch(conflictFrom);
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  publish(deps, upgraded);
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
   sendMail(deps, verificationMailTo(deps, email, token));

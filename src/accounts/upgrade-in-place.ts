@@ -11,6 +11,7 @@ import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { publish, userEvent } from "../events";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
@@ -48,6 +49,7 @@ export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: Upgrade
   // an address, so nothing of it changes hands and its sessions stay (API.md §11, §13).
   const keep = input.identityId === undefined ? {} : { identityId: input.identityId };
   const drops = email ? addressProvenStatements(db, { userId: auth.userId, emailNormalized: normalizeEmail(email), now, client: deps.client, keep }) : [];
+  const upgraded = userEvent(db, "user.upgraded", auth.userId, { at: now, onlyIf: won });
   const statements: BatchItem<"sqlite">[] = [
     ...drops,
     db
@@ -60,6 +62,8 @@ export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: Upgrade
       .where(and(eq(users.id, auth.userId), eq(users.isGuest, true))),
     activityStatement(db, { userId: auth.userId, type: "upgraded", sessionId: auth.sessionId, client: deps.client, at: now }, won),
     ...(input.extra ?? []),
+    // Last, so `data.user` shows what the extra statements changed too.
+    upgraded.statement,
   ];
   const results = await db
     .batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])
@@ -71,6 +75,7 @@ export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: Upgrade
     });
   const updated = results[drops.length] as D1Result;
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  publish(deps, upgraded);
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
   return outcome.pair;

@@ -12,6 +12,7 @@
 import { and, asc, count, eq, gt, gte, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { publish, userEvent } from "../events";
 import { normalizeEmail, publicUser } from "../accounts/users";
 import type { PublicUser } from "../accounts/users";
 import { identities, passkeys, sessions, users } from "../db/schema";
@@ -154,16 +155,17 @@ async function setDisabled(deps: Deps, userId: string, disabled: boolean): Promi
   const db = drizzle(deps.env.DB);
   const now = Date.now();
   const changed = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.updatedAt} = ${now} AND ${disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt)})`;
-  const [updated, event, found] = await db.batch([
+  const event = userEvent(db, disabled ? "user.disabled" : "user.enabled", userId, { at: now, onlyIf: changed });
+  const [, , written, found] = await db.batch([
     db
       .update(users)
       .set({ disabledAt: disabled ? now : null, updatedAt: now })
       .where(and(eq(users.id, userId), disabled ? isNull(users.disabledAt) : isNotNull(users.disabledAt))),
     activityStatement(db, { userId, type: disabled ? "account_disabled" : "account_enabled", client: null, at: now }, changed),
+    event.statement,
     db.select().from(users).where(eq(users.id, userId)),
   ]);
-  void updated;
-  void event;
+  if (written.meta.changes === 1) publish(deps, event);
   const user = found[0];
   if (!user) throw notFound();
   if (disabled) await userSessions(deps, userId).revokeSessions({ userId, reason: "disabled" });

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { resolveWebauthn } from "../passkeys/settings";
 import { parseProviders } from "../identities/providers";
+import { DEFAULT_RETRY_DELAYS_SECONDS, MAX_RETRY_DELAY_SECONDS, parseWebhooks } from "../events/settings";
 import { MAX_TURNSTILE_TIMEOUT_MS, MIN_TURNSTILE_TIMEOUT_MS, resolveTurnstile } from "../turnstile/settings";
 
 /** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
@@ -131,6 +132,12 @@ const EnvSchema = z.object({
   // OpenID providers (API.md §13): name → { clientIds, issuer?, scopes?, teamId?, keyId? }.
   OIDC_PROVIDERS: json(z.record(z.string(), z.unknown())).default({}),
   OIDC_JWKS_COOLDOWN_SECONDS: int(0, 600).default(30),
+  // Events (API.md §16): endpoint name → { url, events? }; secrets WEBHOOK_SECRET_<NAME>.
+  WEBHOOKS: json(z.record(z.string(), z.unknown())).default({}),
+  WEBHOOK_RETRY_DELAYS_SECONDS: list
+    .pipe(z.array(z.string().regex(/^\d+$/, "must be whole seconds").transform(Number).pipe(z.number().int().max(MAX_RETRY_DELAY_SECONDS))).max(20))
+    .default(DEFAULT_RETRY_DELAYS_SECONDS),
+  EVENT_RETENTION_DAYS: int(1, 3650).default(30),
   // Turnstile (API.md §17): off without the secret; checked in src/turnstile/settings.ts.
   TURNSTILE_SECRET_KEY: z.string().min(1).max(256).optional(),
   TURNSTILE_ROUTES: list.optional(),
@@ -206,6 +213,8 @@ function parse(env: object) {
   reasons.push(...webauthn.problems);
   const oidc = parseProviders(e.OIDC_PROVIDERS, e.ENVIRONMENT === "production");
   reasons.push(...oidc.problems);
+  const webhooks = parseWebhooks(e.WEBHOOKS, env, e.ENVIRONMENT === "production");
+  reasons.push(...webhooks.problems);
   const turnstile = resolveTurnstile({
     environment: e.ENVIRONMENT,
     secretKey: e.TURNSTILE_SECRET_KEY,
@@ -270,6 +279,9 @@ function parse(env: object) {
     webauthn: { rpId: webauthn.rpId, rpName: e.WEBAUTHN_RP_NAME ?? e.PLATFORM_NAME, origins: webauthn.origins },
     oidcProviders: oidc.providers,
     oidcJwksCooldownMs: e.OIDC_JWKS_COOLDOWN_SECONDS * 1000,
+    webhooks: webhooks.endpoints,
+    webhookRetryDelaysSeconds: e.WEBHOOK_RETRY_DELAYS_SECONDS,
+    eventRetentionMs: e.EVENT_RETENTION_DAYS * 86_400_000,
     /** Undefined: Turnstile is off (no TURNSTILE_SECRET_KEY). */
     turnstile: turnstile.settings,
   };

@@ -15,3 +15,4 @@ export * from "../activity/schema";
 export * from "../identities/schema";
 export * from "../passkeys/schema";
 export * from "../email-codes/schema";
+export * from "../events/schema";

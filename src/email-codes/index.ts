@@ -20,6 +20,7 @@
  */
 import { and, eq, exists, gt, lt, or, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { normalizeEmail } from "../accounts/users";
@@ -35,6 +36,7 @@ import { checkLogoUrl, cleanPlatformName, linkBase } from "../mail/links";
 import { userIsDisabled, userMatches } from "../accounts/statements";
 import { addressProvenStatements, changesHands } from "../accounts/address-proven";
 import { signIn } from "../sessions";
+import { previousChanged, publish, userEvent } from "../events";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { codeMail } from "./mail";
@@ -184,7 +186,7 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
   if (spent.length !== 1) return wrongCode(deps, db, email, owner, undefined);
 
   if (!owner && guest) return upgradeGuestInPlace(deps, guest, { email: input.email });
-  if (!owner) owner = await signUp(db, input.email, now);
+  if (!owner) owner = await signUp(deps, db, input.email, now);
   return signInOwner(deps, db, owner, now);
 }
 
@@ -209,12 +211,18 @@ async function wrongCode(
 }
 
 /** A full account for the proven address: no password, address verified. Loses gracefully to a concurrent registration. */
-async function signUp(db: DrizzleD1Database, typed: string, now: number): Promise<UserRow> {
+async function signUp(deps: Deps, db: DrizzleD1Database, typed: string, now: number): Promise<UserRow> {
   const email = typed.trim();
-  await db
-    .insert(users)
-    .values({ id: crypto.randomUUID(), email, emailNormalized: normalizeEmail(email), isGuest: false, emailVerifiedAt: now, createdAt: now, updatedAt: now })
-    .onConflictDoNothing();
+  const id = crypto.randomUUID();
+  const created = userEvent(db, "user.created", id, { at: now, onlyIf: previousChanged });
+  const [, event] = await db.batch([
+    db
+      .insert(users)
+      .values({ id, email, emailNormalized: normalizeEmail(email), isGuest: false, emailVerifiedAt: now, createdAt: now, updatedAt: now })
+      .onConflictDoNothing(),
+    created.statement,
+  ]);
+  if (event.meta.changes === 1) publish(deps, created);
   const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
   if (!user) throw invalidCode();
   return user;
@@ -230,11 +238,16 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
   if (owner.emailVerifiedAt === null && owner.disabledAt === null) {
     const proof = { userId: owner.id, emailNormalized: owner.emailNormalized!, now, client: deps.client, onlyIf: userMatches(db, owner.id, { enabled: true }) };
     const handedOver = changesHands(db, proof);
-    await db.batch([
+    const verified = userEvent(db, "user.updated", owner.id, { at: now, onlyIf: previousChanged });
+    const statements = [
       ...addressProvenStatements(db, proof),
       activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, handedOver),
       db.update(users).set({ emailVerifiedAt: now, updatedAt: now }).where(and(eq(users.id, owner.id), handedOver)),
-    ]);
+      // Right after the update, so `previousChanged` sees whether it happened.
+      verified.statement,
+    ];
+    const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    if ((results[results.length - 1] as D1Result).meta.changes === 1) publish(deps, verified);
   }
   const pair = await signIn(deps, { userId: owner.id, method: "code" });
   if (pair) return pair;

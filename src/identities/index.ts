@@ -15,6 +15,7 @@
  * @example
  * const pair = await signInWithIdToken(deps, auth, { provider: "google", idToken, nonce });
  */
+import { publish, userEvent } from "../events";
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -163,9 +164,11 @@ async function signInWithIdentity(deps: Deps, auth: Auth | undefined, identity: 
     createdAt: now,
     updatedAt: now,
   };
-  const [, , , created] = await db
-    .batch([db.insert(users).values(user), ...linkStatements(deps, db, identityRow(user.id, identity, now), null), db.select().from(users).where(eq(users.id, user.id))])
+  const event = userEvent(db, "user.created", user.id, { at: now });
+  const [, , , , created] = await db
+    .batch([db.insert(users).values(user), ...linkStatements(deps, db, identityRow(user.id, identity, now), null), event.statement, db.select().from(users).where(eq(users.id, user.id))])
     .catch(linkedElsewhere);
+  publish(deps, event);
   return startSession(deps, created[0]!, method);
 }
 

@@ -9,7 +9,9 @@
  * await forgotPassword(deps, { email, baseUrl: "https://app.example.com" });
  * await resetPassword(deps, { email, token, newPassword });
  */
+import { and, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { publish, userEvent } from "../events";
 import { activityStatement } from "../activity";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
@@ -103,6 +105,10 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   const now = Date.now();
   const tokenHash = await sha256(input.token);
   const tokenLive = tokenLiveFor(db, tokenHash, "reset_password", owner.id, now);
+  const newlyVerified = userEvent(db, "user.updated", owner.id, {
+    at: now,
+    onlyIf: and(userMatches(db, owner.id, { passwordHash }), sql`u.email_verified_at = ${now}`),
+  });
   // One batch: the password changes only while the token is live, and the token is spent with it.
   // Following the link proves the address: a first proof drops what a claimant attached (but the
   // new password and this token), before the statement that marks the address verified.
@@ -118,9 +124,12 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
       { userId: owner.id, type: "password_reset", client: deps.client, at: now },
       userMatches(db, owner.id, { passwordHash }),
     ),
+    // Following the mailed link verified an address that was not: the app hears `user.updated`.
+    newlyVerified.statement,
   ]);
   const [changed, spent] = [results[drops.length] as UserRow[], results[drops.length + 1] as unknown[]];
   const user = changed[0];
+  if (user && user.emailVerifiedAt === now) publish(deps, newlyVerified);
   if (!user || spent.length !== 1) throw invalid;
   await sessions.revokeSessions({ userId: owner.id, reason: "password_reset" });
   // The owner proved control of the mailbox: failed guesses by someone else must not lock them out.

@@ -11,6 +11,7 @@ import { readAvatar } from "../accounts/avatars";
 import { AuthError } from "../http/errors";
 import { deps, jsonOrFormBody, router } from "../http";
 import { limited, requireAuth, requireClaims } from "../http/middleware";
+import { optionalAuth } from "../http/optional-auth";
 import { guarded } from "../http/turnstile";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
@@ -85,12 +86,12 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", operationId: "v1Login", tags, middleware: guarded("login", "login"), ...turnstileDoc,
-      summary: "Sign in with email or username and password",
+      method: "post", path: "/login", operationId: "v1Login", tags, security: [{}, ...bearer], middleware: guarded("login", "login", optionalAuth), ...turnstileDoc,
+      summary: "Sign in with email or username and password; with a guest's Bearer token, the guest is merged into the account (user.merged)",
       request: { body: json(LoginBody) },
       responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
-    async (c) => c.json(tokenPair(await accounts.login(deps(c), c.req.valid("json"))), 200),
+    async (c) => c.json(tokenPair(await accounts.login(deps(c), c.req.valid("json"), c.get("auth") as sessions.Auth | undefined)), 200),
   )
   .openapi(
     createRoute({

@@ -37,6 +37,9 @@ import { insertGuestStatement, recordSignInStatement, userMatches } from "../acc
 import { activityStatement } from "../activity";
 import type { SignInMethod } from "../activity";
 import { clearLoginAttemptsStatement } from "../rate-limit";
+import { deletionStatements } from "../deletion/statements";
+import { mergedEvent, previousChanged, publish, userEvent } from "../events";
+import { userSessions } from "../http/deps";
 import type { ClientInfo, IssuedPair, Role } from "../types";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
@@ -64,6 +67,13 @@ export interface SignInInput {
    * release, or spending what `onlyIf` checked (the code, the passkey's counter).
    */
   alsoRun?: BatchItem<"sqlite">[];
+  /**
+   * The id of a guest signing into this existing account (API.md §16: login with the guest's Bearer
+   * token): in the same batch, while the sign-in's guard holds and the guest is still a guest, the
+   * guest's rows go (its sessions, then the user, as a deletion does) and `user.merged` is written;
+   * after it, the guest's object storage is erased. Ignored for a new guest.
+   */
+  mergeGuest?: string;
 }
 
 /**
@@ -92,9 +102,11 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     firstRefreshTokenHash: await sha256(refreshToken),
   };
   const signInEvent = activityStatement(db, { userId: input.userId, type: "sign_in", method: input.method, sessionId, client, at: now }, guard);
+  const created = input.createGuest ? userEvent(db, "user.created", input.userId, { at: now }) : undefined;
+  const merge = !input.createGuest && input.mergeGuest ? mergeStatements(db, input.mergeGuest, input.userId, guard!, now) : undefined;
   // The positions of the session insert and of the statement that returns the user row.
   const [batch, insertAt, userAt]: [BatchItem<"sqlite">[], number, number] = input.createGuest
-    ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), signInEvent], 1, 0]
+    ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), signInEvent, created!.statement], 1, 0]
     : [
         [
           clearLoginAttemptsStatement(db, input.userId, guard),
@@ -102,6 +114,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
           insertWhere(db, sessions, row, guard),
           signInEvent,
           recordSignInStatement(db, input.userId, now, guard).returning(),
+          ...(merge?.statements ?? []),
         ],
         3,
         5,
@@ -110,8 +123,25 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   if ((results[insertAt] as D1Result).meta.changes !== 1) return null;
   const user = (results[userAt] as UserRow[])[0];
   if (!user) throw new Error("user row missing after session insert");
+  if (created) publish(deps, created);
+  if (merge && (results[userAt + merge.statements.length] as D1Result).meta.changes === 1) {
+    // The guest's rows are gone with the batch; its object's storage (adopted sessions) goes now.
+    await userSessions(deps, input.mergeGuest!).erase();
+    publish(deps, merge.event);
+  }
 
   return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt }, refreshToken, user, now);
+}
+
+/**
+ * A guest merged into the account signing in: the guest's deletion statements, under the sign-in's
+ * guard and "still a guest", then `user.merged`, written only if the guest's row was deleted (the
+ * statement before it). The event is the last statement of the returned list.
+ */
+function mergeStatements(db: DrizzleD1Database, guestId: string, userId: string, guard: SQL, now: number) {
+  const stillGuest = userMatches(db, guestId, { isGuest: true });
+  const event = mergedEvent(db, guestId, userId, previousChanged, now);
+  return { statements: [...deletionStatements(db, guestId, and(guard, stillGuest)), event.statement] as BatchItem<"sqlite">[], event };
 }
 
 /**
