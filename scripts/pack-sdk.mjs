@@ -7,6 +7,7 @@
  * @example
  * npm run pack:sdk            # … /work/main/.sdk-pack/edge-auth-0.1.0.tgz
  * npm install "$(npm run -s pack:sdk | tail -n1)"
+ * npm run -s pack:sdk -- --no-build   # pack sdk/dist as it is
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -16,9 +17,9 @@ import { buildSdk } from "./build-sdk.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Builds and packs sdk/; resolves with the tarball's absolute path. */
-export async function packSdk() {
-  await buildSdk();
+/** Builds (unless `build: false`) and packs sdk/; resolves with the tarball's absolute path. */
+export async function packSdk({ build = true } = {}) {
+  if (build) await buildSdk();
   const destination = join(root, ".sdk-pack");
   mkdirSync(destination, { recursive: true });
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -29,5 +30,6 @@ export async function packSdk() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(await packSdk());
+  // --no-build: pack what sdk/dist holds (the sdk test project's global setup has just built it).
+  console.log(await packSdk({ build: !process.argv.includes("--no-build") }));
 }
