@@ -111,6 +111,15 @@ function selfContained(program) {
     return node;
   };
 
+  /** The checker prints object types on one line; written out, they read better one member a line. */
+  const multiline = (node) => {
+    const visit = (child) => {
+      ts.setEmitFlags(child, ts.getEmitFlags(child) & ~ts.EmitFlags.SingleLine);
+      return ts.visitEachChild(child, visit, undefined);
+    };
+    return visit(node);
+  };
+
   const withJs = (specifier) => (/^\.\.?\//.test(specifier) && !/\.(m?js|json)$/.test(specifier) ? `${specifier}.js` : specifier);
   const leavesSdk = (specifier, fileName) => {
     if (!/^\.\.?\//.test(specifier)) return /zod/.test(specifier);
@@ -140,7 +149,7 @@ function selfContained(program) {
       if (ts.isTypeNode(node)) {
         const original = ts.getOriginalNode(node);
         if (original.pos >= 0 && original.getSourceFile?.() && namesBorrowed(original)) {
-          return print(checker.getTypeFromTypeNode(original));
+          return multiline(print(checker.getTypeFromTypeNode(original)));
         }
       }
       // A type parameter's constraint on a service type (e.g. `T extends z.ZodType`) is dropped with

@@ -49,7 +49,7 @@ describe("npm run build:sdk", () => {
     }
     expect(clientTypes).toMatch(/createClient/);
     expect(clientTypes).toMatch(/from "\.\/routes\.js"/);
-    expect(routeTypes).toMatch(/export type User = \{ id: string; email: string \| null;/);
+    expect(routeTypes).toMatch(/export type User = \{\s+id: string;\s+email: string \| null;/);
     expect(serverTypes).toMatch(/export interface AuthRpc extends Rpc\.WorkerEntrypointBranded/);
     const gzipped = await new Response(new Blob([builtClient]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
     expect(gzipped.byteLength).toBeLessThan(10 * 1024);
