@@ -9,7 +9,7 @@
  *
  * Confirming is one D1 batch: the address changes (verified) only while the token is live, the
  * token is spent, and `email_changed` is recorded. When the address was taken meanwhile (UNIQUE
- * violation) the whole batch rolls back: 409, and the token stays unspent (README: the loser of two
+ * violation) the whole batch rolls back: 409, and the token stays unspent (docs/accounts.md: the loser of two
  * accounts racing for one address keeps a token that only works if the address frees up again).
  *
  * @example

@@ -198,7 +198,7 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   }
   if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
   if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
-    // The password was right: it must not count as a failed attempt (README, per-account throttling).
+    // The password was right: it must not count as a failed attempt (docs/accounts.md, per-account throttling).
     await clearLoginAttempts(deps, user.id);
     throw new AuthError("email_not_verified", "Verify your email address before signing in");
   }

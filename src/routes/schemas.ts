@@ -121,7 +121,7 @@ export const RegisterForm = RegisterBody.extend({
 export const GuestBody = z.object({ turnstileToken: TurnstileToken }).openapi("GuestBody");
 
 /**
- * Document 000: "either one is sufficient", so both may come; the email then decides (README).
+ * Document 000: "either one is sufficient", so both may come; the email then decides (docs/accounts.md).
  * A union, so the OpenAPI document says so too (anyOf); with neither, the error names `email`.
  */
 export const LoginBody = z
