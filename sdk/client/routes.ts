@@ -13,15 +13,17 @@
  * import { routes } from "./routes";
  * routes.login; // { method: "POST", path: "/login", auth: false, signsIn: true }
  */
-import type { z } from "@hono/zod-openapi";
 import type * as L from "../../src/routes/lifecycle-schemas";
 import type * as S from "../../src/routes/schemas";
 import type * as P from "../../src/routes/signin-schemas";
 
-/** What the route accepts (before the service's own transforms: `z.input`). */
-export type In<T extends z.ZodType> = z.input<T>;
-/** What the route answers (`z.output`). */
-export type Out<T extends z.ZodType> = z.output<T>;
+/**
+ * What the route accepts (before the service's own transforms): zod 4's `z.input`, written out so
+ * that the published declarations need no zod (scripts/build-sdk.mjs writes the shapes out).
+ */
+export type In<T extends { _zod: { input: unknown } }> = T["_zod"]["input"];
+/** What the route answers: zod 4's `z.output`. */
+export type Out<T extends { _zod: { output: unknown } }> = T["_zod"]["output"];
 
 /** API.md §3 `User`. */
 export type User = Out<typeof S.User>;

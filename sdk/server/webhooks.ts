@@ -14,7 +14,10 @@
  * const event = await verifyWebhook(env.WEBHOOK_SECRET_APP, request.headers, body); // throws WebhookVerificationError
  * if (event.type === "user.deleted") await eraseRowsOf(event.data.user.id);
  */
-import type { PublicUser } from "../../src/types";
+import type * as Service from "../../src/types";
+
+/** API.md §3 `User`, as the events carry it (the service's type, src/types.ts). */
+type PublicUser = Service.PublicUser;
 
 /** The event types API.md §16 lists. */
 export type WebhookEventType = "user.created" | "user.upgraded" | "user.updated" | "user.disabled" | "user.enabled" | "user.deleted" | "user.merged";
