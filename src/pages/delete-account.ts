@@ -39,7 +39,7 @@ if (!token && form) {
   const email = $("email");
   const send = $("send");
   // The Turnstile widget (only while Turnstile guards request-deletion): one token per request.
-  const widget = $("turnstile");
+  const widget = $("turnstile-widget");
   let widgetId = null;
   let turnstileToken = "";
   function renderWidget() {
@@ -51,7 +51,8 @@ if (!token && form) {
     });
   }
   if (widget) {
-    if (window.turnstile) renderWidget();
+    // Not just window.turnstile: an element with that id would be it (named access on window).
+    if (typeof window.turnstile?.render === "function") renderWidget();
     else window.${WIDGET_ONLOAD} = renderWidget;
   }
   form.addEventListener("submit", async (event) => {
@@ -99,7 +100,7 @@ export function deleteAccountPage(c: Context<PagesEnv>, input: DeleteAccountPage
   <form id="request" novalidate>
     <label for="email">Email</label>
     <input id="email" type="email" autocomplete="email" required maxlength="254">
-    ${widget.kind === "widget" ? html`<div id="turnstile" class="turnstile" data-sitekey="${widget.siteKey}"></div>` : ""}
+    ${widget.kind === "widget" ? html`<div id="turnstile-widget" class="turnstile" data-sitekey="${widget.siteKey}"></div>` : ""}
     <button id="send" type="submit">Email me a deletion link</button>
   </form>`;
   const body = html`

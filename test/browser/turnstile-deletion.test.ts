@@ -141,9 +141,8 @@ describe("/delete-account with Turnstile on", () => {
       `default-src 'none'; script-src 'nonce-N' ${origin}; style-src 'nonce-N'; img-src 'none'; connect-src 'self'; frame-src ${origin}; ` +
         "form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
     );
-    await new Promise((r) => setTimeout(r, 2000)); console.log("DBG", browser.problems, browser.requests, await page.content());
     // The widget: its script (explicit rendering) loaded once, its frame drawn in the form.
-    await expect.poll(() => page.locator("#turnstile iframe").count()).toBe(1);
+    await expect.poll(() => page.locator("#turnstile-widget iframe").count()).toBe(1);
     expect(browser.requests).toContain(`GET ${siteverify.scriptUrl}?render=explicit&onload=edgeAuthTurnstileLoaded`);
     expect(browser.requests).toContain(`GET ${siteverify.base}/turnstile/v0/widget`);
     expect((await widgetState()).loads).toBe(loadsBefore + 1);
@@ -165,7 +164,7 @@ describe("/delete-account with Turnstile on", () => {
     // Confirming a mailed link needs no widget: the strict page.
     const confirm = await page.goto(link);
     expect(withoutNonce(confirm?.headers()["content-security-policy"])).toBe(STRICT_CSP);
-    expect(await page.locator("#turnstile").count()).toBe(0);
+    expect(await page.locator("#turnstile-widget").count()).toBe(0);
     await page.getByRole("button", { name: "Delete my account" }).click();
     await expect.poll(() => page.getByRole("status").textContent()).toContain("Your account was deleted.");
     expect((await post("/v1/auth/login", { email, password: PASSWORD })).status).toBe(401);
@@ -192,7 +191,7 @@ describe("/delete-account with Turnstile off", () => {
     expect(withoutNonce(opened?.headers()["content-security-policy"])).toBe(STRICT_CSP);
     const html = await opened!.text();
     expect(html.match(/<script[^>]*>/g)).toHaveLength(1);
-    expect(html).not.toContain(`id="turnstile"`);
+    expect(html).not.toContain(`id="turnstile-widget"`);
     expect(html).not.toContain("api.js");
     await expect.poll(() => page.getByLabel("Email").isVisible()).toBe(true);
     expect(await page.locator("iframe").count()).toBe(0);

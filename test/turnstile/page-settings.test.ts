@@ -67,7 +67,7 @@ describe("/delete-account with Turnstile", () => {
       "default-src 'none'; script-src 'nonce-N' https://challenges.cloudflare.com; style-src 'nonce-N'; img-src 'none'; connect-src 'self'; " +
         "frame-src https://challenges.cloudflare.com; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
     );
-    expect(text).toContain(`<div id="turnstile" class="turnstile" data-sitekey="${SITE_KEY}"></div>`);
+    expect(text).toContain(`<div id="turnstile-widget" class="turnstile" data-sitekey="${SITE_KEY}"></div>`);
     expect(text.match(/<script[^>]*>/g)).toEqual([
       `<script nonce="${nonce}">`,
       `<script nonce="${nonce}" src="${CLOUDFLARE_SCRIPT}?render=explicit&amp;onload=edgeAuthTurnstileLoaded" async defer>`,
@@ -83,7 +83,7 @@ describe("/delete-account with Turnstile", () => {
     ] as const) {
       const { csp, text } = await page(path, vars);
       expect(csp, path).toBe(STRICT_CSP);
-      expect(text, path).not.toContain(`id="turnstile"`);
+      expect(text, path).not.toContain(`id="turnstile-widget"`);
       expect(text.match(/<script[^>]*>/g), path).toHaveLength(1);
     }
   });
@@ -94,6 +94,6 @@ describe("/delete-account with Turnstile", () => {
     expect(text).toContain("Asking for a deletion link by email is not available on this page right now");
     expect(text).toContain("contact Acme &lt;b&gt;'s support");
     expect(text).not.toContain(`id="request"`);
-    expect(text).not.toContain(`id="turnstile"`);
+    expect(text).not.toContain(`id="turnstile-widget"`);
   });
 });
