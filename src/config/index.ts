@@ -144,6 +144,8 @@ const EnvSchema = z.object({
   TURNSTILE_VERIFY_URL: z.string().optional(),
   TURNSTILE_HOSTNAMES: list.optional(),
   TURNSTILE_TIMEOUT_MS: int(MIN_TURNSTILE_TIMEOUT_MS, MAX_TURNSTILE_TIMEOUT_MS).optional(),
+  TURNSTILE_SITE_KEY: z.string().max(256).optional(),
+  TURNSTILE_SCRIPT_URL: z.string().max(2048).optional(),
 });
 
 type ParsedEnv = z.output<typeof EnvSchema>;
@@ -222,6 +224,8 @@ function parse(env: object) {
     verifyUrl: e.TURNSTILE_VERIFY_URL,
     hostnames: e.TURNSTILE_HOSTNAMES,
     timeoutMs: e.TURNSTILE_TIMEOUT_MS,
+    siteKey: e.TURNSTILE_SITE_KEY,
+    scriptUrl: e.TURNSTILE_SCRIPT_URL,
   });
   reasons.push(...turnstile.problems);
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
