@@ -2,8 +2,9 @@
  * Vitest globalSetup of the browser project (runs in Node, so plain JavaScript: the project has no
  * Node type definitions): starts the service for real with
  * `wrangler dev` (through scripts/dev.mjs, which applies the D1 migrations first) on 127.0.0.1,
- * with its state in a fresh directory under /tmp, waits for /health, hands the URL to the tests as
- * `inject("serviceUrl")`, and stops the whole process group and removes the state afterwards.
+ * with its state in a fresh directory under /tmp and a fresh random ADMIN_API_KEY (the admin
+ * console's tests), waits for /health, hands the URL to the tests as `inject("serviceUrl")` and the
+ * key as `inject("adminKey")`, and stops the whole process group and removes the state afterwards.
  * BROWSER_TEST_PORT picks the port (the inspector takes the next one); by default the system hands
  * out free ones, so two test runs on one machine do not collide.
  *
@@ -12,6 +13,7 @@
  * const base = inject("serviceUrl"); // "http://127.0.0.1:41237"
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -67,7 +69,12 @@ export default async function setup(project) {
   // The service's own origin may be a mail's baseUrl, so the pages' link back to the app is testable;
   // the provider's test app is the web sign-in's redirect_uri.
   const redirectOrigins = [url, providerApp].filter(Boolean).join(",");
-  writeFileSync(envFile, `ENVIRONMENT=development\nREDIRECT_ORIGINS=${redirectOrigins}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
+  const adminKey = randomBytes(32).toString("base64url");
+  writeFileSync(
+    envFile,
+    `ENVIRONMENT=development\nREDIRECT_ORIGINS=${redirectOrigins}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\nADMIN_API_KEY=${adminKey}\n`,
+    { mode: 0o600 },
+  );
   const log = openSync(logPath, "a");
   const child = spawn(
     process.execPath,
@@ -117,5 +124,6 @@ export default async function setup(project) {
     await sleep(250);
   }
   project.provide("serviceUrl", url);
+  project.provide("adminKey", adminKey);
   return stop;
 }

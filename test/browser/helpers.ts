@@ -19,6 +19,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** Where scripts/browser-test-service.mjs started `wrangler dev`. */
     serviceUrl: string;
+    /** The service's random ADMIN_API_KEY (the admin console's tests). */
+    adminKey: string;
   }
 }
 
