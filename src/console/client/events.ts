@@ -2,7 +2,8 @@
  * The console script's event feed (browser JavaScript, kept as text; see ./index.ts): the events of
  * GET /v1/admin/events (API.md §16), oldest first, a page at a time, optionally of one type, each
  * with its webhook deliveries; an event with a failed delivery has a button "Redeliver"
- * (POST /v1/admin/events/:id/redeliver, 202: a fresh round for every endpoint not yet delivered).
+ * (POST /v1/admin/events/:id/redeliver, 202 `{ event }`: a fresh round for every endpoint not yet
+ * delivered; the row then shows the event as the answer has it).
  *
  * @example
  * location.hash = "#/events";
@@ -43,9 +44,13 @@ function eventRow(event) {
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
-        await api("POST", "/v1/admin/events/" + encodeURIComponent(event.id) + "/redeliver");
-        for (const d of deliveries) if (d.status !== "delivered") d.status = "pending";
-        row.replaceWith(eventRow(event));
+        const answer = await api("POST", "/v1/admin/events/" + encodeURIComponent(event.id) + "/redeliver");
+        // The 202 carries the event with its deliveries as they now stand (pending again).
+        const fresh = answer && answer.event ? answer.event : event;
+        if (fresh === event) for (const d of deliveries) if (d.status !== "delivered") d.status = "pending";
+        const index = feed.events.findIndex((e) => e.id === event.id);
+        if (index >= 0) feed.events[index] = fresh;
+        row.replaceWith(eventRow(fresh));
         say("Redelivery of " + event.type + " #" + event.sequence + " is queued.", "success", true);
       } catch (error) {
         button.disabled = false;
