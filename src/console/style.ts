@@ -33,6 +33,7 @@ h2 .count{color:var(--muted);font-weight:500;font-size:.875rem}
 label{display:block;font-weight:600;margin:0 0 .35rem}
 input,select{font:inherit;color:inherit;padding:.55rem .7rem;border:1px solid #cbd5e1;border-radius:8px;background:#fff;min-width:0}
 input:focus,select:focus{border-color:var(--accent)}
+input:focus-visible,select:focus-visible{outline:3px solid #bfdbfe;outline-offset:0}
 button{font:inherit;font-weight:600;padding:.5rem .9rem;border-radius:8px;border:1px solid transparent;background:var(--accent);color:var(--accent-ink);cursor:pointer;white-space:nowrap}
 button:hover{filter:brightness(.95)}
 button:disabled{opacity:.5;cursor:not-allowed}
