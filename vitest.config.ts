@@ -49,7 +49,8 @@ export default defineConfig(async () => {
       exclude: ["test/browser/**", "test/sdk/**", "**/node_modules/**"],
       // A real local HTTP mail API (Node), for the HTTP mail transport's tests.
       // Real OpenID Providers (oidc-provider) on loopback, for test/identities/.
-      globalSetup: ["./scripts/mail-api-server.mjs", "./scripts/oidc-provider-server.mjs"],
+      // A siteverify stand-in (Turnstile, API.md §17) on loopback, for test/turnstile/.
+      globalSetup: ["./scripts/mail-api-server.mjs", "./scripts/oidc-provider-server.mjs", "./scripts/siteverify-server.mjs"],
       setupFiles: ["./test/setup.ts"],
       // @simplewebauthn/server's @peculiar/* dependencies import extensionless paths, which workerd's
       // module loader cannot resolve; Vite transforms (and so resolves) them first.

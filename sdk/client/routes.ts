@@ -91,7 +91,10 @@ type Message = { message: string };
  * `logoutAll` are written by hand in index.ts: they work on the stored session, not on input.
  */
 export const routes = {
-  guest: route<void, TokenPair>("POST", "/guest", { signsIn: true }),
+  // `turnstileToken` (API.md §17): on guest, register, login, resendVerification, forgotPassword,
+  // requestDeletion and emailCode.send, sent as the body field the service checks when
+  // TURNSTILE_ROUTES guards the route; leave it out otherwise.
+  guest: route<In<typeof S.GuestBody>, TokenPair>("POST", "/guest", { signsIn: true }),
   register: route<In<typeof S.RegisterBody>, RegisterResult>("POST", "/register", { signsIn: true }),
   verifyEmail: route<In<typeof S.TokenBody>, UserAnswer>("POST", "/verify-email"),
   resendVerification: route<In<typeof S.EmailBody>, Message>("POST", "/resend-verification"),

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { resolveWebauthn } from "../passkeys/settings";
 import { parseProviders } from "../identities/providers";
+import { MAX_TURNSTILE_TIMEOUT_MS, MIN_TURNSTILE_TIMEOUT_MS, resolveTurnstile } from "../turnstile/settings";
 
 /** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
@@ -130,6 +131,12 @@ const EnvSchema = z.object({
   // OpenID providers (API.md §13): name → { clientIds, issuer?, scopes?, teamId?, keyId? }.
   OIDC_PROVIDERS: json(z.record(z.string(), z.unknown())).default({}),
   OIDC_JWKS_COOLDOWN_SECONDS: int(0, 600).default(30),
+  // Turnstile (API.md §17): off without the secret; checked in src/turnstile/settings.ts.
+  TURNSTILE_SECRET_KEY: z.string().min(1).max(256).optional(),
+  TURNSTILE_ROUTES: list.optional(),
+  TURNSTILE_VERIFY_URL: z.string().optional(),
+  TURNSTILE_HOSTNAMES: list.optional(),
+  TURNSTILE_TIMEOUT_MS: int(MIN_TURNSTILE_TIMEOUT_MS, MAX_TURNSTILE_TIMEOUT_MS).optional(),
 });
 
 type ParsedEnv = z.output<typeof EnvSchema>;
@@ -199,6 +206,15 @@ function parse(env: object) {
   reasons.push(...webauthn.problems);
   const oidc = parseProviders(e.OIDC_PROVIDERS, e.ENVIRONMENT === "production");
   reasons.push(...oidc.problems);
+  const turnstile = resolveTurnstile({
+    environment: e.ENVIRONMENT,
+    secretKey: e.TURNSTILE_SECRET_KEY,
+    routes: e.TURNSTILE_ROUTES,
+    verifyUrl: e.TURNSTILE_VERIFY_URL,
+    hostnames: e.TURNSTILE_HOSTNAMES,
+    timeoutMs: e.TURNSTILE_TIMEOUT_MS,
+  });
+  reasons.push(...turnstile.problems);
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
 
   return {
@@ -254,5 +270,7 @@ function parse(env: object) {
     webauthn: { rpId: webauthn.rpId, rpName: e.WEBAUTHN_RP_NAME ?? e.PLATFORM_NAME, origins: webauthn.origins },
     oidcProviders: oidc.providers,
     oidcJwksCooldownMs: e.OIDC_JWKS_COOLDOWN_SECONDS * 1000,
+    /** Undefined: Turnstile is off (no TURNSTILE_SECRET_KEY). */
+    turnstile: turnstile.settings,
   };
 }

@@ -22,6 +22,7 @@ export const ERRORS = {
   forbidden: { status: 403, message: "This is not allowed" },
   account_disabled: { status: 403, message: "The account is disabled" },
   reauthentication_required: { status: 403, message: "Sign in again to confirm it is you, then retry" },
+  captcha_required: { status: 403, message: "Complete the bot check (Turnstile) and send its token" },
   not_found: { status: 404, message: "Not found" },
   conflict: { status: 409, message: "The request conflicts with the current state" },
   payload_too_large: { status: 413, message: "The request body is too large" },

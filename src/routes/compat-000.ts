@@ -11,11 +11,12 @@ import { createRoute } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, jsonOrFormBody, router } from "../http";
 import { limited, requireAuth } from "../http/middleware";
+import { guarded } from "../http/turnstile";
 import { spelled } from "../http/spelling";
 import * as sessions from "../sessions";
 import { RefreshWithAccessBody, SNAKE_000, TokenResponse, UpgradeBody000, UpgradeForm000 } from "./compat-schemas";
 import { tokenResponse } from "./compat-present";
-import { LoginBody, bearer, errorResponses, json, jsonContent, jsonOrForm } from "./schemas";
+import { GuestBody, LoginBody, bearer, errorResponses, json, jsonContent, jsonOrForm, turnstileDoc } from "./schemas";
 
 const tags = ["doc-000"];
 const snakeNote = "Field names as document 000 writes them (snake_case); camelCase is accepted too. Error details name the snake_case fields.";
@@ -23,18 +24,19 @@ const snakeNote = "Field names as document 000 writes them (snake_case); camelCa
 export const compat000 = router()
   .openapi(
     createRoute({
-      method: "post", path: "/guest", operationId: "doc000Guest", tags, middleware: limited("guest"),
+      method: "post", path: "/guest", operationId: "doc000Guest", tags, middleware: guarded("guest", "guest"), ...turnstileDoc,
       summary: "Start a guest session (document 000)",
-      responses: { 200: jsonContent(TokenResponse, "A new guest user and its tokens"), ...errorResponses(429, 503) },
+      request: { body: { content: { "application/json": { schema: GuestBody } }, required: false } },
+      responses: { 200: jsonContent(TokenResponse, "A new guest user and its tokens"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => c.json(tokenResponse(await accounts.guest(deps(c))), 200),
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", operationId: "doc000Login", tags, middleware: [spelled(SNAKE_000), ...limited("login")],
+      method: "post", path: "/login", operationId: "doc000Login", tags, middleware: [spelled(SNAKE_000), ...guarded("login", "login")], ...turnstileDoc,
       summary: "Sign in with email or username and password (document 000)",
       request: { body: json(LoginBody) },
-      responses: { 200: jsonContent(TokenResponse, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
+      responses: { 200: jsonContent(TokenResponse, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
     async (c) => c.json(tokenResponse(await accounts.login(deps(c), c.req.valid("json"))), 200),
   )

@@ -13,6 +13,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import * as accounts from "../accounts";
 import { deps, router } from "../http";
 import { limited, requireAuth, requireClaims } from "../http/middleware";
+import { guarded } from "../http/turnstile";
 import { spelled } from "../http/spelling";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
@@ -21,7 +22,9 @@ import {
   AuthenticatedResetBody, EmailParams, Envelope, PasswordResetBody, SigninBody, UserIdParams, envelopeOf,
 } from "./compat-schemas";
 import { publicUser, tokenPair } from "./present";
-import { ForgotBody, RefreshBody, Session, SessionParams, TokenPair, User, bearer, errorResponses, json, jsonContent } from "./schemas";
+import {
+  ForgotBody, RefreshBody, Session, SessionParams, TokenPair, User, bearer, errorResponses, json, jsonContent, turnstileDoc,
+} from "./schemas";
 
 const tags = ["doc-001"];
 const TokenEnvelope = envelopeOf(TokenPair, "TokenPairEnvelope");
@@ -31,10 +34,10 @@ const SessionsEnvelope = envelopeOf(z.array(Session), "SessionsEnvelope");
 export const compat001 = router()
   .openapi(
     createRoute({
-      method: "post", path: "/signin", operationId: "doc001Signin", tags, middleware: limited("login"),
+      method: "post", path: "/signin", operationId: "doc001Signin", tags, middleware: guarded("login", "login"), ...turnstileDoc,
       summary: "Sign in with email and password (document 001)",
       request: { body: json(SigninBody) },
-      responses: { 200: jsonContent(TokenEnvelope, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
+      responses: { 200: jsonContent(TokenEnvelope, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
     async (c) => c.json(envelope(200, "Signed in", tokenPair(await accounts.login(deps(c), c.req.valid("json")))), 200),
   )
@@ -50,10 +53,10 @@ export const compat001 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/forgot-password", operationId: "doc001ForgotPassword", tags, middleware: limited("recovery"),
+      method: "post", path: "/forgot-password", operationId: "doc001ForgotPassword", tags, middleware: guarded("recovery", "forgot-password"), ...turnstileDoc,
       summary: "Mail a password-reset link (same answer whether or not the account exists) (document 001)",
       request: { body: json(ForgotBody) },
-      responses: { 200: jsonContent(Envelope, "Accepted"), ...errorResponses(400, 429, 503) },
+      responses: { 200: jsonContent(Envelope, "Accepted"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => {
       await recovery.forgotPassword(deps(c), c.req.valid("json"));

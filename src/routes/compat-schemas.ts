@@ -12,7 +12,7 @@
  * responses: { 200: jsonContent(envelopeOf(TokenPair, "SigninEnvelope"), "Tokens") }
  */
 import { z } from "@hono/zod-openapi";
-import { Email, OpaqueToken, Password, PictureFile, PictureUrl, Username, Uuid } from "./schemas";
+import { Email, OpaqueToken, Password, PictureFile, PictureUrl, TurnstileToken, Username, Uuid } from "./schemas";
 
 /** Document 000's user: the canonical User with snake_case names. */
 export const SnakeUser = z
@@ -79,7 +79,7 @@ export const SignoutBody = z
   })
   .openapi("SignoutBody");
 
-export const SigninBody = z.object({ email: Email, password: Password }).openapi("SigninBody");
+export const SigninBody = z.object({ email: Email, password: Password, turnstileToken: TurnstileToken }).openapi("SigninBody");
 
 export const EmailParams = z.object({
   email: Email.openapi({ param: { name: "email", in: "path" }, example: "ada@example.com" }),

@@ -37,6 +37,30 @@ export const PictureFile = z
   .openapi({ type: "string", format: "binary", description: "PNG, JPEG, GIF or WebP, at most 2 MiB" });
 
 export const OpaqueToken = z.string().min(1).max(512);
+
+/**
+ * API.md §17: the Turnstile widget's token, on the routes TURNSTILE_ROUTES may guard. Checked
+ * before validation by src/http/turnstile.ts (the header `CF-Turnstile-Response` works too);
+ * accepted and ignored when Turnstile is off or does not guard the route.
+ */
+export const TurnstileToken = z
+  .string()
+  .max(2048)
+  .optional()
+  .openapi({ description: "A Turnstile token, required when the service's TURNSTILE_ROUTES guards this route (or send the CF-Turnstile-Response header)" });
+
+/** OpenAPI only: the header form of the token and the answers of the gate, on each route it may guard. */
+export const turnstileDoc = {
+  parameters: [
+    {
+      name: "CF-Turnstile-Response",
+      in: "header" as const,
+      required: false,
+      schema: { type: "string" as const, maxLength: 2048 },
+      description: "A Turnstile token (API.md §17); the body field `turnstileToken` (a form: `cf-turnstile-response`) works too",
+    },
+  ],
+};
 /** Ids are stored in lower case; an upper-case spelling (iOS's `uuidString`) names the same one. */
 export const Uuid = z.uuid().transform((id) => id.toLowerCase());
 
@@ -86,9 +110,15 @@ export const ErrorBody = z
   .openapi("Error");
 
 export const RegisterBody = z
-  .object({ email: Email, password: Password, username: Username.optional(), profilePicture: PictureUrl.optional() })
+  .object({ email: Email, password: Password, username: Username.optional(), profilePicture: PictureUrl.optional(), turnstileToken: TurnstileToken })
   .openapi("RegisterBody");
-export const RegisterForm = RegisterBody.extend({ profilePicture: z.union([PictureFile, PictureUrl]).optional() });
+export const RegisterForm = RegisterBody.extend({
+  profilePicture: z.union([PictureFile, PictureUrl]).optional(),
+  "cf-turnstile-response": TurnstileToken,
+});
+
+/** The guest route's optional body: only the Turnstile token (API.md §17). */
+export const GuestBody = z.object({ turnstileToken: TurnstileToken }).openapi("GuestBody");
 
 /**
  * Document 000: "either one is sufficient", so both may come; the email then decides (README).
@@ -96,8 +126,8 @@ export const RegisterForm = RegisterBody.extend({ profilePicture: z.union([Pictu
  */
 export const LoginBody = z
   .union([
-    z.object({ email: Email, username: Username.optional(), password: Password }),
-    z.object({ username: Username, password: Password }),
+    z.object({ email: Email, username: Username.optional(), password: Password, turnstileToken: TurnstileToken }),
+    z.object({ username: Username, password: Password, turnstileToken: TurnstileToken }),
   ])
   .openapi("LoginBody");
 
@@ -108,7 +138,7 @@ export const UpgradeForm = UpgradeBody.extend({ profilePicture: z.union([Picture
 
 export const RefreshBody = z.object({ refreshToken: OpaqueToken }).openapi("RefreshBody");
 export const TokenBody = z.object({ token: OpaqueToken }).openapi("TokenBody");
-export const EmailBody = z.object({ email: Email }).openapi("EmailBody");
+export const EmailBody = z.object({ email: Email, turnstileToken: TurnstileToken }).openapi("EmailBody");
 
 export const ForgotBody = z
   .object({
@@ -117,6 +147,7 @@ export const ForgotBody = z
     platformName: z.string().max(200).optional(),
     baseUrl: z.string().max(2048).optional(),
     clientAlias: z.string().max(100).optional(),
+    turnstileToken: TurnstileToken,
   })
   .openapi("ForgotPasswordBody");
 

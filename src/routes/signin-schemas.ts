@@ -7,7 +7,7 @@
  * import { EmailCodeVerifyBody, IdTokenBody, PasskeyRegisterBody } from "./signin-schemas";
  */
 import { z } from "@hono/zod-openapi";
-import { Email, Uuid } from "./schemas";
+import { Email, TurnstileToken, Uuid } from "./schemas";
 
 // API.md §11, email codes.
 export const EmailCodeBody = z
@@ -17,6 +17,7 @@ export const EmailCodeBody = z
     logoUrl: z.string().max(2048).optional(),
     baseUrl: z.string().max(2048).optional(),
     clientAlias: z.string().max(100).optional(),
+    turnstileToken: TurnstileToken,
   })
   .openapi("EmailCodeBody");
 

@@ -13,11 +13,12 @@ import { listActivity } from "../activity/list";
 import { confirmDeletion, deleteOwnAccount, requestDeletion } from "../deletion";
 import { deps, jsonOrFormBody, router } from "../http";
 import { limited, requireAuth, requireClaims } from "../http/middleware";
+import { guarded } from "../http/turnstile";
 import { publicUser } from "./present";
 import {
   ActivityPage, ActivityQuery, ChangeEmailBody, MessageBody, PasswordBody, ProfileBody, ProfileForm, UserBody,
 } from "./lifecycle-schemas";
-import { EmailBody, TokenBody, bearer, errorResponses, json, jsonContent, jsonOrForm } from "./schemas";
+import { EmailBody, TokenBody, bearer, errorResponses, json, jsonContent, jsonOrForm, turnstileDoc } from "./schemas";
 
 const tags = ["v1", "account"];
 
@@ -71,10 +72,10 @@ export const v1Account = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/request-deletion", tags, middleware: limited("account"), operationId: "requestDeletion",
+      method: "post", path: "/request-deletion", tags, middleware: guarded("account", "request-deletion"), operationId: "requestDeletion", ...turnstileDoc,
       summary: "Mail a deletion link (same answer whether or not the account exists)",
       request: { body: json(EmailBody) },
-      responses: { 200: jsonContent(MessageBody, "Accepted"), ...errorResponses(400, 429) },
+      responses: { 200: jsonContent(MessageBody, "Accepted"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => {
       await requestDeletion(deps(c), c.req.valid("json").email);

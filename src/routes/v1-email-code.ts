@@ -11,10 +11,11 @@ import * as emailCodes from "../email-codes";
 import { deps, router } from "../http";
 import type { AppEnv } from "../http";
 import { limited } from "../http/middleware";
+import { guarded } from "../http/turnstile";
 import { authenticate } from "../sessions";
 import type { Auth } from "../sessions";
 import { tokenPair } from "./present";
-import { TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { TokenPair, bearer, errorResponses, json, jsonContent, turnstileDoc } from "./schemas";
 import { EmailCodeBody, EmailCodeVerifyBody } from "./signin-schemas";
 
 const tags = ["v1"];
@@ -29,10 +30,10 @@ const optionalAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
 export const v1EmailCode = router()
   .openapi(
     createRoute({
-      method: "post", path: "/email-code", tags, operationId: "requestEmailCode", middleware: limited("code"),
+      method: "post", path: "/email-code", tags, operationId: "requestEmailCode", middleware: guarded("code", "email-code"), ...turnstileDoc,
       summary: "Mail a 6-digit sign-in code (same answer whether or not the account exists)",
       request: { body: json(EmailCodeBody) },
-      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429, 503) },
+      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => {
       await emailCodes.requestCode(deps(c), c.req.valid("json"));

@@ -11,12 +11,14 @@ import { readAvatar } from "../accounts/avatars";
 import { AuthError } from "../http/errors";
 import { deps, jsonOrFormBody, router } from "../http";
 import { limited, requireAuth, requireClaims } from "../http/middleware";
+import { guarded } from "../http/turnstile";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { publicUser, tokenPair } from "./present";
 import {
-  ChangePasswordBody, EmailBody, ForgotBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResetBody, Session,
+  ChangePasswordBody, EmailBody, ForgotBody, GuestBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResetBody, Session,
   SessionParams, TokenBody, TokenPair, UpgradeBody, UpgradeForm, User, bearer, errorResponses, json, jsonContent, jsonOrForm,
+  turnstileDoc,
 } from "./schemas";
 
 const tags = ["v1"];
@@ -26,15 +28,16 @@ const noContent = { 204: { description: "Done" } };
 export const v1 = router()
   .openapi(
     createRoute({
-      method: "post", path: "/guest", operationId: "v1Guest", tags, middleware: limited("guest"),
+      method: "post", path: "/guest", operationId: "v1Guest", tags, middleware: guarded("guest", "guest"), ...turnstileDoc,
       summary: "Start a guest session",
-      responses: { 200: jsonContent(TokenPair, "A new guest user and its tokens"), ...errorResponses(429, 503) },
+      request: { body: { content: { "application/json": { schema: GuestBody } }, required: false } },
+      responses: { 200: jsonContent(TokenPair, "A new guest user and its tokens"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => c.json(tokenPair(await accounts.guest(deps(c))), 200),
   )
   .openapi(
     createRoute({
-      method: "post", path: "/register", operationId: "v1Register", tags, middleware: limited("register"),
+      method: "post", path: "/register", operationId: "v1Register", tags, middleware: guarded("register", "register"), ...turnstileDoc,
       summary: "Create a full account",
       request: { body: jsonOrForm(RegisterBody, RegisterForm) },
       responses: {
@@ -42,7 +45,7 @@ export const v1 = router()
           TokenPair.partial().extend({ user: User, verificationRequired: z.boolean() }),
           "The account; with the TokenPair fields too when email verification is off",
         ),
-        ...errorResponses(400, 409, 413, 415, 429),
+        ...errorResponses(400, 403, 409, 413, 415, 429, 503),
       },
     }),
     async (c) => {
@@ -69,10 +72,10 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/resend-verification", operationId: "v1ResendVerification", tags, middleware: limited("recovery"),
+      method: "post", path: "/resend-verification", operationId: "v1ResendVerification", tags, middleware: guarded("recovery", "resend-verification"), ...turnstileDoc,
       summary: "Mail a new verification link (same answer whether or not the account exists)",
       request: { body: json(EmailBody) },
-      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429) },
+      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => {
       await accounts.resendVerification(deps(c), c.req.valid("json").email);
@@ -81,10 +84,10 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", operationId: "v1Login", tags, middleware: limited("login"),
+      method: "post", path: "/login", operationId: "v1Login", tags, middleware: guarded("login", "login"), ...turnstileDoc,
       summary: "Sign in with email or username and password",
       request: { body: json(LoginBody) },
-      responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 429, 503) },
+      responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
     async (c) => c.json(tokenPair(await accounts.login(deps(c), c.req.valid("json"))), 200),
   )
@@ -151,10 +154,10 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "post", path: "/forgot-password", operationId: "v1ForgotPassword", tags, middleware: limited("recovery"),
+      method: "post", path: "/forgot-password", operationId: "v1ForgotPassword", tags, middleware: guarded("recovery", "forgot-password"), ...turnstileDoc,
       summary: "Mail a password-reset link (same answer whether or not the account exists)",
       request: { body: json(ForgotBody) },
-      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 429, 503) },
+      responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => {
       await recovery.forgotPassword(deps(c), c.req.valid("json"));

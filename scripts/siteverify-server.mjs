@@ -1,0 +1,200 @@
+/**
+ * A stand-in for Cloudflare Turnstile's siteverify on 127.0.0.1, speaking its protocol: `POST
+ * /turnstile/v0/siteverify` with `secret`, `response`, `remoteip` and `idempotency_key` as a form
+ * (urlencoded or multipart) or JSON, parsed by the platform's own parsers (undici's `formData()`,
+ * `JSON.parse`), answered `{ success, challenge_ts, hostname, "error-codes", action, cdata }`.
+ * Like the real one it knows only the tokens it issued, spends each at its first check (a second
+ * check answers `timeout-or-duplicate`, unless it carries the first check's idempotency_key, which
+ * replays the first verdict), lets a token expire after 300 s (`timeout-or-duplicate`), and answers
+ * `invalid-input-secret`, `missing-input-response` and `invalid-input-response` where Cloudflare does.
+ *
+ * Test endpoints, standing for the widget and for what Cloudflare saw:
+ * - `POST /__test/tokens` `{ hostname?, action?, ageSeconds?, behaviour? }` → `{ token }`: a token
+ *   as the widget would hand it out on `hostname` (default app.example.com), issued `ageSeconds`
+ *   ago. `behaviour`: "pass" (default), "hang" (siteverify never answers), "error" (500 every
+ *   time), "lost-once" (the first check spends the token and answers 502, as if its answer were
+ *   lost), "not-json" (200 with an HTML page).
+ * - `GET /__test/received?token=…` → `{ received: [{ contentType, secretOk, response, remoteip,
+ *   idempotencyKey, answered }] }`: every siteverify request that named the token, in order.
+ *
+ * Used as a Vitest globalSetup of the workers project (provides `siteverifyUrl`, `siteverifyBase`,
+ * `siteverifySecret`) and started directly by the SDK's Turnstile test (`startSiteverify`).
+ *
+ * @example
+ * const server = await startSiteverify();
+ * // server.url: "http://127.0.0.1:41234/turnstile/v0/siteverify"; server.secret; await server.close()
+ */
+import { createServer } from "node:http";
+
+const TOKEN_TTL_MS = 300_000;
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** @param {import("node:http").IncomingMessage} request @returns {Promise<Buffer>} */
+function readBody(request) {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks = [];
+    request.on("data", (chunk) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) request.destroy(new Error("body too large"));
+      else chunks.push(chunk);
+    });
+    request.on("end", () => resolve(Buffer.concat(chunks)));
+    request.on("error", reject);
+  });
+}
+
+/** The fields of a siteverify request, parsed as Cloudflare accepts them; null when unparsable. */
+async function parseFields(contentType, raw) {
+  if (/^application\/json\b/i.test(contentType)) {
+    try {
+      const body = JSON.parse(raw.toString("utf8"));
+      return body && typeof body === "object" ? Object.fromEntries(Object.entries(body).map(([k, v]) => [k, typeof v === "string" ? v : undefined])) : null;
+    } catch {
+      return null;
+    }
+  }
+  if (/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(contentType)) {
+    try {
+      const form = await new Request("http://siteverify.invalid/", { method: "POST", headers: { "content-type": contentType }, body: raw }).formData();
+      return Object.fromEntries([...form.entries()].map(([k, v]) => [k, typeof v === "string" ? v : undefined]));
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Starts the stand-in on an ephemeral loopback port. */
+export async function startSiteverify() {
+  const secret = `0x4AAAAAAA${crypto.randomUUID().replace(/-/g, "")}`;
+  /** token → { hostname, action, issuedAt, behaviour, spentBy: idempotency key | "" | undefined, verdict, checks } */
+  const tokens = new Map();
+  const received = [];
+  const hanging = new Set();
+
+  const verdictFor = (fields, record) => {
+    const fail = (...codes) => ({ success: false, "error-codes": codes });
+    if (!fields.secret) return fail("missing-input-secret");
+    if (fields.secret !== secret) return fail("invalid-input-secret");
+    if (!fields.response) return fail("missing-input-response");
+    const token = tokens.get(fields.response);
+    if (!token || fields.response.length > 2048) return fail("invalid-input-response");
+    const key = fields.idempotency_key || "";
+    if (token.spentBy !== undefined) {
+      return key && token.spentBy === key ? token.verdict : fail("timeout-or-duplicate");
+    }
+    token.spentBy = key;
+    token.verdict =
+      Date.now() - token.issuedAt > TOKEN_TTL_MS
+        ? fail("timeout-or-duplicate")
+        : {
+            success: true,
+            challenge_ts: new Date(token.issuedAt).toISOString(),
+            hostname: token.hostname,
+            "error-codes": [],
+            action: token.action,
+            cdata: "",
+            metadata: { ephemeral_id: `x:${crypto.randomUUID().slice(0, 8)}` },
+          };
+    record.spent = true;
+    return token.verdict;
+  };
+
+  async function handle(request, response) {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    const reply = (status, payload, type = "application/json") => {
+      response.writeHead(status, { "content-type": type });
+      response.end(type === "application/json" ? JSON.stringify(payload) : payload);
+    };
+    if (request.method === "POST" && url.pathname === "/__test/tokens") {
+      const options = JSON.parse((await readBody(request)).toString("utf8") || "{}");
+      const token = `0.${Buffer.from(crypto.getRandomValues(new Uint8Array(96))).toString("base64url")}`;
+      tokens.set(token, {
+        hostname: options.hostname ?? "app.example.com",
+        action: options.action ?? "",
+        issuedAt: Date.now() - (options.ageSeconds ?? 0) * 1000,
+        behaviour: options.behaviour ?? "pass",
+        spentBy: undefined,
+        verdict: null,
+        checks: 0,
+      });
+      return reply(200, { token });
+    }
+    if (request.method === "GET" && url.pathname === "/__test/received") {
+      const token = url.searchParams.get("token");
+      return reply(200, { received: received.filter((r) => r.response === token) });
+    }
+    if (url.pathname !== "/turnstile/v0/siteverify") return reply(404, { error: "not found" });
+    if (request.method !== "POST") return reply(405, { success: false, "error-codes": ["bad-request"] });
+    const contentType = request.headers["content-type"] ?? "";
+    const fields = await parseFields(contentType, await readBody(request));
+    const record = {
+      contentType,
+      secretOk: fields?.secret === secret,
+      response: fields?.response ?? null,
+      remoteip: fields?.remoteip ?? null,
+      idempotencyKey: fields?.idempotency_key ?? null,
+      answered: null,
+    };
+    received.push(record);
+    if (!fields) {
+      record.answered = 400;
+      return reply(400, { success: false, "error-codes": ["bad-request"] });
+    }
+    const token = tokens.get(fields.response ?? "");
+    const behaviour = token?.behaviour ?? "pass";
+    if (token) token.checks += 1;
+    if (behaviour === "hang") {
+      hanging.add(response);
+      response.on("close", () => hanging.delete(response));
+      return;
+    }
+    if (behaviour === "error") {
+      record.answered = 500;
+      return reply(500, "internal error", "text/plain");
+    }
+    if (behaviour === "not-json") {
+      record.answered = 200;
+      return reply(200, "<html><body>Service Unavailable</body></html>", "text/html");
+    }
+    const verdict = verdictFor(fields, record);
+    if (behaviour === "lost-once" && token.checks === 1) {
+      record.answered = 502;
+      return reply(502, "bad gateway", "text/plain");
+    }
+    record.answered = 200;
+    return reply(200, verdict);
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => {
+      response.writeHead(500);
+      response.end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (!address || typeof address === "string") throw new Error("siteverify stand-in has no port");
+  const base = `http://127.0.0.1:${address.port}`;
+  return {
+    base,
+    url: `${base}/turnstile/v0/siteverify`,
+    secret,
+    close: () =>
+      new Promise((resolve) => {
+        for (const response of hanging) response.destroy();
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Vitest globalSetup. @param {import("vitest/node").TestProject} project */
+export default async function setup(project) {
+  const server = await startSiteverify();
+  project.provide("siteverifyUrl", server.url);
+  project.provide("siteverifyBase", server.base);
+  project.provide("siteverifySecret", server.secret);
+  return server.close;
+}
