@@ -21,7 +21,7 @@ import { Passkey } from "./webauthn.mjs";
 const RAISED = "1000000/3600";
 export const ADMIN_KEY = "bench-admin-key-0123456789abcdefghijklmnop";
 export const OIDC_PORT = 8788;
-const OIDC_CLIENT = "bench-client";
+export const OIDC_CLIENT = "bench-client";
 /** The "browser" origin of the passkey scenario; the service is told to accept it. */
 const ORIGIN = "http://localhost:8790";
 
@@ -159,12 +159,14 @@ async function idTokenScenario(agent, url, connections, provider) {
 /**
  * Probes each feature route and prepares the ones present. Returns the scenarios, the lines for
  * the routes that are absent or could not be prepared, and `close` (stops the OIDC provider).
+ * `shared.provider`: an OpenID provider already running (bench/far/run.mjs serves two services
+ * with one provider; `close` then leaves it running).
  * `state.readers` are signed-in users (for activity).
  */
-export async function featureScenarios(agent, url, state, connections) {
+export async function featureScenarios(agent, url, state, connections, shared = {}) {
   const scenarios = [];
   const absent = [];
-  const provider = await startProvider(OIDC_PORT, OIDC_CLIENT);
+  const provider = shared.provider ?? (await startProvider(OIDC_PORT, OIDC_CLIENT));
   const probes = [
     {
       name: "activity (warm IP)", route: "GET /v1/auth/activity",
@@ -218,5 +220,5 @@ export async function featureScenarios(agent, url, state, connections) {
       absent.push({ name, detail: `not run: preparing failed (${String(error.message ?? error).slice(0, 200)})` });
     }
   }
-  return { scenarios, absent, close: () => provider.close() };
+  return { scenarios, absent, close: () => (shared.provider ? Promise.resolve() : provider.close()) };
 }

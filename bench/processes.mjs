@@ -88,15 +88,16 @@ const varArgs = (vars) => Object.entries(vars).flatMap(([key, value]) => ["--var
  * scripts/dev.mjs does for `npm run dev`: the D1 migrations are applied to that directory first,
  * and the snapshot gets a .dev.vars with ENVIRONMENT=development and a new signing key.
  * `inspectorPort` only for bench/profile.mjs (an open inspector costs CPU on every console line).
+ * `config`: another wrangler config in the snapshot (bench/far/run.mjs serves bench/far/entry.ts so).
  */
-export async function startService({ port, inspectorPort, persistTo, vars = {}, log, cwd, minify = true }) {
+export async function startService({ port, inspectorPort, persistTo, vars = {}, log, cwd, minify = true, config = "wrangler.toml" }) {
   if (!existsSync(`${cwd}/.dev.vars`)) {
     const key = await generateDevKey("bench");
     writeFileSync(`${cwd}/.dev.vars`, `ENVIRONMENT=development\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
   }
   const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], { cwd, env, stdio: ["ignore", openSync(log, "a"), openSync(log, "a")] });
   if (migrate.status !== 0) throw new Error(`applying the D1 migrations failed; see ${log}`);
-  const args = ["--config", `${cwd}/wrangler.toml`, "--persist", persistTo, ...varArgs(vars), ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : []), ...(minify ? [] : ["--no-minify"])];
+  const args = ["--config", `${cwd}/${config}`, "--persist", persistTo, ...varArgs(vars), ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : []), ...(minify ? [] : ["--no-minify"])];
   return waitReady(launch(`service :${port}`, args, { port, log, cwd }), "/health");
 }
 

@@ -1,0 +1,168 @@
+/**
+ * The capacity step of `npm run bench:far` (issue 27, item 4), on one service served through
+ * bench/far/entry.ts: it counts, with D1's own `meta` read by the entry's wrappers,
+ *
+ * 1. **D1 writes per active user-hour** under `PROFILE`: `USERS` verified users each live
+ *    `HOURS` active hours (per hour one refresh, `me` ×10, `AuthRpc.verifySession` ×5; the sessions
+ *    list twice; a password sign-in at the start and, for every second user, another at hour 10: 1.5
+ *    sign-ins per 20 active hours). Write transactions (D1 calls that wrote a row), rows written by
+ *    table, rows read, D1 trips and object calls, all divided by the user-hours. Account creation is
+ *    not in it (counted in 2).
+ * 2. **D1 bytes per account**: the growth of the database's tables (SQLite's `dbstat` on the
+ *    service's persisted D1 file, read-only: every table's and index's pages, and their payload; the
+ *    development mail outbox left out) over `ACCOUNTS` full accounts (register,
+ *    verify, three sign-ins as three devices, one refresh each, one passkey), and over `GUESTS` guests
+ *    (one guest sign-up each); D1's `meta.size_after` beside it.
+ *
+ * The same command gives the after-figures once sessions move (docs/edge-sessions.md).
+ *
+ * @example
+ * import { capacity } from "./capacity.mjs";
+ * const figures = await capacity(agent, "http://127.0.0.1:8802", { log: console.log, persistTo: "/tmp/x/near" });
+ * figures.perUserHour.d1Writes; figures.bytes.perAccount;
+ */
+import { readdirSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
+import { addresses, login, parse, prepareUsers } from "../accounts.mjs";
+import { send } from "../driver.mjs";
+import { Passkey } from "../webauthn.mjs";
+
+/** The usage profile of the capacity step and of the cost model (bench/far/cost.mjs). */
+export const PROFILE = {
+  activeHoursPerUserMonth: 20,
+  perActiveHour: { refresh: 1, me: 10, "verify-session": 5 },
+  perUserMonth: { sessions: 2, signIns: 1.5 },
+  /** How the month's sign-ins split by method (the cost model prices each with its own counts). */
+  signInMix: { login: 0.4, code: 0.2, passkey: 0.2, "id-token": 0.2 },
+  /** New guests per monthly active user and month (sign-ups; a guest's first session). */
+  guestSignUpsPerUserMonth: 0.1,
+  /** Accounts kept in D1 per monthly active user (the dormant ones stay stored). */
+  accountsPerMonthlyActiveUser: 2,
+};
+const USERS = 4;
+const HOURS = 20;
+const ACCOUNTS = 30;
+const GUESTS = 60;
+const ORIGIN = "http://localhost:8790"; // bench/features.mjs's WEBAUTHN_ORIGINS
+
+const bearer = (token) => ({ authorization: `Bearer ${token}` });
+
+async function ok(agent, url, request, status = 200) {
+  const res = await send(agent, url, request);
+  if (res.status !== status) throw new Error(`${request.method ?? "GET"} ${request.path}: ${res.status} ${res.text.slice(0, 160)}`);
+  return parse(res);
+}
+
+async function totals(agent, url, reset = false) {
+  return ok(agent, url, { method: reset ? "DELETE" : "GET", path: "/__bench/totals" });
+}
+
+/** One user's `HOURS` active hours under PROFILE. */
+async function liveHours(agent, url, user, index) {
+  const ip = addresses.fresh();
+  let pair = await login(agent, url, user, ip);
+  for (let hour = 0; hour < HOURS; hour++) {
+    if (hour === HOURS / 2 && index % 2 === 0) pair = await login(agent, url, user, ip);
+    if (hour === 0 || hour === HOURS / 2) await ok(agent, url, { path: "/v1/auth/sessions", headers: { "cf-connecting-ip": ip, ...bearer(pair.accessToken) } });
+    pair = await ok(agent, url, { method: "POST", path: "/v1/auth/refresh", headers: { "cf-connecting-ip": ip }, body: { refreshToken: pair.refreshToken } });
+    for (let i = 0; i < PROFILE.perActiveHour.me; i++) await ok(agent, url, { path: "/v1/auth/me", headers: { "cf-connecting-ip": ip, ...bearer(pair.accessToken) } });
+    for (let i = 0; i < PROFILE.perActiveHour["verify-session"]; i++) {
+      const { session } = await ok(agent, url, { method: "POST", path: "/__bench/verify-session", body: { accessToken: pair.accessToken } });
+      if (session?.userId !== user.id) throw new Error("verify-session refused a live session");
+    }
+  }
+}
+
+const per = (count, n) => Object.fromEntries(Object.entries(count).map(([k, v]) => [k, typeof v === "number" ? v / n : per(v, n)]));
+
+/** The D1 file under a wrangler persistence directory. */
+function d1File(persistTo) {
+  const dir = `${persistTo}/v3/d1/miniflare-D1DatabaseObject`;
+  const file = readdirSync(dir).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+  if (!file) throw new Error(`no D1 file in ${dir}`);
+  return `${dir}/${file}`;
+}
+
+/** D1's size_after (through the service) and, per table, pages (with its indexes), payload and rows (read-only, from the file). */
+async function measure(agent, url, persistTo) {
+  const { sizeAfter } = await ok(agent, url, { path: "/__bench/size" });
+  const db = new DatabaseSync(d1File(persistTo), { readOnly: true });
+  try {
+    const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '\\_cf\\_%' escape '\\' and name <> 'd1_migrations'").all().map((r) => r.name);
+    const pages = db.prepare("select coalesce(m.tbl_name, s.name) as tbl, sum(s.pgsize) as bytes, sum(s.payload) as payload from dbstat s left join sqlite_master m on m.name = s.name group by tbl").all();
+    const byTable = Object.fromEntries(tables.map((t) => {
+      const p = pages.find((row) => row.tbl === t);
+      return [t, { rows: db.prepare(`select count(*) as n from "${t}"`).get().n, bytes: p?.bytes ?? 0, payload: p?.payload ?? 0 }];
+    }));
+    return { sizeAfter, tables: byTable };
+  } finally {
+    db.close();
+  }
+}
+
+/** Sums bytes and rows over the tables, the development-only ones left out. */
+function tableSum(size) {
+  const tables = Object.fromEntries(Object.entries(size.tables).filter(([name]) => name !== "mail_outbox"));
+  return { tables, bytes: Object.values(tables).reduce((s, t) => s + t.bytes, 0), payload: Object.values(tables).reduce((s, t) => s + t.payload, 0) };
+}
+
+/** Tables whose rows go within a day (spent or expired tokens, codes, challenges, counters: the daily clean-up). */
+const TRANSIENT = new Set(["counters", "one_time_tokens", "email_codes", "webauthn_challenges", "oauth_states", "oauth_codes"]);
+
+function growth(before, after, n) {
+  const a = tableSum(after);
+  const b = tableSum(before);
+  const byTable = Object.fromEntries(
+    Object.keys(a.tables).map((t) => {
+      const rows = a.tables[t].rows - (b.tables[t]?.rows ?? 0);
+      const bytes = a.tables[t].bytes - (b.tables[t]?.bytes ?? 0);
+      const payload = a.tables[t].payload - (b.tables[t]?.payload ?? 0);
+      return [t, { rowsPer: rows / n, bytesPer: bytes / n, payloadPer: payload / n, payloadPerRow: rows > 0 ? payload / rows : null }];
+    }).filter(([, v]) => v.rowsPer !== 0 || v.bytesPer !== 0),
+  );
+  const kept = Object.entries(byTable).filter(([t]) => !TRANSIENT.has(t)).reduce((sum, [, v]) => sum + v.bytesPer, 0);
+  return { perAccount: (a.bytes - b.bytes) / n, keptPerAccount: kept, payloadPerAccount: (a.payload - b.payload) / n, sizeAfterPerAccount: (after.sizeAfter - before.sizeAfter) / n, byTable };
+}
+
+async function fullAccount(agent, url, user) {
+  const pairs = [];
+  for (let device = 0; device < 3; device++) pairs.push(await login(agent, url, user, addresses.fresh()));
+  for (const pair of pairs) await ok(agent, url, { method: "POST", path: "/v1/auth/refresh", headers: { "cf-connecting-ip": addresses.fresh() }, body: { refreshToken: pair.refreshToken } });
+  const headers = { "cf-connecting-ip": addresses.fresh(), ...bearer(pairs[0].accessToken) };
+  const { challengeId, options } = await ok(agent, url, { method: "POST", path: "/v1/auth/passkeys/register/options", headers });
+  await ok(agent, url, { method: "POST", path: "/v1/auth/passkeys/register", headers, body: { challengeId, response: new Passkey(ORIGIN).register(options), name: "bench" } }, 201);
+}
+
+async function each(items, fn, width = 4) {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
+}
+
+/** Runs both counts on the service at `url`; returns the figures (see the module comment). */
+export async function capacity(agent, url, { log, persistTo }) {
+  log(`capacity: ${USERS} users × ${HOURS} active hours under the usage profile`);
+  const users = await prepareUsers(agent, url, USERS, "profile");
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await totals(agent, url, true);
+  await Promise.all(users.map((user, i) => liveHours(agent, url, user, i)));
+  const { totals: counted, metaSeen } = await totals(agent, url);
+  if (!metaSeen) throw new Error("the wrappers saw no D1 meta: rows cannot be counted (see bench/far/hops.ts tapMeta)");
+  const userHours = USERS * HOURS;
+  const { sizeAfter: _, ...counts } = counted;
+  const perUserHour = per(counts, userHours);
+
+  log(`capacity: bytes of ${ACCOUNTS} full accounts and ${GUESTS} guests`);
+  const start = await measure(agent, url, persistTo);
+  const accounts = await prepareUsers(agent, url, ACCOUNTS, "bytes");
+  await each(accounts, (user) => fullAccount(agent, url, user));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const afterAccounts = await measure(agent, url, persistTo);
+  await each(Array.from({ length: GUESTS }), () => ok(agent, url, { method: "POST", path: "/v1/auth/guest", headers: { "cf-connecting-ip": addresses.fresh() } }), 8);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const afterGuests = await measure(agent, url, persistTo);
+  return {
+    profile: { users: USERS, hours: HOURS, userHours, signIns: USERS + USERS / 2, perActiveHour: PROFILE.perActiveHour, sessionsListsPerUser: 2 },
+    counted,
+    perUserHour,
+    bytes: { accounts: ACCOUNTS, guests: GUESTS, account: growth(start, afterAccounts, ACCOUNTS), guest: growth(afterAccounts, afterGuests, GUESTS), databaseAfter: afterGuests.sizeAfter },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The far-user simulation's entry module (bench only; `npm run bench:far` serves it in place of
+ * src/index.ts): the service's Worker, `AuthRpc` and both Durable Object classes, unchanged, but each
+ * handed an `env` whose D1 and object stubs pay the latency model's round trips
+ * (bench/far/hops.ts; `BENCH_D1_DELAY_MS`, `BENCH_DO_DELAY_MS`). Every answer carries
+ * `x-bench-hops`: the JSON count of D1 trips, rows and object calls made before it was sent.
+ *
+ * Bench routes (only here): `POST /__bench/verify-session {accessToken}` calls `AuthRpc.verifySession`
+ * over RPC (`ctx.exports.AuthRpc`: the same entrypoint another Worker reaches by a service binding,
+ * which in production runs in the caller's location: no hop of its own), answering `{ session }`;
+ * `GET /__bench/totals` the run's cumulative counts (D1 meta included) and `DELETE /__bench/totals`
+ * resets them; `GET /__bench/size` the database's size now (one `select 1`, D1 `meta.size_after`; the bytes per
+ * table are read from the persisted SQLite file by bench/far/capacity.mjs).
+ *
+ * @example
+ * // wrangler.far.toml (written by bench/far/run.mjs): main = "bench/far/entry.ts"
+ * curl -s -D- http://127.0.0.1:8796/v1/auth/me -H 'authorization: Bearer …' | grep x-bench-hops
+ */
+import worker, { AuthRpc as ServiceRpc, RateLimiter as ServiceLimiter, UserSessions as ServiceSessions } from "../../src/index";
+import { beginRequest, counters, emptyCount, farEnv } from "./hops";
+
+export class UserSessions extends ServiceSessions {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, farEnv(env));
+  }
+}
+
+export class RateLimiter extends ServiceLimiter {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, farEnv(env));
+  }
+}
+
+export class AuthRpc extends ServiceRpc {
+  constructor(ctx: ExecutionContext, env: Env) {
+    super(ctx, farEnv(env));
+  }
+}
+
+/** The answer with the current request's counts in `x-bench-hops`. */
+function withHops(response: Response): Response {
+  const answer = new Response(response.body, response);
+  answer.headers.set("x-bench-hops", JSON.stringify(counters.request));
+  return answer;
+}
+
+interface RpcLoopback {
+  AuthRpc: { verifySession(token: string): Promise<unknown> };
+}
+
+/** The database's size now: D1's `meta.size_after` of a `select 1` (bytes). */
+async function size(env: Env) {
+  await farEnv(env).DB.prepare("select 1").run();
+  return { sizeAfter: counters.totals.sizeAfter, metaSeen: counters.metaSeen };
+}
+
+async function bench(request: Request, env: Env, ctx: ExecutionContext, path: string): Promise<Response> {
+  if (path === "/__bench/verify-session" && request.method === "POST") {
+    const { accessToken } = await request.json<{ accessToken: string }>();
+    beginRequest();
+    const session = await (ctx.exports as unknown as RpcLoopback).AuthRpc.verifySession(accessToken);
+    return withHops(Response.json({ session }));
+  }
+  if (path === "/__bench/totals") {
+    if (request.method === "DELETE") counters.totals = emptyCount();
+    return Response.json({ totals: counters.totals, metaSeen: counters.metaSeen });
+  }
+  if (path === "/__bench/size") return Response.json(await size(env));
+  return Response.json({ error: "not_found" }, { status: 404 });
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    const path = new URL(request.url).pathname;
+    if (path.startsWith("/__bench/")) return bench(request, env, ctx, path);
+    beginRequest();
+    return withHops(await worker.fetch(request, farEnv(env), ctx));
+  },
+  scheduled: (controller, env, ctx) => worker.scheduled(controller, farEnv(env), ctx),
+} satisfies ExportedHandler<Env>;
