@@ -6,6 +6,8 @@ import { ensureAssets } from "./scripts/assets.mjs";
 import { generateDevKey } from "./scripts/dev-key.mjs";
 // @ts-expect-error: a plain .mjs module (the loopback OpenID Providers of the identity tests)
 import { prepareOidcTest } from "./scripts/oidc-provider-server.mjs";
+// @ts-expect-error: a plain .mjs module (wrangler.toml without the developer's .dev.vars)
+import { isolatedWranglerConfig } from "./scripts/test-wrangler-config.mjs";
 
 export default defineConfig(async () => {
   // The [assets] directory (Scalar's script for /docs) from the pinned npm package.
@@ -19,7 +21,10 @@ export default defineConfig(async () => {
   return {
     plugins: [
       cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
+        // wrangler.toml as written, read from a directory of its own so that the checkout's
+        // .dev.vars (npm run dev's raised limits, say), .env files and the shell never reach the
+        // tests (scripts/test-wrangler-config.mjs; `npm run check:dev-vars` proves it).
+        wrangler: { configPath: isolatedWranglerConfig("./wrangler.toml") },
         // workerd's verbose mode prints a stack for every exception that crosses into the runtime,
         // even one the code catches (a refused mail, an injected D1 fault): noise in a green run.
         // WORKERD_VERBOSE=1 brings it back for debugging.

@@ -1,4 +1,4 @@
-// Secrets are not in wrangler.toml, so `wrangler types` cannot see them (see README, "Deploy").
+// Secrets are not in wrangler.toml, so `wrangler types` cannot see them (see docs/configuration.md, "Secrets").
 declare namespace Cloudflare {
   interface Env {
     JWT_SIGNING_KEY?: string;

@@ -8,19 +8,18 @@
  * const pair = await login(deps, { email: "a@example.com", password: "…" });
  */
 import { and, eq, sql } from "drizzle-orm";
-import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { profilePicture } from "./avatars";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
-import { pageLink, serviceBase } from "../mail/links";
+import type { LinkOptions } from "../mail/links";
+import { verificationBase, verificationMailTo, verificationToken } from "./verification-mail";
 import { sendMail } from "../mail";
-import { resetNoticeMail, verificationMail } from "../mail/templates";
-import { createTokenStatements, redeemToken } from "../one-time-tokens";
+import { resetNoticeMail } from "../mail/templates";
+import { redeemToken } from "../one-time-tokens";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
 import { clearLoginAttempts, limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
 import type { LoginAttempt } from "../rate-limit";
@@ -30,6 +29,7 @@ import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { userMatches } from "./statements";
+import { addressProvenStatements } from "./address-proven";
 import { normalizeEmail, normalizeUsername } from "./users";
 
 const hashOptions = (deps: Deps) => ({ iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
@@ -48,22 +48,6 @@ function conflictFrom(error: unknown): never {
   throw error;
 }
 
-function verificationMailTo(deps: Deps, to: string, token: string) {
-  return verificationMail({
-    to,
-    platformName: deps.config.platformName,
-    link: pageLink(serviceBase(deps.config, deps.origin), "/verify-email", { token, email: to }),
-    hours: Math.round(deps.config.verifyTokenTtlMs / 3_600_000),
-  });
-}
-
-const verificationToken = (deps: Deps, db: DrizzleD1Database, userId: string, email: string, onlyIf?: SQL) =>
-  createTokenStatements(db, { userId, email, purpose: "verify_email", ttlMs: deps.config.verifyTokenTtlMs, onlyIf });
-
-function mailVerification(deps: Deps, to: string, token: string): void {
-  sendMail(deps, verificationMailTo(deps, to, token));
-}
-
 export async function guest(deps: Deps): Promise<IssuedPair> {
   const userId = crypto.randomUUID();
   const pair = await signIn(deps, { userId, role: "guest", method: "guest", createGuest: { createdAt: Date.now() } });
@@ -71,7 +55,7 @@ export async function guest(deps: Deps): Promise<IssuedPair> {
   return pair;
 }
 
-export interface RegisterInput {
+export interface RegisterInput extends LinkOptions {
   email: string;
   password: string;
   username?: string | undefined;
@@ -83,12 +67,14 @@ export async function register(
   input: RegisterInput,
 ): Promise<{ user: UserRow; verificationRequired: boolean; pair: IssuedPair | null }> {
   const email = input.email.trim();
+  const base = verificationBase(deps, input); // a 400 before anything is stored
   checkNewPassword(deps, input.password, "password", { email, username: input.username });
   const passwordHash = await hashPassword(input.password, hashOptions(deps));
-  const picture = await profilePicture(deps, input.profilePicture);
+  const id = crypto.randomUUID();
+  const picture = await profilePicture(deps, input.profilePicture, id);
   const now = Date.now();
   const user: UserRow = {
-    id: crypto.randomUUID(),
+    id,
     email,
     emailNormalized: normalizeEmail(email),
     username: input.username?.trim() ?? null,
@@ -103,9 +89,9 @@ export async function register(
     lastSignInAt: null,
   };
   const db = drizzle(deps.env.DB);
-  const { token, statements } = await verificationToken(deps, db, user.id, email);
+  const { token, statements } = await verificationToken(deps, db, user.id, email, undefined, input);
   await db.batch([db.insert(users).values(user), ...statements]).catch(conflictFrom);
-  mailVerification(deps, email, token);
+  sendMail(deps, verificationMailTo(deps, email, token, base));
   const verificationRequired = deps.config.requireEmailVerification;
   const pair = verificationRequired
     ? null
@@ -119,22 +105,28 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
   const invalid = invalidRequest("token", "is invalid or has expired");
   if (!redeemed) throw invalid;
   const now = Date.now();
-  // The address must still be the user's: a token for an old address verifies nothing.
+  // The address must still be the user's: a token for an old address verifies nothing. A first proof
+  // drops what a claimant attached, but the password this link was mailed for (./address-proven.ts).
+  const emailNormalized = normalizeEmail(redeemed.email);
+  const drops = addressProvenStatements(db, { userId: redeemed.userId, emailNormalized, now, client: deps.client, keep: { password: true } });
   const newlyVerified = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${redeemed.userId} AND ${users.emailVerifiedAt} = ${now})`;
-  const [[user]] = await db.batch([
+  const results = await db.batch([
+    ...drops,
     db
       .update(users)
       .set({ emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
-      .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, normalizeEmail(redeemed.email))))
+      .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, emailNormalized)))
       .returning(),
     activityStatement(db, { userId: redeemed.userId, type: "email_verified", client: deps.client, at: now }, newlyVerified),
   ]);
+  const [user] = results[drops.length] as UserRow[];
   if (!user) throw invalid;
   return user;
 }
 
 /** Same answer whether or not the account exists; the work happens after the answer. */
-export async function resendVerification(deps: Deps, email: string): Promise<void> {
+export async function resendVerification(deps: Deps, email: string, options: LinkOptions = {}): Promise<void> {
+  const base = verificationBase(deps, options); // a 400 never depends on the account
   // Shares forgot-password's per-email count (API.md §6), counted for any address, known or not.
   await limitRecoveryMail(deps, normalizeEmail(email));
   const db = drizzle(deps.env.DB);
@@ -142,9 +134,9 @@ export async function resendVerification(deps: Deps, email: string): Promise<voi
   sendMail(deps, async () => {
     const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
     if (!user?.email || user.isGuest || user.emailVerifiedAt !== null) return null;
-    const { token, statements } = await verificationToken(deps, db, user.id, user.email);
-    await db.batch([...statements]);
-    return verificationMailTo(deps, user.email, token);
+    const { token, statements } = await verificationToken(deps, db, user.id, user.email, undefined, options);
+    const [, stored] = await db.batch([...statements]);
+    return stored.meta.changes === 1 ? verificationMailTo(deps, user.email, token, base) : null; // gone meanwhile
   });
 }
 
@@ -198,7 +190,7 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   }
   if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
   if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
-    // The password was right: it must not count as a failed attempt (README, per-account throttling).
+    // The password was right: it must not count as a failed attempt (docs/accounts.md, per-account throttling).
     await clearLoginAttempts(deps, user.id);
     throw new AuthError("email_not_verified", "Verify your email address before signing in");
   }
@@ -241,7 +233,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   const email = input.email.trim();
   checkNewPassword(deps, input.password, "password", { email, username: input.username });
   const passwordHash = await hashPassword(input.password, hashOptions(deps));
-  const picture = await profilePicture(deps, input.profilePicture);
+  const picture = await profilePicture(deps, input.profilePicture, auth.userId);
   const now = Date.now();
   const db = drizzle(deps.env.DB);
   // The password hash has a fresh salt, so it tells this request's update from a concurrent one's:
@@ -270,7 +262,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
-  mailVerification(deps, email, token);
+  sendMail(deps, verificationMailTo(deps, email, token));
   return outcome.pair;
 }
 

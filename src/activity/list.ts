@@ -1,7 +1,7 @@
 /**
  * Reading a user's security activity (API.md §9, `GET /v1/auth/activity`): newest first, by an
  * opaque cursor over (created_at, id), so pages never skip or repeat an event even when many share
- * a millisecond. `method` is added to sign-in events (README).
+ * a millisecond. `method` is added to sign-in events (docs/sessions.md).
  *
  * @example
  * import { listActivity } from "./list";

@@ -9,7 +9,7 @@
  * const page = await searchUsers(deps, { query: "ada", limit: 50 });
  * await disableUser(deps, userId);
  */
-import { and, asc, count, eq, gt, isNotNull, isNull, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, gte, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { activityView, latestActivityStatement } from "../activity/list";
@@ -56,8 +56,14 @@ const sessionCountColumn = (now: number) =>
 
 const notFound = () => new AuthError("not_found", "No such user");
 
-/** LIKE's own characters, escaped with "\" so a query is a plain prefix. */
-const likePrefix = (value: string) => `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/**
+ * `column` starts with `prefix`, as a range the column's UNIQUE index serves: `>= prefix` and
+ * `< prefix + U+10FFFF` (the largest code point, so every continuation sorts below it in SQLite's
+ * binary order of UTF-8). No LIKE: SQLite refuses a LIKE pattern past 50 bytes, and a range has no
+ * character to escape.
+ */
+const startsWith = (column: typeof users.emailNormalized | typeof users.usernameNormalized, prefix: string) =>
+  and(gte(column, prefix), lt(column, `${prefix}\u{10FFFF}`));
 
 export interface SearchInput {
   /** An email or username prefix; compared on the normalised (lower-cased) columns. */
@@ -81,14 +87,13 @@ export async function searchUsers(deps: Deps, input: SearchInput): Promise<{ use
     if (!after || !/^[0-9a-f-]{36}$/.test(after)) throw invalidRequest("cursor", "is not a cursor this service issued");
   }
   const query = input.query ? normalizeEmail(input.query) : "";
-  const prefix = likePrefix(query);
   const now = Date.now();
   const rows = await drizzle(deps.env.DB)
     .select({ user: users, sessionCount: sessionCountColumn(now) })
     .from(users)
     .where(
       and(
-        query ? or(sql`${users.emailNormalized} LIKE ${prefix} ESCAPE '\\'`, sql`${users.usernameNormalized} LIKE ${prefix} ESCAPE '\\'`) : undefined,
+        query ? or(startsWith(users.emailNormalized, query), startsWith(users.usernameNormalized, query)) : undefined,
         after ? gt(users.id, after) : undefined,
       ),
     )

@@ -20,6 +20,7 @@ import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { deleteUploadedAvatar } from "../accounts/avatars";
 import { normalizeEmail } from "../accounts/users";
+import { userIsDisabled } from "../accounts/statements";
 import {
   activity, counters, emailCodes, identities, oneTimeTokens, passkeys, sessions, users, webauthnChallenges,
 } from "../db/schema";
@@ -31,7 +32,7 @@ import { log } from "../http/log";
 import { sendMail } from "../mail";
 import { serviceBase } from "../mail/links";
 import { deletedNoticeMail, deletionMail } from "../mail/lifecycle-templates";
-import { createTokenStatements, redeemToken } from "../one-time-tokens";
+import { createTokenStatements, findToken, redeemToken } from "../one-time-tokens";
 import { limitRecoveryMail } from "../rate-limit";
 import { requireReauthentication } from "../accounts/reauthentication";
 import type { Auth } from "../sessions";
@@ -88,7 +89,7 @@ export async function deleteAccount(deps: Deps, userId: string, options: DeleteA
   // After the batch: the rows of record are gone, so the object's state can no longer be used.
   await userSessions(deps, userId).erase();
   try {
-    await deleteUploadedAvatar(deps, deleted.profilePicture);
+    await deleteUploadedAvatar(deps, deleted.profilePicture, deleted.id);
   } catch (error) {
     // The account is gone either way; an orphaned picture is logged (not its URL) and left.
     log("error", "deletion.avatar_failed", { requestId: deps.requestId, reason: error instanceof Error ? error.name : "unknown" });
@@ -117,14 +118,16 @@ export async function requestDeletion(deps: Deps, email: string): Promise<void> 
   const db = drizzle(deps.env.DB);
   sendMail(deps, async () => {
     const user = await db.select().from(users).where(eq(users.emailNormalized, normalized)).get();
-    if (!user?.email || user.isGuest) return null;
+    // A disabled account is deleted by an administrator only: no link that could not work.
+    if (!user?.email || user.isGuest || user.disabledAt !== null) return null;
     const { token, statements } = await createTokenStatements(db, {
       userId: user.id,
       email: user.email,
       purpose: "delete_account",
       ttlMs: deps.config.deletionTokenTtlMs,
     });
-    await db.batch([...statements]);
+    const [, stored] = await db.batch([...statements]);
+    if (stored.meta.changes !== 1) return null; // deleted meanwhile
     const link = `${serviceBase(deps.config, deps.origin)}/delete-account?${new URLSearchParams({ token })}`;
     return deletionMail({ to: user.email, platformName: deps.config.platformName, link, minutes: Math.round(deps.config.deletionTokenTtlMs / 60_000) });
   });
@@ -132,17 +135,25 @@ export async function requestDeletion(deps: Deps, email: string): Promise<void> 
 
 /**
  * `POST /v1/auth/confirm-deletion`: spends the token (one compare-and-set, so two clicks delete
- * once), then deletes the account if it still uses the address the link was mailed to, a condition
- * of the deletion's own batch (so an address change landing in between cannot be overtaken). 400
+ * once), then deletes the account if it still uses the address the link was mailed to and is not
+ * disabled, conditions of the deletion's own batch (so an address change or a disable landing in
+ * between cannot be overtaken). 403 `account_disabled` for a disabled account (an administrator
+ * deletes it: API.md §10; its block and address stay), before the token is spent; 400
  * `invalid_request` (field `token`) otherwise.
  */
 export async function confirmDeletion(deps: Deps, token: string): Promise<void> {
   const db = drizzle(deps.env.DB);
   const invalid = invalidRequest("token", "is invalid or has expired");
+  const disabled = () => new AuthError("account_disabled", "This account is disabled; only an administrator can delete it");
+  const pending = await findToken(db, token, "delete_account");
+  if (pending && (await userIsDisabled(db, pending.userId))) throw disabled();
   const redeemed = await redeemToken(db, token, "delete_account");
   if (!redeemed) throw invalid;
-  const deleted = await deleteAccount(deps, redeemed.userId, { onlyIfEmailNormalized: normalizeEmail(redeemed.email) });
-  if (!deleted) throw invalid;
+  const enabled = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${redeemed.userId} AND ${users.disabledAt} IS NULL)`;
+  const deleted = await deleteAccount(deps, redeemed.userId, { onlyIfEmailNormalized: normalizeEmail(redeemed.email), onlyIf: enabled });
+  if (deleted) return;
+  if (await userIsDisabled(db, redeemed.userId)) throw disabled();
+  throw invalid;
 }
 
 /** 404 `not_found` for an unknown user: for the admin API. */

@@ -25,17 +25,15 @@ import { activityStatement } from "../activity";
 import { normalizeEmail } from "../accounts/users";
 import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
 import { users } from "../accounts/schema";
-import { identities } from "../identities/schema";
-import { passkeys } from "../passkeys/schema";
 import type { UserRow } from "../accounts/schema";
 import type { Config } from "../config";
 import { base64url, constantTimeEqual } from "../crypto";
 import type { Deps } from "../http/deps";
-import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { sendMail } from "../mail";
 import { checkLogoUrl, cleanPlatformName, linkBase } from "../mail/links";
-import { userIsDisabled } from "../accounts/statements";
+import { userIsDisabled, userMatches } from "../accounts/statements";
+import { addressProvenStatements, changesHands } from "../accounts/address-proven";
 import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
@@ -224,22 +222,19 @@ async function signUp(db: DrizzleD1Database, typed: string, now: number): Promis
 
 /**
  * Marks the address verified and starts the session. An address that was not verified until now
- * may have been registered by someone else with a password they know (account pre-hijacking):
- * that password, any passkey or linked identity added meanwhile, and every earlier session are
- * dropped before the owner signs in.
+ * may have been registered by someone else (account pre-hijacking): the owner's proof drops what
+ * was attached meanwhile, the password included (src/accounts/address-proven.ts); the session
+ * this code starts comes after, and stays.
  */
 async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, now: number): Promise<IssuedPair> {
-  const sessions = userSessions(deps, owner.id);
   if (owner.emailVerifiedAt === null && owner.disabledAt === null) {
-    const unverified = and(eq(users.id, owner.id), eq(users.emailNormalized, owner.emailNormalized!), sql`${users.emailVerifiedAt} IS NULL`);
+    const proof = { userId: owner.id, emailNormalized: owner.emailNormalized!, now, client: deps.client, onlyIf: userMatches(db, owner.id, { enabled: true }) };
+    const handedOver = changesHands(db, proof);
     await db.batch([
-      activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`),
-      // Whoever held the password could also have added a passkey or linked an identity: they go too.
-      db.delete(passkeys).where(and(eq(passkeys.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
-      db.delete(identities).where(and(eq(identities.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
-      db.update(users).set({ emailVerifiedAt: now, passwordHash: null, updatedAt: now }).where(unverified),
+      ...addressProvenStatements(db, proof),
+      activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, handedOver),
+      db.update(users).set({ emailVerifiedAt: now, updatedAt: now }).where(and(eq(users.id, owner.id), handedOver)),
     ]);
-    await sessions.revokeSessions({ userId: owner.id, reason: "email_code_verified" });
   }
   const pair = await signIn(deps, { userId: owner.id, method: "code" });
   if (pair) return pair;

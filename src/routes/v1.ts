@@ -16,7 +16,7 @@ import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { publicUser, tokenPair } from "./present";
 import {
-  ChangePasswordBody, EmailBody, ForgotBody, GuestBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResetBody, Session,
+  ChangePasswordBody, ForgotBody, GuestBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResendVerificationBody, ResetBody, Session,
   SessionParams, TokenBody, TokenPair, UpgradeBody, UpgradeForm, User, bearer, errorResponses, json, jsonContent, jsonOrForm,
   turnstileDoc,
 } from "./schemas";
@@ -74,11 +74,12 @@ export const v1 = router()
     createRoute({
       method: "post", path: "/resend-verification", operationId: "v1ResendVerification", tags, middleware: guarded("recovery", "resend-verification"), ...turnstileDoc,
       summary: "Mail a new verification link (same answer whether or not the account exists)",
-      request: { body: json(EmailBody) },
+      request: { body: json(ResendVerificationBody) },
       responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => {
-      await accounts.resendVerification(deps(c), c.req.valid("json").email);
+      const { email, baseUrl, clientAlias } = c.req.valid("json");
+      await accounts.resendVerification(deps(c), email, { baseUrl, clientAlias });
       return c.json({ message: "If the account exists and is unverified, a verification mail is on its way." }, 200);
     },
   )

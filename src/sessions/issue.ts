@@ -30,6 +30,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Deps } from "../http/deps";
 import { sha256 } from "../crypto";
 import { insertWhere } from "../db/insert-where";
+import { sqlUuidV4 } from "../db/sql-uuid";
 import { activity, sessions } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { insertGuestStatement, recordSignInStatement, userMatches } from "../accounts/statements";
@@ -137,7 +138,7 @@ function sessionsPastLimit(db: DrizzleD1Database, userId: string, max: number, n
 function sessionLimitStatements(db: DrizzleD1Database, userId: string, max: number, client: ClientInfo, now: number, guard: SQL) {
   const evicted = sessionsPastLimit(db, userId, max, now);
   const events = db.insert(activity).select(
-    sql`SELECT ${uuidV4}, ${sessions.userId}, 'session_revoked', NULL, ${now}, ${client.ipAddress}, ${client.userAgent}, ${sessions.id}
+    sql`SELECT ${sqlUuidV4}, ${sessions.userId}, 'session_revoked', NULL, ${now}, ${client.ipAddress}, ${client.userAgent}, ${sessions.id}
       FROM ${sessions} WHERE ${inArray(sessions.id, evicted)} AND ${guard}`,
   );
   const revocations = db
@@ -146,9 +147,3 @@ function sessionLimitStatements(db: DrizzleD1Database, userId: string, max: numb
     .where(and(inArray(sessions.id, sessionsPastLimit(db, userId, max, now)), guard));
   return [events, revocations] as const;
 }
-
-/** A random UUID, version 4 (RFC 9562 §5.4), made by SQLite for each row of an INSERT … SELECT. */
-const uuidV4 = sql.raw(
-  "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' || " +
-    "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))",
-);

@@ -96,7 +96,7 @@ describe("edgeAuth middleware and the AuthRpc service binding (a second Worker)"
     const session = await fetch(`${consumerUrl}/rpc/verify-session`, { method: "POST", body: JSON.stringify({ accessToken: pair.accessToken }) });
     expect(await session.json()).toEqual({ session: null });
     expect((await fetch(`${consumerUrl}/rpc/me`, bearer(pair.accessToken))).status).toBe(401);
-    // The trade-off (README): a JWKS-only verifier cannot know of the revocation.
+    // The trade-off (docs/sdk.md): a JWKS-only verifier cannot know of the revocation.
     expect((await fetch(`${consumerUrl}/jwks/me`, bearer(pair.accessToken))).status).toBe(200);
     expect((await verifier.verify(pair.accessToken)).sessionId).toBe(pair.sessionId);
   });
