@@ -13,6 +13,7 @@ import { and, asc, count, eq, gt, gte, isNotNull, isNull, lt, or, sql } from "dr
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { publish, userEvent } from "../events";
+import { activityView, latestActivityStatement } from "../activity/list";
 import { normalizeEmail, publicUser } from "../accounts/users";
 import type { PublicUser } from "../accounts/users";
 import { identities, passkeys, sessions, users } from "../db/schema";
@@ -107,15 +108,23 @@ export async function searchUsers(deps: Deps, input: SearchInput): Promise<{ use
   };
 }
 
-/** One user with its live sessions, linked identities and passkeys; 404 when unknown. */
+/** How many of a user's latest activity events (API.md §9) its detail shows, newest first. */
+export const DETAIL_ACTIVITY_LIMIT = 20;
+
+/**
+ * One user with its live sessions, linked identities, passkeys and latest `DETAIL_ACTIVITY_LIMIT`
+ * activity events (newest first; the console's "latest activity"), read in one D1 batch; 404 when
+ * unknown.
+ */
 export async function getUser(deps: Deps, userId: string) {
   const db = drizzle(deps.env.DB);
   const now = Date.now();
-  const [found, sessionRows, identityRows, passkeyRows] = await db.batch([
+  const [found, sessionRows, identityRows, passkeyRows, activityRows] = await db.batch([
     db.select().from(users).where(eq(users.id, userId)),
     db.select().from(sessions).where(and(eq(sessions.userId, userId), live(now))).orderBy(asc(sessions.createdAt)),
     db.select().from(identities).where(eq(identities.userId, userId)).orderBy(asc(identities.createdAt)),
     db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt)),
+    latestActivityStatement(db, userId, DETAIL_ACTIVITY_LIMIT),
   ]);
   const user = found[0];
   if (!user) throw notFound();
@@ -137,6 +146,7 @@ export async function getUser(deps: Deps, userId: string) {
       lastUsedAt: iso(p.lastUsedAt),
       backedUp: p.backedUp,
     })),
+    activity: activityRows.map(activityView),
   };
 }
 
