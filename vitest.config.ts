@@ -6,6 +6,10 @@ import { ensureAssets } from "./scripts/assets.mjs";
 import { generateDevKey, generateMfaKey } from "./scripts/dev-key.mjs";
 // @ts-expect-error: a plain .mjs module (the loopback OpenID Providers of the identity tests)
 import { prepareOidcTest } from "./scripts/oidc-provider-server.mjs";
+// @ts-expect-error: a plain .mjs module (the loopback webhook receiver of the event tests)
+import { prepareWebhookTest } from "./scripts/webhook-receiver.mjs";
+// @ts-expect-error: a plain .mjs module (wrangler.toml without the developer's .dev.vars)
+import { isolatedWranglerConfig } from "./scripts/test-wrangler-config.mjs";
 
 export default defineConfig(async () => {
   // The [assets] directory (Scalar's script for /docs) from the pinned npm package.
@@ -16,10 +20,15 @@ export default defineConfig(async () => {
   const { d: _private, ...previousPublic } = previousKey;
   // Ports and keys of the loopback OpenID Providers, named in the bindings before they start.
   const oidc = await prepareOidcTest();
+  // The port and secrets of the loopback webhook receiver (API.md §16), named in WEBHOOKS.
+  const webhooks = await prepareWebhookTest();
   return {
     plugins: [
       cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
+        // wrangler.toml as written, read from a directory of its own so that the checkout's
+        // .dev.vars (npm run dev's raised limits, say), .env files and the shell never reach the
+        // tests (scripts/test-wrangler-config.mjs; `npm run check:dev-vars` proves it).
+        wrangler: { configPath: isolatedWranglerConfig("./wrangler.toml") },
         // workerd's verbose mode prints a stack for every exception that crosses into the runtime,
         // even one the code catches (a refused mail, an injected D1 fault): noise in a green run.
         // WORKERD_VERBOSE=1 brings it back for debugging.
@@ -40,6 +49,7 @@ export default defineConfig(async () => {
             // The second factor (API.md §15) is on in tests: TOTP secrets are encrypted under it.
             MFA_ENCRYPTION_KEY: generateMfaKey(),
             ...oidc.bindings,
+            ...webhooks.bindings,
           },
           // Miniflare's local send_email binding, for test/mail.test.ts (MAIL_TRANSPORT=cloudflare).
           email: { send_email: [{ name: "EMAIL", allowed_sender_addresses: ["no-reply@example.com"] }] },
@@ -52,7 +62,8 @@ export default defineConfig(async () => {
       // A real local HTTP mail API (Node), for the HTTP mail transport's tests.
       // Real OpenID Providers (oidc-provider) on loopback, for test/identities/.
       // A siteverify stand-in (Turnstile, API.md §17) on loopback, for test/turnstile/.
-      globalSetup: ["./scripts/mail-api-server.mjs", "./scripts/oidc-provider-server.mjs", "./scripts/siteverify-server.mjs"],
+      // A real webhook receiver on loopback, checking every attempt with `standardwebhooks`, for test/events/.
+      globalSetup: ["./scripts/mail-api-server.mjs", "./scripts/oidc-provider-server.mjs", "./scripts/siteverify-server.mjs", "./scripts/webhook-receiver.mjs"],
       setupFiles: ["./test/setup.ts"],
       // @simplewebauthn/server's @peculiar/* dependencies import extensionless paths, which workerd's
       // module loader cannot resolve; Vite transforms (and so resolves) them first.

@@ -30,6 +30,7 @@ import { cpuByProcess, cpuDelta, cpuDeltaByRole, killAllSync, snapshot, startFlo
 import { FEATURE_VARS, featureScenarios } from "./features.mjs";
 import { budgets, featureBudgets, machine, ratios, renderMarkdown, writeResults } from "./report.mjs";
 import { floorScenarios, serviceScenarios } from "./scenarios.mjs";
+import { runEventsBench } from "./events.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const settings = {
@@ -205,6 +206,10 @@ async function main() {
   const file = writeResults(run, markdown);
   console.log(`\n${markdown}\n`);
   log(`written to ${file} and BENCHMARKS.md; wrangler logs in ${tmp}`);
+  // API.md §16: what the outbox adds to a sign-up and a deletion, and the consumer's throughput
+  // (bench/events.mjs; its table goes to bench/results/events.json and the console).
+  log("events: outbox cost and consumer throughput");
+  await runEventsBench();
   return run.checks.every((c) => c.pass);
 }
 

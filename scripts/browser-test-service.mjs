@@ -2,8 +2,10 @@
  * Vitest globalSetup of the browser project (runs in Node, so plain JavaScript: the project has no
  * Node type definitions): starts the service for real with
  * `wrangler dev` (through scripts/dev.mjs, which applies the D1 migrations first) on 127.0.0.1,
- * with its state in a fresh directory under /tmp, waits for /health, hands the URL to the tests as
- * `inject("serviceUrl")`, and stops the whole process group and removes the state afterwards.
+ * with its state in a fresh directory under /tmp and a fresh random ADMIN_API_KEY (the admin
+ * console's tests), waits for /health, hands the URL to the tests as `inject("serviceUrl")` and the
+ * key as `inject("adminKey")`, the webhook endpoint it names in WEBHOOKS (`console`, on a loopback
+ * port no one listens on until a test does) as `inject("consoleWebhook")`, and stops the whole process group and removes the state afterwards.
  * BROWSER_TEST_PORT picks the port (the inspector takes the next one); by default the system hands
  * out free ones, so two test runs on one machine do not collide.
  *
@@ -12,6 +14,7 @@
  * const base = inject("serviceUrl"); // "http://127.0.0.1:41237"
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,9 +36,9 @@ async function healthy(url) {
   }
 }
 
-/** Two distinct ports no one listens on now, as the system hands them out. */
+/** Three distinct ports no one listens on now, as the system hands them out. */
 async function freePorts() {
-  const servers = [createServer(), createServer()];
+  const servers = [createServer(), createServer(), createServer()];
   const ports = await Promise.all(
     servers.map((server) => new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -53,7 +56,7 @@ export default async function setup(project) {
     if (installed.status !== 0 || !existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM}: run \`bash scripts/ensure-browser.sh\``);
   }
   const fixed = Number(process.env.BROWSER_TEST_PORT);
-  const [port, inspectorPort] = fixed ? [fixed, fixed + 1] : await freePorts();
+  const [port, inspectorPort, webhookPort] = fixed ? [fixed, fixed + 1, fixed + 2] : await freePorts();
   const url = `http://127.0.0.1:${port}`;
   if (await healthy(url)) throw new Error(`something already serves ${url}; stop it or set BROWSER_TEST_PORT`);
 
@@ -67,7 +70,25 @@ export default async function setup(project) {
   // The service's own origin may be a mail's baseUrl, so the pages' link back to the app is testable;
   // the provider's test app is the web sign-in's redirect_uri.
   const redirectOrigins = [url, providerApp].filter(Boolean).join(",");
-  writeFileSync(envFile, `ENVIRONMENT=development\nREDIRECT_ORIGINS=${redirectOrigins}\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\nMFA_ENCRYPTION_KEY=${generateMfaKey()}\n`, { mode: 0o600 });
+  const adminKey = randomBytes(32).toString("base64url");
+  // One webhook endpoint, `console`, on a loopback port the admin console's event test listens on
+  // while it runs (nothing listens otherwise, so deliveries fail fast); short retries.
+  const webhook = { url: `http://127.0.0.1:${webhookPort}/hooks`, port: webhookPort, secret: `whsec_${randomBytes(32).toString("base64")}` };
+  writeFileSync(
+    envFile,
+    [
+      "ENVIRONMENT=development",
+      `REDIRECT_ORIGINS=${redirectOrigins}`,
+      `JWT_SIGNING_KEY='${JSON.stringify(key)}'`,
+      `ADMIN_API_KEY=${adminKey}`,
+      `WEBHOOKS='${JSON.stringify({ console: { url: webhook.url } })}'`,
+      `WEBHOOK_SECRET_CONSOLE=${webhook.secret}`,
+      "WEBHOOK_RETRY_DELAYS_SECONDS=1,1",
+      `MFA_ENCRYPTION_KEY=${generateMfaKey()}`,
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
   const log = openSync(logPath, "a");
   const child = spawn(
     process.execPath,
@@ -117,5 +138,7 @@ export default async function setup(project) {
     await sleep(250);
   }
   project.provide("serviceUrl", url);
+  project.provide("adminKey", adminKey);
+  project.provide("consoleWebhook", webhook);
   return stop;
 }

@@ -3,7 +3,7 @@
  * Builds the Worker as `wrangler deploy` would (`--dry-run`, offline) and fails when the gzipped
  * bundle exceeds the budget (400 KiB). It was 250 KiB until passkeys: @simplewebauthn/server brings
  * certificate-parsing packages (@peculiar/*, asn1) it loads even for attestation "none" (~100 KiB
- * gzip); zod's message locales are another ~38 KiB (README, "Two commands"). Cloudflare's own
+ * gzip); zod's message locales are another ~38 KiB (docs/testing.md, "CI, bundle budget and benchmarks"). Cloudflare's own
  * limit is 3 MiB gzip (Free) / 10 MiB (Paid); the budget is there to notice growth.
  */
 import { execFileSync } from "node:child_process";

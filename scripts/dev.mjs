@@ -13,6 +13,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { ensureAssets } from "./assets.mjs";
 import { generateDevKey, generateMfaKey } from "./dev-key.mjs";
 
@@ -60,6 +61,11 @@ if (migrated.status !== 0) {
   process.exit(migrated.status ?? 1);
 }
 
-const child = spawn("npx", ["wrangler", "dev", ...args], { stdio: "inherit", env });
+// wrangler's own launcher, run directly (not through npx, which does not pass a SIGTERM on), so
+// stopping this process by its pid stops wrangler and workerd too, as Ctrl-C does; by the pinned
+// Node 24 of node_modules, as npx would, even when this script was started by an older one.
+const wranglerBin = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
+const pinnedNode = fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url));
+const child = spawn(existsSync(pinnedNode) ? pinnedNode : process.execPath, [wranglerBin, "dev", ...args], { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));

@@ -2,7 +2,7 @@
 /**
  * Finds import cycles among src/ modules, counting type-only imports too (a cycle of types still
  * ties the modules' designs together). Prints each cycle and exits 1 when there is one; with
- * --folders, also prints which folders each folder imports (for README "Layout").
+ * --folders, also prints which folders each folder imports (for docs/layout.md).
  *
  * Usage: node scripts/import-cycles.mjs [--folders]
  */

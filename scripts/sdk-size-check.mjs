@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The client core's budget (issue 17): dist/client/index.js, minified as an app's bundler would,
+ * The client core's budget (issue 17): sdk/dist/client/index.js, minified as an app's bundler would,
  * at most 10 KiB gzip. Exits 1 over budget. Run after `npm run build:sdk`.
  *
  * @example
@@ -11,7 +11,7 @@ import { gzipSync } from "node:zlib";
 import { transform } from "esbuild";
 
 const BUDGET = 10 * 1024;
-const source = readFileSync("dist/client/index.js", "utf8");
+const source = readFileSync("sdk/dist/client/index.js", "utf8");
 if (/\bzod\b|ZodType|z\.object/.test(source)) {
   console.error("client core: zod reached the bundle (its schemas must be type-only imports)");
   process.exit(1);

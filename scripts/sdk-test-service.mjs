@@ -59,6 +59,7 @@ export default async function setup(project) {
   const dev = (dir) => ({ inspector: false, server: { hostname: "127.0.0.1", port: 0 }, persist: dir, watch: false, registry });
   const service = await unstable_startWorker({
     config: "wrangler.toml",
+    envFiles: [join(state, "no.dev.vars")], // not the checkout's .dev.vars (a file that does not exist: no variables)
     bindings: {
       ENVIRONMENT: text("development"),
       JWT_SIGNING_KEY: text(JSON.stringify(signingKey)),

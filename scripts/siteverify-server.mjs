@@ -17,14 +17,22 @@
  * - `GET /__test/received?token=…` → `{ received: [{ contentType, secretOk, response, remoteip,
  *   idempotencyKey, answered }] }`: every siteverify request that named the token, in order.
  *
+ * The widget, for browser tests (scripts/turnstile-widget-stand-in.mjs):
+ * - `GET /turnstile/v0/api.js[?onload=fn]`: a stand-in for Cloudflare's widget script that hands the
+ *   page tokens this server issued (3 per load, host app.example.com) for the site key `siteKey`;
+ *   `GET /turnstile/v0/widget`: the page of the widget's iframe.
+ * - `GET /__test/widget` → `{ loads, tokens }`: how often the script was served, every token it carried.
+ *
  * Used as a Vitest globalSetup of the workers project (provides `siteverifyUrl`, `siteverifyBase`,
  * `siteverifySecret`) and started directly by the SDK's Turnstile test (`startSiteverify`).
  *
  * @example
  * const server = await startSiteverify();
- * // server.url: "http://127.0.0.1:41234/turnstile/v0/siteverify"; server.secret; await server.close()
+ * // server.url: "http://127.0.0.1:41234/turnstile/v0/siteverify"; server.scriptUrl (the widget);
+// server.secret; server.siteKey; await server.close()
  */
 import { createServer } from "node:http";
+import { WIDGET_FRAME, widgetScript } from "./turnstile-widget-stand-in.mjs";
 
 const TOKEN_TTL_MS = 300_000;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -68,6 +76,8 @@ async function parseFields(contentType, raw) {
 /** Starts the stand-in on an ephemeral loopback port. */
 export async function startSiteverify() {
   const secret = `0x4AAAAAAA${crypto.randomUUID().replace(/-/g, "")}`;
+  const siteKey = `0x4AAAAAAA${crypto.randomUUID().replace(/-/g, "").slice(0, 14)}`;
+  const widget = { loads: 0, tokens: [] };
   /** token → { hostname, action, issuedAt, behaviour, spentBy: idempotency key | "" | undefined, verdict, checks } */
   const tokens = new Map();
   const received = [];
@@ -101,6 +111,21 @@ export async function startSiteverify() {
     return token.verdict;
   };
 
+  /** A token as the widget would hand it out; see `POST /__test/tokens`. */
+  function issue(options) {
+    const token = `0.${Buffer.from(crypto.getRandomValues(new Uint8Array(96))).toString("base64url")}`;
+    tokens.set(token, {
+      hostname: options.hostname ?? "app.example.com",
+      action: options.action ?? "",
+      issuedAt: Date.now() - (options.ageSeconds ?? 0) * 1000,
+      behaviour: options.behaviour ?? "pass",
+      spentBy: undefined,
+      verdict: null,
+      checks: 0,
+    });
+    return token;
+  }
+
   async function handle(request, response) {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
     const reply = (status, payload, type = "application/json") => {
@@ -109,18 +134,17 @@ export async function startSiteverify() {
     };
     if (request.method === "POST" && url.pathname === "/__test/tokens") {
       const options = JSON.parse((await readBody(request)).toString("utf8") || "{}");
-      const token = `0.${Buffer.from(crypto.getRandomValues(new Uint8Array(96))).toString("base64url")}`;
-      tokens.set(token, {
-        hostname: options.hostname ?? "app.example.com",
-        action: options.action ?? "",
-        issuedAt: Date.now() - (options.ageSeconds ?? 0) * 1000,
-        behaviour: options.behaviour ?? "pass",
-        spentBy: undefined,
-        verdict: null,
-        checks: 0,
-      });
-      return reply(200, { token });
+      return reply(200, { token: issue(options) });
     }
+    if (request.method === "GET" && url.pathname === "/turnstile/v0/api.js") {
+      const handedOut = [issue({}), issue({}), issue({})];
+      widget.loads += 1;
+      widget.tokens.push(...handedOut);
+      const origin = `http://${request.headers.host}`;
+      return reply(200, widgetScript({ origin, siteKey, tokens: handedOut }), "text/javascript; charset=utf-8");
+    }
+    if (request.method === "GET" && url.pathname === "/turnstile/v0/widget") return reply(200, WIDGET_FRAME, "text/html; charset=utf-8");
+    if (request.method === "GET" && url.pathname === "/__test/widget") return reply(200, widget);
     if (request.method === "GET" && url.pathname === "/__test/received") {
       const token = url.searchParams.get("token");
       return reply(200, { received: received.filter((r) => r.response === token) });
@@ -180,7 +204,9 @@ export async function startSiteverify() {
   return {
     base,
     url: `${base}/turnstile/v0/siteverify`,
+    scriptUrl: `${base}/turnstile/v0/api.js`,
     secret,
+    siteKey,
     close: () =>
       new Promise((resolve) => {
         for (const response of hanging) response.destroy();

@@ -1,5 +1,5 @@
 /**
- * The Worker: middleware, routers, the daily clean-up and the Durable Object classes. Nothing
+ * The Worker: middleware, routers, the daily clean-up, the event sweep and queue consumer, and the Durable Object classes. Nothing
  * else lives here.
  *
  * @example
@@ -20,12 +20,17 @@ import { pages } from "./pages";
 import { v1 } from "./routes/v1";
 import { v1Account } from "./routes/v1-account";
 import { admin } from "./routes/admin";
+import { adminEvents } from "./routes/admin-events";
 import { accountPages } from "./pages/account-pages";
+import { adminConsole } from "./console";
 import { loadConfig } from "./config";
 import { v1EmailCode } from "./routes/v1-email-code";
 import { v1Passkeys } from "./routes/v1-passkeys";
 import { v1Mfa } from "./routes/v1-mfa";
 import { identityRoutes } from "./routes/v1-identities";
+import { consume } from "./events/consumer";
+import type { DeliveryMessage } from "./events";
+import { sweepEvents } from "./events/sweep";
 
 const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.get("config").isDevelopment) return notFound(c);
@@ -41,6 +46,7 @@ app.use("/_dev/*", developmentOnly);
 app.route("/v1/auth", v1);
 app.route("/v1/auth", v1Account);
 app.route("/v1/admin", admin);
+app.route("/v1/admin", adminEvents);
 app.route("/v1/auth", v1EmailCode);
 app.route("/v1/auth", v1Passkeys);
 app.route("/v1/auth", v1Mfa);
@@ -51,6 +57,7 @@ app.route("/_dev", devPasskeys);
 app.get("/", developmentOnly, devIndex);
 app.route("/", pages);
 app.route("/", accountPages);
+app.route("/", adminConsole);
 app.route("/", meta(app));
 app.notFound(notFound);
 app.onError(onError);
@@ -64,10 +71,22 @@ const cleanUpConfig = (env: Env) => {
   }
 };
 
+/** The cron of the event sweep (wrangler.toml); any other cron is the daily clean-up. */
+const EACH_MINUTE = "* * * * *";
+
 export default {
   fetch: app.fetch,
-  scheduled: (_controller, env, ctx) => ctx.waitUntil(purgeExpired(env, Date.now(), cleanUpConfig(env))),
-} satisfies ExportedHandler<Env>;
+  scheduled: (controller, env, ctx) => {
+    if (controller.cron === EACH_MINUTE) {
+      const config = cleanUpConfig(env);
+      // The later of the clock and the run's scheduled time (a test schedules a run in the future).
+      if (config) ctx.waitUntil(sweepEvents(env, config, Math.max(Date.now(), controller.scheduledTime)));
+      return;
+    }
+    ctx.waitUntil(purgeExpired(env, Date.now(), cleanUpConfig(env)));
+  },
+  queue: (batch, env, _ctx) => consume(batch, env),
+} satisfies ExportedHandler<Env, DeliveryMessage>;
 export { RateLimiter } from "./rate-limit/limiter-object";
 export { UserSessions } from "./sessions/user-object";
 export { AuthRpc } from "./rpc";

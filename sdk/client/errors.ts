@@ -7,9 +7,12 @@
  * try { await auth.login({ email, password }); }
  * catch (e) { if (e instanceof EdgeAuthError && e.code === "invalid_credentials") showWrongPassword(); }
  */
-import type { ErrorCode, FieldIssue } from "../../src/http/errors";
+import type * as Service from "../../src/http/errors";
 
-export type { ErrorCode, FieldIssue };
+/** API.md §5 `error` codes (the service's own list, written out in the published declarations). */
+export type ErrorCode = Service.ErrorCode;
+/** One invalid field of an `invalid_request`: `{ field, message }`. */
+export type FieldIssue = Service.FieldIssue;
 
 /** A failed call: `status` is the HTTP status (0: no answer), `code` one of API.md §5. */
 export class EdgeAuthError extends Error {
@@ -78,3 +81,13 @@ export async function errorFrom(response: Response): Promise<EdgeAuthError> {
 /** A request that got no answer at all. */
 export const networkError = (cause: unknown) =>
   new EdgeAuthError(0, "unavailable", "The service could not be reached", { cause });
+
+/** Whether a 401 says the access token was refused (`WWW-Authenticate` or the §5 body's `error`). */
+export async function saysInvalidToken(response: Response): Promise<boolean> {
+  if (/invalid_token/.test(response.headers.get("www-authenticate") ?? "")) return true;
+  try {
+    return ((await response.clone().json()) as { error?: string }).error === "invalid_token";
+  } catch {
+    return false;
+  }
+}

@@ -11,7 +11,7 @@
  * const response = await auth.fetch("https://api.example.com/notes"); // Bearer added, refreshed when due
  * auth.onChange((session) => render(session?.user ?? null));
  */
-import { EdgeAuthError, errorFrom, networkError } from "./errors";
+import { EdgeAuthError, errorFrom, networkError, saysInvalidToken } from "./errors";
 import { isRoute, routes } from "./routes";
 import type { Methods, Route, TokenPair, User } from "./routes";
 import { memoryStorage, parseStored } from "./storage";
@@ -45,6 +45,14 @@ interface NavigatorLocks {
  */
 const PROPAGATION_MS = 150;
 
+/**
+ * An app's 401 for an access token the client obtained less than this long ago is returned as is
+ * (issue 26): a token that new is refused for the app's own reasons (its verifier's issuer,
+ * audience or clock, or its routes answering 401), which a refresh cannot change; refreshing on
+ * every such answer would only spend the refresh limit. Milliseconds.
+ */
+const FRESH_TOKEN_MS = 30_000;
+
 /** Creates a client; see ClientOptions. Nothing is sent until a method is called. */
 /**
  * The `aal` claim of an access token (API.md §15), read without verifying (the client only shows
@@ -74,6 +82,8 @@ export function createClient(options: ClientOptions): Client {
   let backoffMs = 0;
   /** Counts sign-outs (here or in another tab): a refresh that outlived one must not revive the session. */
   let signOuts = 0;
+  /** The access token this client obtained last (sign-in, refresh, another tab's rotation), and when. */
+  let obtained = { token: "", at: 0 };
 
   const emit = () => {
     for (const listener of listeners) {
@@ -111,6 +121,7 @@ export function createClient(options: ClientOptions): Client {
   }
 
   const adopt = async (pair: TokenPair): Promise<Session> => {
+    obtained = { token: pair.accessToken, at: Date.now() };
     const session: Session = {
       accessToken: pair.accessToken,
       refreshToken: pair.refreshToken,
@@ -175,6 +186,8 @@ export function createClient(options: ClientOptions): Client {
       throw notSignedIn();
     }
     if (stored.refreshToken !== seen) {
+      // Another tab rotated it just now.
+      obtained = { token: stored.accessToken, at: Date.now() };
       const session = withUser(stored);
       if (current?.refreshToken !== stored.refreshToken) await setSession(session, false);
       return session;
@@ -246,22 +259,18 @@ export function createClient(options: ClientOptions): Client {
     }
   }
 
-  /** Sends with the token; after a 401 invalid_token, one refresh (unless one already happened) and one retry. */
-  async function authorized(attempt: (token: string) => Promise<Response>): Promise<Response> {
+  /**
+   * Sends with the token; after a 401 invalid_token, one refresh (unless one already happened) and
+   * one retry. For the app's requests (`app`), a 401 for a token obtained within FRESH_TOKEN_MS is
+   * the answer: no refresh.
+   */
+  async function authorized(attempt: (token: string) => Promise<Response>, app = false): Promise<Response> {
     const token = await getAccessToken();
     const first = await attempt(token);
     if (first.status !== 401 || !(await saysInvalidToken(first))) return first;
-    const fresh = current && current.accessToken !== token ? current.accessToken : (await refresh()).accessToken;
-    return attempt(fresh);
-  }
-
-  async function saysInvalidToken(response: Response): Promise<boolean> {
-    if (/invalid_token/.test(response.headers.get("www-authenticate") ?? "")) return true;
-    try {
-      return ((await response.clone().json()) as { error?: string }).error === "invalid_token";
-    } catch {
-      return false;
-    }
+    if (current && current.accessToken !== token) return attempt(current.accessToken);
+    if (app && obtained.token === token && Date.now() - obtained.at < FRESH_TOKEN_MS) return first;
+    return attempt((await refresh()).accessToken);
   }
 
   async function call<I, O>(route: Route<I, O>, input?: I): Promise<O> {
@@ -280,9 +289,14 @@ export function createClient(options: ClientOptions): Client {
       body = undefined;
     }
     await ready;
-    // "optional": a guest's token (or one whose profile is unknown), for the upgrade in place.
-    const response = route.auth === true || (route.auth && current && current.user?.isGuest !== false)
-      ? await authorized((token) => post(route.method, path, body, token))
+    // "optional": a guest's token (or one whose profile is unknown), for the upgrade in place or the merge.
+    const withToken = route.auth === true || (route.auth && current && current.user?.isGuest !== false);
+    const response = withToken
+      ? await authorized((token) => post(route.method, path, body, token)).catch((error: unknown) => {
+          // An optional token whose session is over (refresh answered 401, the session is cleared): go without.
+          if (route.auth === "optional" && error instanceof EdgeAuthError && error.status === 401 && !current) return post(route.method, path, body);
+          throw error;
+        })
       : await post(route.method, path, body);
     if (!response.ok) throw await errorFrom(response);
     const text = response.status === 204 ? "" : await response.text();
@@ -351,7 +365,7 @@ export function createClient(options: ClientOptions): Client {
         const headers = new Headers(request.headers);
         headers.set("authorization", `Bearer ${token}`);
         return send(new Request(request.clone(), { headers }));
-      });
+      }, true);
     },
     call,
   };

@@ -13,16 +13,18 @@
  * import { routes } from "./routes";
  * routes.login; // { method: "POST", path: "/login", auth: false, signsIn: true }
  */
-import type { z } from "@hono/zod-openapi";
 import type * as L from "../../src/routes/lifecycle-schemas";
 import type * as S from "../../src/routes/schemas";
 import type * as P from "../../src/routes/signin-schemas";
 import type * as M from "../../src/routes/mfa-schemas";
 
-/** What the route accepts (before the service's own transforms: `z.input`). */
-export type In<T extends z.ZodType> = z.input<T>;
-/** What the route answers (`z.output`). */
-export type Out<T extends z.ZodType> = z.output<T>;
+/**
+ * What the route accepts (before the service's own transforms): zod 4's `z.input`, written out so
+ * that the published declarations need no zod (scripts/build-sdk.mjs writes the shapes out).
+ */
+export type In<T extends { _zod: { input: unknown } }> = T["_zod"]["input"];
+/** What the route answers: zod 4's `z.output`. */
+export type Out<T extends { _zod: { output: unknown } }> = T["_zod"]["output"];
 
 /** API.md §3 `User`. */
 export type User = Out<typeof S.User>;
@@ -68,7 +70,9 @@ export interface Route<I, O> {
   /**
    * Sends the access token (refreshing first when needed; one retry after a 401 invalid_token).
    * "optional": only while signed in as a guest (or a session whose profile is not known yet), so
-   * the service upgrades that guest in place (API.md §11, §13); a full account's token is not sent.
+   * the service upgrades that guest in place (API.md §11, §13) or merges it into the account it
+   * signs into (login, §16); a full account's token is not sent. A guest session that turns out to
+   * be over (its refresh answers 401) is dropped and the call is made without a token.
    */
   readonly auth: boolean | "optional";
   /** The answer carries a TokenPair the client adopts as its session. */
@@ -103,7 +107,8 @@ export const routes = {
   register: route<In<typeof S.RegisterBody>, RegisterResult>("POST", "/register", { signsIn: true }),
   verifyEmail: route<In<typeof S.TokenBody>, UserAnswer>("POST", "/verify-email"),
   resendVerification: route<In<typeof S.EmailBody>, Message>("POST", "/resend-verification"),
-  login: route<In<typeof S.LoginBody>, TokenPair>("POST", "/login", { signsIn: true }),
+  // A guest signed in sends its token: the service merges the guest into the account (API.md §16 user.merged).
+  login: route<In<typeof S.LoginBody>, TokenPair>("POST", "/login", { auth: "optional", signsIn: true }),
   upgrade: route<In<typeof S.UpgradeBody>, TokenPair>("POST", "/upgrade", { auth: true, signsIn: true }),
   me: route<void, UserAnswer>("GET", "/me", { auth: true }),
   changePassword: route<In<typeof S.ChangePasswordBody>, UserAnswer>("POST", "/change-password", { auth: true }),

@@ -61,7 +61,10 @@ export type Client = Methods<typeof routes> & {
   logout(): Promise<boolean>;
   /** Ends every session of the user (revoke-all), then this one locally. */
   logoutAll(): Promise<void>;
-  /** fetch() with the Bearer token; after a 401 invalid_token it refreshes once and retries. */
+  /**
+   * fetch() with the Bearer token; after a 401 invalid_token it refreshes once and retries, unless
+   * the token was obtained within the last 30 s: then the app's 401 is returned as is.
+   */
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
   /** Calls any route of the table shape (for routes this version does not list yet). */
   call<I, O>(route: Route<I, O>, input?: I): Promise<O>;

@@ -3,9 +3,15 @@
  * service at `/v1/auth/avatars/:key`. Uploads are at most UPLOAD_LIMIT_BYTES and must be PNG, JPEG,
  * GIF or WebP by their magic bytes: the declared type is never trusted.
  *
+ * Each upload records who uploaded it (R2 custom metadata `owner`: the user id, written with the
+ * object and never changed). A user may point their picture at any https URL, another user's
+ * upload included, but only their own uploads are ever deleted: replacing, removing or deleting
+ * the account deletes the old picture only when its object's `owner` is that user.
+ *
  * @example
- * import { profilePicture } from "./avatars";
- * const url = await profilePicture(deps, formFileOrUrl); // string | null
+ * import { deleteUploadedAvatar, profilePicture } from "./avatars";
+ * const url = await profilePicture(deps, formFileOrUrl, userId); // string | null
+ * await deleteUploadedAvatar(deps, oldUrl, userId); // a no-op for anyone else's object
  */
 import type { Deps } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
@@ -41,8 +47,8 @@ export function checkPictureUrl(value: string): string {
   return url.href;
 }
 
-/** Resolves the profilePicture input to the URL stored on the user, storing uploads in R2. */
-export async function profilePicture(deps: Deps, input: string | File | undefined | null): Promise<string | null> {
+/** Resolves the profilePicture input to the URL stored on the user, storing uploads in R2 as `ownerId`'s. */
+export async function profilePicture(deps: Deps, input: string | File | undefined | null, ownerId: string): Promise<string | null> {
   if (input === undefined || input === null || input === "") return null;
   if (typeof input === "string") return checkPictureUrl(input);
   if (input.size > deps.config.uploadLimitBytes) {
@@ -52,7 +58,7 @@ export async function profilePicture(deps: Deps, input: string | File | undefine
   const kind = sniffImage(bytes);
   if (!kind) throw invalidRequest("profilePicture", "must be a PNG, JPEG, GIF or WebP image");
   const key = `${crypto.randomUUID()}.${kind.ext}`;
-  await deps.env.AVATARS.put(key, bytes, { httpMetadata: { contentType: kind.type } });
+  await deps.env.AVATARS.put(key, bytes, { httpMetadata: { contentType: kind.type }, customMetadata: { owner: ownerId } });
   return `${serviceBase(deps.config, deps.origin)}/v1/auth/avatars/${key}`;
 }
 
@@ -72,8 +78,13 @@ export function uploadedAvatarKey(deps: Pick<Deps, "config" | "origin">, url: st
   return AVATAR_KEY.test(key) ? key : null;
 }
 
-/** Deletes an uploaded picture from R2; outside URLs are left alone. */
-export async function deleteUploadedAvatar(deps: Deps, url: string | null | undefined): Promise<void> {
+/**
+ * Deletes an uploaded picture from R2 when `ownerId` uploaded it; outside URLs, other users' uploads
+ * and uploads that record no owner are left alone.
+ */
+export async function deleteUploadedAvatar(deps: Deps, url: string | null | undefined, ownerId: string): Promise<void> {
   const key = uploadedAvatarKey(deps, url);
-  if (key) await deps.env.AVATARS.delete(key);
+  if (!key) return;
+  const object = await deps.env.AVATARS.head(key);
+  if (object?.customMetadata?.owner === ownerId) await deps.env.AVATARS.delete(key);
 }

@@ -1,5 +1,5 @@
 /**
- * Which email addresses the service accepts (README, "Email addresses"): ASCII addresses as
+ * Which email addresses the service accepts (docs/accounts.md, "Email addresses"): ASCII addresses as
  * RFC 5321 §4.1.2 writes a mailbox, `dot-atom@domain`, with the domain as DNS host name labels
  * (RFC 1035 letters, digits and hyphens; an internationalised domain in its A-label form,
  * `xn--…`, RFC 5890), at least two labels, a top-level label that is not all digits, and the

@@ -8,19 +8,19 @@
  * const pair = await login(deps, { email: "a@example.com", password: "…" });
  */
 import { and, eq, sql } from "drizzle-orm";
-import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { publish, userEvent } from "../events";
 import { profilePicture } from "./avatars";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError, MfaRequiredError, invalidRequest } from "../http/errors";
-import { pageLink, serviceBase } from "../mail/links";
+import type { LinkOptions } from "../mail/links";
+import { verificationBase, verificationMailTo, verificationToken } from "./verification-mail";
 import { sendMail } from "../mail";
-import { resetNoticeMail, verificationMail } from "../mail/templates";
-import { createTokenStatements, redeemToken } from "../one-time-tokens";
+import { resetNoticeMail } from "../mail/templates";
+import { redeemToken } from "../one-time-tokens";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
 import { clearLoginAttempts, limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
 import type { LoginAttempt } from "../rate-limit";
@@ -31,6 +31,7 @@ import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { userMatches } from "./statements";
 import { requireSecondFactor } from "./reauthentication";
+import { addressProvenStatements } from "./address-proven";
 import { normalizeEmail, normalizeUsername } from "./users";
 
 const hashOptions = (deps: Deps) => ({ iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
@@ -49,22 +50,6 @@ function conflictFrom(error: unknown): never {
   throw error;
 }
 
-function verificationMailTo(deps: Deps, to: string, token: string) {
-  return verificationMail({
-    to,
-    platformName: deps.config.platformName,
-    link: pageLink(serviceBase(deps.config, deps.origin), "/verify-email", { token, email: to }),
-    hours: Math.round(deps.config.verifyTokenTtlMs / 3_600_000),
-  });
-}
-
-const verificationToken = (deps: Deps, db: DrizzleD1Database, userId: string, email: string, onlyIf?: SQL) =>
-  createTokenStatements(db, { userId, email, purpose: "verify_email", ttlMs: deps.config.verifyTokenTtlMs, onlyIf });
-
-function mailVerification(deps: Deps, to: string, token: string): void {
-  sendMail(deps, verificationMailTo(deps, to, token));
-}
-
 export async function guest(deps: Deps): Promise<IssuedPair> {
   const userId = crypto.randomUUID();
   const pair = await signIn(deps, { userId, role: "guest", method: "guest", createGuest: { createdAt: Date.now() } });
@@ -72,7 +57,7 @@ export async function guest(deps: Deps): Promise<IssuedPair> {
   return pair;
 }
 
-export interface RegisterInput {
+export interface RegisterInput extends LinkOptions {
   email: string;
   password: string;
   username?: string | undefined;
@@ -84,12 +69,14 @@ export async function register(
   input: RegisterInput,
 ): Promise<{ user: UserRow; verificationRequired: boolean; pair: IssuedPair | null }> {
   const email = input.email.trim();
+  const base = verificationBase(deps, input); // a 400 before anything is stored
   checkNewPassword(deps, input.password, "password", { email, username: input.username });
   const passwordHash = await hashPassword(input.password, hashOptions(deps));
-  const picture = await profilePicture(deps, input.profilePicture);
+  const id = crypto.randomUUID();
+  const picture = await profilePicture(deps, input.profilePicture, id);
   const now = Date.now();
   const user: UserRow = {
-    id: crypto.randomUUID(),
+    id,
     email,
     emailNormalized: normalizeEmail(email),
     username: input.username?.trim() ?? null,
@@ -105,9 +92,11 @@ export async function register(
     mfaEnabled: false,
   };
   const db = drizzle(deps.env.DB);
-  const { token, statements } = await verificationToken(deps, db, user.id, email);
-  await db.batch([db.insert(users).values(user), ...statements]).catch(conflictFrom);
-  mailVerification(deps, email, token);
+  const { token, statements } = await verificationToken(deps, db, user.id, email, undefined, input);
+  const created = userEvent(db, "user.created", user.id, { at: now });
+  await db.batch([db.insert(users).values(user), created.statement, ...statements]).catch(conflictFrom);
+  publish(deps, created);
+  sendMail(deps, verificationMailTo(deps, email, token, base));
   const verificationRequired = deps.config.requireEmailVerification;
   const pair = verificationRequired
     ? null
@@ -121,22 +110,32 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
   const invalid = invalidRequest("token", "is invalid or has expired");
   if (!redeemed) throw invalid;
   const now = Date.now();
-  // The address must still be the user's: a token for an old address verifies nothing.
+  // The address must still be the user's: a token for an old address verifies nothing. A first proof
+  // drops what a claimant attached, but the password this link was mailed for (./address-proven.ts).
+  const emailNormalized = normalizeEmail(redeemed.email);
+  const drops = addressProvenStatements(db, { userId: redeemed.userId, emailNormalized, now, client: deps.client, keep: { password: true } });
   const newlyVerified = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${redeemed.userId} AND ${users.emailVerifiedAt} = ${now})`;
-  const [[user]] = await db.batch([
+  const updated = userEvent(db, "user.updated", redeemed.userId, { at: now, onlyIf: newlyVerified });
+  const results = await db.batch([
+    ...drops,
     db
       .update(users)
       .set({ emailVerifiedAt: sql`COALESCE(${users.emailVerifiedAt}, ${now})`, updatedAt: now })
-      .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, normalizeEmail(redeemed.email))))
+      .where(and(eq(users.id, redeemed.userId), eq(users.emailNormalized, emailNormalized)))
       .returning(),
     activityStatement(db, { userId: redeemed.userId, type: "email_verified", client: deps.client, at: now }, newlyVerified),
+    updated.statement,
   ]);
+  const [user] = results[drops.length] as UserRow[];
+  const event = results[drops.length + 2] as D1Result;
   if (!user) throw invalid;
+  if (event.meta.changes === 1) publish(deps, updated);
   return user;
 }
 
 /** Same answer whether or not the account exists; the work happens after the answer. */
-export async function resendVerification(deps: Deps, email: string): Promise<void> {
+export async function resendVerification(deps: Deps, email: string, options: LinkOptions = {}): Promise<void> {
+  const base = verificationBase(deps, options); // a 400 never depends on the account
   // Shares forgot-password's per-email count (API.md §6), counted for any address, known or not.
   await limitRecoveryMail(deps, normalizeEmail(email));
   const db = drizzle(deps.env.DB);
@@ -144,9 +143,9 @@ export async function resendVerification(deps: Deps, email: string): Promise<voi
   sendMail(deps, async () => {
     const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
     if (!user?.email || user.isGuest || user.emailVerifiedAt !== null) return null;
-    const { token, statements } = await verificationToken(deps, db, user.id, user.email);
-    await db.batch([...statements]);
-    return verificationMailTo(deps, user.email, token);
+    const { token, statements } = await verificationToken(deps, db, user.id, user.email, undefined, options);
+    const [, stored] = await db.batch([...statements]);
+    return stored.meta.changes === 1 ? verificationMailTo(deps, user.email, token, base) : null; // gone meanwhile
   });
 }
 
@@ -160,7 +159,7 @@ export interface LoginInput {
  * Password login by email or username. The attempt is counted against the account before the hash
  * is checked; unknown accounts cost the same hashing time and get the same answer.
  */
-export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> {
+export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promise<IssuedPair> {
   const identifier = normalizeEmail(input.email ?? input.username ?? "");
   const db = drizzle(deps.env.DB);
   const attempt = await reserveLoginAttempt(
@@ -175,7 +174,9 @@ export async function login(deps: Deps, input: LoginInput): Promise<IssuedPair> 
   // The attempt's in-flight mark ends in the D1 batch the outcome writes anyway, when there is one.
   const release = { pending: true, statement: attempt.releaseStatement };
   try {
-    return await checkLogin(deps, attempt.found[0], input, release);
+    // A guest's token: the guest is merged into the account (API.md §16); any other token is ignored.
+    const mergeGuest = caller?.user.isGuest ? caller.userId : undefined;
+    return await checkLogin(deps, attempt.found[0], input, release, mergeGuest);
   } finally {
     if (release.pending) await attempt.release();
   }
@@ -187,7 +188,7 @@ interface PendingRelease {
   statement: LoginAttempt<unknown>["releaseStatement"];
 }
 
-async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput, release: PendingRelease): Promise<IssuedPair> {
+async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput, release: PendingRelease, mergeGuest?: string): Promise<IssuedPair> {
   const db = drizzle(deps.env.DB);
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
   if (!user || !valid) {
@@ -200,19 +201,19 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
   }
   if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
   if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
-    // The password was right: it must not count as a failed attempt (README, per-account throttling).
+    // The password was right: it must not count as a failed attempt (docs/accounts.md, per-account throttling).
     await clearLoginAttempts(deps, user.id);
     throw new AuthError("email_not_verified", "Verify your email address before signing in");
   }
   // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
   // happens only while the checked hash is still the account's, so a reset meanwhile wins.
-  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement] }).catch((error: unknown) => {
+  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement], mergeGuest }).catch((error: unknown) => {
     // mfa_required: the batch ran (its release with it); the second factor is asked for.
     if (error instanceof MfaRequiredError) release.pending = false;
     throw error;
   });
   release.pending = false; // the batch ran (for a null pair too: only its guarded statements did nothing)
-  const pair = first ?? (await signInWithNewerHash(deps, user, input.password));
+  const pair = first ?? (await signInWithNewerHash(deps, user, input.password, mergeGuest));
   if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
   if (needsRehash) {
     // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
@@ -227,11 +228,11 @@ async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInp
  * (a fresh salt, the same password) must not fail this one; a reset or change to another password
  * does not verify, and wins.
  */
-async function signInWithNewerHash(deps: Deps, user: UserRow, password: string): Promise<IssuedPair | null> {
+async function signInWithNewerHash(deps: Deps, user: UserRow, password: string, mergeGuest?: string): Promise<IssuedPair | null> {
   const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
   if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
   if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
-  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash });
+  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash, mergeGuest });
 }
 
 export interface UpgradeInput {
@@ -247,13 +248,14 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   const email = input.email.trim();
   checkNewPassword(deps, input.password, "password", { email, username: input.username });
   const passwordHash = await hashPassword(input.password, hashOptions(deps));
-  const picture = await profilePicture(deps, input.profilePicture);
+  const picture = await profilePicture(deps, input.profilePicture, auth.userId);
   const now = Date.now();
   const db = drizzle(deps.env.DB);
   // The password hash has a fresh salt, so it tells this request's update from a concurrent one's:
   // only the upgrade that won voids and replaces the verification tokens.
   const won = userMatches(db, auth.userId, { passwordHash });
   const { token, statements } = await verificationToken(deps, db, auth.userId, email, won);
+  const upgraded = userEvent(db, "user.upgraded", auth.userId, { at: now, onlyIf: won });
   const [updated] = await db
     .batch([
       db
@@ -271,12 +273,14 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
         .where(and(eq(users.id, auth.userId), eq(users.isGuest, true))),
       ...statements,
       activityStatement(db, { userId: auth.userId, type: "upgraded", sessionId: auth.sessionId, client: deps.client, at: now }, won),
+      upgraded.statement,
     ])
     .catch(conflictFrom);
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
+  publish(deps, upgraded);
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
-  mailVerification(deps, email, token);
+  sendMail(deps, verificationMailTo(deps, email, token));
   return outcome.pair;
 }
 

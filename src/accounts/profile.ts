@@ -9,6 +9,7 @@
  */
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { previousChanged, publish, userEvent } from "../events";
 import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
 import type { Auth } from "../sessions";
@@ -35,16 +36,18 @@ export async function updateProfile(deps: Deps, auth: Auth, input: ProfileInput)
     changes.username = input.username.trim();
     changes.usernameNormalized = normalizeUsername(input.username);
   }
-  if (input.profilePicture !== undefined) changes.profilePicture = await profilePicture(deps, input.profilePicture);
+  if (input.profilePicture !== undefined) changes.profilePicture = await profilePicture(deps, input.profilePicture, auth.userId);
   const uploaded = input.profilePicture instanceof File ? changes.profilePicture : null;
   if (Object.keys(changes).length === 0) return auth.user;
 
   const db = drizzle(deps.env.DB);
   let updated: UserRow | undefined;
+  const now = Date.now();
+  const event = userEvent(db, "user.updated", auth.userId, { at: now, onlyIf: previousChanged });
   try {
-    [updated] = await db.update(users).set({ ...changes, updatedAt: Date.now() }).where(eq(users.id, auth.userId)).returning();
+    [[updated]] = await db.batch([db.update(users).set({ ...changes, updatedAt: now }).where(eq(users.id, auth.userId)).returning(), event.statement]);
   } catch (error) {
-    await deleteUploadedAvatar(deps, uploaded);
+    await deleteUploadedAvatar(deps, uploaded, auth.userId);
     let text = "";
     for (let e: unknown = error; e instanceof Error; e = e.cause) text += ` ${e.message}`;
     if (text.includes("username_normalized")) {
@@ -53,12 +56,13 @@ export async function updateProfile(deps: Deps, auth: Auth, input: ProfileInput)
     throw error;
   }
   if (!updated) {
-    await deleteUploadedAvatar(deps, uploaded);
+    await deleteUploadedAvatar(deps, uploaded, auth.userId);
     throw new AuthError("invalid_token", "The session has ended");
   }
+  publish(deps, event);
   if (changes.profilePicture !== undefined && auth.user.profilePicture !== updated.profilePicture) {
-    // The old upload is no one's any more; an outside URL is left alone.
-    deps.waitUntil(deleteUploadedAvatar(deps, auth.user.profilePicture).catch(() => undefined));
+    // The old upload is no one's any more; an outside URL, or another user's upload, is left alone.
+    deps.waitUntil(deleteUploadedAvatar(deps, auth.user.profilePicture, auth.userId).catch(() => undefined));
   }
   return updated;
 }

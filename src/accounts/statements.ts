@@ -113,3 +113,21 @@ export function resetPasswordStatement(
     .where(and(eq(users.id, input.userId), eq(users.emailNormalized, input.emailNormalized), input.onlyIf))
     .returning();
 }
+
+/**
+ * The public `User` (API.md §3, the shape of `publicUser` in ./users.ts, field for field) of the
+ * `users` row aliased `u`, as an SQLite JSON object: for an event written by INSERT … SELECT in the
+ * batch of the change (src/events), so it shows the row as that change left it. Keep it in step
+ * with `publicUser` (test/events/outbox.test.ts compares the two).
+ */
+export const publicUserJson = sql.raw(
+  "json_object('id', u.id, 'email', u.email, 'username', u.username, " +
+    "'isGuest', CASE WHEN u.is_guest THEN json('true') ELSE json('false') END, " +
+    "'emailVerified', CASE WHEN u.email_verified_at IS NULL THEN json('false') ELSE json('true') END, " +
+    "'profilePicture', u.profile_picture, " +
+    "'createdAt', strftime('%Y-%m-%dT%H:%M:%fZ', u.created_at / 1000.0, 'unixepoch'), " +
+    "'mfaEnabled', CASE WHEN u.mfa_enabled THEN json('true') ELSE json('false') END)",
+);
+
+/** The `users` table under the alias `u`, for `publicUserJson`. */
+export const usersAsU = sql`${users} AS u`;

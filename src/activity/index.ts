@@ -9,7 +9,7 @@
 import { lt } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
-import { insertWhere } from "../db/insert-where";
+import { insertForUser } from "../db/insert-where";
 import { activity } from "./schema";
 
 /** Every event type API.md §9 lists. */
@@ -61,10 +61,11 @@ export interface ActivityEvent {
 
 /**
  * The INSERT that records `event`; with `onlyIf`, it takes effect only while that condition holds
- * (so a guarded change and its event land or fail together).
+ * (so a guarded change and its event land or fail together), and only while the user exists (so a
+ * late event, such as a failed sign-in answered as the account is deleted, writes nothing).
  */
 export function activityStatement(db: DrizzleD1Database, event: ActivityEvent, onlyIf?: SQL) {
-  return insertWhere(
+  return insertForUser(
     db,
     activity,
     {

@@ -1,7 +1,7 @@
 /**
  * Reading a user's security activity (API.md §9, `GET /v1/auth/activity`): newest first, by an
  * opaque cursor over (created_at, id), so pages never skip or repeat an event even when many share
- * a millisecond. `method` is added to sign-in events (README).
+ * a millisecond. `method` is added to sign-in events (docs/sessions.md).
  *
  * @example
  * import { listActivity } from "./list";
@@ -10,11 +10,13 @@
  */
 import { and, desc, eq, lt, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { base64url, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
 import { invalidRequest, invalidToken } from "../http/errors";
 import { livenessStatement } from "../sessions/statements";
 import { activity } from "./schema";
+import type { ActivityRow } from "./schema";
 
 export interface ActivityView {
   id: string;
@@ -85,15 +87,28 @@ export async function listActivity(
   const page = rows.slice(0, input.limit);
   const last = page[page.length - 1];
   return {
-    events: page.map((row) => ({
-      id: row.id,
-      type: row.type,
-      createdAt: new Date(row.createdAt).toISOString(),
-      ipAddress: row.ipAddress,
-      userAgent: row.userAgent,
-      sessionId: row.sessionId,
-      ...(row.method ? { method: row.method } : {}),
-    })),
+    events: page.map(activityView),
     nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null,
   };
+}
+
+/** One stored event as API.md §9 shows it (`method` on sign-in events only). */
+export function activityView(row: ActivityRow): ActivityView {
+  return {
+    id: row.id,
+    type: row.type,
+    createdAt: new Date(row.createdAt).toISOString(),
+    ipAddress: row.ipAddress,
+    userAgent: row.userAgent,
+    sessionId: row.sessionId,
+    ...(row.method ? { method: row.method } : {}),
+  };
+}
+
+/**
+ * The SELECT of a user's `limit` latest events, newest first (map the rows with `activityView`),
+ * for a caller's D1 batch: the admin API's user detail (API.md §10) reads it beside the user.
+ */
+export function latestActivityStatement(db: DrizzleD1Database, userId: string, limit: number) {
+  return db.select().from(activity).where(eq(activity.userId, userId)).orderBy(desc(activity.createdAt), desc(activity.id)).limit(limit);
 }

@@ -3,7 +3,7 @@
  * ADMIN_API_KEY is set; otherwise `Authorization: Bearer <ADMIN_API_KEY>`, compared in constant
  * time (the SHA-256 of each side, so neither the content nor the length of the key leaks). A wrong
  * or missing key is a 401, and also counts as a failed login of the caller's address: it takes one
- * request of the `login` bucket too (README), so a guesser is held to the stricter of the two.
+ * request of the `login` bucket too (docs/admin-api.md), so a guesser is held to the stricter of the two.
  *
  * @example
  * admin.use("*", adminEnabled);

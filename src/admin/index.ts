@@ -10,9 +10,11 @@
  * await disableUser(deps, userId);
  */
 import { endChallengesStatement } from "../mfa/statements";
-import { and, asc, count, eq, gt, isNotNull, isNull, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, gte, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { publish, userEvent } from "../events";
+import { activityView, latestActivityStatement } from "../activity/list";
 import { normalizeEmail, publicUser } from "../accounts/users";
 import type { PublicUser } from "../accounts/users";
 import { identities, passkeys, sessions, users } from "../db/schema";
@@ -57,8 +59,14 @@ const sessionCountColumn = (now: number) =>
 
 const notFound = () => new AuthError("not_found", "No such user");
 
-/** LIKE's own characters, escaped with "\" so a query is a plain prefix. */
-const likePrefix = (value: string) => `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/**
+ * `column` starts with `prefix`, as a range the column's UNIQUE index serves: `>= prefix` and
+ * `< prefix + U+10FFFF` (the largest code point, so every continuation sorts below it in SQLite's
+ * binary order of UTF-8). No LIKE: SQLite refuses a LIKE pattern past 50 bytes, and a range has no
+ * character to escape.
+ */
+const startsWith = (column: typeof users.emailNormalized | typeof users.usernameNormalized, prefix: string) =>
+  and(gte(column, prefix), lt(column, `${prefix}\u{10FFFF}`));
 
 export interface SearchInput {
   /** An email or username prefix; compared on the normalised (lower-cased) columns. */
@@ -82,14 +90,13 @@ export async function searchUsers(deps: Deps, input: SearchInput): Promise<{ use
     if (!after || !/^[0-9a-f-]{36}$/.test(after)) throw invalidRequest("cursor", "is not a cursor this service issued");
   }
   const query = input.query ? normalizeEmail(input.query) : "";
-  const prefix = likePrefix(query);
   const now = Date.now();
   const rows = await drizzle(deps.env.DB)
     .select({ user: users, sessionCount: sessionCountColumn(now) })
     .from(users)
     .where(
       and(
-        query ? or(sql`${users.emailNormalized} LIKE ${prefix} ESCAPE '\\'`, sql`${users.usernameNormalized} LIKE ${prefix} ESCAPE '\\'`) : undefined,
+        query ? or(startsWith(users.emailNormalized, query), startsWith(users.usernameNormalized, query)) : undefined,
         after ? gt(users.id, after) : undefined,
       ),
     )
@@ -103,15 +110,23 @@ export async function searchUsers(deps: Deps, input: SearchInput): Promise<{ use
   };
 }
 
-/** One user with its live sessions, linked identities and passkeys; 404 when unknown. */
+/** How many of a user's latest activity events (API.md §9) its detail shows, newest first. */
+export const DETAIL_ACTIVITY_LIMIT = 20;
+
+/**
+ * One user with its live sessions, linked identities, passkeys and latest `DETAIL_ACTIVITY_LIMIT`
+ * activity events (newest first; the console's "latest activity"), read in one D1 batch; 404 when
+ * unknown.
+ */
 export async function getUser(deps: Deps, userId: string) {
   const db = drizzle(deps.env.DB);
   const now = Date.now();
-  const [found, sessionRows, identityRows, passkeyRows] = await db.batch([
+  const [found, sessionRows, identityRows, passkeyRows, activityRows] = await db.batch([
     db.select().from(users).where(eq(users.id, userId)),
     db.select().from(sessions).where(and(eq(sessions.userId, userId), live(now))).orderBy(asc(sessions.createdAt)),
     db.select().from(identities).where(eq(identities.userId, userId)).orderBy(asc(identities.createdAt)),
     db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt)),
+    latestActivityStatement(db, userId, DETAIL_ACTIVITY_LIMIT),
   ]);
   const user = found[0];
   if (!user) throw notFound();
@@ -133,6 +148,7 @@ export async function getUser(deps: Deps, userId: string) {
       lastUsedAt: iso(p.lastUsedAt),
       backedUp: p.backedUp,
     })),
+    activity: activityRows.map(activityView),
   };
 }
 
@@ -151,18 +167,19 @@ async function setDisabled(deps: Deps, userId: string, disabled: boolean): Promi
   const db = drizzle(deps.env.DB);
   const now = Date.now();
   const changed = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.updatedAt} = ${now} AND ${disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt)})`;
-  const [updated, event, found] = await db.batch([
+  const event = userEvent(db, disabled ? "user.disabled" : "user.enabled", userId, { at: now, onlyIf: changed });
+  const [, , written, found] = await db.batch([
     db
       .update(users)
       .set({ disabledAt: disabled ? now : null, updatedAt: now })
       .where(and(eq(users.id, userId), disabled ? isNull(users.disabledAt) : isNotNull(users.disabledAt))),
     activityStatement(db, { userId, type: disabled ? "account_disabled" : "account_enabled", client: null, at: now }, changed),
+    event.statement,
     db.select().from(users).where(eq(users.id, userId)),
     // API.md §15: a disable ends every pending mfaToken.
     ...(disabled ? [endChallengesStatement(db, userId)] : []),
   ]);
-  void updated;
-  void event;
+  if (written.meta.changes === 1) publish(deps, event);
   const user = found[0];
   if (!user) throw notFound();
   if (disabled) await userSessions(deps, userId).revokeSessions({ userId, reason: "disabled" });

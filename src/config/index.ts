@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { resolveWebauthn } from "../passkeys/settings";
 import { parseProviders } from "../identities/providers";
+import { DEFAULT_RETRY_DELAYS_SECONDS, MAX_RETRY_DELAY_SECONDS, parseWebhooks } from "../events/settings";
 import { MAX_TURNSTILE_TIMEOUT_MS, MIN_TURNSTILE_TIMEOUT_MS, resolveTurnstile } from "../turnstile/settings";
 
 /** Production workerd refuses more (limit-enforcer.h); local workerd does not, so we must. */
@@ -136,12 +137,20 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9+/_-]{43}=?$/, "must be 32 random bytes in base64 or base64url (43 characters)")
     .optional(),
+  // Events (API.md §16): endpoint name → { url, events? }; secrets WEBHOOK_SECRET_<NAME>.
+  WEBHOOKS: json(z.record(z.string(), z.unknown())).default({}),
+  WEBHOOK_RETRY_DELAYS_SECONDS: list
+    .pipe(z.array(z.string().regex(/^\d+$/, "must be whole seconds").transform(Number).pipe(z.number().int().max(MAX_RETRY_DELAY_SECONDS))).max(20))
+    .default(DEFAULT_RETRY_DELAYS_SECONDS),
+  EVENT_RETENTION_DAYS: int(1, 3650).default(30),
   // Turnstile (API.md §17): off without the secret; checked in src/turnstile/settings.ts.
   TURNSTILE_SECRET_KEY: z.string().min(1).max(256).optional(),
   TURNSTILE_ROUTES: list.optional(),
   TURNSTILE_VERIFY_URL: z.string().optional(),
   TURNSTILE_HOSTNAMES: list.optional(),
   TURNSTILE_TIMEOUT_MS: int(MIN_TURNSTILE_TIMEOUT_MS, MAX_TURNSTILE_TIMEOUT_MS).optional(),
+  TURNSTILE_SITE_KEY: z.string().max(256).optional(),
+  TURNSTILE_SCRIPT_URL: z.string().max(2048).optional(),
 });
 
 type ParsedEnv = z.output<typeof EnvSchema>;
@@ -211,6 +220,8 @@ function parse(env: object) {
   reasons.push(...webauthn.problems);
   const oidc = parseProviders(e.OIDC_PROVIDERS, e.ENVIRONMENT === "production");
   reasons.push(...oidc.problems);
+  const webhooks = parseWebhooks(e.WEBHOOKS, env, e.ENVIRONMENT === "production");
+  reasons.push(...webhooks.problems);
   const turnstile = resolveTurnstile({
     environment: e.ENVIRONMENT,
     secretKey: e.TURNSTILE_SECRET_KEY,
@@ -218,6 +229,8 @@ function parse(env: object) {
     verifyUrl: e.TURNSTILE_VERIFY_URL,
     hostnames: e.TURNSTILE_HOSTNAMES,
     timeoutMs: e.TURNSTILE_TIMEOUT_MS,
+    siteKey: e.TURNSTILE_SITE_KEY,
+    scriptUrl: e.TURNSTILE_SCRIPT_URL,
   });
   reasons.push(...turnstile.problems);
   if (reasons.length > 0 || !e.JWT_SIGNING_KEY) throw new ConfigError(reasons);
@@ -277,6 +290,9 @@ function parse(env: object) {
     oidcJwksCooldownMs: e.OIDC_JWKS_COOLDOWN_SECONDS * 1000,
     /** base64url of the 32-byte key TOTP secrets are encrypted under (src/mfa/crypto.ts), or undefined. */
     mfaEncryptionKey: e.MFA_ENCRYPTION_KEY?.replace(/=$/, "").replace(/\+/g, "-").replace(/\//g, "_"),
+    webhooks: webhooks.endpoints,
+    webhookRetryDelaysSeconds: e.WEBHOOK_RETRY_DELAYS_SECONDS,
+    eventRetentionMs: e.EVENT_RETENTION_DAYS * 86_400_000,
     /** Undefined: Turnstile is off (no TURNSTILE_SECRET_KEY). */
     turnstile: turnstile.settings,
   };

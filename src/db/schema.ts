@@ -16,3 +16,4 @@ export * from "../identities/schema";
 export * from "../passkeys/schema";
 export * from "../email-codes/schema";
 export * from "../mfa/schema";
+export * from "../events/schema";

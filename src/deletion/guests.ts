@@ -77,7 +77,7 @@ export async function pruneDeadGuests(deps: Deps, now: number, retentionMs: numb
   let deleted = 0;
   for (const userId of await deadGuests(deps.env.DB, now, retentionMs, limit)) {
     try {
-      if (await deleteAccount(deps, userId, { onlyIf: stillDeadGuest(userId, now, before) })) deleted++;
+      if (await deleteAccount(deps, userId, { reason: "retention", onlyIf: stillDeadGuest(userId, now, before) })) deleted++;
     } catch (error) {
       log("error", "maintenance.guest_prune_failed", { requestId: deps.requestId, userId, reason: error instanceof Error ? error.name : "unknown" });
     }

@@ -20,23 +20,23 @@
  */
 import { and, eq, exists, gt, lt, or, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { normalizeEmail } from "../accounts/users";
 import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
 import { users } from "../accounts/schema";
-import { identities } from "../identities/schema";
-import { passkeys } from "../passkeys/schema";
 import type { UserRow } from "../accounts/schema";
 import type { Config } from "../config";
 import { base64url, constantTimeEqual } from "../crypto";
 import type { Deps } from "../http/deps";
-import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { sendMail } from "../mail";
 import { checkLogoUrl, cleanPlatformName, linkBase } from "../mail/links";
-import { userIsDisabled } from "../accounts/statements";
+import { userIsDisabled, userMatches } from "../accounts/statements";
+import { addressProvenStatements, changesHands } from "../accounts/address-proven";
 import { signIn } from "../sessions";
+import { previousChanged, publish, userEvent } from "../events";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { codeMail } from "./mail";
@@ -186,7 +186,7 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
   if (spent.length !== 1) return wrongCode(deps, db, email, owner, undefined);
 
   if (!owner && guest) return upgradeGuestInPlace(deps, guest, { email: input.email });
-  if (!owner) owner = await signUp(db, input.email, now);
+  if (!owner) owner = await signUp(deps, db, input.email, now);
   return signInOwner(deps, db, owner, now);
 }
 
@@ -211,12 +211,18 @@ async function wrongCode(
 }
 
 /** A full account for the proven address: no password, address verified. Loses gracefully to a concurrent registration. */
-async function signUp(db: DrizzleD1Database, typed: string, now: number): Promise<UserRow> {
+async function signUp(deps: Deps, db: DrizzleD1Database, typed: string, now: number): Promise<UserRow> {
   const email = typed.trim();
-  await db
-    .insert(users)
-    .values({ id: crypto.randomUUID(), email, emailNormalized: normalizeEmail(email), isGuest: false, emailVerifiedAt: now, createdAt: now, updatedAt: now })
-    .onConflictDoNothing();
+  const id = crypto.randomUUID();
+  const created = userEvent(db, "user.created", id, { at: now, onlyIf: previousChanged });
+  const [, event] = await db.batch([
+    db
+      .insert(users)
+      .values({ id, email, emailNormalized: normalizeEmail(email), isGuest: false, emailVerifiedAt: now, createdAt: now, updatedAt: now })
+      .onConflictDoNothing(),
+    created.statement,
+  ]);
+  if (event.meta.changes === 1) publish(deps, created);
   const user = await db.select().from(users).where(eq(users.emailNormalized, normalizeEmail(email))).get();
   if (!user) throw invalidCode();
   return user;
@@ -224,22 +230,24 @@ async function signUp(db: DrizzleD1Database, typed: string, now: number): Promis
 
 /**
  * Marks the address verified and starts the session. An address that was not verified until now
- * may have been registered by someone else with a password they know (account pre-hijacking):
- * that password, any passkey or linked identity added meanwhile, and every earlier session are
- * dropped before the owner signs in.
+ * may have been registered by someone else (account pre-hijacking): the owner's proof drops what
+ * was attached meanwhile, the password included (src/accounts/address-proven.ts); the session
+ * this code starts comes after, and stays.
  */
 async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, now: number): Promise<IssuedPair> {
-  const sessions = userSessions(deps, owner.id);
   if (owner.emailVerifiedAt === null && owner.disabledAt === null) {
-    const unverified = and(eq(users.id, owner.id), eq(users.emailNormalized, owner.emailNormalized!), sql`${users.emailVerifiedAt} IS NULL`);
-    await db.batch([
-      activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`),
-      // Whoever held the password could also have added a passkey or linked an identity: they go too.
-      db.delete(passkeys).where(and(eq(passkeys.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
-      db.delete(identities).where(and(eq(identities.userId, owner.id), sql`EXISTS (SELECT 1 FROM ${users} WHERE ${unverified})`)),
-      db.update(users).set({ emailVerifiedAt: now, passwordHash: null, updatedAt: now }).where(unverified),
-    ]);
-    await sessions.revokeSessions({ userId: owner.id, reason: "email_code_verified" });
+    const proof = { userId: owner.id, emailNormalized: owner.emailNormalized!, now, client: deps.client, onlyIf: userMatches(db, owner.id, { enabled: true }) };
+    const handedOver = changesHands(db, proof);
+    const verified = userEvent(db, "user.updated", owner.id, { at: now, onlyIf: previousChanged });
+    const statements = [
+      ...addressProvenStatements(db, proof),
+      activityStatement(db, { userId: owner.id, type: "email_verified", client: deps.client, at: now }, handedOver),
+      db.update(users).set({ emailVerifiedAt: now, updatedAt: now }).where(and(eq(users.id, owner.id), handedOver)),
+      // Right after the update, so `previousChanged` sees whether it happened.
+      verified.statement,
+    ];
+    const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    if ((results[results.length - 1] as D1Result).meta.changes === 1) publish(deps, verified);
   }
   const pair = await signIn(deps, { userId: owner.id, method: "code" });
   if (pair) return pair;

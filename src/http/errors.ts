@@ -103,3 +103,18 @@ export const invalidToken = (message?: string) => new AuthError("invalid_token",
 
 export const invalidRequest = (field: string, message: string) =>
   new AuthError("invalid_request", undefined, [{ field, message }]);
+
+/**
+ * The answer for a D1 error that says a write named a user who is gone: SQLite's "FOREIGN KEY
+ * constraint failed". Every foreign key of the schema references `users.id` (STORAGE.md), so the
+ * only parent that can be missing is the user, deleted while the request was in flight: 401
+ * `invalid_token`, the answer the request would have had a moment later, never a 500. The writes
+ * themselves are guarded (`insertForUser`, src/db/insert-where.ts); this is the net under any that
+ * is not. Null for any other error.
+ */
+export function goneUserError(error: unknown): AuthError | null {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.message.includes("FOREIGN KEY constraint failed")) return invalidToken("The account is gone");
+  }
+  return null;
+}

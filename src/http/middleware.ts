@@ -14,7 +14,7 @@ import { secureHeaders } from "hono/secure-headers";
 import type { ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
 import { ConfigError, loadConfig } from "../config";
 import type { RateLimitBucket } from "../config";
-import { AuthError } from "./errors";
+import { AuthError, goneUserError } from "./errors";
 import type { ErrorCode } from "./errors";
 import { deps } from "./index";
 import type { AppEnv } from "./index";
@@ -288,7 +288,7 @@ function toAuthError(error: unknown): AuthError {
     const message = error.status === 400 ? "The body is not valid JSON" : error.message || code;
     return new AuthError(code, message, error.status === 400 ? [{ field: "body", message }] : undefined);
   }
-  return new AuthError("internal", "Something went wrong on our side");
+  return goneUserError(error) ?? new AuthError("internal", "Something went wrong on our side");
 }
 
 export const onError: ErrorHandler<AppEnv> = (error, c) => {

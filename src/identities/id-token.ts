@@ -4,7 +4,8 @@
  * unknown `kid` refetches once, then waits out OIDC_JWKS_COOLDOWN_SECONDS before the next refetch),
  * the algorithm pinned to the provider's asymmetric ones, `typ` absent or `JWT`, `iss` exactly,
  * `aud` one of `clientIds`, `exp` and `iat` within 60 s of skew, and the nonce rule. Every failure
- * is 401 `invalid_credentials`; a provider that cannot be reached is 503 `unavailable`.
+ * is 401 `invalid_credentials`; a provider that cannot be reached is 503 `unavailable`. The token's
+ * `email` counts only when it is an address every other door accepts, as sent (`providerEmail`).
  *
  * @example
  * const identity = await verifyIdToken(deps, provider, body.idToken, body.nonce);
@@ -13,6 +14,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
 import * as oauth from "oauth4webapi";
+import { emailProblem } from "../accounts/email-address";
 import { constantTimeEqual } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
@@ -129,8 +131,20 @@ export async function verifyIdToken(deps: Deps, provider: Provider, idToken: str
   // Several audiences: the party it was issued to must be ours (OpenID Connect Core 3.1.3.7).
   if (Array.isArray(payload.aud) && payload.aud.length > 1 && !provider.clientIds.includes(String(payload.azp))) throw refused();
   await checkNonce(payload.nonce, nonce);
-  const email = typeof payload.email === "string" && payload.email.includes("@") && payload.email.length <= 254 ? payload.email : null;
+  const email = providerEmail(payload.email);
   return { provider: provider.name, subject: payload.sub, email, emailVerified: email !== null && isTrue(payload.email_verified) };
+}
+
+/**
+ * The token's `email` claim when it is an address the service accepts at every other door (API.md
+ * §2, src/accounts/email-address.ts: ASCII, A-label domains, a real domain), exactly as sent: a
+ * provider's claim is not typed by a person, so nothing is trimmed or folded into shape first
+ * (a fullwidth letter or a trailing U+3000 would otherwise fold into someone else's address).
+ * Anything else is treated as no email at all (null), verified or not.
+ */
+export function providerEmail(claim: unknown): string | null {
+  if (typeof claim !== "string" || claim.length > 254 || claim !== claim.trim()) return null;
+  return emailProblem(claim) === null ? claim : null;
 }
 
 async function checkNonce(claim: unknown, sent: string | undefined): Promise<void> {

@@ -15,7 +15,9 @@
  * @example
  * const pair = await signInWithIdToken(deps, auth, { provider: "google", idToken, nonce });
  */
+import { publish, userEvent } from "../events";
 import { and, asc, eq, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
@@ -26,12 +28,14 @@ import { users } from "../accounts/schema";
 import type { UserRow } from "../accounts/schema";
 import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
 import { normalizeEmail } from "../accounts/users";
-import { insertWhere } from "../db/insert-where";
+import { insertForUser } from "../db/insert-where";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { passkeys } from "../passkeys/schema";
 import { userIsDisabled } from "../accounts/statements";
+import { addressProvenStatements } from "../accounts/address-proven";
+import { sessionIsLive } from "../sessions/statements";
 import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
@@ -97,12 +101,14 @@ const identityRow = (userId: string, identity: VerifiedIdentity, now: number) =>
   createdAt: now,
 });
 
-/** The identity's link and its `identity_linked` event, both only while `onlyIf` holds. */
-function linkStatements(deps: Deps, db: DrizzleD1Database, userId: string, identity: VerifiedIdentity, sessionId: string | null, onlyIf?: ReturnType<typeof sql>) {
-  const now = Date.now();
+/**
+ * The identity's link and its `identity_linked` event, both only while `onlyIf` holds and the user
+ * exists (a link racing the account's deletion writes nothing). `row` names the link's id up front.
+ */
+function linkStatements(deps: Deps, db: DrizzleD1Database, row: ReturnType<typeof identityRow>, sessionId: string | null, onlyIf?: SQL) {
   return [
-    insertWhere(db, identities, identityRow(userId, identity, now), onlyIf),
-    activityStatement(db, { userId, type: "identity_linked", sessionId, client: deps.client, at: now }, onlyIf),
+    insertForUser(db, identities, row, onlyIf),
+    activityStatement(db, { userId: row.userId, type: "identity_linked", sessionId, client: deps.client, at: row.createdAt }, onlyIf),
   ] as const;
 }
 
@@ -127,8 +133,9 @@ async function signInWithIdentity(deps: Deps, auth: Auth | undefined, identity: 
   if (auth?.user.isGuest) {
     // The link lands only if this upgrade did (the update before it in the batch made the row a full account).
     const upgraded = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${auth.userId} AND ${users.isGuest} = 0)`;
-    const extra = [...linkStatements(deps, db, auth.userId, identity, auth.sessionId, upgraded)];
-    return upgradeGuestInPlace(deps, auth, { email: identity.emailVerified ? identity.email : null, extra }).catch(linkedElsewhere);
+    const row = identityRow(auth.userId, identity, Date.now());
+    const extra = [...linkStatements(deps, db, row, auth.sessionId, upgraded)];
+    return upgradeGuestInPlace(deps, auth, { email: identity.emailVerified ? identity.email : null, extra, identityId: row.id }).catch(linkedElsewhere);
   }
 
   if (identity.email !== null && identity.emailVerified) {
@@ -138,7 +145,11 @@ async function signInWithIdentity(deps: Deps, auth: Auth | undefined, identity: 
         throw new AuthError("conflict", "An account with this email exists but its address is not verified; sign in to it and link this identity");
       }
       if (owner.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
-      await db.batch(linkStatements(deps, db, owner.id, identity, null)).catch(linkedElsewhere);
+      // The provider's verified email proves the address (src/accounts/address-proven.ts): for an
+      // address verified already, as here, nothing changes hands; the identity itself is kept.
+      const row = identityRow(owner.id, identity, Date.now());
+      const proof = { userId: owner.id, emailNormalized: owner.emailNormalized!, now: row.createdAt, client: deps.client, keep: { identityId: row.id } };
+      await db.batch([...addressProvenStatements(db, proof), ...linkStatements(deps, db, row, null)]).catch(linkedElsewhere);
       return startSession(deps, owner, method);
     }
   }
@@ -154,9 +165,11 @@ async function signInWithIdentity(deps: Deps, auth: Auth | undefined, identity: 
     createdAt: now,
     updatedAt: now,
   };
-  const [, , , created] = await db
-    .batch([db.insert(users).values(user), ...linkStatements(deps, db, user.id, identity, null), db.select().from(users).where(eq(users.id, user.id))])
+  const event = userEvent(db, "user.created", user.id, { at: now });
+  const [, , , , created] = await db
+    .batch([db.insert(users).values(user), ...linkStatements(deps, db, identityRow(user.id, identity, now), null), event.statement, db.select().from(users).where(eq(users.id, user.id))])
     .catch(linkedElsewhere);
+  publish(deps, event);
   return startSession(deps, created[0]!, method);
 }
 
@@ -172,8 +185,11 @@ export async function linkIdentity(deps: Deps, auth: Auth, input: IdTokenInput):
     if (existing.userId !== auth.userId) throw new AuthError("conflict", "This identity is linked to another account");
     return view(existing);
   }
-  const [inserted] = await db.batch(linkStatements(deps, db, auth.userId, identity, auth.sessionId)).catch(linkedElsewhere);
-  if (inserted.meta.changes !== 1) throw new AuthError("conflict", "This identity is linked to another account");
+  // Only while the caller's session is live: a link racing the account's deletion (or the owner's
+  // proof of its address) writes nothing, and is a 401.
+  const live = sessionIsLive(db, auth);
+  const [inserted] = await db.batch(linkStatements(deps, db, identityRow(auth.userId, identity, Date.now()), auth.sessionId, live)).catch(linkedElsewhere);
+  if (inserted.meta.changes !== 1) throw new AuthError("invalid_token", "The session has ended");
   const [row] = await find();
   if (!row || row.userId !== auth.userId) throw new AuthError("conflict", "This identity is linked to another account");
   return view(row);

@@ -2,7 +2,7 @@
  * Daily clean-up (a cron trigger): drops what no request can use any more, so D1 does not grow
  * with dead rows. Expired counters (every window is at most a day), spent or expired one-time
  * tokens, sessions ended more than 30 days ago, dev outbox mail older than a week, activity events
- * older than ACTIVITY_RETENTION_DAYS, and expired web sign-in states and codes, WebAuthn challenges
+ * older than ACTIVITY_RETENTION_DAYS, events older than EVENT_RETENTION_DAYS, and expired web sign-in states and codes, WebAuthn challenges
  * and email codes. Each statement comes from the folder that owns its table. Then dead guests (no
  * live session for GUEST_RETENTION_DAYS, src/deletion/guests.ts): at most 100 a run, oldest first,
  * each deleted like an account (`deleteAccount`: its rows and its user object's storage).
@@ -20,6 +20,7 @@ import { purgeActivityStatement } from "../activity";
 import { purgeSignInStatesStatements } from "../identities/purge";
 import { purgeChallengesStatement } from "../passkeys/challenges";
 import { purgeCodesStatement } from "../email-codes";
+import { purgeEventsStatement } from "../events/feed";
 import type { Config } from "../config";
 import { GUESTS_PER_RUN, pruneDeadGuests } from "../deletion/guests";
 import type { Deps } from "../http/deps";
@@ -45,6 +46,8 @@ export async function purgeExpired(env: Env, now = Date.now(), config?: Config, 
     ...purgeSignInStatesStatements(d, now),
     purgeChallengesStatement(d, now),
     purgeCodesStatement(d, now),
+    // Events (and their deliveries) past EVENT_RETENTION_DAYS (30 without a config).
+    purgeEventsStatement(d, now - (config?.eventRetentionMs ?? 30 * DAY)),
   ]);
   const purged = results.reduce((sum, r) => sum + r.meta.changes, 0);
   if (!config) return purged;

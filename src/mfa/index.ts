@@ -25,6 +25,7 @@ import { AuthError } from "../http/errors";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../types";
 import { insertWhere } from "../db/insert-where";
+import { previousChanged, publish, userEvent } from "../events";
 import { RECOVERY_CODE_COUNT, mfaConfigured, newRecoveryCode, openSecret, recoveryCodeHash, sealSecret } from "./crypto";
 import { proveSecondFactor } from "./verify";
 import { endChallengesStatement, removeFactorsStatements } from "./statements";
@@ -121,6 +122,8 @@ export async function activateTotp(
   const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
   const hashes = await Promise.all(codes.map((code) => recoveryCodeHash(deps.config, code)));
   let activated: D1Result;
+  // API.md §16: `user.updated` (second factor on), written with the change, only by the winner.
+  const updated = userEvent(db, "user.updated", auth.userId, { onlyIf: won, at: now });
   try {
     [activated] = await db.batch([
       db.update(mfaFactors).set({ activatedAt: now, expiresAt: null, lastUsedStep: step, lastUsedAt: now, secretSealed: resealed }).where(pending),
@@ -128,6 +131,7 @@ export async function activateTotp(
       ...hashes.map((codeHash) => insertWhere(db, recoveryCodes, { codeHash, userId: auth.userId, createdAt: now, usedAt: null }, won)),
       setMfaEnabledStatement(db, auth.userId, true, now, won),
       activityStatement(db, { userId: auth.userId, type: "mfa_enabled", sessionId: auth.sessionId, client: deps.client, at: now }, won),
+      updated.statement,
     ]);
   } catch (error) {
     // The partial unique index (one active factor per account) refused a second activation.
@@ -137,6 +141,7 @@ export async function activateTotp(
     throw error;
   }
   if (activated.meta.changes !== 1) throw new AuthError("not_found", "No such pending factor (it may have been activated already)");
+  publish(deps, updated);
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", addMethod: "totp", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
   return { factor: { id: row.id, type: "totp", createdAt: iso(row.createdAt)!, lastUsedAt: iso(now) }, recoveryCodes: codes, tokens: outcome.pair };
@@ -171,18 +176,22 @@ export async function removeTotp(deps: Deps, auth: Auth, factorId: string, proof
 
 /**
  * The one batch that turns the factor off (a removal, an admin reset): the event first, while the
- * factor still exists, then the codes, the factors, the pending tokens and `mfa_enabled`. True when
- * a factor was removed.
+ * factor still exists, then the codes, the factors, the pending tokens and `mfa_enabled`, and
+ * `user.updated` (API.md §16) only when `mfa_enabled` went from on to off. True when a factor was
+ * removed.
  */
 async function disableStatements(deps: Deps, db: DrizzleD1Database, userId: string, sessionId: string | null, onlyIf: ReturnType<typeof sql>): Promise<boolean> {
   const now = Date.now();
   const client = sessionId ? deps.client : null;
-  const [, , factors] = await db.batch([
+  const updated = userEvent(db, "user.updated", userId, { onlyIf: previousChanged, at: now });
+  const [, , factors, , , event] = await db.batch([
     activityStatement(db, { userId, type: "mfa_disabled", sessionId, client, at: now }, and(onlyIf, sql`EXISTS (SELECT 1 FROM ${mfaFactors} WHERE ${mfaFactors.userId} = ${userId} AND ${mfaFactors.activatedAt} IS NOT NULL)`)),
     ...removeFactorsStatements(db, userId, onlyIf),
     endChallengesStatement(db, userId),
-    setMfaEnabledStatement(db, userId, false, now, sql`NOT EXISTS (SELECT 1 FROM ${mfaFactors} WHERE ${mfaFactors.userId} = ${userId} AND ${mfaFactors.activatedAt} IS NOT NULL)`),
+    setMfaEnabledStatement(db, userId, false, now, and(eq(users.mfaEnabled, true), sql`NOT EXISTS (SELECT 1 FROM ${mfaFactors} WHERE ${mfaFactors.userId} = ${userId} AND ${mfaFactors.activatedAt} IS NOT NULL)`)),
+    updated.statement,
   ]);
+  if (event.meta.changes === 1) publish(deps, updated);
   return factors.meta.changes > 0;
 }
 

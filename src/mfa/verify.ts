@@ -76,10 +76,13 @@ export async function verifyMfa(deps: Deps, input: VerifyInput): Promise<IssuedP
   }
 
   const unspent = sql`EXISTS (SELECT 1 FROM ${mfaChallenges} WHERE ${mfaChallenges.tokenHash} = ${tokenHash})`;
+  const pending = challenge.options ? (JSON.parse(challenge.options) as { mergeGuest?: string }) : {};
   const pair = await signIn(deps, {
     userId: user.id,
     method: challenge.method as SignInMethod,
     role: "user",
+    // A guest signing into this account (API.md §16) is merged now that the sign-in completes.
+    ...(typeof pending.mergeGuest === "string" ? { mergeGuest: pending.mergeGuest } : {}),
     secondFactor: { method: proof.method, onlyIf: and(proof.onlyIf, unspent)!, alsoRun: [...proof.alsoRun, db.delete(mfaChallenges).where(eq(mfaChallenges.tokenHash, tokenHash))] },
   });
   if (!pair) throw wrong();

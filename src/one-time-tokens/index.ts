@@ -11,11 +11,11 @@
  * const pending = await findToken(db, token, "reset_password"); // peek, nothing changes
  * const redeemed = await redeemToken(db, token, "reset_password"); // { userId, email } | null
  */
-import { and, eq, exists, gt, isNull, lt, or } from "drizzle-orm";
+import { and, eq, exists, gt, isNull, lt, ne, or } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken, sha256 } from "../crypto";
-import { insertWhere } from "../db/insert-where";
+import { insertForUser } from "../db/insert-where";
 import { oneTimeTokens } from "../db/schema";
 
 export type TokenPurpose = "verify_email" | "reset_password" | "change_email" | "delete_account";
@@ -32,7 +32,9 @@ export interface TokenBrand {
  * The statements that void the user's older tokens of this purpose and store a new one, for the
  * caller's batch. With `onlyIf`, both take effect only when that condition holds when the batch runs
  * (a guard on a change made earlier in the same batch), so a request whose change was refused
- * leaves the tokens as they were.
+ * leaves the tokens as they were. The new token lands only while the user exists (a request racing
+ * the account's deletion stores nothing): a caller about to mail it checks the insert's
+ * `meta.changes` (the second statement's result).
  */
 export async function createTokenStatements(
   db: DrizzleD1Database,
@@ -56,7 +58,7 @@ export async function createTokenStatements(
     logoUrl: input.brand?.logoUrl ?? null,
     returnUrl: input.brand?.returnUrl ?? null,
   };
-  const insert = insertWhere(db, oneTimeTokens, row, input.onlyIf);
+  const insert = insertForUser(db, oneTimeTokens, row, input.onlyIf);
   return { token, statements: [voidOlder, insert] as const };
 }
 
@@ -144,4 +146,16 @@ export function tokenLiveFor(db: DrizzleD1Database, tokenHash: string, purpose: 
       .from(oneTimeTokens)
       .where(and(live(tokenHash, purpose, now), eq(oneTimeTokens.userId, userId))),
   );
+}
+
+/**
+ * Voids every unused token of `userId`, of every purpose, but `keep` (a token hash: the one the
+ * running proof spends itself), only while `onlyIf` holds when the batch runs: the address just
+ * proven by its owner (src/accounts/address-proven.ts) leaves no link of a claimant's working.
+ */
+export function voidTokensStatement(db: DrizzleD1Database, userId: string, now: number, onlyIf: SQL, keep?: string) {
+  return db
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(and(eq(oneTimeTokens.userId, userId), isNull(oneTimeTokens.usedAt), keep === undefined ? undefined : ne(oneTimeTokens.tokenHash, keep), onlyIf));
 }

@@ -11,6 +11,7 @@ import { pageSecurity } from "./html";
 import type { PagesEnv } from "./html";
 import { confirmEmailChangePage } from "./confirm-email-change";
 import { deleteAccountPage } from "./delete-account";
+import { deletionPageSecurity, deletionWidget } from "./turnstile-widget";
 
 /** These mails take no brand of the app's: the pages show the service's own. */
 const ownBrand: MiddlewareHandler<PagesEnv> = async (c, next) => {
@@ -19,7 +20,9 @@ const ownBrand: MiddlewareHandler<PagesEnv> = async (c, next) => {
 };
 
 export const accountPages = new Hono<PagesEnv>()
-  .get("/delete-account", ownBrand, ...pageSecurity, (c) => c.html(deleteAccountPage(c, { platformName: c.get("brand").platformName })))
+  .get("/delete-account", ownBrand, deletionPageSecurity, (c) =>
+    c.html(deleteAccountPage(c, { platformName: c.get("brand").platformName, widget: deletionWidget(c) })),
+  )
   .get("/confirm-email-change", ownBrand, ...pageSecurity, (c) =>
     c.html(confirmEmailChangePage(c, { platformName: c.get("brand").platformName })),
   );

@@ -40,28 +40,42 @@ const logoSource = (c: PageContext) => {
  * The pages' headers: CSP with a fresh nonce (hono/secure-headers' NONCE), no referrer, no
  * caching, no indexing. Put after the middleware that sets the brand, so the logo's origin is known.
  */
-export const pageSecurity: MiddlewareHandler<PagesEnv>[] = [
-  secureHeaders({
+export const pageSecurity: MiddlewareHandler<PagesEnv>[] = [secureHeaders(pageHeaders()), noStore];
+
+/** No caching, no indexing: the second half of `pageSecurity`. */
+async function noStore(c: Context<PagesEnv>, next: () => Promise<void>) {
+  await next();
+  c.header("Cache-Control", "no-store");
+  c.header("X-Robots-Tag", "noindex");
+}
+
+/**
+ * The pages' secure-headers options. With `widgetOrigin` (a page showing the Turnstile widget,
+ * src/pages/turnstile-widget.ts) the CSP also lets that one origin run scripts and frames, as
+ * Cloudflare documents for Turnstile (`script-src` and `frame-src`), and leaves out
+ * `require-trusted-types-for` (SECURITY.md, "The deletion page's widget"); without it, the strict policy.
+ */
+export function pageHeaders(widgetOrigin?: string): Parameters<typeof secureHeaders>[0] {
+  return {
     contentSecurityPolicy: {
       defaultSrc: ["'none'"],
-      scriptSrc: [NONCE],
+      scriptSrc: widgetOrigin ? [NONCE, widgetOrigin] : [NONCE],
       styleSrc: [NONCE],
       imgSrc: [(c) => logoSource(c as PageContext)],
       connectSrc: ["'self'"],
+      ...(widgetOrigin ? { frameSrc: [widgetOrigin] } : {}),
       formAction: ["'none'"],
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
-      requireTrustedTypesFor: ["'script'"],
+      ...(widgetOrigin ? {} : { requireTrustedTypesFor: ["'script'"] }),
     },
     referrerPolicy: "no-referrer",
     xFrameOptions: "DENY",
-  }),
-  async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-    c.header("X-Robots-Tag", "noindex");
-  },
-];
+  };
+}
+
+/** `pageSecurity` for a page that shows the Turnstile widget loaded from `widgetOrigin`. */
+export const widgetPageSecurity = (widgetOrigin: string): MiddlewareHandler<PagesEnv>[] => [secureHeaders(pageHeaders(widgetOrigin)), noStore];
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -82,6 +96,7 @@ button:disabled{opacity:.6;cursor:wait}
 #outcome[data-kind=error]{background:#fdecea;color:#842029}
 .brand{margin:0 0 1rem}.brand img{max-width:100%;height:40px;object-fit:contain}
 #next{margin:1rem 0 0;font-weight:600}
+.turnstile{margin-top:1rem;min-height:65px}
 [hidden]{display:none!important}
 `;
 
@@ -91,6 +106,8 @@ export interface PageInput {
   body: HtmlEscapedString | Promise<HtmlEscapedString>;
   /** Trusted script text (constant). */
   script: string;
+  /** An outside script (the Turnstile widget's URL, from the settings), loaded after `script` with the nonce. */
+  externalScript?: string | undefined;
 }
 
 /** The brand's heading: the logo (when the mail had one) and the platform name. */
@@ -119,7 +136,8 @@ ${input.body}
 <noscript><p>This page needs JavaScript to talk to the service. Turn it on and open the link again.</p></noscript>
 </main>
 <script nonce="${nonce}">${raw(input.script)}</script>
-</body>
+${input.externalScript ? html`<script nonce="${nonce}" src="${input.externalScript}" async defer></script>
+` : ""}</body>
 </html>`;
 }
 

@@ -12,8 +12,10 @@
  * const verified = await verifyCeremony(config.webauthn, row, (expected) => verifyAuthenticationResponse({ response, ...expected, credential }));
  */
 import { and, eq, lt } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken } from "../crypto";
+import { insertForUser } from "../db/insert-where";
 import { webauthnChallenges } from "./schema";
 
 /** How long a challenge may be answered (ms). */
@@ -30,16 +32,22 @@ export interface Challenge {
   userHandle: string | null;
 }
 
-/** Stores a fresh challenge; `userHandle` rides along for a registration. */
+/**
+ * Stores a fresh challenge; `userHandle` rides along for a registration. A user's challenge is
+ * stored only while that user exists and `onlyIf` holds (the caller's session is live): null when
+ * it was not (a request that raced the account's deletion), so the caller answers 401.
+ */
 export async function createChallenge(
   db: DrizzleD1Database,
-  input: { kind: ChallengeKind; userId: string | null; userHandle?: string },
-): Promise<Challenge> {
+  input: { kind: ChallengeKind; userId: string | null; userHandle?: string; onlyIf?: SQL },
+): Promise<Challenge | null> {
   const now = Date.now();
   const challenge = randomToken(32);
   const id = crypto.randomUUID();
   const stored = input.userHandle ? `${challenge}.${input.userHandle}` : challenge;
-  await db.insert(webauthnChallenges).values({ id, kind: input.kind, userId: input.userId, challenge: stored, createdAt: now, expiresAt: now + CHALLENGE_TTL_MS });
+  const row = { id, kind: input.kind, userId: input.userId, challenge: stored, createdAt: now, expiresAt: now + CHALLENGE_TTL_MS };
+  const inserted = await insertForUser(db, webauthnChallenges, row, input.onlyIf);
+  if (inserted.meta.changes !== 1) return null;
   return { id, challenge, userId: input.userId, userHandle: input.userHandle ?? null };
 }
 

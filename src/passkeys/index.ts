@@ -21,11 +21,12 @@ import { requireAnotherWayToSignIn, requireReauthentication } from "../accounts/
 import type { ReauthProof } from "../accounts/reauthentication";
 import { users } from "../accounts/schema";
 import { base64url, randomToken } from "../crypto";
-import { insertWhere } from "../db/insert-where";
+import { insertForUser } from "../db/insert-where";
 import type { Deps } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
 import { identities } from "../identities/schema";
 import type { Auth } from "../sessions";
+import { livenessStatement, sessionIsLive } from "../sessions/statements";
 import { createChallenge, spendChallenge, verifyCeremony, CHALLENGE_TTL_MS } from "./challenges";
 import { passkeys } from "./schema";
 import type { PasskeyRow } from "./schema";
@@ -54,6 +55,7 @@ export function passkeyView(row: PasskeyRow): PasskeyView {
   };
 }
 
+const sessionEnded = () => new AuthError("invalid_token", "The session has ended");
 const tooMany = () => new AuthError("conflict", `An account can have at most ${MAX_PASSKEYS} passkeys; remove one first`);
 const unverifiable = () => invalidRequest("response", "could not be verified");
 
@@ -63,7 +65,8 @@ export async function registrationOptions(deps: Deps, auth: Auth): Promise<{ cha
   const existing = await db.select().from(passkeys).where(eq(passkeys.userId, auth.userId)).orderBy(asc(passkeys.createdAt));
   if (existing.length >= MAX_PASSKEYS) throw tooMany();
   const userHandle = existing[0]?.userHandle ?? randomToken(32);
-  const stored = await createChallenge(db, { kind: "registration", userId: auth.userId, userHandle });
+  const stored = await createChallenge(db, { kind: "registration", userId: auth.userId, userHandle, onlyIf: sessionIsLive(db, auth) });
+  if (!stored) throw sessionEnded();
   const user = auth.user;
   const userName = user.email ?? user.username ?? `${deps.config.webauthn.rpName} guest`;
   const options = await generateRegistrationOptions({
@@ -129,7 +132,7 @@ export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInp
   const added = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.id} = ${row.id})`;
   const [inserted] = await db
     .batch([
-      insertWhere(db, passkeys, row, fits),
+      insertForUser(db, passkeys, row, and(fits, sessionIsLive(db, auth, now))),
       activityStatement(db, { userId: auth.userId, type: "passkey_added", sessionId: auth.sessionId, client: deps.client, at: now }, added),
     ])
     .catch((error: unknown) => {
@@ -138,7 +141,11 @@ export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInp
       if (text.includes("credential_id")) throw new AuthError("conflict", "This passkey is already registered");
       throw error;
     });
-  if (inserted.meta.changes !== 1) throw tooMany();
+  if (inserted.meta.changes !== 1) {
+    // Refused by the limit, or by a session that ended meanwhile (the account deleted, say): 401 then.
+    if ((await livenessStatement(db, auth, Date.now())).length === 0) throw sessionEnded();
+    throw tooMany();
+  }
   return passkeyView(row);
 }
 

@@ -34,6 +34,7 @@ import type { PasskeyRow } from "./schema";
 /** Options for navigator.credentials.get (PublicKeyCredentialRequestOptionsJSON), with no allow-list. */
 export async function loginOptions(deps: Deps): Promise<{ challengeId: string; options: PublicKeyCredentialRequestOptionsJSON }> {
   const stored = await createChallenge(drizzle(deps.env.DB), { kind: "authentication", userId: null });
+  if (!stored) throw new Error("challenge not stored"); // unguarded: names no user
   const options = await generateAuthenticationOptions({
     rpID: deps.config.webauthn.rpId,
     challenge: fromBase64url(stored.challenge) as Uint8Array<ArrayBuffer>,

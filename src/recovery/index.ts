@@ -9,7 +9,9 @@
  * await forgotPassword(deps, { email, baseUrl: "https://app.example.com" });
  * await resetPassword(deps, { email, token, newPassword });
  */
+import { and, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { publish, userEvent } from "../events";
 import { activityStatement } from "../activity";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
@@ -24,6 +26,7 @@ import { clearLoginAttempts, countRecoveryMail, tooManyRequests } from "../rate-
 import type { UserRow } from "../db/schema";
 import { resetPasswordStatement, userByEmail, userByIdAndEmail, userMatches } from "../accounts/statements";
 import { normalizeEmail } from "../accounts/users";
+import { addressProvenStatements } from "../accounts/address-proven";
 
 export interface ForgotInput {
   email: string;
@@ -59,7 +62,8 @@ export async function forgotPassword(deps: Deps, input: ForgotInput): Promise<vo
         returnUrl: input.baseUrl !== undefined || input.clientAlias !== undefined ? base : null,
       },
     });
-    await db.batch([...statements]);
+    const [, stored] = await db.batch([...statements]);
+    if (stored.meta.changes !== 1) return null; // the account was deleted meanwhile
     const link = pageLink(base, "/reset-password", { token, email: user.email });
     return resetMail({ to: user.email, platformName, logoUrl, link, minutes: Math.round(deps.config.resetTokenTtlMs / 60_000) });
   });
@@ -100,15 +104,19 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   await sessions.revokeSessions({ userId: owner.id, reason: "password_reset" });
   const now = Date.now();
   const tokenHash = await sha256(input.token);
+  const tokenLive = tokenLiveFor(db, tokenHash, "reset_password", owner.id, now);
+  const newlyVerified = userEvent(db, "user.updated", owner.id, {
+    at: now,
+    onlyIf: and(userMatches(db, owner.id, { passwordHash }), sql`u.email_verified_at = ${now}`),
+  });
   // One batch: the password changes only while the token is live, and the token is spent with it.
-  const [changed, spent] = await db.batch([
-    resetPasswordStatement(db, {
-      userId: owner.id,
-      emailNormalized: email,
-      passwordHash,
-      now,
-      onlyIf: tokenLiveFor(db, tokenHash, "reset_password", owner.id, now),
-    }),
+  // Following the link proves the address: a first proof drops what a claimant attached (but the
+  // new password and this token), before the statement that marks the address verified.
+  const proof = { userId: owner.id, emailNormalized: email, now, client: deps.client, onlyIf: tokenLive, keep: { password: true, tokenHash } };
+  const drops = addressProvenStatements(db, proof);
+  const results = await db.batch([
+    ...drops,
+    resetPasswordStatement(db, { userId: owner.id, emailNormalized: email, passwordHash, now, onlyIf: tokenLive }),
     spendStatement(db, tokenHash, "reset_password", now),
     // The fresh salt makes the new hash this request's own: the event lands only with its change.
     activityStatement(
@@ -116,8 +124,12 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
       { userId: owner.id, type: "password_reset", client: deps.client, at: now },
       userMatches(db, owner.id, { passwordHash }),
     ),
+    // Following the mailed link verified an address that was not: the app hears `user.updated`.
+    newlyVerified.statement,
   ]);
+  const [changed, spent] = [results[drops.length] as UserRow[], results[drops.length + 1] as unknown[]];
   const user = changed[0];
+  if (user && user.emailVerifiedAt === now) publish(deps, newlyVerified);
   if (!user || spent.length !== 1) throw invalid;
   await sessions.revokeSessions({ userId: owner.id, reason: "password_reset" });
   // The owner proved control of the mailbox: failed guesses by someone else must not lock them out.

@@ -50,7 +50,7 @@ export const admin = app
     async (c) => c.json(await service.searchUsers(deps(c), c.req.valid("query")), 200),
   )
   .openapi(
-    userRoute("get", "/users/{userId}", "adminGetUser", "One user with its sessions, identities and passkeys", {
+    userRoute("get", "/users/{userId}", "adminGetUser", "One user with its sessions, identities, passkeys and latest activity", {
       200: jsonContent(AdminUserDetail, "The user"),
       ...adminErrors,
     }),

@@ -88,6 +88,7 @@ export const AdminUserDetail = z
     passkeys: z.array(
       z.object({ id: z.string(), name: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable(), backedUp: z.boolean() }),
     ),
+    activity: z.array(ActivityEvent).openapi({ description: "The user's 20 latest activity events (API.md §9), newest first" }),
   })
   .openapi("AdminUserDetail");
 

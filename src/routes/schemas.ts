@@ -119,8 +119,11 @@ export const ErrorBody = z
   })
   .openapi("Error");
 
+/** Where a mailed link may point instead of the service's own page (API.md §7; src/mail/links.ts checks them). */
+const LinkFields = { baseUrl: z.string().max(2048).optional(), clientAlias: z.string().max(100).optional() };
+
 export const RegisterBody = z
-  .object({ email: Email, password: Password, username: Username.optional(), profilePicture: PictureUrl.optional(), turnstileToken: TurnstileToken })
+  .object({ email: Email, password: Password, username: Username.optional(), profilePicture: PictureUrl.optional(), turnstileToken: TurnstileToken, ...LinkFields })
   .openapi("RegisterBody");
 export const RegisterForm = RegisterBody.extend({
   profilePicture: z.union([PictureFile, PictureUrl]).optional(),
@@ -131,7 +134,7 @@ export const RegisterForm = RegisterBody.extend({
 export const GuestBody = z.object({ turnstileToken: TurnstileToken }).openapi("GuestBody");
 
 /**
- * Document 000: "either one is sufficient", so both may come; the email then decides (README).
+ * Document 000: "either one is sufficient", so both may come; the email then decides (docs/accounts.md).
  * A union, so the OpenAPI document says so too (anyOf); with neither, the error names `email`.
  */
 export const LoginBody = z
@@ -149,6 +152,7 @@ export const UpgradeForm = UpgradeBody.extend({ profilePicture: z.union([Picture
 export const RefreshBody = z.object({ refreshToken: RefreshTokenField }).openapi("RefreshBody");
 export const TokenBody = z.object({ token: OpaqueToken }).openapi("TokenBody");
 export const EmailBody = z.object({ email: Email, turnstileToken: TurnstileToken }).openapi("EmailBody");
+export const ResendVerificationBody = EmailBody.extend(LinkFields).openapi("ResendVerificationBody");
 
 export const ForgotBody = z
   .object({

@@ -6,26 +6,17 @@
  * app.route("/v1/auth", v1EmailCode);
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
 import * as emailCodes from "../email-codes";
 import { deps, router } from "../http";
-import type { AppEnv } from "../http";
 import { limited } from "../http/middleware";
+import { optionalAuth } from "../http/optional-auth";
 import { guarded } from "../http/turnstile";
-import { authenticate } from "../sessions";
 import type { Auth } from "../sessions";
 import { tokenPair } from "./present";
 import { TokenPair, bearer, errorResponses, json, jsonContent, turnstileDoc } from "./schemas";
 import { EmailCodeBody, EmailCodeVerifyBody } from "./signin-schemas";
 
 const tags = ["v1"];
-
-/** Authenticates the caller when it sent an Authorization header (a bad token is a 401); otherwise none. */
-const optionalAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const header = c.req.header("authorization");
-  if (header !== undefined) c.set("auth", await authenticate(deps(c), header));
-  await next();
-};
 
 export const v1EmailCode = router()
   .openapi(

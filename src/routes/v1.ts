@@ -11,12 +11,13 @@ import { readAvatar } from "../accounts/avatars";
 import { AuthError } from "../http/errors";
 import { deps, jsonOrFormBody, router } from "../http";
 import { limited, requireAuth, requireClaims } from "../http/middleware";
+import { optionalAuth } from "../http/optional-auth";
 import { guarded } from "../http/turnstile";
 import * as recovery from "../recovery";
 import * as sessions from "../sessions";
 import { publicUser, tokenPair } from "./present";
 import {
-  ChangePasswordBody, EmailBody, ForgotBody, GuestBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResetBody, Session,
+  ChangePasswordBody, ForgotBody, GuestBody, LoginBody, RefreshBody, RegisterBody, RegisterForm, ResendVerificationBody, ResetBody, Session,
   SessionParams, TokenBody, TokenPair, UpgradeBody, UpgradeForm, User, bearer, errorResponses, json, jsonContent, jsonOrForm,
   turnstileDoc,
 } from "./schemas";
@@ -74,22 +75,23 @@ export const v1 = router()
     createRoute({
       method: "post", path: "/resend-verification", operationId: "v1ResendVerification", tags, middleware: guarded("recovery", "resend-verification"), ...turnstileDoc,
       summary: "Mail a new verification link (same answer whether or not the account exists)",
-      request: { body: json(EmailBody) },
+      request: { body: json(ResendVerificationBody) },
       responses: { 200: jsonContent(z.object({ message: z.string() }), "Accepted"), ...errorResponses(400, 403, 429, 503) },
     }),
     async (c) => {
-      await accounts.resendVerification(deps(c), c.req.valid("json").email);
+      const { email, baseUrl, clientAlias } = c.req.valid("json");
+      await accounts.resendVerification(deps(c), email, { baseUrl, clientAlias });
       return c.json({ message: "If the account exists and is unverified, a verification mail is on its way." }, 200);
     },
   )
   .openapi(
     createRoute({
-      method: "post", path: "/login", operationId: "v1Login", tags, middleware: guarded("login", "login"), ...turnstileDoc,
-      summary: "Sign in with email or username and password",
+      method: "post", path: "/login", operationId: "v1Login", tags, security: [{}, ...bearer], middleware: guarded("login", "login", optionalAuth), ...turnstileDoc,
+      summary: "Sign in with email or username and password; with a guest's Bearer token, the guest is merged into the account (user.merged)",
       request: { body: json(LoginBody) },
       responses: { 200: jsonContent(TokenPair, "Tokens for a new session"), ...errorResponses(400, 401, 403, 429, 503) },
     }),
-    async (c) => c.json(tokenPair(await accounts.login(deps(c), c.req.valid("json"))), 200),
+    async (c) => c.json(tokenPair(await accounts.login(deps(c), c.req.valid("json"), c.get("auth") as sessions.Auth | undefined)), 200),
   )
   .openapi(
     createRoute({

@@ -14,8 +14,10 @@ import { publicUser } from "../accounts/users";
 import type { PublicUser } from "../accounts/users";
 import { loadConfig } from "../config";
 import type { Deps } from "../http/deps";
+import { log } from "../http/log";
 import { authenticateToken } from "../sessions";
 import type { Aal, Role } from "../tokens";
+import { refusalReason } from "./refusal";
 
 /** A live session's owner: public user fields only (no hash, no internal columns). */
 export interface VerifiedSession {
@@ -31,25 +33,36 @@ export interface VerifiedSession {
   user: PublicUser;
 }
 
+/** `verifySession`'s optional second argument. */
+export interface VerifySessionOptions {
+  /** The caller's request id, written on the service's log line of a refusal (at most 128 characters kept). */
+  requestId?: string;
+}
+
 export class AuthRpc extends WorkerEntrypoint<Env> {
   /**
    * The owner of `accessToken` when it verifies and its session is live; null for any failure
-   * (bad signature, expired, revoked, unknown user). Throws only when the service is misconfigured.
+   * (bad signature, expired, revoked, unknown user), logged as `rpc.session_refused` with
+   * `{ requestId, reason }`. Throws only when the service is misconfigured.
    */
-  async verifySession(accessToken: string): Promise<VerifiedSession | null> {
-    if (typeof accessToken !== "string") return null;
+  async verifySession(accessToken: string, options?: VerifySessionOptions): Promise<VerifiedSession | null> {
+    const given = options?.requestId;
+    const requestId = typeof given === "string" && given.length > 0 ? given.slice(0, 128) : crypto.randomUUID();
+    const config = loadConfig(this.env);
     const deps: Deps = {
       env: this.env,
-      config: loadConfig(this.env),
+      config,
       client: { ipAddress: null, userAgent: null },
-      requestId: crypto.randomUUID(),
+      requestId,
       origin: "",
       waitUntil: (promise) => this.ctx.waitUntil(promise),
     };
     try {
+      if (typeof accessToken !== "string") throw new TypeError("not a string");
       const auth = await authenticateToken(deps, accessToken);
       return { userId: auth.userId, sessionId: auth.sessionId, role: auth.role, aal: auth.aal, amr: auth.amr, authTime: auth.authTime, user: publicUser(auth.user) };
     } catch {
+      log("info", "rpc.session_refused", { requestId, reason: await refusalReason(config, accessToken) });
       return null;
     }
   }

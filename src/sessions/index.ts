@@ -115,7 +115,7 @@ export async function refreshWithAccessToken(deps: Deps, accessToken: string, re
 /**
  * Ends the session of a refresh token. Unknown or already revoked tokens are not an error. With
  * `owner` (document 000's signout, which sends the access token too) the activity records a
- * `sign_out`; the token revocation of /v1/auth/revoke records `session_revoked` (README).
+ * `sign_out`; the token revocation of /v1/auth/revoke records `session_revoked` (docs/sessions.md).
  */
 export async function revoke(deps: Deps, refreshToken: string, owner?: Auth): Promise<void> {
   const parsed = parseRefreshToken(refreshToken);
@@ -131,7 +131,7 @@ export async function revokeAll(deps: Deps, auth: Auth): Promise<void> {
 /** Ends the given sessions of the caller, or the current one when none are named. */
 export async function signOutSessions(deps: Deps, auth: Auth, sessionIds?: string[]): Promise<void> {
   // Like DELETE /auth/{sessionId}/sessions: a list that names only other users' live sessions is
-  // a 403; in a mixed list the caller's own end and the others are left alone (README).
+  // a 403; in a mixed list the caller's own end and the others are left alone (docs/sessions.md).
   if (sessionIds?.length) {
     const owners = await drizzle(deps.env.DB)
       .select({ userId: sessions.userId })

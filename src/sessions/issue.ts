@@ -44,12 +44,16 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Deps } from "../http/deps";
 import { sha256 } from "../crypto";
 import { insertWhere } from "../db/insert-where";
+import { sqlUuidV4 } from "../db/sql-uuid";
 import { activity, sessions } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { insertGuestStatement, recordSignInStatement, userMatches } from "../accounts/statements";
 import { activityStatement } from "../activity";
 import type { SignInMethod } from "../activity";
 import { clearLoginAttemptsStatement } from "../rate-limit";
+import { deletionStatements } from "../deletion/statements";
+import { mergedEvent, previousChanged, publish, userEvent } from "../events";
+import { userSessions } from "../http/deps";
 import type { ClientInfo, IssuedPair, Role } from "../types";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
@@ -91,6 +95,14 @@ export interface SignInInput {
    * kept on the `mfa_challenges` row, e.g. a guest to merge on completion).
    */
   pending?: Record<string, unknown>;
+  /**
+   * The id of a guest signing into this existing account (API.md §16: login with the guest's Bearer
+   * token): in the same batch, while the sign-in's guard holds and the guest is still a guest, the
+   * guest's rows go (its sessions, then the user, as a deletion does) and `user.merged` is written;
+   * after it, the guest's object storage is erased. Ignored for a new guest. When the sign-in must
+   * wait for a second factor, it travels on the pending sign-in and `mfa/verify` completes it.
+   */
+  mergeGuest?: string;
 }
 
 /**
@@ -129,10 +141,13 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     ...assuranceColumns(assurance, now),
   };
   const signInEvent = activityStatement(db, { userId: input.userId, type: "sign_in", method: methods.join("+"), sessionId, client, at: now }, guard);
-  const challenge = mayNeedFactor ? await insertChallengeStatement(db, { userId: input.userId, method: input.method, pending: input.pending, now }, and(account, hasActiveFactor(db, input.userId))!) : undefined;
+  const pending = input.mergeGuest && !input.createGuest ? { ...input.pending, mergeGuest: input.mergeGuest } : input.pending;
+  const challenge = mayNeedFactor ? await insertChallengeStatement(db, { userId: input.userId, method: input.method, pending, now }, and(account, hasActiveFactor(db, input.userId))!) : undefined;
+  const created = input.createGuest ? userEvent(db, "user.created", input.userId, { at: now }) : undefined;
+  const merge = !input.createGuest && input.mergeGuest ? mergeStatements(db, input.mergeGuest, input.userId, guard!, now) : undefined;
   // The positions of the session insert and of the statement that returns the user row.
   const [batch, insertAt, userAt]: [BatchItem<"sqlite">[], number, number] = input.createGuest
-    ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), signInEvent], 1, 0]
+    ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), signInEvent, created!.statement], 1, 0]
     : [
         [
           clearLoginAttemptsStatement(db, input.userId, guard),
@@ -140,6 +155,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
           insertWhere(db, sessions, row, guard),
           signInEvent,
           recordSignInStatement(db, input.userId, now, guard).returning(),
+          ...(merge?.statements ?? []),
         ],
         3,
         5,
@@ -152,8 +168,25 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   }
   const user = (results[userAt] as UserRow[])[0];
   if (!user) throw new Error("user row missing after session insert");
+  if (created) publish(deps, created);
+  if (merge && (results[userAt + merge.statements.length] as D1Result).meta.changes === 1) {
+    // The guest's rows are gone with the batch; its object's storage (adopted sessions) goes now.
+    await userSessions(deps, input.mergeGuest!).erase();
+    publish(deps, merge.event);
+  }
 
   return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, refreshToken, user, now);
+}
+
+/**
+ * A guest merged into the account signing in: the guest's deletion statements, under the sign-in's
+ * guard and "still a guest", then `user.merged`, written only if the guest's row was deleted (the
+ * statement before it). The event is the last statement of the returned list.
+ */
+function mergeStatements(db: DrizzleD1Database, guestId: string, userId: string, guard: SQL, now: number) {
+  const stillGuest = userMatches(db, guestId, { isGuest: true });
+  const event = mergedEvent(db, guestId, userId, previousChanged, now);
+  return { statements: [...deletionStatements(db, guestId, and(guard, stillGuest)), event.statement] as BatchItem<"sqlite">[], event };
 }
 
 /**
@@ -180,7 +213,7 @@ function sessionsPastLimit(db: DrizzleD1Database, userId: string, max: number, n
 function sessionLimitStatements(db: DrizzleD1Database, userId: string, max: number, client: ClientInfo, now: number, guard: SQL) {
   const evicted = sessionsPastLimit(db, userId, max, now);
   const events = db.insert(activity).select(
-    sql`SELECT ${uuidV4}, ${sessions.userId}, 'session_revoked', NULL, ${now}, ${client.ipAddress}, ${client.userAgent}, ${sessions.id}
+    sql`SELECT ${sqlUuidV4}, ${sessions.userId}, 'session_revoked', NULL, ${now}, ${client.ipAddress}, ${client.userAgent}, ${sessions.id}
       FROM ${sessions} WHERE ${inArray(sessions.id, evicted)} AND ${guard}`,
   );
   const revocations = db
@@ -189,9 +222,3 @@ function sessionLimitStatements(db: DrizzleD1Database, userId: string, max: numb
     .where(and(inArray(sessions.id, sessionsPastLimit(db, userId, max, now)), guard));
   return [events, revocations] as const;
 }
-
-/** A random UUID, version 4 (RFC 9562 §5.4), made by SQLite for each row of an INSERT … SELECT. */
-const uuidV4 = sql.raw(
-  "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' || " +
-    "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))",
-);

@@ -11,6 +11,11 @@
  *   `hostname`); unset, any host the widget's own allow-list (Cloudflare dashboard) accepted.
  * - `TURNSTILE_TIMEOUT_MS`: how long siteverify may take, retry included, before the request is
  *   answered 503. Default 10,000 (the contract's 10 seconds); 100 to 30,000.
+ * - `TURNSTILE_SITE_KEY` (public): the widget's site key, for the service's own /delete-account
+ *   page. Unset while `request-deletion` is guarded, the page says plainly that its email form
+ *   cannot be used (it does not stop the service: the API and the mailed links keep working).
+ * - `TURNSTILE_SCRIPT_URL`: the widget's script. Default (and the only value production accepts):
+ *   Cloudflare's `api.js`; development may name a local stand-in (http allowed), for tests.
  *
  * Production refuses Cloudflare's dummy secret keys (`1x0000…AA` passes every token, so a
  * deployment carrying it would look protected and not be).
@@ -42,6 +47,8 @@ export const DEFAULT_TURNSTILE_ROUTES: readonly TurnstileRoute[] = [
   "request-deletion",
 ];
 
+/** Cloudflare's widget script (the page adds `?render=explicit&onload=…`). */
+export const CLOUDFLARE_TURNSTILE_SCRIPT_URL = "https://challenges.cloudflare.com/turnstile/v0/api.js";
 export const CLOUDFLARE_SITEVERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
 export const DEFAULT_TURNSTILE_TIMEOUT_MS = 10_000;
 export const MIN_TURNSTILE_TIMEOUT_MS = 100;
@@ -57,6 +64,10 @@ export interface TurnstileSettings {
   hostnames: ReadonlySet<string> | null;
   /** Milliseconds for the whole check (a retry included). */
   timeoutMs: number;
+  /** The widget's public site key; `null`: unset (the /delete-account form then says it cannot be used). */
+  siteKey: string | null;
+  /** The widget's script, without query (Cloudflare's, except in development). */
+  scriptUrl: string;
 }
 
 export interface TurnstileInput {
@@ -66,10 +77,15 @@ export interface TurnstileInput {
   verifyUrl?: string | undefined;
   hostnames?: string[] | undefined;
   timeoutMs?: number | undefined;
+  siteKey?: string | undefined;
+  scriptUrl?: string | undefined;
 }
 
 /** Cloudflare's documented test secrets (always pass, always fail, always "already spent"). */
 const DUMMY_SECRET = /^[0-9]x0+AA$/;
+/** Cloudflare's documented test site keys (`1x00000000000000000000AA`, `3x…FF`, …). */
+const DUMMY_SITE_KEY = /^[0-9]x0{20}[A-Z]{2}$/;
+const SITE_KEY = /^[0-9A-Za-z_-]{1,128}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 const isRoute = (name: string): name is TurnstileRoute => (TURNSTILE_ROUTE_NAMES as readonly string[]).includes(name);
@@ -102,6 +118,13 @@ export function resolveTurnstile(input: TurnstileInput): { settings: TurnstileSe
   if (secretKey !== undefined && production && DUMMY_SECRET.test(secretKey)) {
     problems.push("TURNSTILE_SECRET_KEY: Cloudflare's test secret must not be used in production");
   }
+  const siteKey = input.siteKey?.trim() || null;
+  if (siteKey !== null && !SITE_KEY.test(siteKey)) problems.push("TURNSTILE_SITE_KEY: must be a Turnstile site key (letters, digits, '_' and '-')");
+  if (siteKey !== null && production && DUMMY_SITE_KEY.test(siteKey)) {
+    problems.push("TURNSTILE_SITE_KEY: Cloudflare's test site key must not be used in production");
+  }
+  const scriptUrl = input.scriptUrl?.trim() || CLOUDFLARE_TURNSTILE_SCRIPT_URL;
+  problems.push(...scriptUrlProblems(scriptUrl, production));
   if (!secretKey || problems.length > 0) return { settings: undefined, problems };
   return {
     settings: {
@@ -110,7 +133,29 @@ export function resolveTurnstile(input: TurnstileInput): { settings: TurnstileSe
       verifyUrl,
       hostnames: hostnames ? new Set(hostnames) : null,
       timeoutMs: input.timeoutMs ?? DEFAULT_TURNSTILE_TIMEOUT_MS,
+      siteKey,
+      scriptUrl,
     },
     problems,
   };
+}
+
+/**
+ * `TURNSTILE_SCRIPT_URL`'s problems: production accepts only Cloudflare's script (a page loading
+ * the widget from elsewhere would run someone else's code under the page's CSP); development
+ * accepts any http(s) URL (the tests' stand-in), never one with credentials, a query or a fragment.
+ */
+function scriptUrlProblems(scriptUrl: string, production: boolean): string[] {
+  if (production) {
+    return scriptUrl === CLOUDFLARE_TURNSTILE_SCRIPT_URL ? [] : [`TURNSTILE_SCRIPT_URL: production loads only Cloudflare's ${CLOUDFLARE_TURNSTILE_SCRIPT_URL}`];
+  }
+  let url: URL;
+  try {
+    url = new URL(scriptUrl);
+  } catch {
+    return ["TURNSTILE_SCRIPT_URL: must be a URL"];
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return ["TURNSTILE_SCRIPT_URL: must be http or https"];
+  if (url.username || url.password || url.search || url.hash) return ["TURNSTILE_SCRIPT_URL: must carry no credentials, query or fragment"];
+  return [];
 }

@@ -136,11 +136,13 @@ describe("DELETE /v1/auth/me", () => {
     };
     const deleted = await deleteAccount(deps, account.userId);
     expect(deleted?.id).toBe(account.userId);
-    expect(counted.trips()).toBe(1);
+    await Promise.all(pending);
+    // The batch (the deletion and its user.deleted event); then, after the answer (waitUntil), the
+    // event's hand-off marking it queued (API.md §16, src/events) and the notice mail's outbox row.
+    expect(counted.trips()).toBe(3);
     // The counter does see single statements (drizzle's and raw ones alike).
     await counted.db.prepare("SELECT 1").first();
-    expect(counted.trips()).toBe(2);
-    await Promise.all(pending);
+    expect(counted.trips()).toBe(4);
     expect(await rowsOfUser(account.userId, account.email.toLowerCase())).toMatchObject({ users: 0, sessions: 0, passkeys: 0, identities: 0, activity: 0 });
     expect(await deleteAccount(deps, account.userId)).toBeNull();
   });

@@ -19,6 +19,10 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** Where scripts/browser-test-service.mjs started `wrangler dev`. */
     serviceUrl: string;
+    /** The service's random ADMIN_API_KEY (the admin console's tests). */
+    adminKey: string;
+    /** The `console` webhook endpoint of WEBHOOKS: a loopback port a test may listen on, and its secret. */
+    consoleWebhook: { url: string; port: number; secret: string };
   }
 }
 

@@ -21,6 +21,8 @@ export const productionEnv = (overrides: Record<string, unknown> = {}) => ({
   PUBLIC_URL: "https://auth.example.com",
   // The test bindings may name loopback (http) OpenID Providers, which production refuses.
   OIDC_PROVIDERS: "{}",
+  // …and a loopback (http) webhook receiver (test/events), which production refuses too.
+  WEBHOOKS: "{}",
   ...overrides,
 });
 

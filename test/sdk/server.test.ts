@@ -96,8 +96,25 @@ describe("edgeAuth middleware and the AuthRpc service binding (a second Worker)"
     const session = await fetch(`${consumerUrl}/rpc/verify-session`, { method: "POST", body: JSON.stringify({ accessToken: pair.accessToken }) });
     expect(await session.json()).toEqual({ session: null });
     expect((await fetch(`${consumerUrl}/rpc/me`, bearer(pair.accessToken))).status).toBe(401);
-    // The trade-off (README): a JWKS-only verifier cannot know of the revocation.
+    // The trade-off (docs/sdk.md): a JWKS-only verifier cannot know of the revocation.
     expect((await fetch(`${consumerUrl}/jwks/me`, bearer(pair.accessToken))).status).toBe(200);
     expect((await verifier.verify(pair.accessToken)).sessionId).toBe(pair.sessionId);
+  });
+
+  it("every refusal carries X-Request-Id: the caller's when it sent one, else a fresh one (passed to AuthRpc for its log line)", async () => {
+    const refused = await fetch(`${consumerUrl}/rpc/me`, { headers: { authorization: "Bearer not.a.token", "x-request-id": "app-req-1" } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("x-request-id")).toBe("app-req-1");
+    const fresh = await fetch(`${consumerUrl}/rpc/me`);
+    expect(fresh.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("a binding without AuthRpc (plain Service to the default entrypoint): 503 unavailable, not a 500", async () => {
+    const { auth } = client();
+    const pair = await auth.guest();
+    const answer = await fetch(`${consumerUrl}/wrong-binding/me`, bearer(pair.accessToken));
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toMatchObject({ statusCode: 503, error: "unavailable" });
+    expect(answer.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -73,7 +73,7 @@ describe("the OpenAPI document", () => {
     ["/v1/auth/email-code", "EmailCodeBody"],
     ["/v1/auth/forgot-password", "ForgotPasswordBody"],
     ["/auth/forgot-password", "ForgotPasswordBody"],
-    ["/v1/auth/resend-verification", "EmailBody"],
+    ["/v1/auth/resend-verification", "ResendVerificationBody"],
     ["/v1/auth/request-deletion", "EmailBody"],
   ] as const;
 

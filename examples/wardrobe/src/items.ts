@@ -1,0 +1,42 @@
+/**
+ * The wardrobe's one table (migrations/0001_items.sql): items keyed by the auth service's user id.
+ * Plain D1 statements; each function is one statement.
+ *
+ * @example
+ * const item = await addItem(env.DB, userId, "Blue coat");   // { id, name, createdAt }
+ * await listItems(env.DB, userId);                           // newest first
+ */
+
+/** One clothing item as the API shows it. `createdAt` is ISO 8601. */
+export interface Item {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+interface ItemRow {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+const toItem = (row: ItemRow): Item => ({ id: row.id, name: row.name, createdAt: new Date(row.created_at).toISOString() });
+
+/** The user's items, newest first. */
+export async function listItems(db: D1Database, userId: string): Promise<Item[]> {
+  const { results } = await db.prepare("SELECT id, name, created_at FROM items WHERE user_id = ? ORDER BY created_at DESC, id").bind(userId).all<ItemRow>();
+  return results.map(toItem);
+}
+
+/** Adds an item for the user. */
+export async function addItem(db: D1Database, userId: string, name: string): Promise<Item> {
+  const row: ItemRow = { id: crypto.randomUUID(), name, created_at: Date.now() };
+  await db.prepare("INSERT INTO items (id, user_id, name, created_at) VALUES (?, ?, ?, ?)").bind(row.id, userId, row.name, row.created_at).run();
+  return toItem(row);
+}
+
+/** Removes the user's item; false when the user has no item of that id. */
+export async function removeItem(db: D1Database, userId: string, id: string): Promise<boolean> {
+  const result = await db.prepare("DELETE FROM items WHERE id = ? AND user_id = ?").bind(id, userId).run();
+  return result.meta.changes > 0;
+}

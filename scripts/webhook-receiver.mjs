@@ -1,0 +1,124 @@
+/**
+ * Vitest globalSetup of the workers project (runs in Node, so plain JavaScript): a real webhook
+ * receiver on 127.0.0.1 that checks every attempt with the `standardwebhooks` package (the Standard
+ * Webhooks project's own library; no one here wrote it) and records what arrived, for the tests of
+ * src/events (API.md §16).
+ *
+ * Endpoints (named in the Worker's WEBHOOKS binding by `prepareWebhookTest()`, which vitest.config.ts
+ * calls before any globalSetup runs, because the bindings must name the port):
+ * - `app` at /hooks/app: every event type;
+ * - `deletions` at /hooks/deletions: `user.deleted` only.
+ * Each answers 200 unless a rule says otherwise: `POST /rules { match, status, times? }` makes the
+ * next `times` attempts (every one when left out) whose body contains `match` answer `status`.
+ * `GET /received?match=<text>` lists the attempts whose body contains the text, oldest first:
+ * `{ endpoint, headers, raw, body, verified, error, status, at }` (`verified`: standardwebhooks accepted
+ * the signature and timestamp; `status`: what the receiver answered).
+ *
+ * @example
+ * // vitest.config.ts
+ * const webhooks = await prepareWebhookTest(); // { bindings }
+ * miniflare.bindings = { ...webhooks.bindings }; test.globalSetup = ["./scripts/webhook-receiver.mjs"];
+ * // a test
+ * const { url } = inject("webhooks"); await fetch(`${url}/received?match=${userId}`);
+ */
+import { createServer } from "node:http";
+import { createServer as createNetServer } from "node:net";
+import { randomBytes } from "node:crypto";
+import { Webhook } from "standardwebhooks";
+
+async function freePort() {
+  const server = createNetServer();
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const secret = () => `whsec_${randomBytes(32).toString("base64")}`;
+
+/** Picks the port and the endpoints' secrets; returns the Worker's bindings. */
+export async function prepareWebhookTest() {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const secrets = { app: secret(), deletions: secret() };
+  process.env.WEBHOOK_TEST_SETUP = JSON.stringify({ port, url, secrets });
+  return {
+    bindings: {
+      WEBHOOKS: JSON.stringify({ app: { url: `${url}/hooks/app` }, deletions: { url: `${url}/hooks/deletions`, events: ["user.deleted"] } }),
+      WEBHOOK_SECRET_APP: secrets.app,
+      WEBHOOK_SECRET_DELETIONS: secrets.deletions,
+      // Short, so the retry tests run in seconds; their order still tells one delay from another.
+      WEBHOOK_RETRY_DELAYS_SECONDS: "1,2,1",
+    },
+  };
+}
+
+/** @param {import("node:http").IncomingMessage} request */
+async function readBody(request) {
+  const chunks = [];
+  for await (const chunk of request) chunks.push(chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** @param {import("vitest/node").TestProject} project */
+export default async function setup(project) {
+  const { port, url, secrets } = JSON.parse(process.env.WEBHOOK_TEST_SETUP ?? "null") ?? (await prepareWebhookTest(), JSON.parse(process.env.WEBHOOK_TEST_SETUP));
+  const verifiers = Object.fromEntries(Object.entries(secrets).map(([name, value]) => [name, new Webhook(value)]));
+  /** @type {{ endpoint: string, headers: Record<string, string>, raw: string, body: unknown, verified: boolean, error: string | null, status: number, at: number }[]} */
+  const received = [];
+  /** @type {{ match: string, status: number, times: number | null }[]} */
+  const rules = [];
+
+  async function handle(request, response) {
+    const target = new URL(request.url ?? "/", url);
+    const reply = (status, payload) => {
+      response.writeHead(status, { "content-type": "application/json" });
+      response.end(JSON.stringify(payload));
+    };
+    const raw = await readBody(request);
+    if (request.method === "GET" && target.pathname === "/received") {
+      const match = target.searchParams.get("match") ?? "";
+      return reply(200, { received: received.filter((r) => r.raw.includes(match)) });
+    }
+    if (request.method === "POST" && target.pathname === "/rules") {
+      const rule = JSON.parse(raw);
+      rules.push({ match: String(rule.match), status: Number(rule.status), times: rule.times ?? null });
+      return reply(200, { ok: true });
+    }
+    const endpoint = /^\/hooks\/([a-z]+)$/.exec(target.pathname)?.[1];
+    if (request.method !== "POST" || !endpoint || !verifiers[endpoint]) return reply(404, { error: "not found" });
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, String(v)]));
+    let verified = false;
+    let error = null;
+    try {
+      verifiers[endpoint].verify(raw, headers);
+      verified = true;
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    const rule = rules.find((r) => raw.includes(r.match) && (r.times === null || r.times > 0));
+    if (rule && rule.times !== null) rule.times--;
+    const status = !verified ? 400 : rule ? rule.status : 200;
+    let body = null;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      body = null;
+    }
+    received.push({ endpoint, headers, raw, body, verified, error, status, at: Date.now() });
+    return reply(status, { ok: status < 300 });
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => {
+      response.writeHead(500);
+      response.end();
+    });
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  project.provide("webhooks", { url, secrets });
+  return () => new Promise((resolve) => server.close(() => resolve()));
+}
