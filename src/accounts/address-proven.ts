@@ -10,14 +10,16 @@
  * |---|---|
  * | an email code (src/email-codes) | nothing: the session it starts is made after this batch |
  * | a reset link (src/recovery) | the new password it sets, and its own token (spent in the batch) |
- * | a verification link (src/accounts) | the password the account was registered (or upgraded) with: confirming that registration is what the link is for |
+ * | a verification link (src/accounts) | the password the account was registered (or upgraded) with, and its second factor: confirming that registration is what the link is for |
  * | a provider's verified email (src/identities, guest upgrades) | the identity that proved it |
- * | confirm-email-change (src/accounts/email-change.ts) | its own token and the password |
+ * | confirm-email-change (src/accounts/email-change.ts) | its own token, the password and the second factor |
  *
  * Everything else of the user goes in the proof's own D1 batch: every live session (each with its
  * `session_revoked` event), passkeys and pending WebAuthn challenges, linked identities, one-time
  * tokens of every purpose (verification, reset, change of address, deletion), the address's pending
- * email code, and the password unless kept. Every statement is guarded by "the account holds this
+ * email code, the password unless kept, and the second factor unless kept (its TOTP factors,
+ * recovery codes, pending `mfaToken`s and `mfa_enabled`: a claimant's factor would otherwise stand
+ * between the mailbox's owner and the account, API.md §15). Every statement is guarded by "the account holds this
  * address and it is not verified" (and the proof's own `onlyIf`), read when the batch runs, so
  * an account whose address was already verified changes nothing: its owner proving the address
  * again keeps their passkeys. The statements must come before the proof's statement that marks the
@@ -34,6 +36,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { dropCodeStatement } from "../email-codes/statements";
 import { dropIdentitiesStatement } from "../identities/statements";
 import { voidTokensStatement } from "../one-time-tokens";
+import { endChallengesStatement, removeFactorsStatements } from "../mfa/statements";
 import { dropPasskeysStatements } from "../passkeys/statements";
 import { revokeLiveSessionsStatements } from "../sessions/statements";
 import type { ClientInfo } from "../types";
@@ -58,6 +61,8 @@ export interface AddressProof {
     identityId?: string;
     /** A one-time token's hash: the one the proof spends in the same batch. */
     tokenHash?: string;
+    /** The second factor (TOTP, recovery codes, pending mfaTokens), for proofs that confirm the account as it is. */
+    secondFactor?: boolean;
   };
   /** A further condition of the proof (its token still live, the account enabled), read when the batch runs. */
   onlyIf?: SQL | undefined;
@@ -89,5 +94,12 @@ export function addressProvenStatements(db: DrizzleD1Database, proof: AddressPro
     voidTokensStatement(db, proof.userId, proof.now, guard, keep.tokenHash),
     dropCodeStatement(db, proof.emailNormalized, guard),
     ...(keep.password ? [] : [db.update(users).set({ passwordHash: null }).where(and(eq(users.id, proof.userId), guard))]),
+    ...(keep.secondFactor
+      ? []
+      : [
+          ...removeFactorsStatements(db, proof.userId, guard),
+          endChallengesStatement(db, proof.userId, guard),
+          db.update(users).set({ mfaEnabled: false }).where(and(eq(users.id, proof.userId), guard)),
+        ]),
   ];
 }

@@ -118,7 +118,7 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
   const tokenLive = exists(db.select({ one: sql`1` }).from(oneTimeTokens).where(and(live(tokenHash, "change_email", now), eq(oneTimeTokens.userId, pending.userId))));
   // The new address is proven by following the link (./address-proven.ts). The account never held
   // it unproven, so nothing changes hands here: the requester's password, passkeys and sessions stay.
-  const proof = { userId: pending.userId, emailNormalized: normalizeEmail(pending.email), now, client: deps.client, onlyIf: tokenLive, keep: { password: true, tokenHash } };
+  const proof = { userId: pending.userId, emailNormalized: normalizeEmail(pending.email), now, client: deps.client, onlyIf: tokenLive, keep: { password: true, secondFactor: true, tokenHash } };
   const drops = addressProvenStatements(db, proof);
   // Right after the users update, so `previousChanged` sees that statement's changes.
   const event = userEvent(db, "user.updated", pending.userId, { at: now, onlyIf: previousChanged });

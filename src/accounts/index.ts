@@ -31,6 +31,7 @@ import type { IssuedPair } from "../sessions/user-object";
 import { userMatches } from "./statements";
 import { requireSecondFactor } from "./reauthentication";
 import { addressProvenStatements } from "./address-proven";
+import { endPasswordChallengesStatement } from "../mfa/statements";
 import { normalizeEmail, normalizeUsername } from "./users";
 
 
@@ -114,7 +115,7 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
   // The address must still be the user's: a token for an old address verifies nothing. A first proof
   // drops what a claimant attached, but the password this link was mailed for (./address-proven.ts).
   const emailNormalized = normalizeEmail(redeemed.email);
-  const drops = addressProvenStatements(db, { userId: redeemed.userId, emailNormalized, now, client: deps.client, keep: { password: true } });
+  const drops = addressProvenStatements(db, { userId: redeemed.userId, emailNormalized, now, client: deps.client, keep: { password: true, secondFactor: true } });
   const newlyVerified = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${redeemed.userId} AND ${users.emailVerifiedAt} = ${now})`;
   const updated = userEvent(db, "user.updated", redeemed.userId, { at: now, onlyIf: newlyVerified });
   const results = await db.batch([
@@ -235,6 +236,8 @@ export async function changePassword(deps: Deps, auth: Auth, input: ChangePasswo
       .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)))
       .returning(),
     activityStatement(db, { userId: user.id, type: "password_changed", sessionId: auth.sessionId, client: deps.client, at: now }, changed),
+    // A pending second-factor sign-in won with the old password ends (API.md §15).
+    endPasswordChallengesStatement(db, user.id, changed),
   ]);
   if (!updated) throw new AuthError("conflict", "The password was changed meanwhile; try again");
   if (input.revokeOtherSessions) {

@@ -91,6 +91,19 @@ export async function requireSecondFactor(deps: Deps, auth: Auth, proof: ReauthP
   await proveSecondFactor(deps, auth.user, { code: proof.code, recoveryCode: proof.recoveryCode }, auth.sessionId);
 }
 
+/**
+ * Adding a way to sign in that is aal2 on its own (a passkey, API.md §15) to an account with an
+ * active factor needs an aal2 token with `auth_time` at most 10 minutes old; otherwise 403
+ * `reauthentication_required` (the app steps up first: POST /v1/auth/mfa/step-up). Without this, a
+ * stolen aal1 session could add its own passkey, sign in at aal2 with it, and remove the factor.
+ * Accounts without a factor, and guests, pass.
+ */
+export function requireAal2ToAddFactor(auth: Auth): void {
+  if (auth.user.mfaEnabled && !recentAal2(auth)) {
+    throw new AuthError("reauthentication_required", "This account has a second factor: step up first (POST /v1/auth/mfa/step-up), then add the passkey");
+  }
+}
+
 /** Whether the access token is aal2 with `auth_time` at most 10 minutes old. */
 export const recentAal2 = (auth: Auth) => auth.aal === "aal2" && auth.authTime * 1000 >= Date.now() - RECENT_SIGN_IN_SECONDS * 1000;
 

@@ -62,6 +62,15 @@ export function endChallengesStatement(db: AnyDatabase, userId: string, onlyIf?:
   return db.delete(mfaChallenges).where(and(eq(mfaChallenges.userId, userId), onlyIf));
 }
 
+/**
+ * Ends the user's pending sign-ins whose first factor was the password, while `onlyIf` holds: a
+ * change of password must not leave an `mfaToken` won with the old one (a phished password and a
+ * relayed code) usable for its remaining minutes.
+ */
+export function endPasswordChallengesStatement(db: AnyDatabase, userId: string, onlyIf?: SQL) {
+  return db.delete(mfaChallenges).where(and(eq(mfaChallenges.userId, userId), eq(mfaChallenges.method, "password"), onlyIf));
+}
+
 /** Removes every factor (pending or active) and recovery code of the user. */
 export function removeFactorsStatements(db: AnyDatabase, userId: string, onlyIf?: SQL) {
   return [

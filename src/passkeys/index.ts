@@ -17,7 +17,7 @@ import type { PublicKeyCredentialCreationOptionsJSON, RegistrationResponseJSON }
 import { and, asc, eq, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
-import { requireAnotherWayToSignIn, requireReauthentication } from "../accounts/reauthentication";
+import { requireAal2ToAddFactor, requireAnotherWayToSignIn, requireReauthentication } from "../accounts/reauthentication";
 import type { ReauthProof } from "../accounts/reauthentication";
 import { users } from "../accounts/schema";
 import { base64url, randomToken } from "../crypto";
@@ -59,8 +59,13 @@ const sessionEnded = () => new AuthError("invalid_token", "The session has ended
 const tooMany = () => new AuthError("conflict", `An account can have at most ${MAX_PASSKEYS} passkeys; remove one first`);
 const unverifiable = () => invalidRequest("response", "could not be verified");
 
-/** Options for navigator.credentials.create (PublicKeyCredentialCreationOptionsJSON); 409 past MAX_PASSKEYS. */
+/**
+ * Options for navigator.credentials.create (PublicKeyCredentialCreationOptionsJSON); 409 past
+ * MAX_PASSKEYS; 403 `reauthentication_required` for an account with a second factor unless the
+ * session is aal2 proven within 10 minutes (a passkey is aal2 on its own, API.md §15).
+ */
 export async function registrationOptions(deps: Deps, auth: Auth): Promise<{ challengeId: string; options: PublicKeyCredentialCreationOptionsJSON }> {
+  requireAal2ToAddFactor(auth);
   const db = drizzle(deps.env.DB);
   const existing = await db.select().from(passkeys).where(eq(passkeys.userId, auth.userId)).orderBy(asc(passkeys.createdAt));
   if (existing.length >= MAX_PASSKEYS) throw tooMany();
@@ -100,9 +105,11 @@ export interface RegisterInput {
  * Verifies the authenticator's answer to a registration challenge and stores the passkey, with its
  * `passkey_added` event in the same batch. 400 when the challenge is unknown, spent, expired or
  * another user's, or the response does not verify; 409 past MAX_PASSKEYS or for a credential
- * already registered.
+ * already registered; 403 `reauthentication_required` as for the options (checked again here: a
+ * challenge fetched by an aal2 session must not serve an aal1 one).
  */
 export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInput): Promise<PasskeyView> {
+  requireAal2ToAddFactor(auth);
   const db = drizzle(deps.env.DB);
   const challenge = await spendChallenge(db, input.challengeId, "registration", auth.userId);
   if (!challenge?.userHandle) throw invalidRequest("challengeId", "is unknown, already used or expired");

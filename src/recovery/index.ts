@@ -27,6 +27,7 @@ import type { UserRow } from "../db/schema";
 import { resetPasswordStatement, userByEmail, userByIdAndEmail, userMatches } from "../accounts/statements";
 import { normalizeEmail } from "../accounts/users";
 import { addressProvenStatements } from "../accounts/address-proven";
+import { endChallengesStatement } from "../mfa/statements";
 
 export interface ForgotInput {
   email: string;
@@ -126,6 +127,8 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
     ),
     // Following the mailed link verified an address that was not: the app hears `user.updated`.
     newlyVerified.statement,
+    // Every pending second-factor sign-in ends with the reset (API.md §15), as every session does.
+    endChallengesStatement(db, owner.id, userMatches(db, owner.id, { passwordHash })),
   ]);
   const [changed, spent] = [results[drops.length] as UserRow[], results[drops.length + 1] as unknown[]];
   const user = changed[0];

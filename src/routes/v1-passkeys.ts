@@ -24,7 +24,7 @@ export const v1Passkeys = router()
       method: "post", path: "/passkeys/register/options", tags, operationId: "passkeyRegistrationOptions", security: bearer,
       middleware: limited("account", requireAuth),
       summary: "Options for navigator.credentials.create (resident key, user verification, ES256/RS256)",
-      responses: { 200: jsonContent(PasskeyOptions, "A challenge (5 minutes) and PublicKeyCredentialCreationOptionsJSON"), ...errorResponses(401, 409, 429) },
+      responses: { 200: jsonContent(PasskeyOptions, "A challenge (5 minutes) and PublicKeyCredentialCreationOptionsJSON"), ...errorResponses(401, 403, 409, 429) },
     }),
     async (c) => c.json(await passkeys.registrationOptions(deps(c), c.get("auth")), 200),
   )
@@ -34,7 +34,7 @@ export const v1Passkeys = router()
       middleware: limited("account", requireAuth),
       summary: "Register a passkey with the authenticator's RegistrationResponseJSON",
       request: { body: json(PasskeyRegisterBody) },
-      responses: { 201: jsonContent(PasskeyBody, "The new passkey"), ...errorResponses(400, 401, 409, 429) },
+      responses: { 201: jsonContent(PasskeyBody, "The new passkey"), ...errorResponses(400, 401, 403, 409, 429) },
     }),
     async (c) => {
       const body = c.req.valid("json");

@@ -45,15 +45,17 @@ describe("a stolen aal1 session cannot add a passkey (aal2 on its own) to an acc
     const credential = await softCredential("ES256");
     const response = await attest(credential, { challenge: options.options.challenge, userHandle: options.options.user.id });
     const stolen = await call("/v1/auth/passkeys/register", { body: { challengeId: options.challengeId, response }, token: old.accessToken });
-    expect(stolen.status).not.toBe(201);
+    await expectError(stolen, 403, "reauthentication_required");
     expect(await passkeysOf(account.userId)).toBe(0);
   });
 
-  it("an aal2 session under 10 minutes old adds one; an aal1 one does with password and code", async () => {
+  it("an aal2 session under 10 minutes old adds one; an aal1 one does after mfa/step-up", async () => {
     const { account, old } = await withOldSession("mfa-brk-pk-ok");
     expect((await addPasskey(account.tokens.accessToken)).status).toBe(201);
-    const proven = await addPasskey(old.accessToken, { password: PASSWORD, code: await account.authenticator.next() });
-    expect(proven.status, await proven.clone().text()).toBe(201);
+    const stepped = await call("/v1/auth/mfa/step-up", { body: { code: await account.authenticator.next() }, token: old.accessToken });
+    expect(stepped.status).toBe(200);
+    const added = await addPasskey((await json(stepped)).accessToken);
+    expect(added.status, await added.clone().text()).toBe(201);
     expect(await passkeysOf(account.userId)).toBe(2);
   });
 
@@ -88,7 +90,7 @@ describe("a factor enrolled on an unproven address does not lock out the mailbox
     }
   });
 
-  it("a reset link proving the address drops the claimant's factor too; a proven account's reset keeps it", async () => {
+  it("a reset link proving the address drops the claimant's factor too (a proven account's reset keeps it: step-up.test.ts)", async () => {
     const email = uniqueEmail("mfa-brk-claim2");
     const visitor = await guest();
     const claimant = await json(await call("/v1/auth/upgrade", { body: { email, username: uniqueUsername("claim2"), password: PASSWORD }, token: visitor.accessToken }));
