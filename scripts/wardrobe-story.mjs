@@ -111,11 +111,14 @@ async function answers(url, status) {
   fail(`${url} did not answer ${status} (${last})`);
 }
 
-/** `wrangler dev` on `port` (its inspector on `inspector`) in its own process group, its output in <state>/<name>.log. */
-function startWorker(name, args, [port, inspector]) {
+/**
+ * `wrangler dev` on `port` (its inspector on `inspector`), run in `cwd` (where wrangler looks for
+ * the Worker's worker-configuration.d.ts), in its own process group, its output in <state>/<name>.log.
+ */
+function startWorker(name, args, [port, inspector], cwd = root) {
   const log = createWriteStream(join(state, `${name}.log`));
   const child = spawn(node, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--show-interactive-dev-session=false", ...args], {
-    cwd: root,
+    cwd,
     env,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -171,17 +174,28 @@ const serviceUrl = await startWorker("service", ["--persist-to", join(state, "se
 await answers(`${serviceUrl}/health`, 200);
 const appEnv = join(state, "app.env");
 writeFileSync(appEnv, `ENVIRONMENT=development\nWEBHOOK_SECRET_WARDROBE=${process.env.WARDROBE_APP_WEBHOOK_SECRET ?? webhookSecret}\n`, { mode: 0o600 });
-const appUrl = await startWorker("app", ["-c", join(example, "wrangler.toml"), "--persist-to", join(state, "app"), "--env-file", appEnv], [appPort, appInspector]);
+const appUrl = await startWorker("app", ["-c", join(example, "wrangler.toml"), "--persist-to", join(state, "app"), "--env-file", appEnv], [appPort, appInspector], example);
 await answers(`${appUrl}/health`, 200);
 await answers(`${appUrl}/items`, 401);
 console.log(`wardrobe: service ${serviceUrl}, app ${appUrl}, registry ${registry}`);
 
 // 3. The story, through the installed client SDK.
 const storyEnv = { ...env, SERVICE_URL: serviceUrl, APP_URL: appUrl, WEBHOOK_SECRET_WARDROBE: webhookSecret };
-const story = spawnSync(node, [join(example, "story.mjs")], { cwd: example, env: storyEnv, encoding: "utf8" });
-process.stdout.write(story.stdout);
-process.stderr.write(story.stderr);
-if (story.status !== 0) fail("the story failed");
+// Not spawnSync: the event loop must keep draining both Workers' output into their logs meanwhile
+// (a full pipe would stall them, and a failure's log excerpt would miss the story's requests).
+const story = await new Promise((resolve) => {
+  const child = spawn(node, [join(example, "story.mjs")], { cwd: example, env: storyEnv, stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+    process.stdout.write(chunk);
+  });
+  child.on("close", (status) => resolve({ status, stdout }));
+});
+if (story.status !== 0) {
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the Workers' last lines into their logs
+  fail("the story failed");
+}
 
 // 4. Each refusal the app answered is on the service's log, with its reason.
 await new Promise((resolve) => setTimeout(resolve, 500));

@@ -185,13 +185,14 @@ const guestGone = await appWithToken(tabletGuestToken, "/items");
 check(guestGone.status === 401, "the app refuses the merged guest's token", guestGone);
 console.log(`::expect-service-log ${guestGone.requestId} session_ended`);
 const wardrobe = ["Blue coat", "Green boots", "Grey gloves", "Red scarf", "Yellow hat"];
+const mergedAt = Date.now();
 await waitFor("the guest's items under the account (the user.merged webhook)", async () => {
   const seen = names(await app(tablet, "GET", "/items"));
   return JSON.stringify(seen) === JSON.stringify(wardrobe) ? seen : null;
 });
 check(JSON.stringify(names(await app(phone, "GET", "/items"))) === JSON.stringify(wardrobe), "the phone sees the merged items too");
 check((await devItems(tabletGuest.user.id)).length === 0, "nothing is left under the merged guest's id");
-say("a guest on the tablet signed into the account: its two items moved there (user.merged)");
+say(`a guest on the tablet signed into the account: its two items moved there (user.merged, seen ${Date.now() - mergedAt} ms after the sign-in)`);
 
 // 10. The webhook route itself, as the service reaches it: a forged, unsigned or altered delivery is
 // refused and changes nothing; a repeated webhook-id (a retry) changes nothing either.
@@ -199,11 +200,12 @@ check(WEBHOOK_SECRET.startsWith("whsec_"), "WEBHOOK_SECRET_WARDROBE is given (th
 const kiosk = createClient({ baseUrl: SERVICE_URL, storage: memoryStorage() });
 const kioskGuest = await kiosk.guest();
 check((await app(kiosk, "POST", "/items", { name: "White socks" })).status === 201, "the kiosk's guest adds an item");
-/** A `user.deleted` for `userId` as §16 shapes it (the story's own, not one the service sent). */
-const deletedEvent = (userId) => {
+/** An event as §16 shapes it (the story's own, not one the service sent): `{ id, body }`. */
+const storyEvent = (type, data) => {
   const id = crypto.randomUUID();
-  return { id, body: JSON.stringify({ id, type: "user.deleted", sequence: 1, timestamp: new Date().toISOString(), data: { user: { id: userId }, reason: "admin" } }) };
+  return { id, body: JSON.stringify({ id, type, sequence: 1, timestamp: new Date().toISOString(), data }) };
 };
+const deletedEvent = (userId) => storyEvent("user.deleted", { user: { id: userId }, reason: "admin" });
 const eraseAccount = deletedEvent(guest.user.id);
 const altered = eraseAccount.body.replace(guest.user.id, kioskGuest.user.id);
 const forgedSecret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
@@ -223,13 +225,21 @@ check((await devItems(kioskGuest.user.id)).length === 0, "it erased the kiosk's 
 check((await app(kiosk, "POST", "/items", { name: "Black belt" })).status === 201, "the kiosk adds another item");
 check((await deliver(WEBHOOK_SECRET, eraseKiosk.id, eraseKiosk.body)).status === 204, "the same webhook-id again is a 204");
 check(JSON.stringify(await devItems(kioskGuest.user.id)) === JSON.stringify(["Black belt"]), "the repeated webhook-id erased nothing");
-say("the webhook route: forged, unsigned and altered deliveries refused; a repeated webhook-id changes nothing");
+// Out of order: a user.merged that lands after its account's user.deleted erases what it would move.
+const goneAccount = crypto.randomUUID();
+const eraseGone = deletedEvent(goneAccount);
+const lateMerge = storyEvent("user.merged", { guest: { id: kioskGuest.user.id }, user: { id: goneAccount, isGuest: false } });
+check((await deliver(WEBHOOK_SECRET, eraseGone.id, eraseGone.body)).status === 204, "a signed user.deleted of an account is a 204");
+check((await deliver(WEBHOOK_SECRET, lateMerge.id, lateMerge.body)).status === 204, "the user.merged into it, arriving late, is a 204");
+check((await devItems(goneAccount)).length === 0 && (await devItems(kioskGuest.user.id)).length === 0, "a late merge into a deleted account leaves no items behind");
+say("the webhook route: forged, unsigned and altered deliveries refused; a repeated webhook-id changes nothing; a late merge into a deleted account erases");
 
 // 11. Account deletion from the phone: signed out, every token refused by the app, and the
 // `user.deleted` webhook erases the account's items from the app's table.
 check((await devItems(guest.user.id)).length === wardrobe.length, "the account's items are in the app's table before the deletion");
 const phoneToken = phone.session.accessToken;
 await phone.deleteAccount({ password: PASSWORD });
+const deletedAt = Date.now();
 check(phone.session === null, "deleting the account signs the phone out");
 const afterDeletion = await appWithToken(phoneToken, "/items");
 check(afterDeletion.status === 401, "the app refuses the deleted account's token", afterDeletion);
@@ -241,6 +251,6 @@ try {
   check(error instanceof EdgeAuthError && error.code === "invalid_credentials", "the deleted account cannot sign in", error);
 }
 await waitFor("the account's items erased from the app's table (the user.deleted webhook)", async () => ((await devItems(guest.user.id)).length === 0 ? true : null));
-say("account deleted: signed out, its token refused, its password no longer signs in, its items erased (user.deleted)");
+say(`account deleted: signed out, its token refused, its password no longer signs in, its items erased (user.deleted, seen ${Date.now() - deletedAt} ms later)`);
 
 console.log("story: all steps passed");
