@@ -46,9 +46,9 @@ export interface Held {
 export const STATES = ["never refreshed", "refreshed"] as const;
 export type State = (typeof STATES)[number];
 
-/** What a way starts from: an account and its sessions, oldest first (`a` is the oldest). */
+/** What a way starts from: an account (none for a guest's) and its sessions, oldest first (`a` is the oldest). */
 export interface Ctx {
-  account: Account;
+  account?: Account;
   state: State;
   a: Held;
   /** A second session of the same account (every default set-up has one). */
@@ -72,10 +72,10 @@ export interface Way {
   end: (ctx: Ctx) => Promise<Outcome>;
 }
 
-/** The default set-up's two sessions (`a`, then `b`). */
-export function pairOf(ctx: Ctx): { a: Held; b: Held } {
-  if (!ctx.b) throw new Error("this way needs a second session");
-  return { a: ctx.a, b: ctx.b };
+/** The default set-up's account and its two sessions (`a`, then `b`). */
+export function pairOf(ctx: Ctx): { account: Account; a: Held; b: Held } {
+  if (!ctx.account || !ctx.b) throw new Error("this way needs an account with two sessions");
+  return { account: ctx.account, a: ctx.a, b: ctx.b };
 }
 
 /** A TokenPair (API.md §3) as the client keeps it. */

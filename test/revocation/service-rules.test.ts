@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { PASSWORD, call, expectError, json, login, refreshWith } from "../helpers";
 import { STATES, fromMail, held, pairOf, rotate, runWay, sessionsOf } from "./matrix";
-import type { Ctx, Way } from "./matrix";
+import type { Way } from "./matrix";
 
 const NEW_PASSWORD = "copper-meadow-signal-58";
 
@@ -22,14 +22,15 @@ const ways: Way[] = [
     name: "the 6th-session rule: a 6th sign-in ends the oldest (seed 000)",
     // MAX_SESSIONS_PER_USER = 5: a (the oldest), b and three more are live before the 6th.
     setup: (state) => sessionsOf(state, 5),
-    end: async ({ account, a }) => {
+    end: async (ctx) => {
+      const { account, a } = pairOf(ctx);
       const sixth = held(await login(account));
       return { ended: [a], survivor: sixth };
     },
   },
   {
     name: "reuse detection: a rotated token presented again ends the whole session",
-    end: async (ctx: Ctx) => {
+    end: async (ctx) => {
       const { a, b } = pairOf(ctx);
       // a's token is rotated twice, so its successor is no longer current: presenting it is reuse.
       const later = await rotate(await rotate(a));
@@ -49,9 +50,9 @@ const ways: Way[] = [
   {
     name: "password reset (POST /v1/auth/reset-password): every session",
     end: async (ctx) => {
-      const { a, b } = pairOf(ctx);
-      const token = await resetToken(ctx.account.email);
-      const response = await call("/v1/auth/reset-password", { body: { email: ctx.account.email, token, newPassword: NEW_PASSWORD } });
+      const { account, a, b } = pairOf(ctx);
+      const token = await resetToken(account.email);
+      const response = await call("/v1/auth/reset-password", { body: { email: account.email, token, newPassword: NEW_PASSWORD } });
       expect(response.status).toBe(200);
       return { ended: [a, b] };
     },
@@ -59,9 +60,9 @@ const ways: Way[] = [
   {
     name: "password reset, document 001 (POST /auth/password-reset/:email): every session",
     end: async (ctx) => {
-      const { a, b } = pairOf(ctx);
-      const token = await resetToken(ctx.account.email);
-      const response = await call(`/auth/password-reset/${encodeURIComponent(ctx.account.email)}`, { body: { token, password: NEW_PASSWORD } });
+      const { account, a, b } = pairOf(ctx);
+      const token = await resetToken(account.email);
+      const response = await call(`/auth/password-reset/${encodeURIComponent(account.email)}`, { body: { token, password: NEW_PASSWORD } });
       expect(response.status).toBe(200);
       expect((await json(response)).statusCode).toBe(200);
       return { ended: [a, b] };
