@@ -21,7 +21,9 @@
  *
  * Each way runs for both states of the ended session (`STATES`): never refreshed (today: only its
  * D1 row knows its first token), and refreshed once (its token state is in the user's object, and its
- * previous token is inside the reuse window, where a sealed successor pair waits).
+ * previous token is inside the reuse window, where a sealed successor pair waits). The first is
+ * checked lists first, the second refresh first (`Order`), so either kind of request may be the
+ * first one after the end.
  *
  * @example
  * const ways: Way[] = [{ name: "revoke", end: async ({ a, b }) => { await call("/v1/auth/revoke", { body: { refreshToken: a.refreshToken } }); return { ended: [a], survivor: b }; } }];
@@ -171,53 +173,78 @@ export async function expectLive(sessions: Held[]): Promise<void> {
 
 /** A 401 `invalid_token` as API.md §5 spells it, with its `WWW-Authenticate` challenge. */
 async function expectInvalidToken(response: Response, what: string): Promise<void> {
-  expect(response.headers.get("www-authenticate"), what).toBe('Bearer error="invalid_token"');
+  const challenge = response.headers.get("www-authenticate");
   await expectError(response, 401, "invalid_token").catch((error: Error) => {
     throw new Error(`${what}: ${error.message}`);
   });
+  expect(challenge, what).toBe('Bearer error="invalid_token"');
 }
+
+/** Every refresh door refuses the session's refresh tokens: the current one and the one it replaced. */
+async function expectRefreshRefused(session: Held, name: string): Promise<void> {
+  const tokens = [session.refreshToken, ...(session.previousRefreshToken ? [session.previousRefreshToken] : [])];
+  for (const [i, refreshToken] of tokens.entries()) {
+    const which = `${name}: ${i === 0 ? "current" : "previous"} refresh token`;
+    await expectInvalidToken(await refreshWith(refreshToken), `${which} at /v1/auth/refresh`);
+    const doc000 = await call("/auth/refresh", { body: { access_token: session.accessToken, refresh_token: refreshToken } });
+    await expectInvalidToken(doc000, `${which} at /auth/refresh`);
+    await expectInvalidToken(await call("/auth/refresh-token", { body: { refreshToken } }), `${which} at /auth/refresh-token`);
+  }
+}
+
+/** Every liveness check refuses the session's access token: the service's own reads and AuthRpc. */
+async function expectReadsRefused(session: Held, name: string): Promise<void> {
+  await expectInvalidToken(await call("/v1/auth/me", { token: session.accessToken }), `${name}: GET /v1/auth/me`);
+  expect(await verifySession(session.accessToken), `${name}: AuthRpc.verifySession`).toBeNull();
+  await expectInvalidToken(await call("/v1/auth/sessions", { token: session.accessToken }), `${name}: GET /v1/auth/sessions`);
+  await expectInvalidToken(await call("/v1/auth/activity", { token: session.accessToken }), `${name}: GET /v1/auth/activity`);
+}
+
+/** The survivor still works, and neither its lists nor the admin user view show what ended. */
+async function expectOmitted(outcome: Outcome): Promise<void> {
+  const endedIds = outcome.ended.map((s) => s.sessionId);
+  const { survivor } = outcome;
+  if (survivor) {
+    const listed = await listedIds(survivor);
+    for (const id of endedIds) expect(listed, "the survivor's sessions list").not.toContain(id);
+    expect((await call("/v1/auth/me", { token: survivor.accessToken })).status, "the survivor's me").toBe(200);
+    expect(await verifySession(survivor.accessToken), "the survivor's verifySession").toMatchObject({ sessionId: survivor.sessionId });
+  }
+  const admin = await adminListed(outcome.ended[0]!.userId);
+  if (admin !== null) for (const id of endedIds) expect(admin, "the admin user view's sessions").not.toContain(id);
+  if (survivor && admin !== null && survivor.userId === outcome.ended[0]!.userId) expect(admin).toContain(survivor.sessionId);
+}
+
+/**
+ * Which request comes first after the end: `lists first` (the survivor's list, then each ended
+ * session's `me`, `verifySession`, lists, then its refresh tokens) or `refresh first` (each ended
+ * session's refresh tokens, then its reads, then the survivor's list). Either must see the end.
+ */
+export type Order = "lists first" | "refresh first";
 
 /**
  * The one checker of the matrix: every ended session is refused by every liveness check and every
  * refresh door, at once; the survivor (if any) still works and no longer lists them.
  */
-export async function expectEnded(outcome: Outcome): Promise<void> {
+export async function expectEnded(outcome: Outcome, order: Order = "lists first"): Promise<void> {
+  if (order === "lists first") await expectOmitted(outcome);
   for (const session of outcome.ended) {
     const name = `session ${session.sessionId.slice(0, 8)}`;
-    await expectInvalidToken(await call("/v1/auth/me", { token: session.accessToken }), `${name}: GET /v1/auth/me`);
-    await expectInvalidToken(await call("/v1/auth/sessions", { token: session.accessToken }), `${name}: GET /v1/auth/sessions`);
-    await expectInvalidToken(await call("/v1/auth/activity", { token: session.accessToken }), `${name}: GET /v1/auth/activity`);
-    expect(await verifySession(session.accessToken), `${name}: AuthRpc.verifySession`).toBeNull();
-    const tokens = [session.refreshToken, ...(session.previousRefreshToken ? [session.previousRefreshToken] : [])];
-    for (const [i, refreshToken] of tokens.entries()) {
-      const which = `${name}: ${i === 0 ? "current" : "previous"} refresh token`;
-      await expectInvalidToken(await refreshWith(refreshToken), `${which} at /v1/auth/refresh`);
-      await expectInvalidToken(
-        await call("/auth/refresh", { body: { access_token: session.accessToken, refresh_token: refreshToken } }),
-        `${which} at /auth/refresh`,
-      );
-      await expectInvalidToken(await call("/auth/refresh-token", { body: { refreshToken } }), `${which} at /auth/refresh-token`);
-    }
+    if (order === "refresh first") await expectRefreshRefused(session, name);
+    await expectReadsRefused(session, name);
+    if (order === "lists first") await expectRefreshRefused(session, name);
   }
-  const endedIds = outcome.ended.map((s) => s.sessionId);
-  const { survivor } = outcome;
-  if (survivor) {
-    expect((await call("/v1/auth/me", { token: survivor.accessToken })).status, "the survivor's me").toBe(200);
-    expect(await verifySession(survivor.accessToken), "the survivor's verifySession").toMatchObject({ sessionId: survivor.sessionId });
-    const listed = await listedIds(survivor);
-    for (const id of endedIds) expect(listed, "the survivor's sessions list").not.toContain(id);
-  }
-  const userId = outcome.ended[0]!.userId;
-  const admin = await adminListed(userId);
-  if (admin !== null) for (const id of endedIds) expect(admin, "the admin user view's sessions").not.toContain(id);
-  if (survivor && admin !== null) expect(admin).toContain(survivor.sessionId);
+  if (order === "refresh first") await expectOmitted(outcome);
 }
 
-/** Runs one row of the matrix: set up, check every session live, end, check the ends. */
+/**
+ * Runs one row of the matrix: set up, check every session live, end, check the ends. A session
+ * never refreshed is checked lists first, a refreshed one refresh first, so both orders run.
+ */
 export async function runWay(way: Way, state: State): Promise<void> {
   const ctx = await (way.setup ? way.setup(state) : sessionsOf(state));
   await expectLive([ctx.a, ...(ctx.b ? [ctx.b] : []), ...ctx.more]);
   const outcome = await way.end(ctx);
   expect(outcome.ended.length).toBeGreaterThan(0);
-  await expectEnded(outcome);
+  await expectEnded(outcome, state === "never refreshed" ? "lists first" : "refresh first");
 }
