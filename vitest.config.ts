@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 // @ts-expect-error: a plain .mjs module shared with scripts/dev.mjs
 import { ensureAssets } from "./scripts/assets.mjs";
 // @ts-expect-error: a plain .mjs module shared with scripts/dev.mjs
-import { generateDevKey } from "./scripts/dev-key.mjs";
+import { generateDevKey, generateMfaKey } from "./scripts/dev-key.mjs";
 // @ts-expect-error: a plain .mjs module (the loopback OpenID Providers of the identity tests)
 import { prepareOidcTest } from "./scripts/oidc-provider-server.mjs";
 // @ts-expect-error: a plain .mjs module (the loopback webhook receiver of the event tests)
@@ -46,6 +46,8 @@ export default defineConfig(async () => {
             CLIENT_ALIASES: JSON.stringify({ VERIFIER: "https://verifier.example.com/account" }),
             // The admin API (API.md §10) is on in tests; test/admin/ also runs it with the key unset.
             ADMIN_API_KEY: "test-admin-key/0123456789+abcdefghijklmnop=",
+            // The second factor (API.md §15) is on in tests: TOTP secrets are encrypted under it.
+            MFA_ENCRYPTION_KEY: generateMfaKey(),
             ...oidc.bindings,
             ...webhooks.bindings,
           },

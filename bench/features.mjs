@@ -156,6 +156,70 @@ async function idTokenScenario(agent, url, connections, provider) {
   };
 }
 
+/** RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) for the bench's authenticator: the code of `step` for a base32 secret. */
+async function totpCode(base32, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of base32) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const bytes = new Uint8Array(Math.floor(bits.length / 8)).map((_, i) => parseInt(bits.slice(i * 8, i * 8 + 8), 2));
+  const key = await crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  const message = new DataView(new ArrayBuffer(8));
+  message.setUint32(4, step);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, message.buffer));
+  const o = mac[19] & 15;
+  return String((((mac[o] & 127) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3]) % 1e6).padStart(6, "0");
+}
+
+/**
+ * mfa/verify (API.md §15): accounts with a TOTP factor (made by an email-code sign-up, then enrolled
+ * and activated); before each round every request gets a pending sign-in (an email code answered
+ * 403 mfa_required) and one of the account's unused recovery codes, so each measured request
+ * completes one sign-in. An account whose codes are spent is replaced by a new one.
+ */
+function mfaScenario(agent, url, connections) {
+  let accounts = [];
+  let queue = [];
+  const { init } = warm(connections);
+  const newAccount = async () => {
+    const account = { email: `mfa-${crypto.randomUUID().slice(0, 8)}@example.com`, seen: 0 };
+    const code = await freshCode(agent, url, account);
+    const signedUp = await send(agent, url, { method: "POST", path: "/v1/auth/email-code/verify", headers: { "cf-connecting-ip": addresses.fresh() }, body: { email: account.email, code } });
+    if (signedUp.status !== 200) throw new Error(`email-code/verify (sign-up): ${brief(signedUp)}`);
+    const headers = { "cf-connecting-ip": addresses.fresh(), ...bearer(parse(signedUp).accessToken) };
+    const enrolled = await send(agent, url, { method: "POST", path: "/v1/auth/mfa/totp", headers, body: {} });
+    if (enrolled.status !== 200) throw new Error(`mfa/totp: ${brief(enrolled)}`);
+    const { factorId, secret } = parse(enrolled);
+    const totp = await totpCode(secret, Math.floor(Date.now() / 30_000));
+    const activated = await send(agent, url, { method: "POST", path: "/v1/auth/mfa/totp/activate", headers, body: { factorId, code: totp } });
+    if (activated.status !== 200) throw new Error(`mfa/totp/activate: ${brief(activated)}`);
+    account.recoveryCodes = parse(activated).recoveryCodes;
+    return account;
+  };
+  return {
+    name: "mfa/verify with a recovery code (warm IP)", key: "mfa.verify", url, init,
+    async prepare(count) {
+      accounts = accounts.filter((a) => a.recoveryCodes.length > 0);
+      const missing = Math.max(0, count - accounts.length);
+      const made = [];
+      await each(Array.from({ length: missing }), async () => made.push(await newAccount()));
+      accounts.push(...made);
+      const round = accounts.slice(0, count);
+      queue = [];
+      await each(round, async (account) => {
+        const code = await freshCode(agent, url, account);
+        const pending = await send(agent, url, { method: "POST", path: "/v1/auth/email-code/verify", headers: { "cf-connecting-ip": addresses.fresh() }, body: { email: account.email, code } });
+        if (pending.status !== 403 || parse(pending).error !== "mfa_required") throw new Error(`expected mfa_required: ${brief(pending)}`);
+        queue.push({ mfaToken: parse(pending).mfaToken, recoveryCode: account.recoveryCodes.pop() });
+      });
+    },
+    request: (c) => {
+      const next = queue.pop();
+      return next ? { method: "POST", path: "/v1/auth/mfa/verify", headers: { "cf-connecting-ip": c.ip }, body: next } : null;
+    },
+    check: (res) => res.status === 200 && isPair(parse(res)),
+  };
+}
+
 /**
  * Probes each feature route and prepares the ones present. Returns the scenarios, the lines for
  * the routes that are absent or could not be prepared, and `close` (stops the OIDC provider).
@@ -206,6 +270,11 @@ export async function featureScenarios(agent, url, state, connections, shared = 
       name: "ID-token sign-in (warm IP)", route: "POST /v1/auth/id-token",
       probe: () => send(agent, url, { method: "POST", path: "/v1/auth/id-token", headers: { "cf-connecting-ip": addresses.fresh() }, body: { provider: "bench", idToken: "x.y.z" } }),
       make: () => idTokenScenario(agent, url, connections, provider),
+    },
+    {
+      name: "mfa/verify (warm IP)", route: "POST /v1/auth/mfa/verify",
+      probe: () => send(agent, url, { method: "POST", path: "/v1/auth/mfa/verify", headers: { "cf-connecting-ip": addresses.fresh() }, body: { mfaToken: "probe", code: "000000" } }),
+      make: async () => mfaScenario(agent, url, connections),
     },
   ];
   for (const { name, route, probe, make } of probes) {

@@ -20,7 +20,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { generateDevKey } from "../scripts/dev-key.mjs";
+import { generateDevKey, generateMfaKey } from "../scripts/dev-key.mjs";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -93,7 +93,7 @@ const varArgs = (vars) => Object.entries(vars).flatMap(([key, value]) => ["--var
 export async function startService({ port, inspectorPort, persistTo, vars = {}, log, cwd, minify = true, config = "wrangler.toml" }) {
   if (!existsSync(`${cwd}/.dev.vars`)) {
     const key = await generateDevKey("bench");
-    writeFileSync(`${cwd}/.dev.vars`, `ENVIRONMENT=development\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\n`, { mode: 0o600 });
+    writeFileSync(`${cwd}/.dev.vars`, `ENVIRONMENT=development\nJWT_SIGNING_KEY='${JSON.stringify(key)}'\nMFA_ENCRYPTION_KEY=${generateMfaKey()}\n`, { mode: 0o600 });
   }
   const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], { cwd, env, stdio: ["ignore", openSync(log, "a"), openSync(log, "a")] });
   if (migrate.status !== 0) throw new Error(`applying the D1 migrations failed; see ${log}`);

@@ -134,6 +134,8 @@ export function featureBudgets(results) {
     ["passkey login", "passkey.login", "one signature check (ES256) + one DO call", () => cpu("ref.verify") + add("floor.do")],
     ["ID-token sign-in", "idtoken.signin", "one JWT check (ES256 priced; the provider signs RS256) + one DO call", () => cpu("ref.verify") + add("floor.do")],
     ["activity", "activity.warm", "floor: one D1 read", () => cpu("floor.d1")],
+    // Issue 23: one D1 batch more than a password sign-in's second step (the sign-in batch).
+    ["mfa/verify", "mfa.verify", "the sign-in's D1 batch + one D1 batch (the token's try, the count, the reads) + one DO call (the login bucket)", () => cpu("floor.d1") + add("floor.d1") + add("floor.do")],
     ["admin search", "admin.search", "floor: one D1 read", () => cpu("floor.d1")],
   ];
   return rows.filter(([, key]) => cpu(key) !== undefined).map(([name, key, parts, price]) => {

@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync 
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateDevKey } from "./dev-key.mjs";
+import { generateDevKey, generateMfaKey } from "./dev-key.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const STARTUP_MS = 90_000;
@@ -84,6 +84,7 @@ export default async function setup(project) {
       `WEBHOOKS='${JSON.stringify({ console: { url: webhook.url } })}'`,
       `WEBHOOK_SECRET_CONSOLE=${webhook.secret}`,
       "WEBHOOK_RETRY_DELAYS_SECONDS=1,1",
+      `MFA_ENCRYPTION_KEY=${generateMfaKey()}`,
       "",
     ].join("\n"),
     { mode: 0o600 },

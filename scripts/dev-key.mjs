@@ -20,3 +20,11 @@ export async function generateDevKey(label = "dev") {
   const random = Buffer.from(webcrypto.getRandomValues(new Uint8Array(4))).toString("hex");
   return generateSigningKey(`${label.startsWith("dev-") ? label : `dev-${label}`}-${stamp}-${random}`);
 }
+
+/**
+ * A new MFA_ENCRYPTION_KEY (API.md §15): 32 random bytes, base64url. `npm run dev` writes one to
+ * .dev.vars; production sets its own with `wrangler secret put MFA_ENCRYPTION_KEY`.
+ */
+export function generateMfaKey() {
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+}

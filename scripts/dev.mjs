@@ -3,7 +3,7 @@
  * `npm run dev -- [wrangler dev args]`: copies the static assets (scripts/assets.mjs), applies the
  * local D1 migrations to the same state directory `wrangler dev` will use (its --persist-to, if
  * given), writes a git-ignored .dev.vars with a fresh ES256 key and ENVIRONMENT=development when it
- * has none (unless the caller names its own variables with --env-file, as the browser tests do, so
+ * has none, and an MFA_ENCRYPTION_KEY when it has none (unless the caller names its own variables with --env-file, as the browser tests do, so
  * they never write into the checkout), then runs `wrangler dev` with every argument passed through.
  * Offline by default: no metrics, and no fetch of Cloudflare's request.cf data (whose failure
  * offline prints a stack trace at start).
@@ -15,7 +15,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ensureAssets } from "./assets.mjs";
-import { generateDevKey } from "./dev-key.mjs";
+import { generateDevKey, generateMfaKey } from "./dev-key.mjs";
 
 const args = process.argv.slice(2);
 const env = {
@@ -41,6 +41,11 @@ async function ensureDevVars() {
     const key = await generateDevKey();
     lines.push(`JWT_SIGNING_KEY='${JSON.stringify(key)}'`);
     console.log(`dev: wrote a new development signing key (kid ${key.kid}) to .dev.vars`);
+  }
+  if (!/^MFA_ENCRYPTION_KEY=/m.test(current)) {
+    // The key TOTP secrets are encrypted under (API.md §15); without it enrolment is off.
+    lines.push(`MFA_ENCRYPTION_KEY=${generateMfaKey()}`);
+    console.log("dev: wrote a new second-factor encryption key (MFA_ENCRYPTION_KEY) to .dev.vars");
   }
   if (lines.length > 0) writeFileSync(path, `${current}${current && !current.endsWith("\n") ? "\n" : ""}${lines.join("\n")}\n`, { mode: 0o600 });
 }

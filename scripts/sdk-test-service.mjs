@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { unstable_startWorker } from "wrangler";
 import { buildSdk } from "./build-sdk.mjs";
-import { generateDevKey } from "./dev-key.mjs";
+import { generateDevKey, generateMfaKey } from "./dev-key.mjs";
 
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 Object.assign(process.env, { WRANGLER_LOG: process.env.WRANGLER_LOG ?? "warn", CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" });
@@ -64,6 +64,7 @@ export default async function setup(project) {
       ENVIRONMENT: text("development"),
       JWT_SIGNING_KEY: text(JSON.stringify(signingKey)),
       JWT_PREVIOUS_KEYS: text(JSON.stringify([previousPublic])),
+      MFA_ENCRYPTION_KEY: text(generateMfaKey()),
       PUBLIC_URL: text(""),
       // What the software authenticator of test/helpers/webauthn.ts signs (an RP ID cannot be an IP).
       WEBAUTHN_RP_ID: text("auth.test"),

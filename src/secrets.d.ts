@@ -6,6 +6,7 @@ declare namespace Cloudflare {
     PASSWORD_PEPPER?: string;
     MAIL_API_KEY?: string;
     ADMIN_API_KEY?: string;
+    MFA_ENCRYPTION_KEY?: string;
     /** Turnstile's secret key (API.md §17); Turnstile is off without it. */
     TURNSTILE_SECRET_KEY?: string;
     [oidcSecret: `OIDC_SECRET_${string}`]: string | undefined;

@@ -26,6 +26,8 @@ export interface PublicUser {
   profilePicture: string | null;
   /** ISO 8601. */
   createdAt: string;
+  /** Whether the account has an active second factor (API.md §15). */
+  mfaEnabled: boolean;
 }
 
 /**
@@ -40,6 +42,8 @@ export interface IssuedPair {
   refreshExpiresIn: number | null;
   sessionId: string;
   role: Role;
+  /** The session's assurance level (API.md §15), as its access token says. */
+  aal: "aal1" | "aal2";
   user: PublicUser;
 }
 

@@ -25,13 +25,24 @@ export class EdgeAuthError extends Error {
   readonly details?: FieldIssue[];
   /** Seconds to wait before trying again (the `Retry-After` header), when the service sent one. */
   readonly retryAfter?: number;
+  /** For `mfa_required` (API.md §15): the token to pass to `mfa.verify` with a code, valid 5 minutes. */
+  readonly mfaToken?: string;
+  /** For `mfa_required`: the kinds of second factor the account can answer with. */
+  readonly factors?: Array<"totp" | "recovery_code">;
 
-  constructor(status: number, code: ErrorCode, message: string, extra: { details?: FieldIssue[]; retryAfter?: number; cause?: unknown } = {}) {
+  constructor(
+    status: number,
+    code: ErrorCode,
+    message: string,
+    extra: { details?: FieldIssue[]; retryAfter?: number; cause?: unknown; mfaToken?: string; factors?: Array<"totp" | "recovery_code"> } = {},
+  ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.status = status;
     this.code = code;
     if (extra.details) this.details = extra.details;
     if (extra.retryAfter !== undefined) this.retryAfter = extra.retryAfter;
+    if (extra.mfaToken !== undefined) this.mfaToken = extra.mfaToken;
+    if (extra.factors !== undefined) this.factors = extra.factors;
   }
 }
 
@@ -52,7 +63,7 @@ export function retryAfterSeconds(response: Response): number | undefined {
 
 /** Builds the error from a non-2xx answer; a body that is not §5 JSON still yields a code. */
 export async function errorFrom(response: Response): Promise<EdgeAuthError> {
-  let body: { error?: ErrorCode; message?: string; details?: FieldIssue[] } = {};
+  let body: { error?: ErrorCode; message?: string; details?: FieldIssue[]; mfaToken?: string; factors?: Array<"totp" | "recovery_code"> } = {};
   try {
     body = (await response.json()) as typeof body;
   } catch {
@@ -63,6 +74,7 @@ export async function errorFrom(response: Response): Promise<EdgeAuthError> {
   return new EdgeAuthError(response.status, code, body.message ?? `HTTP ${response.status}`, {
     ...(body.details ? { details: body.details } : {}),
     ...(retryAfter === undefined ? {} : { retryAfter }),
+    ...(typeof body.mfaToken === "string" ? { mfaToken: body.mfaToken, factors: body.factors ?? ["totp"] } : {}),
   });
 }
 

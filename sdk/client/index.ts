@@ -54,6 +54,20 @@ const PROPAGATION_MS = 150;
 const FRESH_TOKEN_MS = 30_000;
 
 /** Creates a client; see ClientOptions. Nothing is sent until a method is called. */
+/**
+ * The `aal` claim of an access token (API.md §15), read without verifying (the client only shows
+ * it; services verify). "aal1" when absent or unreadable.
+ */
+function aalOf(accessToken: string): "aal1" | "aal2" {
+  try {
+    const part = accessToken.split(".")[1] ?? "";
+    const padded = part.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((part.length + 3) % 4);
+    return (JSON.parse(atob(padded)) as { aal?: unknown }).aal === "aal2" ? "aal2" : "aal1";
+  } catch {
+    return "aal1";
+  }
+}
+
 export function createClient(options: ClientOptions): Client {
   const base = `${options.baseUrl.replace(/\/+$/, "")}/v1/auth`;
   const storage = options.storage ?? memoryStorage();
@@ -85,6 +99,7 @@ export function createClient(options: ClientOptions): Client {
   const withUser = (tokens: StoredTokens): Session => ({
     ...tokens,
     user: current && current.sessionId === tokens.sessionId ? current.user : null,
+    aal: aalOf(tokens.accessToken),
   });
 
   async function setSession(next: Session | null, persist: boolean): Promise<void> {
@@ -113,6 +128,7 @@ export function createClient(options: ClientOptions): Client {
       expiresAt: Date.now() + pair.expiresIn * 1000,
       sessionId: pair.sessionId,
       user: pair.user,
+      aal: aalOf(pair.accessToken),
     };
     await setSession(session, true);
     return session;
@@ -285,8 +301,9 @@ export function createClient(options: ClientOptions): Client {
     if (!response.ok) throw await errorFrom(response);
     const text = response.status === 204 ? "" : await response.text();
     const result = (text ? JSON.parse(text) : undefined) as O;
-    const answer = result as { accessToken?: unknown; user?: User } | undefined;
+    const answer = result as { accessToken?: unknown; user?: User; tokens?: TokenPair } | undefined;
     if (route.signsIn && typeof answer?.accessToken === "string") await adopt(result as TokenPair);
+    else if (route.signsIn && typeof answer?.tokens?.accessToken === "string") await adopt(answer.tokens);
     else if (route.signsOut) await setSession(null, true);
     else if (answer?.user && current && (route.auth || answer.user.id === current.user?.id)) {
       // A fresher profile of the signed-in user (me, changePassword, updateProfile; confirmEmailChange

@@ -16,6 +16,7 @@
 import type * as L from "../../src/routes/lifecycle-schemas";
 import type * as S from "../../src/routes/schemas";
 import type * as P from "../../src/routes/signin-schemas";
+import type * as M from "../../src/routes/mfa-schemas";
 
 /**
  * What the route accepts (before the service's own transforms): zod 4's `z.input`, written out so
@@ -47,6 +48,10 @@ export type Passkey = Out<typeof P.Passkey>;
  * PublicKeyCredentialRequestOptionsJSON (login), for `PublicKeyCredential.parse…OptionsFromJSON`.
  */
 export type PasskeyOptions = Out<typeof P.PasskeyOptions>;
+/** The active second factor (API.md §15). */
+export type MfaFactor = Out<typeof M.Factor>;
+/** `POST /mfa/totp/activate`: the factor, the recovery codes (shown once) and the session at aal2 (adopted). */
+export type MfaActivation = { factor: MfaFactor; recoveryCodes: string[]; tokens: TokenPair };
 /** One linked identity (API.md §13). */
 export type Identity = Out<typeof P.Identity>;
 /** `POST /register`: the account, and the TokenPair fields too when verification is off. */
@@ -142,6 +147,17 @@ export const routes = {
   signInWithIdToken: route<In<typeof P.IdTokenBody>, TokenPair>("POST", "/id-token", { auth: "optional", signsIn: true }),
   oauth: {
     exchange: route<{ code: In<typeof S.OpaqueToken> }, TokenPair>("POST", "/oauth/token", { auth: "optional", signsIn: true }),
+  },
+  // API.md §15, the second factor. `verify` and `stepUp` answer a TokenPair (adopted); so does
+  // `activateTotp`, under `tokens`.
+  mfa: {
+    verify: route<In<typeof M.MfaVerifyBody>, TokenPair>("POST", "/mfa/verify", { signsIn: true }),
+    enrollTotp: route<In<typeof M.MfaEnrollBody>, Out<typeof M.MfaEnrollment>>("POST", "/mfa/totp", { auth: true }),
+    activateTotp: route<In<typeof M.MfaActivateBody>, MfaActivation>("POST", "/mfa/totp/activate", { auth: true, signsIn: true }),
+    list: route<void, Out<typeof M.MfaFactors>>("GET", "/mfa", { auth: true }),
+    removeTotp: route<{ factorId: string } & In<typeof M.MfaReauthBody>, void>("DELETE", "/mfa/totp/:factorId", { auth: true }),
+    recoveryCodes: route<In<typeof M.MfaReauthBody>, Out<typeof M.MfaRecoveryCodes>>("POST", "/mfa/recovery-codes", { auth: true }),
+    stepUp: route<In<typeof M.MfaStepUpBody>, TokenPair>("POST", "/mfa/step-up", { auth: true, signsIn: true }),
   },
   identities: {
     link: route<In<typeof P.IdTokenBody>, { identity: Identity }>("POST", "/identities", { auth: true }),

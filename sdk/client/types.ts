@@ -21,6 +21,8 @@ export interface StoredTokens {
 /** The current session. `user` is null after a reload until the next refresh or `me()`. */
 export interface Session extends StoredTokens {
   user: User | null;
+  /** The session's assurance level (API.md §15), from its access token: "aal2" after a second factor or a passkey. */
+  aal: "aal1" | "aal2";
 }
 
 export interface ClientOptions {

@@ -12,6 +12,7 @@
  * const { userId, role } = await verifier.verify(token);
  * app.use("/api/*", (c, next) => edgeAuth({ binding: c.env.AUTH })(c, next));   // AUTH: Service<AuthRpc>
  * // or edgeAuth({ jwksUrl, issuer, audience }): no binding, no instant revocation
+ * app.use("/api/billing/*", (c, next) => edgeAuth({ binding: c.env.AUTH, requireAal: "aal2" })(c, next)); // 403 below aal2
  */
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
@@ -37,13 +38,27 @@ export interface AccessTokenClaims extends JWTPayload {
   iat: number;
   exp: number;
   role: "guest" | "user";
+  /** API.md §15: "aal2" when two factors or a passkey proved the session. */
+  aal: Aal;
+  /** The methods that proved the session, in order (password, code, passkey, id_token, oauth, guest, totp, recovery_code). */
+  amr: string[];
+  /** The session's latest sign-in or step-up, seconds since the epoch. */
+  auth_time: number;
 }
+
+/** An authenticator assurance level (NIST SP 800-63B-4). */
+export type Aal = "aal1" | "aal2";
 
 /** Who a verified token belongs to. */
 export interface VerifiedToken {
   userId: string;
   sessionId: string;
   role: "guest" | "user";
+  /** API.md §15: how strongly the session was proven. */
+  aal: Aal;
+  amr: string[];
+  /** Seconds since the epoch. */
+  authTime: number;
   claims: AccessTokenClaims;
 }
 
@@ -54,6 +69,18 @@ export interface Verifier {
 
 /** The claims every access token carries; a token without one is not ours. */
 const REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "role"];
+
+/**
+ * `aal`, `amr` and `auth_time` (API.md §15), as the service reads them: a token signed before they
+ * existed (none of the three) is aal1 with no methods, proven at `iat`; a partial or malformed set
+ * is refused (undefined).
+ */
+function assurance(claims: Partial<AccessTokenClaims>): { aal: Aal; amr: string[]; authTime: number } | undefined {
+  const { aal, amr, auth_time: authTime, iat } = claims;
+  if (aal === undefined && amr === undefined && authTime === undefined) return typeof iat === "number" ? { aal: "aal1", amr: [], authTime: iat } : undefined;
+  if ((aal !== "aal1" && aal !== "aal2") || !Array.isArray(amr) || !amr.every((m) => typeof m === "string") || typeof authTime !== "number") return undefined;
+  return { aal, amr, authTime };
+}
 
 /** A JWKS verifier; keys are fetched once, cached, and refetched on an unknown `kid` (jose). */
 export function createVerifier(options: VerifierOptions): Verifier {
@@ -68,10 +95,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
         requiredClaims: REQUIRED_CLAIMS,
       });
       const claims = payload as AccessTokenClaims;
-      if (typeof claims.sid !== "string" || (claims.role !== "guest" && claims.role !== "user")) {
+      const level = assurance(claims);
+      if (typeof claims.sid !== "string" || (claims.role !== "guest" && claims.role !== "user") || !level) {
         throw new TypeError("The token lacks the service's session claims");
       }
-      return { userId: claims.sub, sessionId: claims.sid, role: claims.role, claims };
+      return { userId: claims.sub, sessionId: claims.sid, role: claims.role, ...level, claims };
     },
   };
 }
@@ -84,6 +112,9 @@ export interface VerifiedSession {
   userId: string;
   sessionId: string;
   role: "guest" | "user";
+  aal: Aal;
+  amr: string[];
+  authTime: number;
   user: PublicUser;
 }
 
@@ -130,7 +161,13 @@ export type AuthBinding = AuthRpcBinding | { fetch(input: never, init?: never): 
 /** `c.get("auth")`: from the JWKS (claims) or from the binding (user). */
 export type EdgeAuth = (VerifiedToken & { user?: undefined }) | (VerifiedSession & { claims?: undefined });
 
-export type EdgeAuthOptions = VerifierOptions | { verifier: Verifier } | { binding: AuthBinding };
+export type EdgeAuthOptions = (VerifierOptions | { verifier: Verifier } | { binding: AuthBinding }) & {
+  /**
+   * API.md §15: answer 403 `forbidden` unless the session is at least this level (the app then
+   * asks the user to step up: `auth.mfa.stepUp({ code })`, or to sign in with a passkey).
+   */
+  requireAal?: Aal;
+};
 
 export interface EdgeAuthEnv {
   Variables: { auth: EdgeAuth };
@@ -178,6 +215,9 @@ export function edgeAuth<E extends EdgeAuthEnv = EdgeAuthEnv>(options: EdgeAuthO
       return failure(c, 503, "unavailable", "The authentication service could not be reached", requestId);
     }
     if (!auth) return failure(c, 401, "invalid_token", "A valid bearer access token is required", requestId);
+    if (options.requireAal === "aal2" && auth.aal !== "aal2") {
+      return c.json({ statusCode: 403, error: "forbidden", message: "This needs a session proven with a second factor (aal2): step up first" }, 403, { "X-Request-Id": requestId });
+    }
     (c as unknown as Context<EdgeAuthEnv>).set("auth", auth);
     await next();
   };

@@ -51,6 +51,9 @@ export interface EmailChangeInput {
   newEmail: string;
   /** Required when the account has a password (API.md §9 re-authentication). */
   password?: string | undefined;
+  /** A second factor's code, for an account with one (API.md §15 step-up). */
+  code?: string | undefined;
+  recoveryCode?: string | undefined;
 }
 
 /**
@@ -64,7 +67,7 @@ export async function requestEmailChange(deps: Deps, auth: Auth, input: EmailCha
   const newEmail = input.newEmail.trim();
   const normalized = normalizeEmail(newEmail);
   if (normalized === user.emailNormalized) throw invalidRequest("newEmail", "is already the account's address");
-  await requireReauthentication(deps, auth, input.password);
+  await requireReauthentication(deps, auth, input);
 
   const db = drizzle(deps.env.DB);
   const owner = await db.select({ id: users.id }).from(users).where(eq(users.emailNormalized, normalized)).get();

@@ -8,6 +8,10 @@
  *   session that started at most 10 minutes ago (a refresh is no sign-in); otherwise 403
  *   `reauthentication_required`.
  * - Guests need neither.
+ * - An account with an active second factor (API.md §15 step-up) needs aal2 proven within 10
+ *   minutes: an access token with `aal: "aal2"` and `auth_time` at most 10 minutes old, or the
+ *   password (when it has one) and a current `code` or `recoveryCode` in the body. Anything less is
+ *   403 `reauthentication_required`, so a stolen aal1 session cannot remove or replace the factor.
  *
  * @example
  * await requireReauthentication(deps, auth, body.password);
@@ -26,14 +30,27 @@ import type { Auth } from "../sessions";
 import { sha256 } from "../crypto";
 import type { UserRow } from "./schema";
 import { verifyPassword } from "./passwords";
+import { proveSecondFactor } from "../mfa/verify";
 
 /** How old (seconds since `iat`) an access token may be to stand for a recent sign-in. */
 export const RECENT_SIGN_IN_SECONDS = 600;
 
-/** Throws unless the caller proved again who it is, as described above. */
-export async function requireReauthentication(deps: Deps, auth: Auth, password: string | undefined): Promise<void> {
+/** What a request may send to prove again who it is: the password, and a second factor's code. */
+export interface ReauthProof {
+  password?: string | undefined;
+  code?: string | undefined;
+  recoveryCode?: string | undefined;
+}
+
+/**
+ * Throws unless the caller proved again who it is, as described above. `proof` is the request body
+ * (a bare password string is accepted too).
+ */
+export async function requireReauthentication(deps: Deps, auth: Auth, proof: ReauthProof | string | undefined): Promise<void> {
   const user = auth.user;
   if (user.isGuest) return;
+  const { password, code, recoveryCode } = typeof proof === "string" ? { password: proof } : (proof ?? {});
+  if (user.mfaEnabled) return requireStepUp(deps, auth, { password, code, recoveryCode });
   if (user.passwordHash) {
     if (password === undefined || password === "") throw invalidRequest("password", "is required");
     await checkPassword(deps, user, password);
@@ -46,6 +63,36 @@ export async function requireReauthentication(deps: Deps, auth: Auth, password: 
   const session = await drizzle(deps.env.DB).select({ createdAt: sessions.createdAt }).from(sessions).where(eq(sessions.id, auth.sessionId)).get();
   if (!session || session.createdAt < oldest) throw reauthenticationRequired();
 }
+
+/**
+ * The step-up rule of API.md §15 for an account with an active factor (see the module comment). A
+ * wrong password or code is 401 and counted against the account.
+ */
+export async function requireStepUp(deps: Deps, auth: Auth, proof: ReauthProof): Promise<void> {
+  if (recentAal2(auth)) return;
+  const user = auth.user;
+  const codeGiven = Boolean(proof.code || proof.recoveryCode);
+  if (!codeGiven || (user.passwordHash && !proof.password)) {
+    throw new AuthError("reauthentication_required", "Confirm it is you: send the password and a code from the authenticator app (or a recovery code), or step up first");
+  }
+  if (user.passwordHash) await checkPassword(deps, user, proof.password!);
+  await proveSecondFactor(deps, user, { code: proof.code, recoveryCode: proof.recoveryCode }, auth.sessionId);
+}
+
+/**
+ * The second half of the step-up rule, for a change that checks the password itself (change
+ * password): aal2 within 10 minutes, or a code now.
+ */
+export async function requireSecondFactor(deps: Deps, auth: Auth, proof: ReauthProof): Promise<void> {
+  if (recentAal2(auth)) return;
+  if (!proof.code && !proof.recoveryCode) {
+    throw new AuthError("reauthentication_required", "Confirm it is you: send a code from the authenticator app (or a recovery code), or step up first");
+  }
+  await proveSecondFactor(deps, auth.user, { code: proof.code, recoveryCode: proof.recoveryCode }, auth.sessionId);
+}
+
+/** Whether the access token is aal2 with `auth_time` at most 10 minutes old. */
+export const recentAal2 = (auth: Auth) => auth.aal === "aal2" && auth.authTime * 1000 >= Date.now() - RECENT_SIGN_IN_SECONDS * 1000;
 
 const reauthenticationRequired = () => new AuthError("reauthentication_required", "Sign in again to confirm it is you, then retry");
 

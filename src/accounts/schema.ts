@@ -23,6 +23,11 @@ export const users = sqliteTable("users", {
   disabledAt: integer("disabled_at"),
   /** The last successful sign-in by any method, for the admin API. */
   lastSignInAt: integer("last_sign_in_at"),
+  /**
+   * Whether the account has an active second factor (API.md §15): written by src/mfa in the batch
+   * that activates or removes the factor, for `User.mfaEnabled` and the step-up rules.
+   */
+  mfaEnabled: integer("mfa_enabled", { mode: "boolean" }).notNull().default(false),
 });
 
 export type UserRow = typeof users.$inferSelect;

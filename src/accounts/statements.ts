@@ -57,6 +57,14 @@ export function recordSignInStatement(db: DrizzleD1Database, userId: string, at:
   return db.update(users).set({ lastSignInAt: at }).where(and(eq(users.id, userId), onlyIf));
 }
 
+/**
+ * Sets whether the account has an active second factor (`users.mfa_enabled`, API.md §15), only while
+ * `onlyIf` holds: src/mfa writes it in the batch that activates or removes the factor.
+ */
+export function setMfaEnabledStatement(db: DrizzleD1Database, userId: string, enabled: boolean, at: number, onlyIf?: SQL) {
+  return db.update(users).set({ mfaEnabled: enabled, updatedAt: at }).where(and(eq(users.id, userId), onlyIf));
+}
+
 /** Reads one user row, for a batch (an empty result when there is none). */
 export function selectUserStatement(db: DrizzleD1Database, userId: string) {
   return db.select().from(users).where(eq(users.id, userId));
@@ -117,7 +125,8 @@ export const publicUserJson = sql.raw(
     "'isGuest', CASE WHEN u.is_guest THEN json('true') ELSE json('false') END, " +
     "'emailVerified', CASE WHEN u.email_verified_at IS NULL THEN json('false') ELSE json('true') END, " +
     "'profilePicture', u.profile_picture, " +
-    "'createdAt', strftime('%Y-%m-%dT%H:%M:%fZ', u.created_at / 1000.0, 'unixepoch'))",
+    "'createdAt', strftime('%Y-%m-%dT%H:%M:%fZ', u.created_at / 1000.0, 'unixepoch'), " +
+    "'mfaEnabled', CASE WHEN u.mfa_enabled THEN json('true') ELSE json('false') END)",
 );
 
 /** The `users` table under the alias `u`, for `publicUserJson`. */

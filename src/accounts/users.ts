@@ -26,6 +26,8 @@ export function publicUser(row: UserRow): PublicUser {
     emailVerified: row.emailVerifiedAt !== null,
     profilePicture: row.profilePicture,
     createdAt: new Date(row.createdAt).toISOString(),
+    // A row read before the column existed (a sealed pair's) has none: no factor then.
+    mfaEnabled: row.mfaEnabled === true,
   };
 }
 

@@ -31,6 +31,12 @@ export const ACTIVITY_TYPES = [
   "identity_unlinked",
   "account_disabled",
   "account_enabled",
+  // The second factor (API.md §15).
+  "mfa_enabled",
+  "mfa_disabled",
+  "mfa_failed",
+  "recovery_code_used",
+  "recovery_codes_regenerated",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 
@@ -41,8 +47,11 @@ export type SignInMethod = (typeof SIGN_IN_METHODS)[number];
 export interface ActivityEvent {
   userId: string;
   type: ActivityType;
-  /** For sign_in and sign_in_failed. */
-  method?: SignInMethod | undefined;
+  /**
+   * For sign_in and sign_in_failed: a SignInMethod, or for an aal2 session both methods joined by
+   * "+" (`password+totp`, `code+recovery_code`); for mfa_failed the factor tried.
+   */
+  method?: string | undefined;
   sessionId?: string | null | undefined;
   /** Who caused it: the request's client, or null for the daily job or an operator. */
   client?: { ipAddress: string | null; userAgent: string | null } | null | undefined;

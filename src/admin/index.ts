@@ -9,6 +9,7 @@
  * const page = await searchUsers(deps, { query: "ada", limit: 50 });
  * await disableUser(deps, userId);
  */
+import { endChallengesStatement } from "../mfa/statements";
 import { and, asc, count, eq, gt, gte, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
@@ -24,8 +25,9 @@ import { userSessions } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
 
 export { deleteAccountOrThrow as deleteUser } from "../deletion";
+export { adminResetMfa as resetMfa } from "../mfa";
 
-/** API.md §10: `User` + { disabled, lastSignInAt, sessionCount, hasPassword }. */
+/** API.md §10: `User` (with `mfaEnabled`) + { disabled, lastSignInAt, sessionCount, hasPassword }. */
 export interface AdminUser extends PublicUser {
   disabled: boolean;
   lastSignInAt: string | null;
@@ -174,6 +176,8 @@ async function setDisabled(deps: Deps, userId: string, disabled: boolean): Promi
     activityStatement(db, { userId, type: disabled ? "account_disabled" : "account_enabled", client: null, at: now }, changed),
     event.statement,
     db.select().from(users).where(eq(users.id, userId)),
+    // API.md §15: a disable ends every pending mfaToken.
+    ...(disabled ? [endChallengesStatement(db, userId)] : []),
   ]);
   if (written.meta.changes === 1) publish(deps, event);
   const user = found[0];

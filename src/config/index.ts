@@ -132,6 +132,11 @@ const EnvSchema = z.object({
   // OpenID providers (API.md §13): name → { clientIds, issuer?, scopes?, teamId?, keyId? }.
   OIDC_PROVIDERS: json(z.record(z.string(), z.unknown())).default({}),
   OIDC_JWKS_COOLDOWN_SECONDS: int(0, 600).default(30),
+  // Second factor (API.md §15): 32 random bytes, base64 or base64url; unset turns enrolment off.
+  MFA_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/_-]{43}=?$/, "must be 32 random bytes in base64 or base64url (43 characters)")
+    .optional(),
   // Events (API.md §16): endpoint name → { url, events? }; secrets WEBHOOK_SECRET_<NAME>.
   WEBHOOKS: json(z.record(z.string(), z.unknown())).default({}),
   WEBHOOK_RETRY_DELAYS_SECONDS: list
@@ -283,6 +288,8 @@ function parse(env: object) {
     webauthn: { rpId: webauthn.rpId, rpName: e.WEBAUTHN_RP_NAME ?? e.PLATFORM_NAME, origins: webauthn.origins },
     oidcProviders: oidc.providers,
     oidcJwksCooldownMs: e.OIDC_JWKS_COOLDOWN_SECONDS * 1000,
+    /** base64url of the 32-byte key TOTP secrets are encrypted under (src/mfa/crypto.ts), or undefined. */
+    mfaEncryptionKey: e.MFA_ENCRYPTION_KEY?.replace(/=$/, "").replace(/\+/g, "-").replace(/\//g, "_"),
     webhooks: webhooks.endpoints,
     webhookRetryDelaysSeconds: e.WEBHOOK_RETRY_DELAYS_SECONDS,
     eventRetentionMs: e.EVENT_RETENTION_DAYS * 86_400_000,

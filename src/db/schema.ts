@@ -15,4 +15,5 @@ export * from "../activity/schema";
 export * from "../identities/schema";
 export * from "../passkeys/schema";
 export * from "../email-codes/schema";
+export * from "../mfa/schema";
 export * from "../events/schema";

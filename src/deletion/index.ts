@@ -36,6 +36,7 @@ import { deletedNoticeMail, deletionMail } from "../mail/lifecycle-templates";
 import { createTokenStatements, findToken, redeemToken } from "../one-time-tokens";
 import { limitRecoveryMail } from "../rate-limit";
 import { requireReauthentication } from "../accounts/reauthentication";
+import type { ReauthProof } from "../accounts/reauthentication";
 import type { Auth } from "../sessions";
 import { deletionStatements } from "./statements";
 
@@ -91,8 +92,8 @@ export async function deleteAccount(deps: Deps, userId: string, options: DeleteA
 }
 
 /** `DELETE /v1/auth/me`: re-authenticates (API.md §9), then deletes the caller's account. */
-export async function deleteOwnAccount(deps: Deps, auth: Auth, password: string | undefined): Promise<void> {
-  await requireReauthentication(deps, auth, password);
+export async function deleteOwnAccount(deps: Deps, auth: Auth, proof: ReauthProof | string | undefined): Promise<void> {
+  await requireReauthentication(deps, auth, proof);
   await deleteAccount(deps, auth.userId, { reason: "self" });
 }
 

@@ -9,6 +9,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { endChallengesStatement, removeFactorsStatements } from "../mfa/statements";
 import { activity, counters, emailCodes, identities, oneTimeTokens, passkeys, sessions, users, webauthnChallenges } from "../db/schema";
 
 /**
@@ -27,6 +28,9 @@ export function deletionStatements(db: DrizzleD1Database, userId: string, onlyIf
     db.delete(identities).where(and(eq(identities.userId, userId), onlyIf)),
     db.delete(sessions).where(and(eq(sessions.userId, userId), onlyIf)),
     db.delete(counters).where(and(eq(counters.key, `login:${userId}`), onlyIf)),
+    // The second factor (API.md §15): its factors, recovery codes and pending mfaTokens.
+    endChallengesStatement(db, userId, onlyIf),
+    ...removeFactorsStatements(db, userId, onlyIf),
     db.delete(users).where(and(eq(users.id, userId), onlyIf)).returning(),
   ] as const;
 }

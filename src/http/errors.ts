@@ -22,6 +22,7 @@ export const ERRORS = {
   forbidden: { status: 403, message: "This is not allowed" },
   account_disabled: { status: 403, message: "The account is disabled" },
   reauthentication_required: { status: 403, message: "Sign in again to confirm it is you, then retry" },
+  mfa_required: { status: 403, message: "A second factor is required to finish signing in" },
   captcha_required: { status: 403, message: "Complete the bot check (Turnstile) and send its token" },
   not_found: { status: 404, message: "Not found" },
   conflict: { status: 409, message: "The request conflicts with the current state" },
@@ -76,6 +77,25 @@ export class AuthError extends Error {
       message: this.message,
       ...(this.details ? { details: this.details } : {}),
     };
+  }
+}
+
+/**
+ * 403 `mfa_required` (API.md §15): the first factor was right and the account has an active second
+ * factor. The body adds `mfaToken` (opaque, 5 minutes, for POST /v1/auth/mfa/verify) and `factors`
+ * (the kinds the account can answer with); document 000's door spells the token `mfa_token`.
+ */
+export class MfaRequiredError extends AuthError {
+  constructor(
+    readonly mfaToken: string,
+    readonly factors: string[],
+  ) {
+    super("mfa_required", "A second factor is required: send a code from the authenticator app or a recovery code to POST /v1/auth/mfa/verify");
+    this.name = "MfaRequiredError";
+  }
+
+  override toJSON(): ErrorBody & { mfaToken: string; factors: string[] } {
+    return { ...super.toJSON(), mfaToken: this.mfaToken, factors: this.factors };
   }
 }
 

@@ -313,7 +313,8 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
   // belongs with a 400).
   if (authError.status === 401) headers["WWW-Authenticate"] = authError.code === "invalid_token" ? 'Bearer error="invalid_token"' : "Bearer";
   if (authError.retryAfter !== undefined) headers["Retry-After"] = String(authError.retryAfter);
-  return c.json(authError.toJSON(), authError.status as 400, headers);
+  // Fields beyond §5's (mfa_required's mfaToken) in the door's spelling, as its document names them.
+  return c.json(respell(authError.toJSON(), spelling) as ReturnType<AuthError["toJSON"]>, authError.status as 400, headers);
 };
 
 export const notFound: NotFoundHandler<AppEnv> = (c) =>

@@ -23,6 +23,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import type { SignInMethod } from "../activity";
 import { requireAnotherWayToSignIn, requireReauthentication } from "../accounts/reauthentication";
+import type { ReauthProof } from "../accounts/reauthentication";
 import { users } from "../accounts/schema";
 import type { UserRow } from "../accounts/schema";
 import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
@@ -205,7 +206,7 @@ export async function listIdentities(deps: Deps, auth: Auth): Promise<IdentityVi
  * only while the account keeps another way to sign in (checked again inside the delete, so two
  * concurrent unlinks cannot both remove "the other" way). 404 for an identity that is not the caller's.
  */
-export async function unlinkIdentity(deps: Deps, auth: Auth, identityId: string, password: string | undefined): Promise<void> {
+export async function unlinkIdentity(deps: Deps, auth: Auth, identityId: string, password: ReauthProof | string | undefined): Promise<void> {
   const db = drizzle(deps.env.DB);
   const [row] = await db.select().from(identities).where(and(eq(identities.id, identityId), eq(identities.userId, auth.userId)));
   if (!row) throw new AuthError("not_found", "No such identity");

@@ -18,6 +18,7 @@ import { and, asc, eq, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { requireAnotherWayToSignIn, requireReauthentication } from "../accounts/reauthentication";
+import type { ReauthProof } from "../accounts/reauthentication";
 import { users } from "../accounts/schema";
 import { base64url, randomToken } from "../crypto";
 import { insertForUser } from "../db/insert-where";
@@ -168,7 +169,7 @@ export async function renamePasskey(deps: Deps, auth: Auth, passkeyId: string, n
  * the caller's, 409 when it is a full account's last way to sign in. The check is repeated inside
  * the DELETE, so two concurrent removals cannot together take away the last way.
  */
-export async function removePasskey(deps: Deps, auth: Auth, passkeyId: string, password: string | undefined): Promise<void> {
+export async function removePasskey(deps: Deps, auth: Auth, passkeyId: string, password: ReauthProof | string | undefined): Promise<void> {
   const db = drizzle(deps.env.DB);
   const [found] = await db.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId)));
   if (!found) throw new AuthError("not_found", "No such passkey");

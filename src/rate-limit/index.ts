@@ -147,6 +147,27 @@ export function loginAttemptStatement(db: DrizzleD1Database, normalizedIdentifie
 
 export const loginAttemptDecision = decide;
 
+/**
+ * Counts one second-factor try (API.md §15: wrong codes are failed logins of the account) against
+ * the account `userIdOf` names: a subquery of one user id, so the count can share a batch with the
+ * read that finds the account (an `mfaToken`'s). Nothing is counted (no row returned) when it names
+ * none. Same key and window as a password attempt (`login:<user id>`), which a success clears.
+ */
+export function accountAttemptStatement(db: DrizzleD1Database, userIdOf: SQL, rate: Rate, now: number) {
+  const expired = sql`${counters.windowStart} <= ${now - rate.windowSeconds * 1000}`;
+  return db
+    .insert(counters)
+    .select(sql`SELECT 'login:' || (${userIdOf}), ${now}, 1 WHERE (${userIdOf}) IS NOT NULL`)
+    .onConflictDoUpdate({
+      target: counters.key,
+      set: {
+        count: sql`CASE WHEN ${expired} THEN 1 ELSE ${counters.count} + 1 END`,
+        windowStart: sql`CASE WHEN ${expired} THEN ${now} ELSE ${counters.windowStart} END`,
+      },
+    })
+    .returning({ count: counters.count, windowStart: counters.windowStart });
+}
+
 /** How long a password check may be counted as in flight before its mark lapses (a lost Worker). */
 const IN_FLIGHT_WINDOW: Rate = { limit: Number.MAX_SAFE_INTEGER, windowSeconds: 60 };
 /** How long an attempt refused only because of others' checks in flight waits for them, at most. */

@@ -75,6 +75,16 @@ export const admin = app
     },
   )
   .openapi(
+    userRoute("delete", "/users/{userId}/mfa", "adminResetMfa", "Remove a user's second factor and recovery codes (a lost phone); pending sign-ins end", {
+      204: { description: "Removed (also when the user had none)" },
+      ...adminErrors,
+    }),
+    async (c) => {
+      await service.resetMfa(deps(c), c.req.valid("param").userId);
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
     userRoute("delete", "/users/{userId}", "adminDeleteUser", "Delete a user, as self-deletion does", { 204: { description: "Deleted" }, ...adminErrors }),
     async (c) => {
       await service.deleteUser(deps(c), c.req.valid("param").userId);

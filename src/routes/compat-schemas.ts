@@ -12,7 +12,7 @@
  * responses: { 200: jsonContent(envelopeOf(TokenPair, "SigninEnvelope"), "Tokens") }
  */
 import { z } from "@hono/zod-openapi";
-import { Email, OpaqueToken, Password, PictureFile, PictureUrl, TurnstileToken, Username, Uuid } from "./schemas";
+import { Email, OpaqueToken, Password, PictureFile, PictureUrl, RefreshTokenField, TurnstileToken, Username, Uuid } from "./schemas";
 
 /** Document 000's user: the canonical User with snake_case names. */
 export const SnakeUser = z
@@ -46,13 +46,13 @@ export const Envelope = z
   .openapi("Envelope");
 
 /** Document 000's spelling of the canonical names its bodies use (camelCase input is accepted too). */
-export const SNAKE_000 = { accessToken: "access_token", refreshToken: "refresh_token", profilePicture: "profile_picture" } as const;
+export const SNAKE_000 = { accessToken: "access_token", refreshToken: "refresh_token", profilePicture: "profile_picture", mfaToken: "mfa_token" } as const;
 
 /** Document 000's refresh proves the session twice: the (possibly expired) access token and the refresh token. */
 export const RefreshWithAccessBody = z
   .object({
     access_token: z.string().min(1).max(4096).openapi({ description: "May be expired, but validly signed and of the same session" }),
-    refresh_token: OpaqueToken,
+    refresh_token: RefreshTokenField,
   })
   .openapi("RefreshWithAccessBody");
 
@@ -69,7 +69,7 @@ export const UpgradeForm000 = UpgradeBody000.extend({ profile_picture: z.union([
  */
 export const SignoutBody = z
   .object({
-    refresh_token: OpaqueToken.optional().openapi({ description: "Document 000: end this token's session" }),
+    refresh_token: RefreshTokenField.optional().openapi({ description: "Document 000: end this token's session" }),
     sessionIds: z
       .array(Uuid)
       .min(1)

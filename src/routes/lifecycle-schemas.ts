@@ -6,7 +6,7 @@
  * import { ProfileBody, ActivityQuery } from "./lifecycle-schemas";
  */
 import { z } from "@hono/zod-openapi";
-import { Email, OpaqueToken, Password, User, Username, Uuid } from "./schemas";
+import { Email, OpaqueToken, Password, SecondFactorFields, User, Username, Uuid } from "./schemas";
 
 const PictureUrl = z.string().max(2048).openapi({ description: "An https URL", example: "https://example.com/me.png" });
 const PictureFile = z
@@ -24,11 +24,11 @@ export const ProfileBody = z
 export const ProfileForm = z.object({ username: Username.optional(), profilePicture: z.union([PictureFile, PictureUrl]).optional() });
 
 export const ChangeEmailBody = z
-  .object({ newEmail: Email, password: Password.optional().openapi({ description: "Required when the account has a password" }) })
+  .object({ newEmail: Email, password: Password.optional().openapi({ description: "Required when the account has a password" }), ...SecondFactorFields })
   .openapi("ChangeEmailBody");
 
 export const PasswordBody = z
-  .object({ password: Password.optional().openapi({ description: "Required when the account has a password" }) })
+  .object({ password: Password.optional().openapi({ description: "Required when the account has a password" }), ...SecondFactorFields })
   .openapi("ReauthenticationBody");
 
 export const MessageBody = z.object({ message: z.string() });
@@ -47,7 +47,10 @@ export const ActivityEvent = z
     ipAddress: z.string().nullable(),
     userAgent: z.string().nullable(),
     sessionId: z.string().nullable(),
-    method: z.string().optional().openapi({ description: "sign_in and sign_in_failed only: password, code, passkey, id_token, oauth or guest" }),
+    method: z.string().optional().openapi({
+      description:
+        "sign_in and sign_in_failed: password, code, passkey, id_token, oauth or guest; an aal2 sign-in names both methods joined by + (password+totp, code+recovery_code); mfa_failed: totp or recovery_code",
+    }),
   })
   .openapi("ActivityEvent");
 

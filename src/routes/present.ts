@@ -16,6 +16,8 @@ export function tokenPair(pair: IssuedPair) {
     expiresIn: pair.expiresIn,
     refreshExpiresIn: pair.refreshExpiresIn,
     sessionId: pair.sessionId,
+    // A pair sealed before `aal` existed (a repeat inside the reuse window) was aal1.
+    aal: pair.aal ?? "aal1",
     user: pair.user,
   };
 }

@@ -37,6 +37,12 @@ export const PictureFile = z
   .openapi({ type: "string", format: "binary", description: "PNG, JPEG, GIF or WebP, at most 2 MiB" });
 
 export const OpaqueToken = z.string().min(1).max(512);
+/**
+ * A refresh token field. Up to 4096 characters, as an access token field is: an access token sent
+ * here by mistake (API.md §15's claims make it longer than 512) must get the refresh route's 401
+ * `invalid_token`, not a 400 that tells it apart.
+ */
+export const RefreshTokenField = z.string().min(1).max(4096);
 
 /**
  * API.md §17: the Turnstile widget's token, on the routes TURNSTILE_ROUTES may guard. Checked
@@ -73,6 +79,7 @@ export const User = z
     emailVerified: z.boolean(),
     profilePicture: z.string().nullable(),
     createdAt: z.string().openapi({ format: "date-time" }),
+    mfaEnabled: z.boolean().openapi({ description: "Whether the account has an active second factor (API.md §15)" }),
   })
   .openapi("User");
 
@@ -84,6 +91,7 @@ export const TokenPair = z
     expiresIn: z.number().int().openapi({ example: 3600 }),
     refreshExpiresIn: z.number().int().nullable().openapi({ description: "null for guests: their refresh tokens do not expire" }),
     sessionId: z.uuid(),
+    aal: z.enum(["aal1", "aal2"]).openapi({ description: "The session's assurance level (API.md §15): aal2 when two factors or a passkey proved it" }),
     user: User,
   })
   .openapi("TokenPair");
@@ -106,6 +114,8 @@ export const ErrorBody = z
     error: z.enum(ERROR_CODES),
     message: z.string(),
     details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    mfaToken: z.string().optional().openapi({ description: "mfa_required only (API.md §15): the token for POST /v1/auth/mfa/verify, valid 5 minutes (document 000's door: mfa_token)" }),
+    factors: z.array(z.enum(["totp", "recovery_code"])).optional().openapi({ description: "mfa_required only: the kinds of second factor the account can answer with" }),
   })
   .openapi("Error");
 
@@ -139,7 +149,7 @@ export const UpgradeBody = z
   .openapi("UpgradeBody");
 export const UpgradeForm = UpgradeBody.extend({ profilePicture: z.union([PictureFile, PictureUrl]).optional() });
 
-export const RefreshBody = z.object({ refreshToken: OpaqueToken }).openapi("RefreshBody");
+export const RefreshBody = z.object({ refreshToken: RefreshTokenField }).openapi("RefreshBody");
 export const TokenBody = z.object({ token: OpaqueToken }).openapi("TokenBody");
 export const EmailBody = z.object({ email: Email, turnstileToken: TurnstileToken }).openapi("EmailBody");
 export const ResendVerificationBody = EmailBody.extend(LinkFields).openapi("ResendVerificationBody");
@@ -159,8 +169,18 @@ export const ResetBody = z
   .object({ email: Email, token: OpaqueToken, newPassword: Password })
   .openapi("ResetPasswordBody");
 
+/**
+ * A second factor sent with a sensitive change (API.md §15 step-up): a code from the authenticator
+ * app, or a recovery code. Needed, beside the password, only by an account with an active factor
+ * whose access token is not aal2 from the last 10 minutes.
+ */
+export const SecondFactorFields = {
+  code: z.string().min(1).max(16).optional().openapi({ description: "A current TOTP code (accounts with a second factor; API.md §15)", example: "492039" }),
+  recoveryCode: z.string().min(1).max(64).optional().openapi({ description: "A recovery code, instead of `code`" }),
+};
+
 export const ChangePasswordBody = z
-  .object({ currentPassword: Password, newPassword: Password, revokeOtherSessions: z.boolean().optional() })
+  .object({ currentPassword: Password, newPassword: Password, revokeOtherSessions: z.boolean().optional(), ...SecondFactorFields })
   .openapi("ChangePasswordBody");
 
 export const SessionParams = z.object({

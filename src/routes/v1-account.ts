@@ -66,7 +66,7 @@ export const v1Account = router()
       responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 415, 429) },
     }),
     async (c) => {
-      await deleteOwnAccount(deps(c), c.get("auth"), c.req.valid("json").password);
+      await deleteOwnAccount(deps(c), c.get("auth"), c.req.valid("json"));
       return c.body(null, 204);
     },
   )

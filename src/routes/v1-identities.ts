@@ -17,7 +17,7 @@ import { limitBody, limited, requireAuth } from "../http/middleware";
 import * as identities from "../identities";
 import { authenticate } from "../sessions";
 import { tokenPair } from "./present";
-import { OpaqueToken, Password, TokenPair, Uuid, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { OpaqueToken, Password, SecondFactorFields, TokenPair, Uuid, bearer, errorResponses, json, jsonContent } from "./schemas";
 import { IdTokenBody, Identity, ProviderName } from "./signin-schemas";
 
 const tags = ["v1", "identities"];
@@ -143,13 +143,13 @@ export const identityRoutes = router()
       summary: "Unlink an identity (password or a recent sign-in required); 409 when it is the last way to sign in",
       request: {
         params: z.object({ identityId: Uuid.openapi({ param: { name: "identityId", in: "path" } }) }),
-        body: { content: { "application/json": { schema: z.object({ password: Password.optional() }) } }, required: false },
+        body: { content: { "application/json": { schema: z.object({ password: Password.optional(), ...SecondFactorFields }) } }, required: false },
       },
       responses: { 204: { description: "Unlinked" }, ...errorResponses(400, 401, 403, 404, 409, 429) },
     }),
     async (c) => {
       const body = /json/i.test(c.req.header("content-type") ?? "") ? c.req.valid("json") : {};
-      await identities.unlinkIdentity(deps(c), c.get("auth"), c.req.valid("param").identityId, body.password);
+      await identities.unlinkIdentity(deps(c), c.get("auth"), c.req.valid("param").identityId, body);
       return c.body(null, 204);
     },
   );

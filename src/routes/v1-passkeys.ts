@@ -14,7 +14,7 @@ import { limited, requireAuth } from "../http/middleware";
 import * as passkeys from "../passkeys";
 import * as passkeyLogin from "../passkeys/login";
 import { tokenPair } from "./present";
-import { Password, TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
+import { Password, SecondFactorFields, TokenPair, bearer, errorResponses, json, jsonContent } from "./schemas";
 import { Passkey, PasskeyBody, PasskeyLoginBody, PasskeyName, PasskeyOptions, PasskeyParams, PasskeyRegisterBody } from "./signin-schemas";
 
 const tags = ["v1"];
@@ -65,13 +65,13 @@ export const v1Passkeys = router()
       summary: "Remove one of the caller's passkeys (re-authentication; not the last way to sign in)",
       request: {
         params: PasskeyParams,
-        body: { content: { "application/json": { schema: z.object({ password: Password.optional() }).openapi("PasskeyDeleteBody") } }, required: false },
+        body: { content: { "application/json": { schema: z.object({ password: Password.optional(), ...SecondFactorFields }).openapi("PasskeyDeleteBody") } }, required: false },
       },
       responses: { 204: { description: "Removed" }, ...errorResponses(400, 401, 403, 404, 409, 429) },
     }),
     async (c) => {
-      const body = (c.req.valid("json") ?? {}) as { password?: string };
-      await passkeys.removePasskey(deps(c), c.get("auth"), c.req.valid("param").passkeyId, body.password);
+      const body = (c.req.valid("json") ?? {}) as { password?: string; code?: string; recoveryCode?: string };
+      await passkeys.removePasskey(deps(c), c.get("auth"), c.req.valid("param").passkeyId, body);
       return c.body(null, 204);
     },
   )

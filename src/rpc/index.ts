@@ -16,7 +16,7 @@ import { loadConfig } from "../config";
 import type { Deps } from "../http/deps";
 import { log } from "../http/log";
 import { authenticateToken } from "../sessions";
-import type { Role } from "../tokens";
+import type { Aal, Role } from "../tokens";
 import { refusalReason } from "./refusal";
 
 /** A live session's owner: public user fields only (no hash, no internal columns). */
@@ -24,6 +24,12 @@ export interface VerifiedSession {
   userId: string;
   sessionId: string;
   role: Role;
+  /** How strongly the session was proven (API.md §15): "aal1" or "aal2". */
+  aal: Aal;
+  /** The methods that proved it, in order. */
+  amr: string[];
+  /** The session's latest sign-in or step-up, seconds since the epoch. */
+  authTime: number;
   user: PublicUser;
 }
 
@@ -54,7 +60,7 @@ export class AuthRpc extends WorkerEntrypoint<Env> {
     try {
       if (typeof accessToken !== "string") throw new TypeError("not a string");
       const auth = await authenticateToken(deps, accessToken);
-      return { userId: auth.userId, sessionId: auth.sessionId, role: auth.role, user: publicUser(auth.user) };
+      return { userId: auth.userId, sessionId: auth.sessionId, role: auth.role, aal: auth.aal, amr: auth.amr, authTime: auth.authTime, user: publicUser(auth.user) };
     } catch {
       log("info", "rpc.session_refused", { requestId, reason: await refusalReason(config, accessToken) });
       return null;

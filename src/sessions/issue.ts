@@ -1,5 +1,17 @@
 /**
- * Starting a session: one D1 batch written by the Worker, with no call to the user's Durable Object.
+ * Starting a session, and the one place that decides between a session and the second factor
+ * (API.md §15): every sign-in method (password on each door, email code, passkey, ID token, OAuth
+ * exchange, guest, and `mfa/verify`) ends in `signIn`, so a method added later cannot skip it.
+ * One D1 batch written by the Worker, with no call to the user's Durable Object.
+ *
+ * The decision is made inside the batch, not before it: for an existing account, every session
+ * statement is guarded by "no active factor", and an `mfa_challenges` row (the pending sign-in an
+ * `mfaToken` names) is inserted under the opposite guard, so a factor activated by a concurrent
+ * request can never be skipped and the common case costs no extra round trip. A passkey (`aal2` on
+ * its own), a new guest (no factor possible) and a sign-in that carries a spent second factor
+ * (`secondFactor`, made only by src/mfa/verify.ts) start the session directly. When the challenge
+ * was written, `signIn` throws `MfaRequiredError` (403 `mfa_required` with the `mfaToken`); the
+ * first factor's counted attempts stay counted until the second factor succeeds.
  *
  * Why no object call: a session's first refresh token needs no serialising until it is presented. The
  * batch stores the SHA-256 of that token in the session row (`first_refresh_token_hash`), and the
@@ -12,8 +24,9 @@
  *
  * The batch: the guest's user row (or, for an existing account, the clearing of its counted failed
  * logins), the `session_revoked` events and revocations of the oldest sessions past
- * MAX_SESSIONS_PER_USER, the session row, the `sign_in` event, and the account's `last_sign_in_at`
- * (which returns the user row the answer shows). For an existing account every statement is guarded:
+ * MAX_SESSIONS_PER_USER, the session row (with its `aal`, `amr` and `auth_time`), the `sign_in`
+ * event, the account's `last_sign_in_at` (which returns the user row the answer shows), and the
+ * second-factor challenge. For an existing account every statement is guarded:
  * the account exists and is not disabled, and for a password sign-in its hash is still the one the
  * password was checked against, so a disable, reset or change that lands first wins and nothing is
  * written (null).
@@ -21,8 +34,9 @@
  * @example
  * const pair = await signIn(deps, { userId, role: "user", method: "passkey" });
  * if (!pair) throw new AuthError("account_disabled", "…"); // the guard did not hold
+ * // For an account with a factor, a password sign-in throws MfaRequiredError instead.
  */
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, not, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -45,6 +59,9 @@ import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
 import { makeRefreshToken } from "./refresh-token";
 import { liveSession } from "./statements";
+import { assuranceColumns, assuranceFor } from "./assurance";
+import { hasActiveFactor, insertChallengeStatement, mfaRequired } from "../mfa/statements";
+import type { SecondFactorProof } from "../mfa/proof";
 
 export interface SignInInput {
   userId: string;
@@ -68,17 +85,31 @@ export interface SignInInput {
    */
   alsoRun?: BatchItem<"sqlite">[];
   /**
+   * A second factor already checked and spent in this batch (its `onlyIf`/`alsoRun` join the
+   * batch's): the session is aal2, its `amr` the first method then this one. Made only by
+   * src/mfa/verify.ts.
+   */
+  secondFactor?: SecondFactorProof;
+  /**
+   * What the sign-in carries for its completion when it must wait for a second factor (JSON-able;
+   * kept on the `mfa_challenges` row, e.g. a guest to merge on completion).
+   */
+  pending?: Record<string, unknown>;
+  /**
    * The id of a guest signing into this existing account (API.md §16: login with the guest's Bearer
    * token): in the same batch, while the sign-in's guard holds and the guest is still a guest, the
    * guest's rows go (its sessions, then the user, as a deletion does) and `user.merged` is written;
-   * after it, the guest's object storage is erased. Ignored for a new guest.
+   * after it, the guest's object storage is erased. Ignored for a new guest. When the sign-in must
+   * wait for a second factor, it travels on the pending sign-in and `mfa/verify` completes it.
    */
   mergeGuest?: string;
 }
 
 /**
  * Starts a session and returns its pair, or null when the account no longer matched the guard (gone,
- * disabled, or its password hash changed) or `onlyIf` did not hold. Times in ms; D1 errors propagate (nothing was written).
+ * disabled, or its password hash changed) or `onlyIf` did not hold. Throws `MfaRequiredError` (403
+ * `mfa_required`) when the account has an active factor and the method needs one. Times in ms; D1
+ * errors propagate (nothing was written).
  */
 export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair | null> {
   const db = drizzle(deps.env.DB);
@@ -88,9 +119,16 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const refreshToken = makeRefreshToken(input.userId, sessionId);
   const expiresAt = refreshExpiry(deps.config, role, now, now);
   const client: ClientInfo = deps.client;
-  const guard = input.createGuest
+  const second = input.secondFactor;
+  const methods = second ? [input.method, second.method] : [input.method];
+  const assurance = assuranceFor(methods, now);
+  // Who must still show a second factor: an existing account with an active one, signing in by any
+  // method but a passkey, with none shown yet.
+  const mayNeedFactor = !input.createGuest && !second && input.method !== "passkey";
+  const account = input.createGuest
     ? undefined
-    : and(userMatches(db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf)!;
+    : and(userMatches(db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf, second?.onlyIf)!;
+  const guard = mayNeedFactor ? and(account, not(hasActiveFactor(db, input.userId)))! : account;
   const row = {
     id: sessionId,
     userId: input.userId,
@@ -100,8 +138,11 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     ipAddress: client.ipAddress,
     userAgent: client.userAgent,
     firstRefreshTokenHash: await sha256(refreshToken),
+    ...assuranceColumns(assurance, now),
   };
-  const signInEvent = activityStatement(db, { userId: input.userId, type: "sign_in", method: input.method, sessionId, client, at: now }, guard);
+  const signInEvent = activityStatement(db, { userId: input.userId, type: "sign_in", method: methods.join("+"), sessionId, client, at: now }, guard);
+  const pending = input.mergeGuest && !input.createGuest ? { ...input.pending, mergeGuest: input.mergeGuest } : input.pending;
+  const challenge = mayNeedFactor ? await insertChallengeStatement(db, { userId: input.userId, method: input.method, pending, now }, and(account, hasActiveFactor(db, input.userId))!) : undefined;
   const created = input.createGuest ? userEvent(db, "user.created", input.userId, { at: now }) : undefined;
   const merge = !input.createGuest && input.mergeGuest ? mergeStatements(db, input.mergeGuest, input.userId, guard!, now) : undefined;
   // The positions of the session insert and of the statement that returns the user row.
@@ -119,8 +160,12 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
         3,
         5,
       ];
-  const results: unknown[] = await db.batch([...batch, ...(input.alsoRun ?? [])] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-  if ((results[insertAt] as D1Result).meta.changes !== 1) return null;
+  const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? [])];
+  const results: unknown[] = await db.batch([...batch, ...extra] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  if ((results[insertAt] as D1Result).meta.changes !== 1) {
+    if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);
+    return null;
+  }
   const user = (results[userAt] as UserRow[])[0];
   if (!user) throw new Error("user row missing after session insert");
   if (created) publish(deps, created);
@@ -130,7 +175,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     publish(deps, merge.event);
   }
 
-  return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt }, refreshToken, user, now);
+  return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, refreshToken, user, now);
 }
 
 /**

@@ -4,25 +4,29 @@
  * the sign-in batch (src/sessions/issue.ts) and the user's object (src/sessions/user-object.ts).
  *
  * @example
- * const pair = await tokenPair(config, { userId, sessionId, role, expiresAt }, refreshToken, userRow, Date.now());
+ * const pair = await tokenPair(config, { userId, sessionId, role, expiresAt, assurance }, refreshToken, userRow, Date.now());
  */
 import type { Config } from "../config";
 import type { UserRow } from "../db/schema";
 import { publicUser } from "../accounts/users";
 import { signAccessToken } from "../tokens";
+import type { Assurance } from "../tokens";
 import type { IssuedPair, Role } from "../types";
 import { secondsLeft } from "./expiry";
 
-/** `expiresAt` and `now` in ms; `refreshExpiresIn` is null when the refresh token never expires. */
+/**
+ * `expiresAt` and `now` in ms; `refreshExpiresIn` is null when the refresh token never expires. The
+ * access token carries `assurance` (API.md §15) as `aal`, `amr` and `auth_time`.
+ */
 export async function tokenPair(
   config: Config,
-  session: { userId: string; sessionId: string; role: Role; expiresAt: number | null },
+  session: { userId: string; sessionId: string; role: Role; expiresAt: number | null; assurance: Assurance },
   refreshToken: string,
   user: UserRow,
   now: number,
 ): Promise<IssuedPair> {
-  const { userId, sessionId, role } = session;
-  const access = await signAccessToken(config, { userId, sessionId, role });
+  const { userId, sessionId, role, assurance } = session;
+  const access = await signAccessToken(config, { userId, sessionId, role, assurance });
   return {
     accessToken: access.token,
     refreshToken,
@@ -30,6 +34,7 @@ export async function tokenPair(
     refreshExpiresIn: secondsLeft(session.expiresAt, now),
     sessionId,
     role,
+    aal: assurance.aal,
     user: publicUser(user),
   };
 }

@@ -27,6 +27,15 @@ export const sessions = sqliteTable(
      * adopted the session; null from its first rotation on (the object then holds every hash).
      */
     firstRefreshTokenHash: text("first_refresh_token_hash"),
+    /**
+     * How strongly the session was proven (API.md §15): "aal1" or "aal2"; null (a session from
+     * before the second factor) reads as "aal1".
+     */
+    aal: text("aal"),
+    /** The methods that proved it, in order, space-separated (`password totp`); null: unknown. */
+    amr: text("amr"),
+    /** The latest sign-in or step-up (ms); null reads as `created_at`. */
+    authTime: integer("auth_time"),
   },
   (t) => [index("sessions_user_idx").on(t.userId, t.revokedAt)],
 );

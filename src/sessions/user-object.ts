@@ -41,6 +41,8 @@ import { activityStatement } from "../activity";
 import type { ActivityType } from "../activity";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
+import { sessionAssurance } from "./assurance";
+import type { Assurance } from "../tokens";
 import { liveSession, livenessStatement } from "./statements";
 import type { ClientInfo, IssuedPair, PublicUser, Role } from "../types";
 
@@ -54,6 +56,12 @@ function openedPair(json: string): IssuedPair {
   const pair = JSON.parse(json) as Omit<IssuedPair, "user"> & { user: PublicUser | UserRow };
   const user = "emailNormalized" in pair.user ? publicUser(pair.user) : pair.user;
   return { ...pair, user };
+}
+
+/** What a rotation's D1 write returns: the account, and the session's assurance for its token. */
+interface Touched {
+  user: UserRow;
+  assurance: Assurance;
 }
 
 export type PairOutcome = { ok: true; pair: IssuedPair } | { ok: false; reason: "invalid" | "expired" | "reused" };
@@ -113,8 +121,8 @@ export class UserSessions extends DurableObject<Env> {
     return refreshExpiry(this.#config, role, now, sessionStart);
   }
 
-  async #pair(userId: string, sessionId: string, role: Role, user: UserRow, expiresAt: number | null, now: number): Promise<IssuedPair> {
-    return tokenPair(this.#config, { userId, sessionId, role, expiresAt }, makeRefreshToken(userId, sessionId), user, now);
+  async #pair(userId: string, sessionId: string, role: Role, touched: Touched, expiresAt: number | null, now: number): Promise<IssuedPair> {
+    return tokenPair(this.#config, { userId, sessionId, role, expiresAt, assurance: touched.assurance }, makeRefreshToken(userId, sessionId), touched.user, now);
   }
 
   /**
@@ -216,13 +224,13 @@ export class UserSessions extends DurableObject<Env> {
         await this.#revoke([session.id], "expired", now);
         return { ok: false, reason: "expired" } as const;
       }
-      const user = await this.#touch(parsed.userId, session.id, expiresAt, input, now);
-      if (!user) {
+      const touched = await this.#touch(parsed.userId, session.id, expiresAt, input, now);
+      if (!touched) {
         this.#store.forget(session.id);
         return { ok: false, reason: "invalid" } as const;
       }
 
-      const pair = await this.#pair(parsed.userId, session.id, role, user, expiresAt, now);
+      const pair = await this.#pair(parsed.userId, session.id, role, touched, expiresAt, now);
       const nextHash = await sha256(pair.refreshToken);
       const sealed = await seal(input.token, JSON.stringify(pair));
       this.#store.advance(session.id, nextHash, sealed, expiresAt, now);
@@ -282,8 +290,12 @@ export class UserSessions extends DurableObject<Env> {
     });
   }
 
-  /** Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry. */
-  reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role }): Promise<PairOutcome> {
+  /**
+   * Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry, or a new
+   * assurance (a second factor activated or shown for step-up, API.md §15: `addMethod` joins the
+   * session's `amr` unless already there, which makes it aal2 with `auth_time` now).
+   */
+  reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role; addMethod?: string }): Promise<PairOutcome> {
     return this.#serial(async () => {
       const now = this.clock.now();
       if (!(await this.#adopt(input.userId, input.sessionId, now))) return { ok: false, reason: "invalid" } as const;
@@ -293,9 +305,10 @@ export class UserSessions extends DurableObject<Env> {
       // its lifetime starts now, or the new pair would be expired on arrival.
       const start = session.expires_at === null ? now : session.created_at;
       const expiresAt = this.#expiry(input.role, now, start);
-      const user = await this.#touch(input.userId, session.id, expiresAt, input, now);
-      if (!user) return { ok: false, reason: "invalid" } as const;
-      const pair = await this.#pair(user.id, session.id, input.role, user, expiresAt, now);
+      const touched = await this.#touch(input.userId, session.id, expiresAt, input, now, input.addMethod);
+      if (!touched) return { ok: false, reason: "invalid" } as const;
+      const user = touched.user;
+      const pair = await this.#pair(user.id, session.id, input.role, touched, expiresAt, now);
       const hash = await sha256(pair.refreshToken);
       // The guest's sessions now belong to a full account: they expire like one, counted from now.
       if (expiresAt !== null) {
@@ -317,20 +330,29 @@ export class UserSessions extends DurableObject<Env> {
   /**
    * The D1 write of record for a rotation: the session's last use, expiry and client, as a
    * compare-and-set on a live row of an account that is not disabled, batched with the read of the
-   * user. Null when the row is gone or the account disabled; a disabled account's session is ended
-   * here too, in case the revocation that follows a disable (src/admin) did not happen.
+   * user; it returns the session's assurance (API.md §15) for the new access token. With
+   * `addMethod` (a step-up) that method joins the row's `amr` (once) and makes it aal2 with
+   * `auth_time` now, in the same statement. Null when the row is gone or the account disabled; a disabled
+   * account's session is ended here too, in case the revocation that follows a disable (src/admin)
+   * did not happen.
    */
-  async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number): Promise<UserRow | null> {
+  async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number, addMethod?: string): Promise<Touched | null> {
     const db = this.#db;
+    const amr = sql`coalesce(${sessions.amr}, '')`;
+    const stepUp = addMethod
+      ? { aal: "aal2", amr: sql`CASE WHEN ' ' || ${amr} || ' ' LIKE ${`% ${addMethod} %`} THEN ${amr} ELSE trim(${amr} || ${` ${addMethod}`}) END`, authTime: now }
+      : {};
     const [updated, userRows] = await db.batch([
       db
         .update(sessions)
-        .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent, firstRefreshTokenHash: null })
-        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true }))),
+        .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent, firstRefreshTokenHash: null, ...stepUp })
+        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true })))
+        .returning({ aal: sessions.aal, amr: sessions.amr, authTime: sessions.authTime, createdAt: sessions.createdAt }),
       selectUserStatement(db, userId),
     ]);
     const user = userRows[0] ?? null;
-    if (updated.meta.changes === 1) return user;
+    const [row] = updated;
+    if (row && user) return { user, assurance: sessionAssurance(row) };
     if (user && user.disabledAt !== null) await this.#revoke([sessionId], "disabled", now, client);
     return null;
   }

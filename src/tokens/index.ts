@@ -27,6 +27,22 @@ export interface AccessClaims {
   expiresAt: number;
   /** `iat`, seconds since the epoch: re-authentication by a recent sign-in (API.md §9) reads it. */
   issuedAt: number;
+  /** `aal` (API.md §15): "aal2" when two factors or a passkey proved the session. */
+  aal: Aal;
+  /** `amr`: the methods that proved the session, in order (RFC 8176 names where they exist). */
+  amr: string[];
+  /** `auth_time`, seconds since the epoch: the session's latest sign-in or step-up. */
+  authTime: number;
+}
+
+/** An authenticator assurance level (NIST SP 800-63B-4): what `aal` may hold. */
+export type Aal = "aal1" | "aal2";
+
+/** What a session's access tokens say about how it was proven; `authTime` in seconds. */
+export interface Assurance {
+  aal: Aal;
+  amr: string[];
+  authTime: number;
 }
 
 interface KeyState {
@@ -64,11 +80,12 @@ export async function jwks(config: Config): Promise<JSONWebKeySet> {
 
 export async function signAccessToken(
   config: Config,
-  subject: { userId: string; sessionId: string; role: Role },
+  subject: { userId: string; sessionId: string; role: Role; assurance: Assurance },
 ): Promise<{ token: string; expiresIn: number }> {
   const { signingKey } = await keys(config);
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ sid: subject.sessionId, role: subject.role })
+  const { aal, amr, authTime } = subject.assurance;
+  const token = await new SignJWT({ sid: subject.sessionId, role: subject.role, aal, amr, auth_time: authTime })
     .setProtectedHeader({ alg: "ES256", kid: config.signingKey.kid, typ: "JWT" })
     .setIssuer(config.issuer)
     .setAudience(config.audience)
@@ -111,21 +128,38 @@ export async function verifyAccessToken(
       ...(options.allowExpired ? { clockTolerance: TEN_YEARS } : { clockTolerance: 5 }),
     });
     const { sub, sid, role, exp, iat } = payload;
+    const assurance = readAssurance(payload, iat);
     if (
       // Issued in the future: never by this service, whose clock signs them.
       typeof iat !== "number" || iat > Date.now() / 1000 + 5 ||
       typeof sub !== "string" || !isUuid(sub) ||
       typeof sid !== "string" || !isUuid(sid) ||
-      (role !== "guest" && role !== "user") || typeof exp !== "number"
+      (role !== "guest" && role !== "user") || typeof exp !== "number" || !assurance
     ) {
       throw invalidToken();
     }
-    const claims: AccessClaims = { userId: sub, sessionId: sid, role, expiresAt: exp, issuedAt: iat };
+    const claims: AccessClaims = { userId: sub, sessionId: sid, role, expiresAt: exp, issuedAt: iat, ...assurance };
     if (!options.allowExpired) remember(config, token, claims);
     return claims;
   } catch {
     throw invalidToken();
   }
+}
+
+/**
+ * The `aal`, `amr` and `auth_time` claims, checked: a token signed before they existed (none of the
+ * three) reads as aal1 with no methods, proven at `iat`; a token with any of them malformed, or with
+ * only some of them, is refused (undefined).
+ */
+function readAssurance(payload: Record<string, unknown>, iat: unknown): Assurance | undefined {
+  const { aal, amr, auth_time } = payload;
+  if (aal === undefined && amr === undefined && auth_time === undefined) {
+    return typeof iat === "number" ? { aal: "aal1", amr: [], authTime: iat } : undefined;
+  }
+  if (aal !== "aal1" && aal !== "aal2") return undefined;
+  if (!Array.isArray(amr) || amr.length > 8 || !amr.every((m) => typeof m === "string" && m.length <= 32)) return undefined;
+  if (typeof auth_time !== "number" || !Number.isInteger(auth_time) || auth_time > Date.now() / 1000 + 5) return undefined;
+  return { aal, amr: amr as string[], authTime: auth_time };
 }
 
 /**

@@ -19,7 +19,7 @@ describe("guest", () => {
     expect(response.headers.get("cache-control")).toBe("no-store");
     const pair = await json(response);
     expect(Object.keys(pair).sort()).toEqual(
-      ["accessToken", "expiresIn", "refreshExpiresIn", "refreshToken", "sessionId", "tokenType", "user"].sort(),
+      ["aal", "accessToken", "expiresIn", "refreshExpiresIn", "refreshToken", "sessionId", "tokenType", "user"].sort(),
     );
     expect(pair.user).toMatchObject({ isGuest: true, email: null, username: null, emailVerified: false });
     expect(pair.refreshToken).toMatch(/^[A-Za-z0-9_-]{86}$/);

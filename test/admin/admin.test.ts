@@ -88,7 +88,7 @@ describe("GET /v1/admin/users", () => {
     expect(pages).toBe(11);
     const first = (await json(await adminCall(`/users?query=${tag}&limit=1`))).users[0];
     expect(Object.keys(first).sort()).toEqual(
-      ["createdAt", "disabled", "email", "emailVerified", "hasPassword", "id", "isGuest", "lastSignInAt", "profilePicture", "sessionCount", "username"],
+      ["createdAt", "disabled", "email", "emailVerified", "hasPassword", "id", "isGuest", "lastSignInAt", "mfaEnabled", "profilePicture", "sessionCount", "username"],
     );
     // LIKE's own characters are plain text in a query.
     expect((await json(await adminCall(`/users?query=${tag.slice(0, 3)}%25${tag.slice(4)}`))).users).toEqual([]);

@@ -6,8 +6,9 @@
  * behind "Confirm") with its effect checked over the admin and auth APIs; every request on the
  * service's origin, no CSP violation, no sideways scroll at 390 px.
  */
+import { TOTP } from "otpauth";
 import { afterEach, describe, expect, it } from "vitest";
-import { api, serviceUrl } from "./helpers";
+import { PASSWORD, api, serviceUrl } from "./helpers";
 import {
   accountWithSession, adminApi, adminKey, adminUser, loginAs, openConsole, scrollsSideways, searchFor, signIn, violations,
 } from "./admin-console-helpers";
@@ -149,6 +150,43 @@ describe("the admin console", () => {
     await page.getByLabel("Search users").press("Enter");
     await page.getByText(`No user's email or username starts with “${account.email}”.`).waitFor();
     expect(await page.getByRole("link", { name: account.email }).count()).toBe(0);
+    await expectClean(browser);
+  });
+
+  it("Reset second factor asks in a dialog, then removes the factor: the next sign-in needs none", async () => {
+    const account = await accountWithSession(`console-mfa-${crypto.randomUUID().slice(0, 6)}`);
+    const authed = (path: string, body: unknown) =>
+      fetch(`${serviceUrl}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${account.accessToken}`, "cf-connecting-ip": `10.253.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+        body: JSON.stringify(body),
+      });
+    const enrolled = await authed("/v1/auth/mfa/totp", { password: PASSWORD });
+    expect(enrolled.status).toBe(200);
+    const { factorId, secret } = (await enrolled.json()) as { factorId: string; secret: string };
+    const code = new TOTP({ secret, digits: 6, period: 30, algorithm: "SHA1" }).generate();
+    expect((await authed("/v1/auth/mfa/totp/activate", { factorId, code })).status).toBe(200);
+    expect((await adminUser(account.userId)).user.mfaEnabled).toBe(true);
+    expect((await loginAs(account.email)).status).toBe(403);
+
+    const browser = await open();
+    const { page } = browser;
+    await signIn(page);
+    await (await searchFor(page, account.email, account.email)).click();
+    expect(await page.getByRole("region", { name: "Second factor" }).textContent()).toContain("On");
+    const reset = page.getByRole("button", { name: "Reset second factor", exact: true });
+    await reset.click();
+    const dialog = page.getByRole("dialog", { name: "Reset the second factor?" });
+    await dialog.waitFor();
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    expect((await adminUser(account.userId)).user.mfaEnabled).toBe(true);
+    await reset.click();
+    await dialog.getByRole("button", { name: "Confirm", exact: true }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toBe(`The second factor of ${account.email} is removed.`);
+    expect((await adminUser(account.userId)).user.mfaEnabled).toBe(false);
+    expect((await loginAs(account.email)).status).toBe(200);
+    expect(await page.getByRole("region", { name: "Second factor" }).textContent()).toContain("Off");
+    expect(await page.getByRole("button", { name: "Reset second factor", exact: true }).isDisabled()).toBe(true);
     await expectClean(browser);
   });
 

@@ -10,7 +10,7 @@ import {
 } from "../helpers";
 import type { Account, Json } from "../helpers";
 
-const TOKEN_PAIR_KEYS = ["accessToken", "expiresIn", "refreshExpiresIn", "refreshToken", "sessionId", "tokenType", "user"];
+const TOKEN_PAIR_KEYS = ["aal", "accessToken", "expiresIn", "refreshExpiresIn", "refreshToken", "sessionId", "tokenType", "user"];
 
 /** Asserts the envelope: statusCode 200, a message, and `data` exactly when the route has some. */
 async function envelope(response: Response, withData: boolean): Promise<Json> {

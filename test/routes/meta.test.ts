@@ -55,7 +55,7 @@ describe("the OpenAPI document", () => {
     expect(document.components.schemas.Error.properties.error.enum).toEqual(Object.keys(ERROR_STATUS));
     expect(Object.keys(ERROR_STATUS).sort()).toEqual([
       "account_disabled", "captcha_required", "conflict", "email_not_verified", "forbidden", "internal", "invalid_credentials", "invalid_request",
-      "invalid_token", "not_found", "payload_too_large", "rate_limited", "reauthentication_required", "unavailable",
+      "invalid_token", "mfa_required", "not_found", "payload_too_large", "rate_limited", "reauthentication_required", "unavailable",
       "unsupported_media_type",
     ]);
   });

@@ -83,8 +83,8 @@ describe("edgeAuth middleware and the AuthRpc service binding (a second Worker)"
     const byRpc = await fetch(`${consumerUrl}/rpc/me`, bearer(pair.accessToken));
     expect(byRpc.status).toBe(200);
     const body = (await byRpc.json()) as { user: Record<string, unknown> };
-    expect(body).toEqual({ userId: pair.user.id, sessionId: pair.sessionId, role: "guest", user: pair.user });
-    expect(Object.keys(body.user).sort()).toEqual(["createdAt", "email", "emailVerified", "id", "isGuest", "profilePicture", "username"]);
+    expect(body).toEqual({ userId: pair.user.id, sessionId: pair.sessionId, role: "guest", aal: "aal1", amr: ["guest"], authTime: expect.any(Number), user: pair.user });
+    expect(Object.keys(body.user).sort()).toEqual(["createdAt", "email", "emailVerified", "id", "isGuest", "mfaEnabled", "profilePicture", "username"]);
   });
 
   it("after a revoke the binding refuses the token at once; JWKS alone accepts it until exp", async () => {

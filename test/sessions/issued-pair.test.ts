@@ -9,7 +9,7 @@ import { seal, sha256, unseal } from "../../src/crypto";
 import { signIn } from "../../src/sessions";
 import { inUserSessions, json, login, refreshWith, serviceDeps, verifiedAccount } from "../helpers";
 
-const PUBLIC_FIELDS = ["createdAt", "email", "emailVerified", "id", "isGuest", "profilePicture", "username"];
+const PUBLIC_FIELDS = ["createdAt", "email", "emailVerified", "id", "isGuest", "mfaEnabled", "profilePicture", "username"];
 
 const passwordHashOf = (userId: string) =>
   env.DB.prepare("SELECT password_hash AS h FROM users WHERE id = ?").bind(userId).first<string>("h");

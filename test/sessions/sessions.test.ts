@@ -131,7 +131,7 @@ describe("authentication", () => {
     expect(response.headers.get("cache-control")).toBe("no-store");
     const { user } = await json(response);
     expect(user).toEqual(g.user);
-    expect(Object.keys(user).sort()).toEqual(["createdAt", "email", "emailVerified", "id", "isGuest", "profilePicture", "username"]);
+    expect(Object.keys(user).sort()).toEqual(["createdAt", "email", "emailVerified", "id", "isGuest", "mfaEnabled", "profilePicture", "username"]);
   });
 });
 
