@@ -26,7 +26,11 @@
  * first one after the end.
  *
  * @example
- * const ways: Way[] = [{ name: "revoke", end: async ({ a, b }) => { await call("/v1/auth/revoke", { body: { refreshToken: a.refreshToken } }); return { ended: [a], survivor: b }; } }];
+ * const ways: Way[] = [{ name: "revoke", end: async (ctx) => {
+ *   const { a, b } = pairOf(ctx);
+ *   expect((await call("/v1/auth/revoke", { body: { refreshToken: a.refreshToken } })).status).toBe(204);
+ *   return { ended: [a], survivor: b };
+ * } }];
  * describe.each(STATES)("ended while %s", (state) => { for (const way of ways) it(way.name, () => runWay(way, state)); });
  */
 import { exports } from "cloudflare:workers";
