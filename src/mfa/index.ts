@@ -28,6 +28,9 @@ import { insertWhere } from "../db/insert-where";
 import { previousChanged, publish, userEvent } from "../events";
 import { RECOVERY_CODE_COUNT, mfaConfigured, newRecoveryCode, openSecret, recoveryCodeHash, sealSecret } from "./crypto";
 import { proveSecondFactor } from "./verify";
+import { sendMail } from "../mail";
+import { factorChangedMail } from "./mail";
+import type { UserRow } from "../accounts/schema";
 import { endChallengesStatement, removeFactorsStatements } from "./statements";
 import { mfaFactors, recoveryCodes } from "./schema";
 import { matchingStep, otpauthUri } from "./totp";
@@ -142,6 +145,7 @@ export async function activateTotp(
   }
   if (activated.meta.changes !== 1) throw new AuthError("not_found", "No such pending factor (it may have been activated already)");
   publish(deps, updated);
+  factorNotice(deps, auth.user, "enabled");
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", addMethod: "totp", ...deps.client });
   if (!outcome.ok) throw new AuthError("invalid_token", "The session has ended");
   return { factor: { id: row.id, type: "totp", createdAt: iso(row.createdAt)!, lastUsedAt: iso(now) }, recoveryCodes: codes, tokens: outcome.pair };
@@ -172,6 +176,12 @@ export async function removeTotp(deps: Deps, auth: Auth, factorId: string, proof
   await requireReauthentication(deps, auth, proof);
   const removed = await disableStatements(deps, db, auth.userId, auth.sessionId, sql`EXISTS (SELECT 1 FROM ${mfaFactors} WHERE ${mfaFactors.id} = ${factorId})`);
   if (!removed) throw new AuthError("not_found", "No such factor");
+  factorNotice(deps, auth.user, "disabled");
+}
+
+/** Mails the verified address that the factor was turned on or off (./mail.ts). */
+function factorNotice(deps: Deps, user: Pick<UserRow, "email" | "emailVerifiedAt">, change: "enabled" | "disabled"): void {
+  if (user.email && user.emailVerifiedAt !== null) sendMail(deps, factorChangedMail({ to: user.email, platformName: deps.config.platformName, change }));
 }
 
 /**
@@ -198,9 +208,9 @@ async function disableStatements(deps: Deps, db: DrizzleD1Database, userId: stri
 /** DELETE /v1/admin/users/:userId/mfa: factors, recovery codes and pending tokens removed; 404 unknown user. */
 export async function adminResetMfa(deps: Deps, userId: string): Promise<void> {
   const db = drizzle(deps.env.DB);
-  const [user] = await db.select({ id: users.id }).from(users).where(eq(users.id, userId));
+  const [user] = await db.select({ id: users.id, email: users.email, emailVerifiedAt: users.emailVerifiedAt }).from(users).where(eq(users.id, userId));
   if (!user) throw new AuthError("not_found", "No such user");
-  await disableStatements(deps, db, userId, null, sql`1 = 1`);
+  if (await disableStatements(deps, db, userId, null, sql`1 = 1`)) factorNotice(deps, user, "disabled");
 }
 
 /**

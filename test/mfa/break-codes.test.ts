@@ -3,7 +3,8 @@
  * across activation, mfa/verify and step-up; a recovery code spent twice by concurrent step-ups; an
  * `mfaToken` answered with another account's code, or used after the owner removed the factor;
  * malformed input (a clear 400/401, never a 500); secrets in answers, activity, events and logs;
- * and a missing MFA_ENCRYPTION_KEY, which must fail closed.
+ * a factor turned on or off without the owner hearing of it; and a missing MFA_ENCRYPTION_KEY,
+ * which must fail closed.
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
@@ -11,7 +12,7 @@ import worker from "../../src/index";
 
 // A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
 vi.setConfig({ testTimeout: 90_000 });
-import { BASE, PASSWORD, adminCall, call, captureLogs, env, expectError, freshIp, json } from "../helpers";
+import { BASE, PASSWORD, adminCall, call, captureLogs, env, expectError, freshIp, json, mailbox } from "../helpers";
 import type { Json } from "../helpers";
 import { firstFactor, mfaAccount, verify } from "./helpers";
 
@@ -111,6 +112,21 @@ describe("secrets stay secret", () => {
       JSON.stringify((await env.DB.prepare("SELECT * FROM mfa_challenges").all()).results),
     ];
     for (const text of texts) for (const secret of secrets) expect(text.toLowerCase()).not.toContain(secret.toLowerCase());
+  });
+});
+
+describe("the owner hears of it", () => {
+  it("the verified address gets a notice when the factor is turned on, and off (by the user or the admin reset)", async () => {
+    const subjects = async (email: string, count: number) => (await mailbox(email, count)).map((m) => m.subject);
+    const account = await mfaAccount("mfa-brk-notice");
+    expect((await subjects(account.email, 2))[0]).toMatch(/two-step verification was turned on/i);
+    expect((await call(`/v1/auth/mfa/totp/${account.factorId}`, { method: "DELETE", body: {}, token: account.tokens.accessToken })).status).toBe(204);
+    expect((await subjects(account.email, 3))[0]).toMatch(/two-step verification was turned off/i);
+    const other = await mfaAccount("mfa-brk-notice2");
+    expect((await adminCall(`/users/${other.userId}/mfa`, { method: "DELETE" })).status).toBe(204);
+    const mails = await mailbox(other.email, 3);
+    expect(mails[0]!.subject).toMatch(/turned off/i);
+    for (const mail of mails) expect(mail.text).not.toContain(other.secret);
   });
 });
 

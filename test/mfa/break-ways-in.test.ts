@@ -109,7 +109,7 @@ describe("a pending sign-in made with a password ends when the password changes"
     const account = await mfaAccount("mfa-brk-reset");
     const { mfaToken } = await firstFactor(account);
     expect((await call("/v1/auth/forgot-password", { body: { email: account.email } })).status).toBe(200);
-    const token = await mailedToken(account.email, "/reset-password", 2);
+    const token = await mailedToken(account.email, "/reset-password", 3);
     expect((await call("/v1/auth/reset-password", { body: { email: account.email, token, newPassword: "after-phish-reset-55" } })).status).toBe(200);
     await expectError(await verify({ mfaToken, recoveryCode: account.recoveryCodes[0] }), 401, "invalid_credentials");
   });

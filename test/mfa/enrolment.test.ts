@@ -110,7 +110,7 @@ describe("enrolment and activation", () => {
     const again = await firstFactor(account);
     await expectError(await verify({ mfaToken: again.mfaToken, recoveryCode: code }), 401, "invalid_credentials");
     expect((await json(await call("/v1/auth/mfa", { token: pair.accessToken }))).recoveryCodesRemaining).toBe(9);
-    const [notice] = await mailbox(account.email, 2);
+    const [notice] = await mailbox(account.email, 3);
     expect(notice!.subject).toMatch(/recovery code was used/i);
     expect(notice!.text).toContain("9 unused codes remain");
     expect(notice!.text).not.toContain(code!);

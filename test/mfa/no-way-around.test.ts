@@ -64,7 +64,7 @@ describe("every sign-in method meets the second factor", () => {
   it("email code: 403 mfa_required (the code spent), then mfa/verify", async () => {
     const account = await mfaAccount("mfa-code");
     expect((await call("/v1/auth/email-code", { body: { email: account.email } })).status).toBe(200);
-    const [mail] = await mailbox(account.email, 2);
+    const [mail] = await mailbox(account.email, 3);
     const code = /\b(\d{6})\b/.exec(mail!.text)![1];
     const before = await liveSessions(account.userId);
     const pending = await expectMfaRequired(await call("/v1/auth/email-code/verify", { body: { email: account.email, code } }));

@@ -130,7 +130,7 @@ describe("step-up", () => {
   it("a password reset leaves the factor on, and the next sign-in asks for it", async () => {
     const account = await mfaAccount("mfa-reset");
     expect((await call("/v1/auth/forgot-password", { body: { email: account.email } })).status).toBe(200);
-    const token = await mailedToken(account.email, "/reset-password", 2);
+    const token = await mailedToken(account.email, "/reset-password", 3);
     const newPassword = "reset-violet-harbor-44";
     expect((await call("/v1/auth/reset-password", { body: { email: account.email, token, newPassword } })).status).toBe(200);
     await firstFactor({ email: account.email, password: newPassword });
