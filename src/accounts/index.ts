@@ -1,6 +1,6 @@
 /**
- * Accounts (API.md §2, §3): guests, registration, email verification, password login, upgrade of a
- * guest in place, and password change. New sessions and token pairs come from the user's Durable
+ * Accounts (API.md §2, §3): guests, registration, email verification, upgrade of a guest in place,
+ * and password change; password login is ./login.ts (re-exported here). New sessions and token pairs come from the user's Durable
  * Object; this module owns the user rows.
  *
  * @example
@@ -15,15 +15,14 @@ import { profilePicture } from "./avatars";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
-import { AuthError, MfaRequiredError, invalidRequest } from "../http/errors";
+import { AuthError, invalidRequest } from "../http/errors";
 import type { LinkOptions } from "../mail/links";
 import { verificationBase, verificationMailTo, verificationToken } from "./verification-mail";
 import { sendMail } from "../mail";
 import { resetNoticeMail } from "../mail/templates";
 import { redeemToken } from "../one-time-tokens";
-import { hashPassword, passwordProblem, verifyPassword } from "./passwords";
-import { clearLoginAttempts, limitRecoveryMail, reserveLoginAttempt } from "../rate-limit";
-import type { LoginAttempt } from "../rate-limit";
+import { hashOptions, hashPassword, passwordProblem, verifyPassword } from "./passwords";
+import { limitRecoveryMail } from "../rate-limit";
 import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { signIn } from "../sessions";
@@ -34,7 +33,9 @@ import { requireSecondFactor } from "./reauthentication";
 import { addressProvenStatements } from "./address-proven";
 import { normalizeEmail, normalizeUsername } from "./users";
 
-const hashOptions = (deps: Deps) => ({ iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+
+export { login } from "./login";
+export type { LoginInput } from "./login";
 
 function checkNewPassword(deps: Deps, password: string, field: string, identity: { email?: string | null; username?: string | null }) {
   const problem = passwordProblem({ password, minLength: deps.config.passwordMinLength, ...identity });
@@ -147,92 +148,6 @@ export async function resendVerification(deps: Deps, email: string, options: Lin
     const [, stored] = await db.batch([...statements]);
     return stored.meta.changes === 1 ? verificationMailTo(deps, user.email, token, base) : null; // gone meanwhile
   });
-}
-
-export interface LoginInput {
-  email?: string | undefined;
-  username?: string | undefined;
-  password: string;
-}
-
-/**
- * Password login by email or username. The attempt is counted against the account before the hash
- * is checked; unknown accounts cost the same hashing time and get the same answer.
- */
-export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promise<IssuedPair> {
-  const identifier = normalizeEmail(input.email ?? input.username ?? "");
-  const db = drizzle(deps.env.DB);
-  const attempt = await reserveLoginAttempt(
-    deps,
-    identifier,
-    db
-      .select()
-      .from(users)
-      .where(input.email !== undefined ? eq(users.emailNormalized, identifier) : eq(users.usernameNormalized, identifier))
-      .limit(1),
-  );
-  // The attempt's in-flight mark ends in the D1 batch the outcome writes anyway, when there is one.
-  const release = { pending: true, statement: attempt.releaseStatement };
-  try {
-    // A guest's token: the guest is merged into the account (API.md §16); any other token is ignored.
-    const mergeGuest = caller?.user.isGuest ? caller.userId : undefined;
-    return await checkLogin(deps, attempt.found[0], input, release, mergeGuest);
-  } finally {
-    if (release.pending) await attempt.release();
-  }
-}
-
-/** The in-flight mark's release: `pending` is cleared once a batch holding `statement` has run. */
-interface PendingRelease {
-  pending: boolean;
-  statement: LoginAttempt<unknown>["releaseStatement"];
-}
-
-async function checkLogin(deps: Deps, user: UserRow | undefined, input: LoginInput, release: PendingRelease, mergeGuest?: string): Promise<IssuedPair> {
-  const db = drizzle(deps.env.DB);
-  const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
-  if (!user || !valid) {
-    // API.md §9: sign_in_failed for existing accounts only.
-    if (user) {
-      await db.batch([activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client }), release.statement]);
-      release.pending = false;
-    }
-    throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
-  }
-  if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
-  if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
-    // The password was right: it must not count as a failed attempt (docs/accounts.md, per-account throttling).
-    await clearLoginAttempts(deps, user.id);
-    throw new AuthError("email_not_verified", "Verify your email address before signing in");
-  }
-  // Issuing the session also clears the account's counted attempts, in the same D1 batch; it
-  // happens only while the checked hash is still the account's, so a reset meanwhile wins.
-  const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [release.statement], mergeGuest }).catch((error: unknown) => {
-    // mfa_required: the batch ran (its release with it); the second factor is asked for.
-    if (error instanceof MfaRequiredError) release.pending = false;
-    throw error;
-  });
-  release.pending = false; // the batch ran (for a null pair too: only its guarded statements did nothing)
-  const pair = first ?? (await signInWithNewerHash(deps, user, input.password, mergeGuest));
-  if (!pair) throw new AuthError("invalid_credentials", "The email, username or password is incorrect");
-  if (needsRehash) {
-    // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
-    const passwordHash = await hashPassword(input.password, hashOptions(deps));
-    await db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!)));
-  }
-  return pair;
-}
-
-/**
- * The hash changed between the check and the sign-in. Another login's upgrade of an outdated hash
- * (a fresh salt, the same password) must not fail this one; a reset or change to another password
- * does not verify, and wins.
- */
-async function signInWithNewerHash(deps: Deps, user: UserRow, password: string, mergeGuest?: string): Promise<IssuedPair | null> {
-  const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
-  if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
-  if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
-  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash, mergeGuest });
 }
 
 export interface UpgradeInput {

@@ -24,6 +24,12 @@ const ALGORITHM = "pbkdf2-sha256";
 const PEPPERED = `${ALGORITHM}+pepper`;
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
+/** The service's hashing settings (PBKDF2_ITERATIONS, PASSWORD_PEPPER) as `HashOptions`. */
+export const hashOptions = (deps: { config: { pbkdf2Iterations: number; pepper?: string | undefined } }): HashOptions => ({
+  iterations: deps.config.pbkdf2Iterations,
+  pepper: deps.config.pepper,
+});
+
 export const MAX_PASSWORD_LENGTH = 128;
 const encoder = new TextEncoder();
 

@@ -112,12 +112,12 @@ describe("step-up", () => {
     expect(done.status).toBe(204);
     const passkey = crypto.randomUUID();
     await env.DB.prepare("INSERT INTO passkeys (id, user_id, credential_id, public_key, sign_count, transports, user_handle, backed_up, name, created_at) VALUES (?, ?, ?, 'AA', 0, NULL, ?, 0, 'x', ?)")
-      .bind(passkey, account.userId, `cred-${passkey}`, `h-${passkey}`, Date.now()).run().catch(() => null);
-    const exists = await env.DB.prepare("SELECT id FROM passkeys WHERE id = ?").bind(passkey).first();
-    if (exists) {
-      await expectError(await call(`/v1/auth/passkeys/${passkey}`, { method: "DELETE", body: { password: account.password }, token: aal1.accessToken }), 403, "reauthentication_required");
-    }
-    expect(exists).not.toBeNull();
+      .bind(passkey, account.userId, `cred-${passkey}`, `h-${passkey}`, Date.now()).run();
+    await expectError(await call(`/v1/auth/passkeys/${passkey}`, { method: "DELETE", body: { password: account.password }, token: aal1.accessToken }), 403, "reauthentication_required");
+    expect(await env.DB.prepare("SELECT id FROM passkeys WHERE id = ?").bind(passkey).first()).not.toBeNull();
+    const removed = await call(`/v1/auth/passkeys/${passkey}`, { method: "DELETE", body: { password: account.password, code: await account.authenticator.next() }, token: aal1.accessToken });
+    expect(removed.status, await removed.clone().text()).toBe(204);
+    expect(await env.DB.prepare("SELECT id FROM passkeys WHERE id = ?").bind(passkey).first()).toBeNull();
   });
 
   it("a stolen aal1 session can neither remove nor replace the factor", async () => {

@@ -1,0 +1,104 @@
+/**
+ * Password login (API.md §3, on every door: `/v1/auth/login` and the two older ones), read top to
+ * bottom in one function: the attempt is reserved against the account (src/rate-limit, one D1 batch
+ * with the user's read), the password checked (./passwords), the refusals answered, and then the
+ * one sign-in funnel every method ends in (src/sessions/issue.ts `signIn`) decides between a session
+ * and 403 `mfa_required` (API.md §15), so a password sign-in cannot skip a second factor. A correct
+ * password under an outdated hash is re-hashed after the sign-in.
+ *
+ * Stops on the way to a TokenPair: route → `login` → `reserveLoginAttempt` → `verifyPassword` →
+ * `signIn` → `tokenPair`, each entered once (docs/second-factor.md, "One funnel").
+ *
+ * @example
+ * import { login } from "./login";
+ * const pair = await login(deps, { email: "a@example.com", password: "…" });        // or 403 mfa_required
+ * const merged = await login(deps, { username: "ann", password: "…" }, guestAuth);  // merges the guest (§16)
+ */
+import { and, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
+import { users } from "../db/schema";
+import type { UserRow } from "../db/schema";
+import type { Deps } from "../http/deps";
+import { AuthError, MfaRequiredError } from "../http/errors";
+import { clearLoginAttempts, reserveLoginAttempt } from "../rate-limit";
+import { signIn } from "../sessions/issue";
+import type { Auth } from "../sessions";
+import type { IssuedPair } from "../types";
+import { hashOptions, hashPassword, verifyPassword } from "./passwords";
+import { normalizeEmail } from "./users";
+
+export interface LoginInput {
+  email?: string | undefined;
+  username?: string | undefined;
+  password: string;
+}
+
+const invalidCredentials = () => new AuthError("invalid_credentials", "The email, username or password is incorrect");
+
+/**
+ * Password login by email or username. The attempt is counted against the account before the hash
+ * is checked (§6); unknown accounts cost the same hashing time and get the same 401. A guest's
+ * `caller` is merged into the account (API.md §16: at once, or by `mfa/verify` when a second factor
+ * is asked for); any other caller is ignored. Errors: 401 `invalid_credentials`, 403
+ * `account_disabled`, `email_not_verified` or `mfa_required` (with its `mfaToken`), 429.
+ */
+export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promise<IssuedPair> {
+  const identifier = normalizeEmail(input.email ?? input.username ?? "");
+  const db = drizzle(deps.env.DB);
+  const byIdentifier = input.email !== undefined ? eq(users.emailNormalized, identifier) : eq(users.usernameNormalized, identifier);
+  const attempt = await reserveLoginAttempt(deps, identifier, db.select().from(users).where(byIdentifier).limit(1));
+  const user = attempt.found[0];
+  // The attempt's in-flight mark ends in the D1 batch the outcome writes anyway, or on its own below.
+  let released = false;
+  try {
+    const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
+    if (!user || !valid) {
+      // API.md §9: sign_in_failed for existing accounts only.
+      if (user) {
+        await db.batch([activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client }), attempt.releaseStatement]);
+        released = true;
+      }
+      throw invalidCredentials();
+    }
+    if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
+    if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
+      // The password was right: it must not count as a failed attempt (docs/accounts.md, per-account throttling).
+      await clearLoginAttempts(deps, user.id);
+      throw new AuthError("email_not_verified", "Verify your email address before signing in");
+    }
+    const mergeGuest = caller?.user.isGuest ? caller.userId : undefined;
+    // The funnel: its batch clears the account's count and ends the in-flight mark, and starts the
+    // session only while the checked hash is still the account's (a reset meanwhile wins), or
+    // stores the pending sign-in and throws mfa_required.
+    const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [attempt.releaseStatement], mergeGuest }).catch(
+      (error: unknown) => {
+        if (error instanceof MfaRequiredError) released = true; // its batch ran
+        throw error;
+      },
+    );
+    released = true; // the batch ran (for a null pair too: only its guarded statements did nothing)
+    const pair = first ?? (await signInWithNewerHash(deps, user, input.password, mergeGuest));
+    if (!pair) throw invalidCredentials();
+    if (needsRehash) {
+      // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
+      const passwordHash = await hashPassword(input.password, hashOptions(deps));
+      await db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!)));
+    }
+    return pair;
+  } finally {
+    if (!released) await attempt.release();
+  }
+}
+
+/**
+ * The hash changed between the check and the sign-in. Another login's upgrade of an outdated hash
+ * (a fresh salt, the same password) must not fail this one; a reset or change to another password
+ * does not verify, and wins. Null when it does not.
+ */
+async function signInWithNewerHash(deps: Deps, user: UserRow, password: string, mergeGuest?: string): Promise<IssuedPair | null> {
+  const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
+  if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
+  if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
+  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash, mergeGuest });
+}
