@@ -9,15 +9,23 @@
  * - the wardrobe app, bound to the service's AuthRpc entrypoint,
  * both with `WRANGLER_REGISTRY_PATH` pointing at a registry directory of their own: the app's
  * service binding can reach only this service, never another checkout's `edge-auth` running on
- * the machine. Then runs examples/wardrobe/story.mjs against them, and checks the service logged
- * each refusal the story saw (`rpc.session_refused` with the app's request id and the reason).
- * Exits 1 on any failure, printing both Workers' logs.
+ * the machine. The service's events (API.md §16) go to the app: its env file names the endpoint
+ * `wardrobe` in WEBHOOKS (the app's /webhooks on the port picked for it) with a fresh secret
+ * WEBHOOK_SECRET_WARDROBE, which the app's env file (and the story) get too; its Queue producer and
+ * consumer run inside its `wrangler dev` (local queues, offline), retrying after 1, 2 and 4 s.
+ * Then runs examples/wardrobe/story.mjs against them, checks the service logged each refusal the
+ * story saw (`rpc.session_refused` with the app's request id and the reason), and that the admin
+ * feed shows every event delivered to `wardrobe` (the app acknowledged every type, not only the two
+ * it acts on). Exits 1 on any failure, printing both Workers' logs.
  *
  * @example
  * npm run example:wardrobe        # … "story: all steps passed", "wardrobe: ok"
  * KEEP=1 npm run example:wardrobe # keep the state directory (its path is printed)
+ * # a broken webhook (the app holds another secret): the story must fail at the merge step
+ * WARDROBE_APP_WEBHOOK_SECRET="whsec_$(openssl rand -base64 32)" npm run example:wardrobe
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -72,15 +80,19 @@ function run(command, args, options = {}) {
   return result.stdout;
 }
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+/** `count` distinct free ports on 127.0.0.1 (all held open together while picked). */
+async function freePorts(count) {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve(server));
+    })),
+  );
+  const ports = servers.map((server) => server.address().port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
 
 /** Waits up to 90 s for `url` to answer `status`. */
 async function answers(url, status) {
@@ -99,13 +111,14 @@ async function answers(url, status) {
   fail(`${url} did not answer ${status} (${last})`);
 }
 
-/** `wrangler dev` in its own process group, its output in <state>/<name>.log. */
-async function startWorker(name, args) {
-  const port = await freePort();
-  const inspector = await freePort();
+/**
+ * `wrangler dev` on `port` (its inspector on `inspector`), run in `cwd` (where wrangler looks for
+ * the Worker's worker-configuration.d.ts), in its own process group, its output in <state>/<name>.log.
+ */
+function startWorker(name, args, [port, inspector], cwd = root) {
   const log = createWriteStream(join(state, `${name}.log`));
   const child = spawn(node, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--show-interactive-dev-session=false", ...args], {
-    cwd: root,
+    cwd,
     env,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -135,24 +148,54 @@ console.log("wardrobe: installed edge-auth into examples/wardrobe; the app type-
 // 2. Both Workers, fresh state each, one private registry.
 ensureAssets();
 const signingKey = await generateDevKey("dev-wardrobe");
+// The app's port is picked first: the service's WEBHOOKS names it.
+const [servicePort, serviceInspector, appPort, appInspector] = await freePorts(4);
+const webhookSecret = `whsec_${randomBytes(32).toString("base64")}`;
+const adminKey = randomBytes(32).toString("base64url");
 const serviceEnv = join(state, "service.env");
-writeFileSync(serviceEnv, `ENVIRONMENT=development\nJWT_SIGNING_KEY='${JSON.stringify(signingKey)}'\n`, { mode: 0o600 });
+writeFileSync(
+  serviceEnv,
+  [
+    "ENVIRONMENT=development",
+    `JWT_SIGNING_KEY='${JSON.stringify(signingKey)}'`,
+    `WEBHOOKS='${JSON.stringify({ wardrobe: { url: `http://127.0.0.1:${appPort}/webhooks` } })}'`,
+    `WEBHOOK_SECRET_WARDROBE=${webhookSecret}`,
+    // Short retries: a first attempt that fails (the app still starting) is retried within the story's wait.
+    "WEBHOOK_RETRY_DELAYS_SECONDS=1,2,4",
+    `ADMIN_API_KEY=${adminKey}`,
+    "",
+  ].join("\n"),
+  { mode: 0o600 },
+);
 run(node, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", join(state, "service")], { cwd: root });
 run(node, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", join(state, "app"), "-c", join(example, "wrangler.toml")], { cwd: root });
 
-const serviceUrl = await startWorker("service", ["--persist-to", join(state, "service"), "--env-file", serviceEnv]);
+const serviceUrl = await startWorker("service", ["--persist-to", join(state, "service"), "--env-file", serviceEnv], [servicePort, serviceInspector]);
 await answers(`${serviceUrl}/health`, 200);
-writeFileSync(join(state, "app.env"), "");
-const appUrl = await startWorker("app", ["-c", join(example, "wrangler.toml"), "--persist-to", join(state, "app"), "--env-file", join(state, "app.env")]);
+const appEnv = join(state, "app.env");
+writeFileSync(appEnv, `ENVIRONMENT=development\nWEBHOOK_SECRET_WARDROBE=${process.env.WARDROBE_APP_WEBHOOK_SECRET ?? webhookSecret}\n`, { mode: 0o600 });
+const appUrl = await startWorker("app", ["-c", join(example, "wrangler.toml"), "--persist-to", join(state, "app"), "--env-file", appEnv], [appPort, appInspector], example);
 await answers(`${appUrl}/health`, 200);
 await answers(`${appUrl}/items`, 401);
 console.log(`wardrobe: service ${serviceUrl}, app ${appUrl}, registry ${registry}`);
 
 // 3. The story, through the installed client SDK.
-const story = spawnSync(node, [join(example, "story.mjs")], { cwd: example, env: { ...env, SERVICE_URL: serviceUrl, APP_URL: appUrl }, encoding: "utf8" });
-process.stdout.write(story.stdout);
-process.stderr.write(story.stderr);
-if (story.status !== 0) fail("the story failed");
+const storyEnv = { ...env, SERVICE_URL: serviceUrl, APP_URL: appUrl, WEBHOOK_SECRET_WARDROBE: webhookSecret };
+// Not spawnSync: the event loop must keep draining both Workers' output into their logs meanwhile
+// (a full pipe would stall them, and a failure's log excerpt would miss the story's requests).
+const story = await new Promise((resolve) => {
+  const child = spawn(node, [join(example, "story.mjs")], { cwd: example, env: storyEnv, stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+    process.stdout.write(chunk);
+  });
+  child.on("close", (status) => resolve({ status, stdout }));
+});
+if (story.status !== 0) {
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the Workers' last lines into their logs
+  fail("the story failed");
+}
 
 // 4. Each refusal the app answered is on the service's log, with its reason.
 await new Promise((resolve) => setTimeout(resolve, 500));
@@ -163,6 +206,28 @@ for (const [, requestId, reason] of story.stdout.matchAll(/^::expect-service-log
   if (!line.includes(`"reason":"${reason}"`)) fail(`the service's refusal of ${requestId} says ${line}, not ${reason}`);
 }
 console.log("wardrobe: the service logged each refusal with the app's request id and its reason");
+
+// 5. The admin feed: every event of the run delivered to `wardrobe` (waits up to 20 s for any pending).
+const feedDeadline = Date.now() + 20_000;
+for (;;) {
+  const events = [];
+  for (let after = ""; ; ) {
+    const response = await fetch(`${serviceUrl}/v1/admin/events?limit=100${after ? `&after=${after}` : ""}`, { headers: { authorization: `Bearer ${adminKey}` } });
+    if (response.status !== 200) fail(`GET /v1/admin/events answered ${response.status}: ${await response.text()}`);
+    const page = await response.json();
+    events.push(...page.events);
+    if (!page.nextCursor) break;
+    after = page.nextCursor;
+  }
+  const undelivered = events.filter((e) => e.deliveries.find((d) => d.endpoint === "wardrobe")?.status !== "delivered");
+  const types = new Set(events.map((e) => e.type));
+  if (undelivered.length === 0 && types.has("user.merged") && types.has("user.deleted")) {
+    console.log(`wardrobe: the feed shows all ${events.length} events (${[...types].sort().join(", ")}) delivered to the app`);
+    break;
+  }
+  if (Date.now() > feedDeadline) fail(`events not delivered to the app: ${JSON.stringify(undelivered.map(({ type, deliveries }) => ({ type, deliveries })))}`);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+}
 
 stopping = true;
 stop();

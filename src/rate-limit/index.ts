@@ -98,19 +98,22 @@ export interface CounterDecision {
 
 /** One atomic fixed-window count; `key` may be an SQL expression that looks the key up. */
 function countStatement(db: DrizzleD1Database, key: string | SQL, rate: Rate, now: number) {
-  const expired = sql`${counters.windowStart} <= ${now - rate.windowSeconds * 1000}`;
-  return db
-    .insert(counters)
-    .values({ key, windowStart: now, count: 1 })
-    .onConflictDoUpdate({
-      target: counters.key,
-      set: {
-        count: sql`CASE WHEN ${expired} THEN 1 ELSE ${counters.count} + 1 END`,
-        windowStart: sql`CASE WHEN ${expired} THEN ${now} ELSE ${counters.windowStart} END`,
-      },
-    })
-    .returning({ count: counters.count, windowStart: counters.windowStart });
+  return db.insert(counters).values({ key, windowStart: now, count: 1 }).onConflictDoUpdate(countOnConflict(rate, now)).returning(countReturned);
 }
+
+/** The fixed window's upsert on an existing counter: one more, or a new window once it expired. */
+function countOnConflict(rate: Rate, now: number) {
+  const expired = sql`${counters.windowStart} <= ${now - rate.windowSeconds * 1000}`;
+  return {
+    target: counters.key,
+    set: {
+      count: sql`CASE WHEN ${expired} THEN 1 ELSE ${counters.count} + 1 END`,
+      windowStart: sql`CASE WHEN ${expired} THEN ${now} ELSE ${counters.windowStart} END`,
+    },
+  };
+}
+
+const countReturned = { count: counters.count, windowStart: counters.windowStart };
 
 function decide(row: { count: number; windowStart: number } | undefined, rate: Rate, now: number): CounterDecision {
   if (!row) return { allowed: true, retryAfter: 0 };
@@ -154,18 +157,11 @@ export const loginAttemptDecision = decide;
  * none. Same key and window as a password attempt (`login:<user id>`), which a success clears.
  */
 export function accountAttemptStatement(db: DrizzleD1Database, userIdOf: SQL, rate: Rate, now: number) {
-  const expired = sql`${counters.windowStart} <= ${now - rate.windowSeconds * 1000}`;
   return db
     .insert(counters)
     .select(sql`SELECT 'login:' || (${userIdOf}), ${now}, 1 WHERE (${userIdOf}) IS NOT NULL`)
-    .onConflictDoUpdate({
-      target: counters.key,
-      set: {
-        count: sql`CASE WHEN ${expired} THEN 1 ELSE ${counters.count} + 1 END`,
-        windowStart: sql`CASE WHEN ${expired} THEN ${now} ELSE ${counters.windowStart} END`,
-      },
-    })
-    .returning({ count: counters.count, windowStart: counters.windowStart });
+    .onConflictDoUpdate(countOnConflict(rate, now))
+    .returning(countReturned);
 }
 
 /** How long a password check may be counted as in flight before its mark lapses (a lost Worker). */

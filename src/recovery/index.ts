@@ -20,7 +20,7 @@ import { invalidRequest } from "../http/errors";
 import { checkLogoUrl, cleanPlatformName, linkBase, pageLink } from "../mail/links";
 import { sendMail } from "../mail";
 import { resetMail, resetNoticeMail } from "../mail/templates";
-import { createTokenStatements, findToken, spendStatement, tokenLiveFor } from "../one-time-tokens";
+import { createTokenStatements, findToken, spendStatement, tokenLiveFor, voidTokensStatement } from "../one-time-tokens";
 import { hashPassword, passwordProblem } from "../accounts/passwords";
 import { clearLoginAttempts, countRecoveryMail, tooManyRequests } from "../rate-limit";
 import type { UserRow } from "../db/schema";
@@ -126,6 +126,9 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
     ),
     // Following the mailed link verified an address that was not: the app hears `user.updated`.
     newlyVerified.statement,
+    // A reset is the owner taking the account back: no link mailed before it (a change of address
+    // to a thief's mailbox, above all) outlives it, as no session does (SECURITY.md, issue 22).
+    voidTokensStatement(db, owner.id, now, userMatches(db, owner.id, { passwordHash })),
   ]);
   const [changed, spent] = [results[drops.length] as UserRow[], results[drops.length + 1] as unknown[]];
   const user = changed[0];

@@ -143,7 +143,7 @@ describe("the owner proves a claimed address", () => {
 });
 
 describe("an address verified already does not change hands", () => {
-  it("its owner signing in by code, or resetting the password, keeps their passkey, identity and pending change", async () => {
+  it("its owner signing in by code, or resetting the password, keeps their passkey and identity; the reset voids the pending change", async () => {
     const account = await verifiedAccount("ph-verified");
     const { accessToken } = await login(account);
     const credential = await addPasskey(accessToken);
@@ -163,6 +163,20 @@ describe("an address verified already does not change hands", () => {
     expect(viaPasskey.status).toBe(200);
     expect((await json(viaPasskey)).user.id).toBe(account.userId);
     expect((await json(await idTokenSignIn({ idToken: await mintIdToken({ sub }) }))).user.id).toBe(account.userId);
+    // A reset takes the account back: a change of address asked for before it (by a thief holding
+    // the old password, say) is void; the owner asks again if it was theirs.
+    await expectError(await call("/v1/auth/confirm-email-change", { body: { token: changeToken } }), 400, "invalid_request");
+    const row = await env.DB.prepare("SELECT email FROM users WHERE id = ?").bind(account.userId).first<Json>();
+    expect(row.email).toBe(account.email);
+  });
+
+  it("a change of address asked for before the code sign-in still confirms (only a reset voids it)", async () => {
+    const account = await verifiedAccount("ph-verified-code");
+    const { accessToken } = await login(account);
+    const next = uniqueEmail("ph-verified-code-next");
+    expect((await call("/v1/auth/change-email", { token: accessToken, body: { newEmail: next, password: PASSWORD } })).status).toBe(200);
+    const changeToken = await mailedToken(next, "/confirm-email-change");
+    expect((await call("/v1/auth/email-code/verify", { body: { email: account.email, code: await requestCode(account.email) } })).status).toBe(200);
     const confirmed = await call("/v1/auth/confirm-email-change", { body: { token: changeToken } });
     expect(confirmed.status).toBe(200);
     expect((await json(confirmed)).user.email).toBe(next);
