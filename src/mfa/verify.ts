@@ -33,7 +33,7 @@ import { recoveryCodeUsedMail } from "./mail";
 import { MAX_CHALLENGE_ATTEMPTS } from "./statements";
 import { mfaChallenges } from "./schema";
 
-const wrong = () => new AuthError("invalid_credentials", "The code is wrong, or the sign-in has expired; sign in again");
+const wrong = () => new AuthError("invalid_credentials", "The code is wrong or was already used (try the next one), or this sign-in has expired (sign in again)");
 
 export interface VerifyInput extends CodeInput {
   mfaToken: string;
