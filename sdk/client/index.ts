@@ -2,7 +2,9 @@
  * `edge-auth/client` (API.md §14): a typed client for every `/v1/auth` route that keeps the session,
  * refreshes it single-flight (across tabs too, with `navigator.locks` and storage events) and adds
  * the Bearer token to the app's own requests. No Node-only API: browsers, React Native, Node ≥ 20,
- * Workers.
+ * Workers. This entry file keeps the session's state; its parts: the route table (routes.ts), the
+ * requests (request.ts), the refresh's cross-tab lock and backoff (refresh.ts), the session built
+ * from a pair (session.ts), the token storage (storage.ts) and the errors (errors.ts).
  *
  * @example
  * import { createClient, localStorageAdapter } from "edge-auth/client";
@@ -11,10 +13,13 @@
  * const response = await auth.fetch("https://api.example.com/notes"); // Bearer added, refreshed when due
  * auth.onChange((session) => render(session?.user ?? null));
  */
-import { EdgeAuthError, errorFrom, networkError, saysInvalidToken } from "./errors";
-import { isRoute, routes } from "./routes";
-import type { Methods, Route, TokenPair, User } from "./routes";
-import { memoryStorage, parseStored } from "./storage";
+import { EdgeAuthError, errorFrom, saysInvalidToken } from "./errors";
+import { FRESH_TOKEN_MS, PROPAGATION_MS, nextBackoffMs, sleep, transient, underRefreshLock } from "./refresh";
+import { methods, readAnswer, requestOf, sender } from "./request";
+import { routes } from "./routes";
+import type { Route, TokenPair, User } from "./routes";
+import { aalOf, sessionOf } from "./session";
+import { memoryStorage, parseStored, storeTokens } from "./storage";
 import type { Client, ClientOptions, Session, StoredTokens } from "./types";
 
 export { EdgeAuthError } from "./errors";
@@ -28,46 +33,8 @@ export type {
 export type { Client, ClientOptions, Session, StoredTokens } from "./types";
 
 const notSignedIn = () => new EdgeAuthError(401, "invalid_token", "Not signed in");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Answers that say nothing about the session: retry later, keep it. */
-const transient = (error: unknown) => error instanceof EdgeAuthError && (error.status === 0 || error.status === 429 || error.status >= 500);
-
-
-interface NavigatorLocks {
-  request<T>(name: string, callback: (lock: unknown) => Promise<T>): Promise<T>;
-  request<T>(name: string, options: { ifAvailable: true }, callback: (lock: unknown) => Promise<T>): Promise<T>;
-}
-
-/**
- * How long a tab that waited for another tab's refresh lets that tab's new pair reach its own
- * localStorage (Chromium propagates writes between tabs' processes asynchronously) before it
- * concludes nobody refreshed. Milliseconds.
- */
-const PROPAGATION_MS = 150;
-
-/**
- * An app's 401 for an access token the client obtained less than this long ago is returned as is
- * (issue 26): a token that new is refused for the app's own reasons (its verifier's issuer,
- * audience or clock, or its routes answering 401), which a refresh cannot change; refreshing on
- * every such answer would only spend the refresh limit. Milliseconds.
- */
-const FRESH_TOKEN_MS = 30_000;
 
 /** Creates a client; see ClientOptions. Nothing is sent until a method is called. */
-/**
- * The `aal` claim of an access token (API.md §15), read without verifying (the client only shows
- * it; services verify). "aal1" when absent or unreadable.
- */
-function aalOf(accessToken: string): "aal1" | "aal2" {
-  try {
-    const part = accessToken.split(".")[1] ?? "";
-    const padded = part.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((part.length + 3) % 4);
-    return (JSON.parse(atob(padded)) as { aal?: unknown }).aal === "aal2" ? "aal2" : "aal1";
-  } catch {
-    return "aal1";
-  }
-}
-
 export function createClient(options: ClientOptions): Client {
   const base = `${options.baseUrl.replace(/\/+$/, "")}/v1/auth`;
   const storage = options.storage ?? memoryStorage();
@@ -105,31 +72,13 @@ export function createClient(options: ClientOptions): Client {
   async function setSession(next: Session | null, persist: boolean): Promise<void> {
     if (!next && current) signOuts += 1;
     current = next;
-    if (persist) {
-      try {
-        if (next) {
-          const { accessToken, refreshToken, expiresAt, sessionId } = next;
-          await storage.set(key, JSON.stringify({ accessToken, refreshToken, expiresAt, sessionId }));
-        } else {
-          await storage.remove(key);
-        }
-      } catch {
-        // a failing store must not keep the app signed in (or out) in memory
-      }
-    }
+    if (persist) await storeTokens(storage, key, next);
     emit();
   }
 
   const adopt = async (pair: TokenPair): Promise<Session> => {
     obtained = { token: pair.accessToken, at: Date.now() };
-    const session: Session = {
-      accessToken: pair.accessToken,
-      refreshToken: pair.refreshToken,
-      expiresAt: Date.now() + pair.expiresIn * 1000,
-      sessionId: pair.sessionId,
-      user: pair.user,
-      aal: aalOf(pair.accessToken),
-    };
+    const session = sessionOf(pair);
     await setSession(session, true);
     return session;
   };
@@ -152,20 +101,10 @@ export function createClient(options: ClientOptions): Client {
     emit();
   });
 
-  async function post(method: string, path: string, body: unknown, token?: string): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    if (token) headers.authorization = `Bearer ${token}`;
-    try {
-      return await send(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    } catch (error) {
-      throw networkError(error);
-    }
-  }
+  const post = sender(send, base);
 
   function backoff(error: unknown): void {
-    const retryAfter = error instanceof EdgeAuthError ? error.retryAfter : undefined;
-    backoffMs = retryAfter !== undefined ? retryAfter * 1000 : Math.min(Math.max(backoffMs * 2, 1000), 60_000);
+    backoffMs = nextBackoffMs(error, backoffMs);
     retryAt = Date.now() + backoffMs;
   }
 
@@ -228,12 +167,7 @@ export function createClient(options: ClientOptions): Client {
     if (!seen) throw notSignedIn();
     const wait = retryAt - Date.now();
     if (wait > 0) await sleep(wait);
-    const locks = (globalThis as { navigator?: { locks?: NavigatorLocks } }).navigator?.locks;
-    if (!locks) return rotate(seen);
-    const name = `edge-auth:refresh:${base}:${key}`;
-    // First without waiting: when another tab holds the lock, it is refreshing right now.
-    const ran = await locks.request(name, { ifAvailable: true }, async (lock) => (lock ? { session: await rotate(seen) } : null));
-    return ran ? ran.session : locks.request(name, () => rotate(seen, true));
+    return underRefreshLock(`edge-auth:refresh:${base}:${key}`, (waited) => rotate(seen, waited));
   }
 
   const refresh = (due?: string): Promise<Session> => {
@@ -274,20 +208,7 @@ export function createClient(options: ClientOptions): Client {
   }
 
   async function call<I, O>(route: Route<I, O>, input?: I): Promise<O> {
-    let path = route.path;
-    // Fields left undefined are not sent (JSON.stringify would drop them; a query string would not).
-    let body: Record<string, unknown> | undefined =
-      input == null ? undefined : Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-    path = path.replace(/:(\w+)/g, (_, name: string) => {
-      const value = body?.[name];
-      if (body) delete body[name];
-      return encodeURIComponent(String(value));
-    });
-    if (body && Object.keys(body).length === 0) body = undefined;
-    if (route.method === "GET" && body) {
-      path += `?${new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)]))}`;
-      body = undefined;
-    }
+    const { path, body } = requestOf(route, input);
     await ready;
     // "optional": a guest's token (or one whose profile is unknown), for the upgrade in place or the merge.
     const withToken = route.auth === true || (route.auth && current && current.user?.isGuest !== false);
@@ -298,9 +219,7 @@ export function createClient(options: ClientOptions): Client {
           throw error;
         })
       : await post(route.method, path, body);
-    if (!response.ok) throw await errorFrom(response);
-    const text = response.status === 204 ? "" : await response.text();
-    const result = (text ? JSON.parse(text) : undefined) as O;
+    const result = await readAnswer<O>(response);
     const answer = result as { accessToken?: unknown; user?: User; tokens?: TokenPair } | undefined;
     if (route.signsIn && typeof answer?.accessToken === "string") await adopt(result as TokenPair);
     else if (route.signsIn && typeof answer?.tokens?.accessToken === "string") await adopt(answer.tokens);
@@ -314,15 +233,7 @@ export function createClient(options: ClientOptions): Client {
     return result;
   }
 
-  function methods<T>(table: T): Methods<T> {
-    const out: Record<string, unknown> = {};
-    for (const [name, entry] of Object.entries(table as Record<string, unknown>)) {
-      out[name] = isRoute(entry) ? (input?: unknown) => call(entry, input) : methods(entry);
-    }
-    return out as Methods<T>;
-  }
-
-  const generated = methods(routes);
+  const generated = methods(routes, call);
   const client = {
     ...generated,
     oauth: {

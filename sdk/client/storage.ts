@@ -83,3 +83,20 @@ export function parseStored(value: string | null | undefined): StoredTokens | nu
   }
   return null;
 }
+
+/**
+ * Writes the session's tokens under `key` (the JSON `parseStored` reads: the four StoredTokens
+ * fields, never the profile), or removes them for null. A store that fails is ignored.
+ */
+export async function storeTokens(storage: TokenStorage, key: string, next: StoredTokens | null): Promise<void> {
+  try {
+    if (next) {
+      const { accessToken, refreshToken, expiresAt, sessionId } = next;
+      await storage.set(key, JSON.stringify({ accessToken, refreshToken, expiresAt, sessionId }));
+    } else {
+      await storage.remove(key);
+    }
+  } catch {
+    // a failing store must not keep the app signed in (or out) in memory
+  }
+}

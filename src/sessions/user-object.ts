@@ -15,7 +15,7 @@
  * **adopts** it (`#adopt`): it reads the live row from D1, takes the first token's hash into its store,
  * and the D1 write that follows (a rotation's or an upgrade's touch) clears the row's hash, so a
  * session is adopted once. Revocations read the live sessions from D1, so a session not yet adopted
- * is revoked like any other.
+ * is revoked like any other. D1 statements: object-statements.ts; answer types: pair-outcome.ts.
  *
  * @example
  * const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
@@ -23,48 +23,25 @@
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
-import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
 import type { Config } from "../config";
 import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
-import { activity, sessions, users } from "../db/schema";
 import { migrate } from "../db/object-migrations";
 import { TOKEN_STORE_MIGRATIONS, TokenStore, systemClock } from "./token-store";
 import type { Clock } from "./token-store";
-import type { UserRow } from "../db/schema";
-import { selectUserStatement, userMatches } from "../accounts/statements";
-import { publicUser } from "../accounts/users";
-import { activityStatement } from "../activity";
-import type { ActivityType } from "../activity";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
 import { sessionAssurance } from "./assurance";
-import type { Assurance } from "../tokens";
-import { liveSession, livenessStatement } from "./statements";
-import type { ClientInfo, IssuedPair, PublicUser, Role } from "../types";
+import { livenessStatement } from "./statements";
+import { expireUnlimitedSessions, liveSessionIds, revokeInD1, touchSession, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
+import { openedPair } from "./pair-outcome";
+import type { PairOutcome, Touched } from "./pair-outcome";
+import type { ClientInfo, IssuedPair, Role } from "../types";
 
 export type { ClientInfo, IssuedPair } from "../types";
-
-/**
- * A pair opened from its seal. Pairs sealed before `user` was made public carry the whole user row:
- * only its public fields are kept, so nothing more than a new pair would show leaves the object.
- */
-function openedPair(json: string): IssuedPair {
-  const pair = JSON.parse(json) as Omit<IssuedPair, "user"> & { user: PublicUser | UserRow };
-  const user = "emailNormalized" in pair.user ? publicUser(pair.user) : pair.user;
-  return { ...pair, user };
-}
-
-/** What a rotation's D1 write returns: the account, and the session's assurance for its token. */
-interface Touched {
-  user: UserRow;
-  assurance: Assurance;
-}
-
-export type PairOutcome = { ok: true; pair: IssuedPair } | { ok: false; reason: "invalid" | "expired" | "reused" };
+export type { PairOutcome } from "./pair-outcome";
 
 export class UserSessions extends DurableObject<Env> {
   #queue: Promise<unknown> = Promise.resolve();
@@ -133,31 +110,11 @@ export class UserSessions extends DurableObject<Env> {
    */
   async #adopt(userId: string, sessionId: string, now: number, tokenHash?: string): Promise<boolean> {
     if (this.#existingStore?.session(sessionId)) return true;
-    const found = await this.#unadopted(userId, sessionId, now, tokenHash);
+    const found = await unadoptedSession(this.#db, userId, sessionId, now, tokenHash);
     if (!found?.hash) return false;
     this.#store.setRole(found.isGuest ? "guest" : "user");
     this.#store.addSession(sessionId, found.createdAt, found.expiresAt, found.hash);
     return true;
-  }
-
-  /**
-   * The live D1 row of a session of this user not adopted yet (its first token's hash still set and,
-   * when `tokenHash` is given, equal to it), or undefined. Reads only: the store is not touched.
-   */
-  async #unadopted(userId: string, sessionId: string, now: number, tokenHash?: string) {
-    const [found] = await this.#db
-      .select({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, hash: sessions.firstRefreshTokenHash, isGuest: users.isGuest })
-      .from(sessions)
-      .innerJoin(users, eq(users.id, sessions.userId))
-      .where(
-        and(
-          eq(sessions.id, sessionId),
-          eq(sessions.userId, userId),
-          liveSession(now),
-          tokenHash === undefined ? isNotNull(sessions.firstRefreshTokenHash) : eq(sessions.firstRefreshTokenHash, tokenHash),
-        ),
-      );
-    return found;
   }
 
   /**
@@ -167,10 +124,7 @@ export class UserSessions extends DurableObject<Env> {
    * once. Runs inside `#serial`.
    */
   async #adoptUnlimited(userId: string, now: number): Promise<void> {
-    const rows = await this.#db
-      .select({ id: sessions.id, createdAt: sessions.createdAt, hash: sessions.firstRefreshTokenHash })
-      .from(sessions)
-      .where(and(eq(sessions.userId, userId), liveSession(now), isNull(sessions.expiresAt), isNotNull(sessions.firstRefreshTokenHash)));
+    const rows = await unlimitedUnadoptedSessions(this.#db, userId, now);
     for (const row of rows) if (row.hash && !this.#store.session(row.id)) this.#store.addSession(row.id, row.createdAt, null, row.hash);
   }
 
@@ -253,7 +207,7 @@ export class UserSessions extends DurableObject<Env> {
         return row.session_id;
       }
       // A session never adopted ends without being adopted: signing out gives this object no storage.
-      if (store?.session(parsed.sessionId) || !(await this.#unadopted(parsed.userId, parsed.sessionId, now, hash))?.hash) return null;
+      if (store?.session(parsed.sessionId) || !(await unadoptedSession(this.#db, parsed.userId, parsed.sessionId, now, hash))?.hash) return null;
       await this.#revoke([parsed.sessionId], reason, now, client);
       return parsed.sessionId;
     });
@@ -267,10 +221,7 @@ export class UserSessions extends DurableObject<Env> {
     return this.#serial(async () => {
       const now = this.clock.now();
       // From D1, the record: it also lists the sessions this object has not adopted yet.
-      const live = await this.#db
-        .select({ id: sessions.id })
-        .from(sessions)
-        .where(and(eq(sessions.userId, input.userId), liveSession(now), input.sessionIds ? inArray(sessions.id, input.sessionIds) : undefined));
+      const live = await liveSessionIds(this.#db, input.userId, now, input.sessionIds);
       const targets = live.map((s) => s.id).filter((id) => id !== input.keep);
       await this.#revoke(targets, input.reason, now, input.client);
       return targets;
@@ -319,39 +270,20 @@ export class UserSessions extends DurableObject<Env> {
       this.#store.advance(session.id, hash, null, expiresAt, now);
       this.#store.setRole(input.role);
       if (expiresAt === null) return { ok: true, pair } as const;
-      await this.#db
-        .update(sessions)
-        .set({ expiresAt })
-        .where(and(eq(sessions.userId, user.id), isNull(sessions.expiresAt), isNull(sessions.revokedAt)));
+      await expireUnlimitedSessions(this.#db, user.id, expiresAt);
       return { ok: true, pair } as const;
     });
   }
 
   /**
-   * The D1 write of record for a rotation: the session's last use, expiry and client, as a
-   * compare-and-set on a live row of an account that is not disabled, batched with the read of the
-   * user; it returns the session's assurance (API.md §15) for the new access token. With
-   * `addMethod` (a step-up) that method joins the row's `amr` (once) and makes it aal2 with
-   * `auth_time` now, in the same statement. Null when the row is gone or the account disabled; a disabled
-   * account's session is ended here too, in case the revocation that follows a disable (src/admin)
-   * did not happen.
+   * The D1 write of record for a rotation (`touchSession`: last use, expiry and client, as a
+   * compare-and-set; with `addMethod`, a step-up); it returns the account and the session's
+   * assurance (API.md §15) for the new access token. Null when the row is gone or the account
+   * disabled; a disabled account's session is ended here too, in case the revocation that follows a
+   * disable (src/admin) did not happen.
    */
   async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number, addMethod?: string): Promise<Touched | null> {
-    const db = this.#db;
-    const amr = sql`coalesce(${sessions.amr}, '')`;
-    const stepUp = addMethod
-      ? { aal: "aal2", amr: sql`CASE WHEN ' ' || ${amr} || ' ' LIKE ${`% ${addMethod} %`} THEN ${amr} ELSE trim(${amr} || ${` ${addMethod}`}) END`, authTime: now }
-      : {};
-    const [updated, userRows] = await db.batch([
-      db
-        .update(sessions)
-        .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent, firstRefreshTokenHash: null, ...stepUp })
-        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true })))
-        .returning({ aal: sessions.aal, amr: sessions.amr, authTime: sessions.authTime, createdAt: sessions.createdAt }),
-      selectUserStatement(db, userId),
-    ]);
-    const user = userRows[0] ?? null;
-    const [row] = updated;
+    const { row, user } = await touchSession(this.#db, userId, sessionId, expiresAt, client, now, addMethod);
     if (row && user) return { user, assurance: sessionAssurance(row) };
     if (user && user.disabledAt !== null) await this.#revoke([sessionId], "disabled", now, client);
     return null;
@@ -360,35 +292,8 @@ export class UserSessions extends DurableObject<Env> {
   /** Revokes the sessions and records each revocation's event in the same D1 batch. */
   async #revoke(sessionIds: string[], reason: string, now: number, client?: ClientInfo | null): Promise<void> {
     if (sessionIds.length === 0) return;
-    const db = this.#db;
-    await db.batch([
-      db
-        .update(sessions)
-        .set({ revokedAt: now, revokedReason: reason })
-        .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt))),
-      ...sessionIds.map((id) => revocationEvent(db, id, reason, client ?? null, now)),
-    ]);
+    await revokeInD1(this.#db, sessionIds, reason, now, client ?? null);
     const store = this.#existingStore;
     for (const id of sessionIds) store?.forget(id);
   }
-}
-
-/** The activity event a revocation reason records (API.md §9); none for an expiry. */
-function revocationType(reason: string): ActivityType | null {
-  if (reason === "expired") return null;
-  if (reason === "signout") return "sign_out";
-  if (reason === "reuse") return "refresh_reuse_detected";
-  return "session_revoked";
-}
-
-/**
- * The event of one session's revocation, for the batch that revokes it: the user id comes from
- * the session row, and the event is written only if that batch's update revoked the session now
- * (with this reason), so an already ended session records nothing.
- */
-function revocationEvent(db: ReturnType<typeof drizzle>, sessionId: string, reason: string, client: ClientInfo | null, now: number) {
-  const type = revocationType(reason);
-  const source = sql`SELECT ${crypto.randomUUID()}, ${sessions.userId}, ${type}, NULL, ${now}, ${client?.ipAddress ?? null}, ${client?.userAgent ?? null}, ${sessions.id}
-    FROM ${sessions} WHERE ${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now} AND ${sessions.revokedReason} = ${reason}`;
-  return db.insert(activity).select(type ? source : sql`${source} AND 0`);
 }

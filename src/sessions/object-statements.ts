@@ -1,0 +1,127 @@
+/**
+ * The D1 reads and writes of the per-user object (src/sessions/user-object.ts), as functions of a
+ * drizzle handle: the live row of a session no object adopted yet, a guest's sessions to adopt before
+ * an upgrade, the live sessions to revoke, a rotation's compare-and-set batched with the user's row,
+ * a guest's sessions given an expiry, and a revocation batched with its activity events. The object
+ * decides, in order, one operation at a time; these only read and write. Times are ms.
+ *
+ * @example
+ * import { revokeInD1, touchSession } from "./object-statements";
+ * const { row, user } = await touchSession(db, userId, sessionId, expiresAt, client, now);
+ * if (!row && user && user.disabledAt !== null) await revokeInD1(db, [sessionId], "disabled", now, client);
+ */
+import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { activity, sessions, users } from "../db/schema";
+import { selectUserStatement, userMatches } from "../accounts/statements";
+import type { ActivityType } from "../activity";
+import { liveSession } from "./statements";
+import type { ClientInfo } from "../types";
+
+/**
+ * The live D1 row of a session of this user not adopted yet (its first token's hash still set and,
+ * when `tokenHash` is given, equal to it), or undefined. Reads only: the store is not touched.
+ */
+export async function unadoptedSession(db: DrizzleD1Database, userId: string, sessionId: string, now: number, tokenHash?: string) {
+  const [found] = await db
+    .select({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, hash: sessions.firstRefreshTokenHash, isGuest: users.isGuest })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        eq(sessions.userId, userId),
+        liveSession(now),
+        tokenHash === undefined ? isNotNull(sessions.firstRefreshTokenHash) : eq(sessions.firstRefreshTokenHash, tokenHash),
+      ),
+    );
+  return found;
+}
+
+/**
+ * Every live session of this user with no expiry (a guest's) whose first token's hash is still set,
+ * that is, not adopted by the object yet: id, start and that hash.
+ */
+export function unlimitedUnadoptedSessions(db: DrizzleD1Database, userId: string, now: number) {
+  return db
+    .select({ id: sessions.id, createdAt: sessions.createdAt, hash: sessions.firstRefreshTokenHash })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), liveSession(now), isNull(sessions.expiresAt), isNotNull(sessions.firstRefreshTokenHash)));
+}
+
+/**
+ * The ids of this user's live sessions, only among `sessionIds` when given. From D1, the record: it
+ * also lists the sessions the object has not adopted yet.
+ */
+export function liveSessionIds(db: DrizzleD1Database, userId: string, now: number, sessionIds?: string[]) {
+  return db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), liveSession(now), sessionIds ? inArray(sessions.id, sessionIds) : undefined));
+}
+
+/**
+ * The D1 write of record for a rotation: the session's last use, expiry and client, as a
+ * compare-and-set on a live row of an account that is not disabled, batched with the read of the
+ * user. With `addMethod` (a step-up, API.md §15) that method joins the row's `amr` (once) and makes
+ * it aal2 with `auth_time` now, in the same statement. `row` (the session's assurance columns) is
+ * undefined when nothing was updated; `user` is null when the account is gone.
+ */
+export async function touchSession(db: DrizzleD1Database, userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number, addMethod?: string) {
+  const amr = sql`coalesce(${sessions.amr}, '')`;
+  const stepUp = addMethod
+    ? { aal: "aal2", amr: sql`CASE WHEN ' ' || ${amr} || ' ' LIKE ${`% ${addMethod} %`} THEN ${amr} ELSE trim(${amr} || ${` ${addMethod}`}) END`, authTime: now }
+    : {};
+  const [updated, userRows] = await db.batch([
+    db
+      .update(sessions)
+      .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent, firstRefreshTokenHash: null, ...stepUp })
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true })))
+      .returning({ aal: sessions.aal, amr: sessions.amr, authTime: sessions.authTime, createdAt: sessions.createdAt }),
+    selectUserStatement(db, userId),
+  ]);
+  const [row] = updated;
+  return { row, user: userRows[0] ?? null };
+}
+
+/** Gives this user's sessions with no expiry that are not revoked (a guest's, now a full account's) the expiry `expiresAt`. */
+export function expireUnlimitedSessions(db: DrizzleD1Database, userId: string, expiresAt: number) {
+  return db
+    .update(sessions)
+    .set({ expiresAt })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.expiresAt), isNull(sessions.revokedAt)));
+}
+
+/**
+ * Revokes the sessions (those not revoked yet) with `reason` and records each revocation's event in
+ * the same D1 batch. `sessionIds` must not be empty.
+ */
+export async function revokeInD1(db: DrizzleD1Database, sessionIds: string[], reason: string, now: number, client: ClientInfo | null): Promise<void> {
+  await db.batch([
+    db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt))),
+    ...sessionIds.map((id) => revocationEvent(db, id, reason, client, now)),
+  ]);
+}
+
+/** The activity event a revocation reason records (API.md §9); none for an expiry. */
+function revocationType(reason: string): ActivityType | null {
+  if (reason === "expired") return null;
+  if (reason === "signout") return "sign_out";
+  if (reason === "reuse") return "refresh_reuse_detected";
+  return "session_revoked";
+}
+
+/**
+ * The event of one session's revocation, for the batch that revokes it: the user id comes from
+ * the session row, and the event is written only if that batch's update revoked the session now
+ * (with this reason), so an already ended session records nothing.
+ */
+function revocationEvent(db: DrizzleD1Database, sessionId: string, reason: string, client: ClientInfo | null, now: number) {
+  const type = revocationType(reason);
+  const source = sql`SELECT ${crypto.randomUUID()}, ${sessions.userId}, ${type}, NULL, ${now}, ${client?.ipAddress ?? null}, ${client?.userAgent ?? null}, ${sessions.id}
+    FROM ${sessions} WHERE ${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now} AND ${sessions.revokedReason} = ${reason}`;
+  return db.insert(activity).select(type ? source : sql`${source} AND 0`);
+}
