@@ -29,7 +29,7 @@ import { signIn } from "../sessions";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { userMatches } from "./statements";
-import { requireSecondFactor } from "./reauthentication";
+import { checkPassword, requireSecondFactor } from "./reauthentication";
 import { addressProvenStatements } from "./address-proven";
 import { endPasswordChallengesStatement } from "../mfa/statements";
 import { normalizeEmail, normalizeUsername } from "./users";
@@ -221,8 +221,8 @@ export async function changePassword(deps: Deps, auth: Auth, input: ChangePasswo
     throw invalidRequest("newPassword", "must differ from the current password");
   }
   checkNewPassword(deps, input.newPassword, "newPassword", user);
-  const { valid } = await verifyPassword(input.currentPassword, user.passwordHash, hashOptions(deps));
-  if (!valid) throw new AuthError("invalid_credentials", "The current password is incorrect");
+  // Counted against the account like a login (§6): a stolen session cannot guess the password here.
+  await checkPassword(deps, user, input.currentPassword, "The current password is incorrect");
   // API.md §15: with a second factor, the current password alone is not enough.
   if (user.mfaEnabled) await requireSecondFactor(deps, auth, input);
   const passwordHash = await hashPassword(input.newPassword, hashOptions(deps));

@@ -109,7 +109,13 @@ export const recentAal2 = (auth: Auth) => auth.aal === "aal2" && auth.authTime *
 
 const reauthenticationRequired = () => new AuthError("reauthentication_required", "Sign in again to confirm it is you, then retry");
 
-async function checkPassword(deps: Deps, user: UserRow, password: string): Promise<void> {
+/**
+ * Checks the account's own password as a login attempt would (API.md §6): counted against the
+ * account before the hash is compared (429 past ACCOUNT_LOGIN_FAILURES, shared with login), a wrong
+ * one is 401 `invalid_credentials` (`message`) with `sign_in_failed`, a right one clears the count.
+ * Used by re-authentication and by change-password's current password.
+ */
+export async function checkPassword(deps: Deps, user: UserRow, password: string, message = "The password is incorrect"): Promise<void> {
   const db = drizzle(deps.env.DB);
   const rate = deps.config.accountLoginFailures;
   const now = Date.now();
@@ -120,7 +126,7 @@ async function checkPassword(deps: Deps, user: UserRow, password: string): Promi
   const { valid } = await verifyPassword(password, user.passwordHash, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
   if (!valid) {
     await activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client });
-    throw new AuthError("invalid_credentials", "The password is incorrect");
+    throw new AuthError("invalid_credentials", message);
   }
   await clearLoginAttemptsStatement(db, user.id);
 }
