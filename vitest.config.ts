@@ -70,9 +70,17 @@ export default defineConfig(async () => {
       server: { deps: { inline: [/@simplewebauthn\//, /@peculiar\//] } },
       testTimeout: 30_000,
       silent: "passed-only" as const,
+      // Off: with it on, a log line from another I/O context (a SELF request, a queue consumer, a
+      // waitUntil task) can be parked past a file's last message and stall the run forever
+      // (cloudflare/workers-sdk#15498, #15719). test/setup.ts drops the Worker's own JSON log
+      // lines instead (WORKER_LOGS=1 prints them); the browser and sdk projects run in Node.
+      disableConsoleIntercept: true,
       hookTimeout: 30_000,
       // FC_SEED=<n> replays a fuzz run (test/adversarial/fuzz*.test.ts print their seed).
-      provide: { FC_SEED: (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FC_SEED ?? "" },
+      provide: {
+        FC_SEED: (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FC_SEED ?? "",
+        WORKER_LOGS: (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.WORKER_LOGS ?? "",
+      },
       projects: [
         // Everything above, inside workerd.
         { extends: true, test: { name: "workers" } },
