@@ -18,6 +18,7 @@
  * await requestEmailChange(deps, auth, { newEmail: "new@example.com", password });
  * const user = await confirmEmailChange(deps, token);
  */
+import { changeUser } from "./change-user";
 import { and, eq, exists, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
@@ -124,7 +125,7 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
   const event = userEvent(db, "user.updated", pending.userId, { at: now, onlyIf: previousChanged });
   let results;
   try {
-    results = await db.batch([
+    results = await changeUser(deps, pending.userId, () => db.batch([
       ...drops,
       db
         .update(users)
@@ -134,7 +135,7 @@ export async function confirmEmailChange(deps: Deps, token: string): Promise<Use
       event.statement,
       activityStatement(db, { userId: pending.userId, type: "email_changed", client: deps.client, at: now }, tokenLive),
       spendStatement(db, tokenHash, "change_email", now),
-    ]);
+    ]));
   } catch (error) {
     // The batch is one transaction: nothing of it was written, the token included.
     if (isEmailConflict(error)) throw taken();

@@ -7,6 +7,7 @@
  * import { login } from "./index";
  * const pair = await login(deps, { email: "a@example.com", password: "…" });
  */
+import { changeUser } from "./change-user";
 import { and, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
@@ -118,7 +119,7 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
   const drops = addressProvenStatements(db, { userId: redeemed.userId, emailNormalized, now, client: deps.client, keep: { password: true, secondFactor: true } });
   const newlyVerified = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${redeemed.userId} AND ${users.emailVerifiedAt} = ${now})`;
   const updated = userEvent(db, "user.updated", redeemed.userId, { at: now, onlyIf: newlyVerified });
-  const results = await db.batch([
+  const results = await changeUser(deps, redeemed.userId, () => db.batch([
     ...drops,
     db
       .update(users)
@@ -127,7 +128,7 @@ export async function verifyEmail(deps: Deps, token: string): Promise<UserRow> {
       .returning(),
     activityStatement(db, { userId: redeemed.userId, type: "email_verified", client: deps.client, at: now }, newlyVerified),
     updated.statement,
-  ]);
+  ]));
   const [user] = results[drops.length] as UserRow[];
   const event = results[drops.length + 2] as D1Result;
   if (!user) throw invalid;
@@ -172,7 +173,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
   const won = userMatches(db, auth.userId, { passwordHash });
   const { token, statements } = await verificationToken(deps, db, auth.userId, email, won);
   const upgraded = userEvent(db, "user.upgraded", auth.userId, { at: now, onlyIf: won });
-  const [updated] = await db
+  const [updated] = await changeUser(deps, auth.userId, () => db
     .batch([
       db
         .update(users)
@@ -191,7 +192,7 @@ export async function upgrade(deps: Deps, auth: Auth, input: UpgradeInput): Prom
       activityStatement(db, { userId: auth.userId, type: "upgraded", sessionId: auth.sessionId, client: deps.client, at: now }, won),
       upgraded.statement,
     ])
-    .catch(conflictFrom);
+    .catch(conflictFrom));
   if (updated.meta.changes !== 1) throw new AuthError("forbidden", "Only a guest account can be upgraded");
   publish(deps, upgraded);
   const outcome = await userSessions(deps, auth.userId).reissue({ userId: auth.userId, sessionId: auth.sessionId, role: "user", ...deps.client });

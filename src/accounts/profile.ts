@@ -7,6 +7,7 @@
  * import { updateProfile } from "./profile";
  * const user = await updateProfile(deps, auth, { username: "ada.l", profilePicture: null });
  */
+import { changeUser } from "./change-user";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { previousChanged, publish, userEvent } from "../events";
@@ -45,7 +46,7 @@ export async function updateProfile(deps: Deps, auth: Auth, input: ProfileInput)
   const now = Date.now();
   const event = userEvent(db, "user.updated", auth.userId, { at: now, onlyIf: previousChanged });
   try {
-    [[updated]] = await db.batch([db.update(users).set({ ...changes, updatedAt: now }).where(eq(users.id, auth.userId)).returning(), event.statement]);
+    [[updated]] = await changeUser(deps, auth.userId, () => db.batch([db.update(users).set({ ...changes, updatedAt: now }).where(eq(users.id, auth.userId)).returning(), event.statement]));
   } catch (error) {
     await deleteUploadedAvatar(deps, uploaded, auth.userId);
     let text = "";

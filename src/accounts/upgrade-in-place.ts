@@ -7,6 +7,7 @@
  * @example
  * const pair = await upgradeGuestInPlace(deps, auth, { email: "ada@example.com", extra: [linkStatement] });
  */
+import { changeUser } from "./change-user";
 import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
@@ -65,8 +66,7 @@ export async function upgradeGuestInPlace(deps: Deps, auth: Auth, input: Upgrade
     // Last, so `data.user` shows what the extra statements changed too.
     upgraded.statement,
   ];
-  const results = await db
-    .batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])
+  const results = await changeUser(deps, auth.userId, () => db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))
     .catch((error: unknown) => {
       let text = "";
       for (let e: unknown = error; e instanceof Error; e = e.cause) text += ` ${e.message}`;

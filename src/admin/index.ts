@@ -9,6 +9,7 @@
  * const page = await searchUsers(deps, { query: "ada", limit: 50 });
  * await disableUser(deps, userId);
  */
+import { changeUser } from "../accounts/change-user";
 import { endChallengesStatement } from "../mfa/statements";
 import { and, asc, count, eq, gt, gte, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -168,7 +169,7 @@ async function setDisabled(deps: Deps, userId: string, disabled: boolean): Promi
   const now = Date.now();
   const changed = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.updatedAt} = ${now} AND ${disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt)})`;
   const event = userEvent(db, disabled ? "user.disabled" : "user.enabled", userId, { at: now, onlyIf: changed });
-  const [, , written, found] = await db.batch([
+  const [, , written, found] = await changeUser(deps, userId, () => db.batch([
     db
       .update(users)
       .set({ disabledAt: disabled ? now : null, updatedAt: now })
@@ -178,7 +179,7 @@ async function setDisabled(deps: Deps, userId: string, disabled: boolean): Promi
     db.select().from(users).where(eq(users.id, userId)),
     // API.md §15: a disable ends every pending mfaToken.
     ...(disabled ? [endChallengesStatement(db, userId)] : []),
-  ]);
+  ]));
   if (written.meta.changes === 1) publish(deps, event);
   const user = found[0];
   if (!user) throw notFound();

@@ -16,6 +16,7 @@
  * import { deleteAccount } from "../deletion";
  * const deleted = await deleteAccount(deps, userId, { reason: "admin" }); // UserRow | null (no such user)
  */
+import { changeUser } from "../accounts/change-user";
 import { and, eq, sql } from "drizzle-orm";
 import { deletedEvent, previousChanged, publish } from "../events";
 import type { DeletionReason } from "../events";
@@ -71,7 +72,9 @@ export async function deleteAccount(deps: Deps, userId: string, options: DeleteA
   const guard = stillUses && options.onlyIf ? and(stillUses, options.onlyIf) : (stillUses ?? options.onlyIf);
   // `user.deleted` follows the user row's delete, and is written only if that delete happened.
   const event = deletedEvent(db, userId, options.reason ?? "self", previousChanged);
-  const results = await db.batch([...deletionStatements(db, userId, guard), event.statement]);
+  // Through the user's object (src/accounts/change-user.ts): its cached `me` answers go before the
+  // rows do, so a deleted account's token is refused at once, then `erase` clears its storage.
+  const results = await changeUser(deps, userId, () => db.batch([...deletionStatements(db, userId, guard), event.statement]));
   const user = results[results.length - 2] as UserRow[];
   const deleted = user[0] ?? null;
   if (!deleted) return null;

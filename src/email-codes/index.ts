@@ -18,6 +18,7 @@
  * await requestCode(deps, { email: "ada@example.com" });
  * const pair = await verifyCode(deps, { email: "ada@example.com", code: "042917" }, auth);
  */
+import { changeUser } from "../accounts/change-user";
 import { and, eq, exists, gt, lt, or, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -246,7 +247,7 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
       // Right after the update, so `previousChanged` sees whether it happened.
       verified.statement,
     ];
-    const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    const results = await changeUser(deps, owner.id, () => db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]));
     if ((results[results.length - 1] as D1Result).meta.changes === 1) publish(deps, verified);
   }
   const pair = await signIn(deps, { userId: owner.id, method: "code" });

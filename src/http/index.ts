@@ -17,6 +17,7 @@ import { AuthError } from "./errors";
 import { isFormMediaType, isJsonMediaType, parseMediaType } from "./media-type";
 import type { FieldIssue } from "./errors";
 import type { Auth } from "../sessions";
+import type { CheckedSession } from "../sessions/check";
 import type { AccessClaims } from "../tokens";
 import type { Spelling } from "../types";
 
@@ -26,6 +27,8 @@ export interface AppEnv {
     config: Config;
     requestId: string;
     auth: Auth;
+    /** A live session's claims and public user from the user's object (`requireLiveSession`, GET /me). */
+    checked: CheckedSession;
     /** A verified access token's claims, for routes whose own D1 read checks the session (`requireClaims`). */
     claims: AccessClaims;
     /** The door's field spelling (src/http/spelling.ts); unset on canonical routes. */

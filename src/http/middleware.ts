@@ -18,6 +18,9 @@ import { deps } from "./index";
 import type { AppEnv } from "./index";
 import { log } from "./log";
 import { authenticate, verifyBearer } from "../sessions";
+import { checkSession } from "../sessions/check";
+import { bearerToken } from "../tokens";
+import { invalidToken } from "./errors";
 import { limitBody, normalizeBody } from "./body";
 import { rateLimit } from "./rate-limit";
 
@@ -131,6 +134,17 @@ export const limited = (bucket: RateLimitBucket, ...then: Middleware[]): Middlew
 
 export const requireAuth: Middleware = async (c, next) => {
   c.set("auth", await authenticate(deps(c), c.req.header("authorization")));
+  await next();
+};
+
+/**
+ * Like `requireAuth`, but the liveness comes from the user's Durable Object (src/sessions/check.ts:
+ * no D1 trip when warm) and only the public user is set, as `checked`: for `GET /v1/auth/me`.
+ */
+export const requireLiveSession: Middleware = async (c, next) => {
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw invalidToken("A bearer access token is required");
+  c.set("checked", await checkSession(deps(c), token));
   await next();
 };
 

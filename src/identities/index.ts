@@ -15,6 +15,7 @@
  * @example
  * const pair = await signInWithIdToken(deps, auth, { provider: "google", idToken, nonce });
  */
+import { changeUser } from "../accounts/change-user";
 import { publish, userEvent } from "../events";
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
@@ -149,7 +150,7 @@ async function signInWithIdentity(deps: Deps, auth: Auth | undefined, identity: 
       // address verified already, as here, nothing changes hands; the identity itself is kept.
       const row = identityRow(owner.id, identity, Date.now());
       const proof = { userId: owner.id, emailNormalized: owner.emailNormalized!, now: row.createdAt, client: deps.client, keep: { identityId: row.id } };
-      await db.batch([...addressProvenStatements(db, proof), ...linkStatements(deps, db, row, null)]).catch(linkedElsewhere);
+      await changeUser(deps, owner.id, () => db.batch([...addressProvenStatements(db, proof), ...linkStatements(deps, db, row, null)])).catch(linkedElsewhere);
       return startSession(deps, owner, method);
     }
   }

@@ -11,6 +11,7 @@
  * const { factorId, secret, otpauthUri } = await enrollTotp(deps, auth, { password });
  * const { factor, recoveryCodes, tokens } = await activateTotp(deps, auth, { factorId, code });
  */
+import { changeUser } from "../accounts/change-user";
 import { and, asc, count, eq, gt, isNotNull, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
@@ -128,14 +129,14 @@ export async function activateTotp(
   // API.md §16: `user.updated` (second factor on), written with the change, only by the winner.
   const updated = userEvent(db, "user.updated", auth.userId, { onlyIf: won, at: now });
   try {
-    [activated] = await db.batch([
+    [activated] = await changeUser(deps, auth.userId, () => db.batch([
       db.update(mfaFactors).set({ activatedAt: now, expiresAt: null, lastUsedStep: step, lastUsedAt: now, secretSealed: resealed }).where(pending),
       db.delete(recoveryCodes).where(and(eq(recoveryCodes.userId, auth.userId), won)),
       ...hashes.map((codeHash) => insertWhere(db, recoveryCodes, { codeHash, userId: auth.userId, createdAt: now, usedAt: null }, won)),
       setMfaEnabledStatement(db, auth.userId, true, now, won),
       activityStatement(db, { userId: auth.userId, type: "mfa_enabled", sessionId: auth.sessionId, client: deps.client, at: now }, won),
       updated.statement,
-    ]);
+    ]));
   } catch (error) {
     // The partial unique index (one active factor per account) refused a second activation.
     if (String((error as Error)?.message ?? "").includes("UNIQUE") || String((error as { cause?: Error })?.cause?.message ?? "").includes("UNIQUE")) {
@@ -194,13 +195,13 @@ async function disableStatements(deps: Deps, db: DrizzleD1Database, userId: stri
   const now = Date.now();
   const client = sessionId ? deps.client : null;
   const updated = userEvent(db, "user.updated", userId, { onlyIf: previousChanged, at: now });
-  const [, , factors, , , event] = await db.batch([
+  const [, , factors, , , event] = await changeUser(deps, userId, () => db.batch([
     activityStatement(db, { userId, type: "mfa_disabled", sessionId, client, at: now }, and(onlyIf, sql`EXISTS (SELECT 1 FROM ${mfaFactors} WHERE ${mfaFactors.userId} = ${userId} AND ${mfaFactors.activatedAt} IS NOT NULL)`)),
     ...removeFactorsStatements(db, userId, onlyIf),
     endChallengesStatement(db, userId),
     setMfaEnabledStatement(db, userId, false, now, and(eq(users.mfaEnabled, true), sql`NOT EXISTS (SELECT 1 FROM ${mfaFactors} WHERE ${mfaFactors.userId} = ${userId} AND ${mfaFactors.activatedAt} IS NOT NULL)`)),
     updated.statement,
-  ]);
+  ]));
   if (event.meta.changes === 1) publish(deps, updated);
   return factors.meta.changes > 0;
 }

@@ -9,6 +9,7 @@
  * await forgotPassword(deps, { email, baseUrl: "https://app.example.com" });
  * await resetPassword(deps, { email, token, newPassword });
  */
+import { changeUser } from "../accounts/change-user";
 import { and, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { publish, userEvent } from "../events";
@@ -115,7 +116,7 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   // new password and this token), before the statement that marks the address verified.
   const proof = { userId: owner.id, emailNormalized: email, now, client: deps.client, onlyIf: tokenLive, keep: { password: true, tokenHash } };
   const drops = addressProvenStatements(db, proof);
-  const results = await db.batch([
+  const results = await changeUser(deps, owner.id, () => db.batch([
     ...drops,
     resetPasswordStatement(db, { userId: owner.id, emailNormalized: email, passwordHash, now, onlyIf: tokenLive }),
     spendStatement(db, tokenHash, "reset_password", now),
@@ -132,7 +133,7 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
     voidTokensStatement(db, owner.id, now, userMatches(db, owner.id, { passwordHash })),
     // Every pending second-factor sign-in ends with the reset (API.md §15), as every session does.
     endChallengesStatement(db, owner.id, userMatches(db, owner.id, { passwordHash })),
-  ]);
+  ]));
   const [changed, spent] = [results[drops.length] as UserRow[], results[drops.length + 1] as unknown[]];
   const user = changed[0];
   if (user && user.emailVerifiedAt === now) publish(deps, newlyVerified);

@@ -10,7 +10,7 @@ import * as accounts from "../accounts";
 import { readAvatar } from "../accounts/avatars";
 import { AuthError } from "../http/errors";
 import { deps, jsonOrFormBody, router } from "../http";
-import { limited, requireAuth, requireClaims } from "../http/middleware";
+import { limited, requireAuth, requireClaims, requireLiveSession } from "../http/middleware";
 import { optionalAuth } from "../http/optional-auth";
 import { guarded } from "../http/turnstile";
 import * as recovery from "../recovery";
@@ -139,11 +139,11 @@ export const v1 = router()
   )
   .openapi(
     createRoute({
-      method: "get", path: "/me", operationId: "v1GetMe", tags, security: bearer, middleware: [requireAuth],
+      method: "get", path: "/me", operationId: "v1GetMe", tags, security: bearer, middleware: [requireLiveSession],
       summary: "The signed-in user",
       responses: { 200: jsonContent(UserBody, "The user"), ...errorResponses(401) },
     }),
-    (c) => c.json({ user: publicUser(c.get("auth").user) }, 200),
+    (c) => c.json({ user: c.get("checked").user }, 200),
   )
   .openapi(
     createRoute({

@@ -1,7 +1,7 @@
 /**
  * `AuthRpc`, the Worker's RPC entrypoint for other Workers (API.md §14): `verifySession` runs the
- * same check as the service's own routes (signature and claims, then the session still live in
- * D1), so a revoked session is refused at once, which JWKS-only verification cannot do. Another
+ * same check as `GET /v1/auth/me` (signature and claims, then the session still live, asked of the
+ * user's Durable Object: no D1 trip when warm, src/sessions/check.ts), so a revoked session is refused at once, which JWKS-only verification cannot do. Another
  * Worker binds it with `services = [{ binding = "AUTH", service = "edge-auth", entrypoint = "AuthRpc" }]`.
  *
  * @example
@@ -10,12 +10,11 @@
  * session.user.email;
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { publicUser } from "../accounts/users";
 import type { PublicUser } from "../accounts/users";
 import { loadConfig } from "../config";
 import type { Deps } from "../http/deps";
 import { log } from "../http/log";
-import { authenticateToken } from "../sessions";
+import { checkSession } from "../sessions/check";
 import type { Aal, Role } from "../tokens";
 import { refusalReason } from "./refusal";
 
@@ -59,8 +58,8 @@ export class AuthRpc extends WorkerEntrypoint<Env> {
     };
     try {
       if (typeof accessToken !== "string") throw new TypeError("not a string");
-      const auth = await authenticateToken(deps, accessToken);
-      return { userId: auth.userId, sessionId: auth.sessionId, role: auth.role, aal: auth.aal, amr: auth.amr, authTime: auth.authTime, user: publicUser(auth.user) };
+      const auth = await checkSession(deps, accessToken);
+      return { userId: auth.userId, sessionId: auth.sessionId, role: auth.role, aal: auth.aal, amr: auth.amr, authTime: auth.authTime, user: auth.user };
     } catch {
       log("info", "rpc.session_refused", { requestId, reason: await refusalReason(config, accessToken) });
       return null;

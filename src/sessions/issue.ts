@@ -2,7 +2,9 @@
  * Starting a session, and the one place that decides between a session and the second factor
  * (API.md §15): every sign-in method (password on each door, email code, passkey, ID token, OAuth
  * exchange, guest, and `mfa/verify`) ends in `signIn`, so a method added later cannot skip it.
- * One D1 batch written by the Worker, with no call to the user's Durable Object.
+ * One D1 batch written by the Worker, between `beginChange` and `endChange` on the user's Durable
+ * Object (issue 27: the session limit may end sessions the object's liveness cache holds; the new
+ * session is registered there with `endChange`, so its first `me` needs no D1 trip).
  *
  * The decision is made inside the batch, not before it: for an existing account, every session
  * statement is guarded by "no active factor", and an `mfa_challenges` row (the pending sign-in an
@@ -56,6 +58,8 @@ import { mergedEvent, previousChanged, publish, userEvent } from "../events";
 import { userSessions } from "../http/deps";
 import type { ClientInfo, IssuedPair, Role } from "../types";
 import { refreshExpiry } from "./expiry";
+import { publicUser } from "../accounts/users";
+import type { SessionRegistration } from "./profile-object";
 import { tokenPair } from "./pair";
 import { makeRefreshToken } from "./refresh-token";
 import { liveSession } from "./statements";
@@ -161,7 +165,23 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
         5,
       ];
   const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? [])];
-  const results: unknown[] = await db.batch([...batch, ...extra] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  // An existing account's batch may end sessions (the limit) and the merged guest's: both objects'
+  // cached checks go first (src/sessions/profile-object.ts); the new session is registered after.
+  const changes = await Promise.all(
+    (input.createGuest ? [] : [input.userId, ...(merge ? [input.mergeGuest!] : [])]).map(async (id) => {
+      const stub = userSessions(deps, id);
+      return { stub, ticket: await stub.beginChange() };
+    }),
+  );
+  let registration: SessionRegistration | undefined;
+  let results: unknown[];
+  try {
+    results = await db.batch([...batch, ...extra] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    const inserted = (results[insertAt] as D1Result).meta.changes === 1 ? (results[userAt] as UserRow[])[0] : undefined;
+    if (inserted && changes[0]) registration = { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt } };
+  } finally {
+    await Promise.all(changes.map(({ stub, ticket }, i) => stub.endChange(ticket.id, i === 0 ? registration : undefined).catch(() => undefined)));
+  }
   if ((results[insertAt] as D1Result).meta.changes !== 1) {
     if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);
     return null;

@@ -1,28 +1,27 @@
 /**
- * One Durable Object per user: the only writer of that user's refresh-token state.
+ * One Durable Object per user: the only writer of that user's refresh-token state, and (through
+ * `ProfileObject`, src/sessions/profile-object.ts) the D1-free liveness check of `me` and
+ * `AuthRpc.verifySession`, whose cache every D1 write made here invalidates (`#changing`).
  *
- * Where the state lives, and why: the authoritative refresh-token state (which token hash is current
- * for each session, which were rotated and when, and the sealed successor pair kept for the reuse
- * window) lives in this object's own SQLite storage (src/sessions/token-store.ts), because only there can a
- * check and the act that follows it be atomic. D1 keeps the session rows of record (creation, last use, expiry,
- * revocation) so that listing sessions and the per-request liveness check see every revocation at
- * once. Input gates do not cover awaits on D1, so every operation here runs one at a time through
- * `#serial`; the D1 write of an operation goes first, and the object's storage changes only after it
- * succeeded, so a failed D1 write leaves nothing half-done and the same token can be retried.
+ * The authoritative refresh-token state (current hash per session, rotated ones and when, the
+ * sealed successor pair of the reuse window) lives in this object's SQLite storage
+ * (src/sessions/token-store.ts): only there can a check and the act that follows it be atomic. D1
+ * keeps the session rows of record. Input gates do not cover awaits on D1, so every operation runs
+ * one at a time through `#serial`; its D1 write goes first and the object's storage changes only
+ * after it succeeded, so a failed D1 write leaves nothing half-done and the token can be retried.
  *
- * Sessions start without this object (src/sessions/issue.ts writes the row, with the hash of the first
- * refresh token, in one D1 batch). The first call that names a session this object does not hold
- * **adopts** it (`#adopt`): it reads the live row from D1, takes the first token's hash into its store,
- * and the D1 write that follows (a rotation's or an upgrade's touch) clears the row's hash, so a
- * session is adopted once. Revocations read the live sessions from D1, so a session not yet adopted
- * is revoked like any other. D1 statements: object-statements.ts; answer types: pair-outcome.ts.
+ * Sessions start without this object's storage (src/sessions/issue.ts writes the row, with the hash
+ * of the first refresh token). The first call naming a session not held yet **adopts** it
+ * (`#adopt`): it reads the live row, takes the first hash into its store, and the D1 write that
+ * follows clears the row's hash, so a session is adopted once. Revocations read the live sessions
+ * from D1, so a session not adopted yet is revoked like any other. D1 statements:
+ * object-statements.ts; answer types: pair-outcome.ts.
  *
  * @example
  * const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
  * const outcome = await stub.refresh({ token, ipAddress, userAgent });
  * if (outcome.ok) outcome.pair.refreshToken;
  */
-import { DurableObject } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
 import type { Config } from "../config";
@@ -37,28 +36,21 @@ import { sessionAssurance } from "./assurance";
 import { livenessStatement } from "./statements";
 import { expireUnlimitedSessions, liveSessionIds, revokeInD1, touchSession, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
 import { openedPair } from "./pair-outcome";
+import { ProfileObject } from "./profile-object";
 import type { PairOutcome, Touched } from "./pair-outcome";
 import type { ClientInfo, IssuedPair, Role } from "../types";
 
 export type { ClientInfo, IssuedPair } from "../types";
 export type { PairOutcome } from "./pair-outcome";
 
-export class UserSessions extends DurableObject<Env> {
+export class UserSessions extends ProfileObject {
   #queue: Promise<unknown> = Promise.resolve();
   /** Null after `erase()`, so an erased object keeps an empty storage until it is used again. */
   #tokenStore: TokenStore | null = null;
-  /**
-   * The object's time for token state, expiry and the D1 rows it writes. An instance property, so
-   * not reachable over RPC; tests move it forward through `runInDurableObject` instead of editing
-   * the object's rows. Access tokens are signed on the real clock.
-   */
+  /** The object's time for token state and the rows it writes (tests move it; tokens use the real clock). */
   readonly clock: Clock = systemClock();
 
-  /**
-   * Applies the storage's migrations and opens the token store on it: on first use, not in the
-   * constructor, so an object that never holds a session (a made-up token's, an erased user's)
-   * never gets storage. Synchronous, so no other request interleaves.
-   */
+  /** Migrates and opens the store on first use (synchronous), so an object holding no session has no storage. */
   #open(): TokenStore {
     migrate(this.ctx.storage, TOKEN_STORE_MIGRATIONS);
     return (this.#tokenStore = new TokenStore(this.ctx.storage.sql, this.clock));
@@ -68,11 +60,7 @@ export class UserSessions extends DurableObject<Env> {
     return this.#tokenStore ?? this.#open();
   }
 
-  /**
-   * The store when this object has one, else null: before its first session and after `erase`. The
-   * paths that only read or end sessions use it, so a deleted user's old token, or one made up for
-   * any user id, creates no storage here (an object with storage is kept for good).
-   */
+  /** The store if one exists, else null: reading or ending paths use it, so they create no storage (kept for good). */
   get #existingStore(): TokenStore | null {
     if (this.#tokenStore) return this.#tokenStore;
     const tables = this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokens'").toArray();
@@ -237,6 +225,7 @@ export class UserSessions extends DurableObject<Env> {
   erase(): Promise<void> {
     return this.#serial(async () => {
       this.#tokenStore = null;
+      this.profiles.invalidate();
       await this.ctx.storage.deleteAll();
     });
   }
@@ -270,7 +259,7 @@ export class UserSessions extends DurableObject<Env> {
       this.#store.advance(session.id, hash, null, expiresAt, now);
       this.#store.setRole(input.role);
       if (expiresAt === null) return { ok: true, pair } as const;
-      await expireUnlimitedSessions(this.#db, user.id, expiresAt);
+      await this.#changing(() => expireUnlimitedSessions(this.#db, user.id, expiresAt));
       return { ok: true, pair } as const;
     });
   }
@@ -283,16 +272,26 @@ export class UserSessions extends DurableObject<Env> {
    * disable (src/admin) did not happen.
    */
   async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number, addMethod?: string): Promise<Touched | null> {
-    const { row, user } = await touchSession(this.#db, userId, sessionId, expiresAt, client, now, addMethod);
+    const { row, user } = await this.#changing(() => touchSession(this.#db, userId, sessionId, expiresAt, client, now, addMethod));
     if (row && user) return { user, assurance: sessionAssurance(row) };
     if (user && user.disabledAt !== null) await this.#revoke([sessionId], "disabled", now, client);
     return null;
   }
 
+  /** Runs one of this object's D1 writes as a change of what `check` answers (profile-object.ts). */
+  async #changing<T>(write: () => Promise<T>): Promise<T> {
+    const change = this.profiles.begin(Date.now());
+    try {
+      return await write();
+    } finally {
+      this.profiles.end(change.id, Date.now());
+    }
+  }
+
   /** Revokes the sessions and records each revocation's event in the same D1 batch. */
   async #revoke(sessionIds: string[], reason: string, now: number, client?: ClientInfo | null): Promise<void> {
     if (sessionIds.length === 0) return;
-    await revokeInD1(this.#db, sessionIds, reason, now, client ?? null);
+    await this.#changing(() => revokeInD1(this.#db, sessionIds, reason, now, client ?? null));
     const store = this.#existingStore;
     for (const id of sessionIds) store?.forget(id);
   }

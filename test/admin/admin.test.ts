@@ -8,8 +8,9 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src";
+import { changeUser } from "../../src/accounts/change-user";
 import {
-  ADMIN_KEY, BASE, PASSWORD, adminCall, call, expectError, freshIp, json, login, objectStorage, refreshWith, rowsOfUser, verifiedAccount,
+  ADMIN_KEY, BASE, PASSWORD, adminCall, call, expectError, freshIp, json, login, objectStorage, refreshWith, rowsOfUser, serviceDeps, verifiedAccount,
 } from "../helpers";
 import type { Json } from "../helpers";
 
@@ -160,9 +161,11 @@ describe("disabled accounts on the service's own routes", () => {
     const pair = await login(account);
     expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
     // Only the flag (as if the revocation after it had failed): the liveness read refuses the token.
-    await env.DB.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(Date.now(), account.userId).run();
+    // Every writer of `users` goes through changeUser (issue 27), which tells the user's object.
+    const write = (at: number | null) => changeUser(serviceDeps(), account.userId, () => env.DB.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(at, account.userId).run());
+    await write(Date.now());
     await expectError(await call("/v1/auth/me", { token: pair.accessToken }), 401, "invalid_token");
-    await env.DB.prepare("UPDATE users SET disabled_at = NULL WHERE id = ?").bind(account.userId).run();
+    await write(null);
     expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
   });
 });

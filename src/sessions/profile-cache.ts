@@ -1,0 +1,111 @@
+/**
+ * The user object's answer cache for liveness checks (issue 27, docs/edge-sessions.md "Built"): for
+ * each session this object found live in D1, the public user `me` and `AuthRpc.verifySession` show
+ * and the session's expiry, so a warm check answers with no D1 trip. Memory only: an object that
+ * restarts starts cold and reads D1 once, and a check never creates object storage.
+ *
+ * Correctness is the epoch rule of docs/edge-sessions.md ("The user object after the move", rule 3):
+ * every change that can alter a check's answer (a revocation, a touch of the session's expiry, a
+ * change of a shown user field, a disable, a deletion, a sign-in's session limit) calls `begin`
+ * **before** its D1 write and `end` after it. `begin` drops every entry, records a pending change
+ * with a deadline (`CHANGE_DEADLINE_MS`, past any D1 timeout) and bumps the epoch; `end` clears it
+ * and bumps the epoch again. A cold check reads D1 and keeps the answer only if, when its read
+ * started, no change was pending and the epoch is the same when the read returns. So a read that
+ * lands between `begin` and the D1 commit is answered but never kept, and a Worker that dies after
+ * `begin` costs D1 reads until the deadline, nothing worse. Entries also age out after
+ * `MAX_ENTRY_AGE_MS`, which bounds what a double failure (object restarted between `begin` and the
+ * write, then the Worker dying before `end`) could leave.
+ *
+ * @example
+ * const cache = new ProfileCache();
+ * const hit = cache.get(sessionId, Date.now());          // CachedSession | undefined
+ * const ticket = cache.ticket(Date.now());                // before the D1 read
+ * cache.keep(ticket, sessionId, { user, expiresAt }, Date.now()); // kept only if nothing changed
+ * const change = cache.begin(Date.now()); // ... D1 write ...; cache.end(change.id);
+ */
+import type { PublicUser } from "../types";
+
+/** How long a change begun but never ended keeps cold reads from being kept (ms). */
+export const CHANGE_DEADLINE_MS = 60_000;
+/** How long a kept answer is trusted at most (ms); then the next check reads D1 again. */
+export const MAX_ENTRY_AGE_MS = 60_000;
+
+/** What a check needs of a live session: the public user and the session's expiry (ms, null: none). */
+export interface CachedSession {
+  user: PublicUser;
+  expiresAt: number | null;
+}
+
+/** The state a cold read started from (`ticket`): kept only if it still holds when the read returns. */
+export interface ReadTicket {
+  epoch: number;
+  clean: boolean;
+}
+
+/** A change begun: its id for `end`, and the epoch right after `begin` (for a registration). */
+export interface ChangeTicket {
+  id: string;
+  epoch: number;
+}
+
+export class ProfileCache {
+  readonly #entries = new Map<string, CachedSession & { keptAt: number }>();
+  /** Pending changes: id → deadline (ms). */
+  readonly #pending = new Map<string, number>();
+  #epoch = 0;
+
+  /** Drops every entry and bumps the epoch: what the object's own D1 writes do around themselves. */
+  invalidate(): void {
+    this.#entries.clear();
+    this.#epoch += 1;
+  }
+
+  /** True when a change is pending at `now` (expired ones are forgotten). */
+  #pendingAt(now: number): boolean {
+    for (const [id, deadline] of this.#pending) if (deadline <= now) this.#pending.delete(id);
+    return this.#pending.size > 0;
+  }
+
+  /** The live session's cached answer at `now`, or undefined (cold, expired, too old, or a change pending). */
+  get(sessionId: string, now: number): CachedSession | undefined {
+    const entry = this.#entries.get(sessionId);
+    if (!entry) return undefined;
+    if ((entry.expiresAt !== null && entry.expiresAt <= now) || now - entry.keptAt > MAX_ENTRY_AGE_MS || this.#pendingAt(now)) {
+      this.#entries.delete(sessionId);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /** Taken before a cold D1 read. */
+  ticket(now: number): ReadTicket {
+    return { epoch: this.#epoch, clean: !this.#pendingAt(now) };
+  }
+
+  /** Keeps a cold read's answer if no change was pending when it started and none happened since. */
+  keep(ticket: ReadTicket, sessionId: string, session: CachedSession, now: number): boolean {
+    if (!ticket.clean || ticket.epoch !== this.#epoch || this.#pendingAt(now)) return false;
+    this.#entries.set(sessionId, { ...session, keptAt: now });
+    return true;
+  }
+
+  /** Begins a change: drops every entry, marks it pending until `now + CHANGE_DEADLINE_MS`. */
+  begin(now: number): ChangeTicket {
+    const id = crypto.randomUUID();
+    this.invalidate();
+    this.#pending.set(id, now + CHANGE_DEADLINE_MS);
+    return { id, epoch: this.#epoch };
+  }
+
+  /**
+   * Ends a change (an unknown id, e.g. after the object restarted, still invalidates). With
+   * `register` (a sign-in's new session, read in the same D1 transaction that wrote it) the answer is
+   * kept when nothing else changed since `begin` (`epoch` is `begin`'s) and no other change is pending.
+   */
+  end(id: string, now: number, register?: { epoch: number; sessionId: string; session: CachedSession }): void {
+    this.#pending.delete(id);
+    const untouched = register !== undefined && register.epoch === this.#epoch;
+    this.invalidate();
+    if (untouched && !this.#pendingAt(now)) this.#entries.set(register.sessionId, { ...register.session, keptAt: now });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The liveness-check half of the user's Durable Object (issue 27, slice 1): `check` answers whether
+ * an access token's session is live, with the public user `me` and `AuthRpc.verifySession` show,
+ * from the object's `ProfileCache` (src/sessions/profile-cache.ts) when warm: no D1 trip. Cold, it
+ * makes today's one D1 read (session ⋈ user, live and not disabled) and keeps the answer under the
+ * cache's epoch rule. `beginChange`/`endChange` are the two calls every writer of what a check
+ * shows makes around its D1 write (src/accounts/change-user.ts `changeUser`; signIn; deletion).
+ * `UserSessions` (src/sessions/user-object.ts) extends this class and invalidates the cache around
+ * its own D1 writes (revocations, touches), so every revocation reaches the cache before it answers.
+ *
+ * A session this object never saw (made before this code, or whose registration was lost) simply
+ * reads D1 on its first check: that is the legacy lookup, and revoked or unknown sessions are refused
+ * exactly as D1 says. Refusals are not cached.
+ *
+ * @example
+ * const user = await userSessions(deps, claims.userId).check({ userId: claims.userId, sessionId: claims.sessionId });
+ * if (!user) throw invalidToken("The session has ended");
+ */
+import { DurableObject } from "cloudflare:workers";
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { publicUser } from "../accounts/users";
+import { sessions, users } from "../db/schema";
+import type { PublicUser } from "../types";
+import { ProfileCache } from "./profile-cache";
+import type { CachedSession, ChangeTicket } from "./profile-cache";
+import { liveSession } from "./statements";
+
+export type { ChangeTicket } from "./profile-cache";
+
+/** A sign-in's new session, for `endChange` to keep (read in the batch that created it). */
+export interface SessionRegistration {
+  /** The epoch `beginChange` returned. */
+  epoch: number;
+  sessionId: string;
+  session: CachedSession;
+}
+
+export class ProfileObject extends DurableObject<Env> {
+  /** The cache of live sessions' answers; subclasses call `invalidate()` around their D1 writes. */
+  protected readonly profiles = new ProfileCache();
+
+  /**
+   * The public user of `userId` while session `sessionId` is live (not revoked, not expired at the
+   * real clock's now, the account not disabled), else null. Warm: no D1 trip; cold: one D1 read.
+   * The caller has verified the access token naming both ids; this object is `idFromName(userId)`.
+   */
+  async check(input: { userId: string; sessionId: string }): Promise<PublicUser | null> {
+    const now = Date.now();
+    const hit = this.profiles.get(input.sessionId, now);
+    if (hit) return hit.user;
+    const ticket = this.profiles.ticket(now);
+    const [row] = await drizzle(this.env.DB)
+      .select({ user: users, expiresAt: sessions.expiresAt })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(and(eq(sessions.id, input.sessionId), eq(sessions.userId, input.userId), isNull(users.disabledAt), liveSession(now)));
+    if (!row) return null;
+    const user = publicUser(row.user);
+    this.profiles.keep(ticket, input.sessionId, { user, expiresAt: row.expiresAt }, Date.now());
+    return user;
+  }
+
+  /**
+   * Call before a D1 write that may change a check's answer for this user: drops the cache and keeps
+   * cold reads from being cached until `endChange` (or CHANGE_DEADLINE_MS). Returns the change's ticket.
+   */
+  beginChange(): ChangeTicket {
+    return this.profiles.begin(Date.now());
+  }
+
+  /**
+   * Call after that D1 write (whether it succeeded or not). With `register`, a sign-in's new session
+   * is kept warm when nothing else changed meanwhile.
+   */
+  endChange(id: string, register?: SessionRegistration): void {
+    this.profiles.end(id, Date.now(), register);
+  }
+}
