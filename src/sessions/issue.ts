@@ -15,14 +15,11 @@
  * was written, `signIn` throws `MfaRequiredError` (403 `mfa_required` with the `mfaToken`); the
  * first factor's counted attempts stay counted until the second factor succeeds.
  *
- * Why no object call: a session's first refresh token needs no serialising until it is presented. The
- * batch stores the SHA-256 of that token in the session row (`first_refresh_token_hash`), and the
- * user's object (src/sessions/user-object.ts) adopts the session the first time a call names it (a
- * refresh, an upgrade; a sign-out ends it unadopted), inside its serial queue, clearing that hash in the same D1
- * compare-and-set that records the first use. Rotation stays exactly as safe: the object is still the
- * only place a refresh token is redeemed, a session revoked before adoption is never adopted (the read
- * asks for a live row), and every revocation reads the live sessions from D1, not from the object. A
- * guest that never refreshes costs no object at all.
+ * The first refresh token needs no serialising until it is presented: the batch stores its SHA-256
+ * in the session row (`first_refresh_token_hash`), and the user's object (src/sessions/user-object.ts)
+ * adopts the session the first time a refresh or upgrade names it, inside its serial queue. The
+ * object calls here (an existing account's sign-in only; a new guest makes none) are the liveness
+ * cache's `beginChange`/`endChange` (src/sessions/profile-object.ts), nothing of the token state.
  *
  * The batch: the guest's user row (or, for an existing account, the clearing of its counted failed
  * logins), the `session_revoked` events and revocations of the oldest sessions past
