@@ -120,6 +120,17 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const refreshToken = makeRefreshToken(input.userId, sessionId);
   const expiresAt = refreshExpiry(deps.config, role, now, now);
   const client: ClientInfo = deps.client;
+  // An existing account's batch may end sessions (the limit) and the merged guest's: both objects'
+  // cached checks go first (src/sessions/profile-object.ts), begun now so the calls overlap the work
+  // below; the new session is registered at the end. A throw before the batch leaves the change
+  // pending until its deadline: checks read D1 meanwhile, nothing worse.
+  const beginning = Promise.all(
+    (input.createGuest ? [] : [input.userId, ...(input.mergeGuest ? [input.mergeGuest] : [])]).map(async (id) => {
+      const stub = userSessions(deps, id);
+      return { stub, ticket: await stub.beginChange() };
+    }),
+  );
+  beginning.catch(() => undefined);
   const second = input.secondFactor;
   const methods = second ? [input.method, second.method] : [input.method];
   const assurance = assuranceFor(methods, now);
@@ -162,37 +173,36 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
         5,
       ];
   const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? [])];
-  // An existing account's batch may end sessions (the limit) and the merged guest's: both objects'
-  // cached checks go first (src/sessions/profile-object.ts); the new session is registered after.
-  const changes = await Promise.all(
-    (input.createGuest ? [] : [input.userId, ...(merge ? [input.mergeGuest!] : [])]).map(async (id) => {
-      const stub = userSessions(deps, id);
-      return { stub, ticket: await stub.beginChange() };
-    }),
-  );
+  const changes = await beginning;
   let registration: SessionRegistration | undefined;
-  let results: unknown[];
+  let results: unknown[] = [];
+  let ended: Promise<unknown> = Promise.resolve();
   try {
     results = await db.batch([...batch, ...extra] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
     const inserted = (results[insertAt] as D1Result).meta.changes === 1 ? (results[userAt] as UserRow[])[0] : undefined;
     if (inserted && changes[0]) registration = { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt } };
   } finally {
-    await Promise.all(changes.map(({ stub, ticket }, i) => stub.endChange(ticket.id, i === 0 ? registration : undefined).catch(() => undefined)));
+    // Not awaited here: the answer's token is signed while the object calls are in flight.
+    ended = Promise.all(changes.map(({ stub, ticket }, i) => stub.endChange(ticket.id, i === 0 ? registration : undefined).catch(() => undefined)));
   }
-  if ((results[insertAt] as D1Result).meta.changes !== 1) {
-    if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);
-    return null;
+  try {
+    if ((results[insertAt] as D1Result).meta.changes !== 1) {
+      if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);
+      return null;
+    }
+    const user = (results[userAt] as UserRow[])[0];
+    if (!user) throw new Error("user row missing after session insert");
+    if (created) publish(deps, created);
+    if (merge && (results[userAt + merge.statements.length] as D1Result).meta.changes === 1) {
+      // The guest's rows are gone with the batch; its object's storage (adopted sessions) goes now.
+      await ended;
+      await userSessions(deps, input.mergeGuest!).erase();
+      publish(deps, merge.event);
+    }
+    return await tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, refreshToken, user, now);
+  } finally {
+    await ended;
   }
-  const user = (results[userAt] as UserRow[])[0];
-  if (!user) throw new Error("user row missing after session insert");
-  if (created) publish(deps, created);
-  if (merge && (results[userAt + merge.statements.length] as D1Result).meta.changes === 1) {
-    // The guest's rows are gone with the batch; its object's storage (adopted sessions) goes now.
-    await userSessions(deps, input.mergeGuest!).erase();
-    publish(deps, merge.event);
-  }
-
-  return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, refreshToken, user, now);
 }
 
 /**
