@@ -174,17 +174,18 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
       ];
   const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? [])];
   const changes = await beginning;
-  let registration: SessionRegistration | undefined;
-  let results: unknown[] = [];
-  let ended: Promise<unknown> = Promise.resolve();
+  const endAll = (registration?: SessionRegistration) =>
+    Promise.all(changes.map(({ stub, ticket }, i) => stub.endChange(ticket.id, i === 0 ? registration : undefined).catch(() => undefined)));
+  let results: unknown[];
   try {
     results = await db.batch([...batch, ...extra] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-    const inserted = (results[insertAt] as D1Result).meta.changes === 1 ? (results[userAt] as UserRow[])[0] : undefined;
-    if (inserted && changes[0]) registration = { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt } };
-  } finally {
-    // Not awaited here: the answer's token is signed while the object calls are in flight.
-    ended = Promise.all(changes.map(({ stub, ticket }, i) => stub.endChange(ticket.id, i === 0 ? registration : undefined).catch(() => undefined)));
+  } catch (error) {
+    await endAll();
+    throw error;
   }
+  const inserted = (results[insertAt] as D1Result).meta.changes === 1 ? (results[userAt] as UserRow[])[0] : undefined;
+  // Not awaited yet: the answer's token is signed while the object calls are in flight.
+  const ended = endAll(inserted && changes[0] ? { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt } } : undefined);
   try {
     if ((results[insertAt] as D1Result).meta.changes !== 1) {
       if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);
