@@ -1,0 +1,156 @@
+/**
+ * The revocation races (issue 27 item 3; docs/edge-sessions.md, "Instant revocation"): an end of a
+ * session sent together with requests that would keep it, or start a new one, each race run
+ * `ROUNDS` times (./race.ts). After every request of a round has answered, the matrix's checker
+ * (`expectEnded`, ./matrix.ts) shows that `me`, every refresh door with any token the session had
+ * or got, `AuthRpc.verifySession` and the sessions list of a survivor refuse or omit what had to end.
+ *
+ * 1. A revocation (each distinct path: by refresh token, sign-out by token, sign-out of the current
+ *    session, delete by id, revoke-all) and two refreshes of the same session at two doors: at most
+ *    one new pair is issued, and if a refresh won, its pair is dead too.
+ * 2. An admin's disable and two password sign-ins and a refresh of the same account: no session of
+ *    the account survives, so a sign-in that answered 200 holds a dead session.
+ * 3. A password change with `revokeOtherSessions` racing a refresh of another session; the
+ *    account's deletion racing refreshes of its sessions.
+ */
+import { describe, expect, it } from "vitest";
+import { PASSWORD, adminCall, call, expectError, json } from "../helpers";
+import { expectEnded, pairOf, sessionsOf } from "./matrix";
+import type { Held, Outcome, Way } from "./matrix";
+import { RACE_TIMEOUT_MS, ROUNDS, expectBothLive, newTally, onePair, orderOf, raceLogin, raceRefresh, readsDuringRace, rounds, stateOf } from "./race";
+
+/** The ends of one session `a` (b kept unless said), one per distinct code path of the service. */
+const revocations: Way[] = [
+  {
+    name: "revoke by refresh token (POST /v1/auth/revoke)",
+    end: async ({ a, b }) => {
+      expect((await call("/v1/auth/revoke", { body: { refreshToken: a.refreshToken } })).status).toBe(204);
+      return { ended: [a], survivor: b! };
+    },
+  },
+  {
+    name: "sign-out with the refresh token, document 000 (POST /auth/signout)",
+    end: async ({ a, b }) => {
+      expect((await call("/auth/signout", { token: a.accessToken, body: { refresh_token: a.refreshToken } })).status).toBe(204);
+      return { ended: [a], survivor: b! };
+    },
+  },
+  {
+    name: "sign-out of the current session, document 001 (POST /auth/signout)",
+    end: async ({ a, b }) => {
+      const response = await call("/auth/signout", { token: a.accessToken, body: {} });
+      expect(response.status).toBe(200);
+      return { ended: [a], survivor: b! };
+    },
+  },
+  {
+    name: "delete by id from another session (DELETE /v1/auth/sessions/:sessionId)",
+    end: async ({ a, b }) => {
+      expect((await call(`/v1/auth/sessions/${a.sessionId}`, { method: "DELETE", token: b!.accessToken })).status).toBe(204);
+      return { ended: [a], survivor: b! };
+    },
+  },
+  {
+    name: "revoke-all from another session (POST /v1/auth/revoke-all)",
+    end: async ({ a, b }) => {
+      expect((await call("/v1/auth/revoke-all", { method: "POST", token: b!.accessToken })).status).toBe(204);
+      return { ended: [a, b!] };
+    },
+  },
+];
+
+describe("a revocation racing a refresh of the same session", () => {
+  for (const way of revocations) {
+    it(
+      way.name,
+      async () => {
+        const tally = newTally();
+        await rounds(async (i) => {
+          const ctx = await sessionsOf(stateOf(i), 2, "race-rv");
+          const { a, b } = pairOf(ctx);
+          await expectBothLive([a, b]);
+          const [outcome, v1, doc001] = await Promise.all([way.end(ctx), raceRefresh(a, "v1", tally), raceRefresh(a, "001", tally), readsDuringRace(a)]);
+          const won = onePair([v1, doc001]);
+          await expectEnded({ ...outcome, ended: [...outcome.ended, ...won] }, orderOf(i));
+        });
+        expect(tally.won + tally.refused).toBe(2 * ROUNDS);
+      },
+      RACE_TIMEOUT_MS,
+    );
+  }
+});
+
+describe("an admin's disable racing sign-ins and a refresh of the same account", () => {
+  it(
+    "no session survives the disable: every sign-in that answered 200 holds a dead session",
+    async () => {
+      const logins = newTally();
+      await rounds(async (i) => {
+        const ctx = await sessionsOf(stateOf(i), 2, "race-dis");
+        const { account, a, b } = pairOf(ctx);
+        await expectBothLive([a, b]);
+        const disabled = { status: 403, error: "account_disabled" };
+        const [response, first, second, refreshed] = await Promise.all([
+          adminCall(`/users/${account.userId}/disable`, { method: "POST" }),
+          raceLogin(account, disabled, logins),
+          raceLogin(account, disabled, logins),
+          raceRefresh(a, "v1"),
+          readsDuringRace(b),
+        ]);
+        expect(response.status).toBe(200);
+        expect((await json(response)).user.disabled).toBe(true);
+        const started = [first, second].filter((s): s is Held => s !== null);
+        await expectEnded({ ended: [a, b, ...onePair([refreshed]), ...started] }, orderOf(i));
+        // And the account stays shut: the right password now gets 403.
+        await expectError(await call("/v1/auth/login", { body: { email: account.email, password: account.password } }), 403, "account_disabled");
+      });
+      expect(logins.won + logins.refused).toBe(2 * ROUNDS);
+    },
+    RACE_TIMEOUT_MS,
+  );
+});
+
+describe("more ends racing a refresh of another session", () => {
+  it(
+    "a password change with revokeOtherSessions: the other session and any pair it got are dead, the caller's lives",
+    async () => {
+      await rounds(async (i) => {
+        const ctx = await sessionsOf(stateOf(i), 2, "race-pw");
+        const { a, b } = pairOf(ctx);
+        await expectBothLive([a, b]);
+        const body = { currentPassword: PASSWORD, newPassword: `copper-meadow-signal-${i}x`, revokeOtherSessions: true };
+        const [response, v1, doc000] = await Promise.all([
+          call("/v1/auth/change-password", { token: b.accessToken, body }),
+          raceRefresh(a, "v1"),
+          raceRefresh(a, "000"),
+          readsDuringRace(a),
+        ]);
+        expect(response.status).toBe(200);
+        const outcome: Outcome = { ended: [a, ...onePair([v1, doc000])], survivor: b };
+        await expectEnded(outcome, orderOf(i));
+      });
+    },
+    RACE_TIMEOUT_MS,
+  );
+
+  it(
+    "the account's deletion (DELETE /v1/auth/me): no session, nor any pair a refresh got, survives",
+    async () => {
+      await rounds(async (i) => {
+        const ctx = await sessionsOf(stateOf(i), 2, "race-del");
+        const { a, b } = pairOf(ctx);
+        await expectBothLive([a, b]);
+        const [response, v1, doc001, own] = await Promise.all([
+          call("/v1/auth/me", { method: "DELETE", token: b.accessToken, body: { password: PASSWORD } }),
+          raceRefresh(a, "v1"),
+          raceRefresh(a, "001"),
+          raceRefresh(b, "v1"),
+          readsDuringRace(a),
+        ]);
+        expect(response.status).toBe(204);
+        await expectEnded({ ended: [a, b, ...onePair([v1, doc001]), ...onePair([own])] }, orderOf(i));
+      });
+    },
+    RACE_TIMEOUT_MS,
+  );
+});
