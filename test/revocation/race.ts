@@ -43,6 +43,23 @@ export const stateOf = (i: number): State => STATES[i % 2]!;
 /** Round i's check order: each state is checked lists first in some rounds and refresh first in others. */
 export const orderOf = (i: number): Order => (Math.floor(i / 2) % 2 === 0 ? "lists first" : "refresh first");
 
+/**
+ * Round i's stagger (ms): 0 for rounds 0-3, then each of `offsets` in turn for the next four rounds
+ * (which cover both states and both check orders). A positive offset sends the end that long after
+ * the racers, a negative one the racers that long after the end, so the end lands before, during and
+ * after the racers' own work (a refresh's few milliseconds, a sign-in's PBKDF2) and the other way round.
+ */
+export function staggerOf(i: number, offsets: readonly number[]): { end: number; racers: number } {
+  const offset = offsets[Math.floor(i / 4) % offsets.length]!;
+  return { end: Math.max(0, offset), racers: Math.max(0, -offset) };
+}
+
+/** `send()` after `ms` milliseconds (at once for 0). */
+export async function after<T>(ms: number, send: () => Promise<T>): Promise<T> {
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  return send();
+}
+
 /** How each kind of racer ended across the rounds (for the test to show that both outcomes occur). */
 export interface Tally {
   won: number;

@@ -17,7 +17,18 @@ import { describe, expect, it } from "vitest";
 import { PASSWORD, adminCall, call, expectError, json } from "../helpers";
 import { expectEnded, pairOf, sessionsOf } from "./matrix";
 import type { Held, Outcome, Way } from "./matrix";
-import { RACE_TIMEOUT_MS, ROUNDS, expectBothLive, newTally, onePair, orderOf, raceLogin, raceRefresh, readsDuringRace, rounds, stateOf } from "./race";
+import { RACE_TIMEOUT_MS, ROUNDS, after, expectBothLive, newTally, onePair, staggerOf, orderOf, raceLogin, raceRefresh, readsDuringRace, rounds, stateOf } from "./race";
+
+/**
+ * The staggers (ms; ./race.ts `staggerOf`, positive: the end goes later), chosen from runs on a
+ * 2-core machine so that both the end and the racers come first in some rounds: a refresh and a
+ * revocation take a few milliseconds, one with an access token a D1 read more.
+ */
+const REFRESH_OFFSETS = [0, -6, -3, 2, 5] as const;
+/** A sign-in reads the account, runs PBKDF2, then writes its batch: the disable lands in each part. */
+const LOGIN_OFFSETS = [0, 5, 10, 15, 20] as const;
+/** A password change and a deletion check the password (PBKDF2) before they end anything. */
+const PASSWORD_OFFSETS = [0, -10, -20, -35, -50] as const;
 
 /** The ends of one session `a` (b kept unless said), one per distinct code path of the service. */
 const revocations: Way[] = [
@@ -69,8 +80,15 @@ describe("a revocation racing a refresh of the same session", () => {
           const ctx = await sessionsOf(stateOf(i), 2, "race-rv");
           const { a, b } = pairOf(ctx);
           await expectBothLive([a, b]);
-          const [outcome, v1, doc001] = await Promise.all([way.end(ctx), raceRefresh(a, "v1", tally), raceRefresh(a, "001", tally), readsDuringRace(a)]);
+          const wait = staggerOf(i, REFRESH_OFFSETS);
+          const [outcome, v1, doc001] = await Promise.all([
+            after(wait.end, () => way.end(ctx)),
+            after(wait.racers, () => raceRefresh(a, "v1", tally)),
+            after(wait.racers, () => raceRefresh(a, "001", tally)),
+            readsDuringRace(a),
+          ]);
           const won = onePair([v1, doc001]);
+          console.log("ROUND", way.name.slice(0, 20), i, wait, v1 ? "W" : "-", doc001 ? "W" : "-");
           await expectEnded({ ...outcome, ended: [...outcome.ended, ...won] }, orderOf(i));
         });
         expect(tally.won + tally.refused).toBe(2 * ROUNDS);
@@ -90,8 +108,9 @@ describe("an admin's disable racing sign-ins and a refresh of the same account",
         const { account, a, b } = pairOf(ctx);
         await expectBothLive([a, b]);
         const disabled = { status: 403, error: "account_disabled" };
+        const wait = staggerOf(i, LOGIN_OFFSETS);
         const [response, first, second, refreshed] = await Promise.all([
-          adminCall(`/users/${account.userId}/disable`, { method: "POST" }),
+          after(wait.end, () => adminCall(`/users/${account.userId}/disable`, { method: "POST" })),
           raceLogin(account, disabled, logins),
           raceLogin(account, disabled, logins),
           raceRefresh(a, "v1"),
@@ -99,6 +118,7 @@ describe("an admin's disable racing sign-ins and a refresh of the same account",
         ]);
         expect(response.status).toBe(200);
         expect((await json(response)).user.disabled).toBe(true);
+        console.log("ROUND disable", i, wait.end, first ? "W" : "-", second ? "W" : "-", refreshed ? "W" : "-");
         const started = [first, second].filter((s): s is Held => s !== null);
         await expectEnded({ ended: [a, b, ...onePair([refreshed]), ...started] }, orderOf(i));
         // And the account stays shut: the right password now gets 403.
@@ -118,14 +138,16 @@ describe("more ends racing a refresh of another session", () => {
         const ctx = await sessionsOf(stateOf(i), 2, "race-pw");
         const { a, b } = pairOf(ctx);
         await expectBothLive([a, b]);
+        const wait = staggerOf(i, PASSWORD_OFFSETS);
         const body = { currentPassword: PASSWORD, newPassword: `copper-meadow-signal-${i}x`, revokeOtherSessions: true };
         const [response, v1, doc000] = await Promise.all([
           call("/v1/auth/change-password", { token: b.accessToken, body }),
-          raceRefresh(a, "v1"),
-          raceRefresh(a, "000"),
+          after(wait.racers, () => raceRefresh(a, "v1")),
+          after(wait.racers, () => raceRefresh(a, "000")),
           readsDuringRace(a),
         ]);
         expect(response.status).toBe(200);
+        console.log("ROUND pw", i, wait.racers, v1 ? "W" : "-", doc000 ? "W" : "-");
         const outcome: Outcome = { ended: [a, ...onePair([v1, doc000])], survivor: b };
         await expectEnded(outcome, orderOf(i));
       });
@@ -140,14 +162,16 @@ describe("more ends racing a refresh of another session", () => {
         const ctx = await sessionsOf(stateOf(i), 2, "race-del");
         const { a, b } = pairOf(ctx);
         await expectBothLive([a, b]);
+        const wait = staggerOf(i, PASSWORD_OFFSETS);
         const [response, v1, doc001, own] = await Promise.all([
           call("/v1/auth/me", { method: "DELETE", token: b.accessToken, body: { password: PASSWORD } }),
-          raceRefresh(a, "v1"),
-          raceRefresh(a, "001"),
-          raceRefresh(b, "v1"),
+          after(wait.racers, () => raceRefresh(a, "v1")),
+          after(wait.racers, () => raceRefresh(a, "001")),
+          after(wait.racers, () => raceRefresh(b, "v1")),
           readsDuringRace(a),
         ]);
         expect(response.status).toBe(204);
+        console.log("ROUND del", i, wait.racers, v1 ? "W" : "-", doc001 ? "W" : "-", own ? "W" : "-");
         await expectEnded({ ended: [a, b, ...onePair([v1, doc001]), ...onePair([own])] }, orderOf(i));
       });
     },
