@@ -17,7 +17,7 @@
  * });
  */
 import { expect } from "vitest";
-import { call, claims, expectError, json } from "../helpers";
+import { call, claims, env, expectError, json } from "../helpers";
 import type { Account } from "../helpers";
 import { STATES, held, verifySession } from "./matrix";
 import type { Held, Order, State } from "./matrix";
@@ -44,19 +44,21 @@ export const stateOf = (i: number): State => STATES[i % 2]!;
 export const orderOf = (i: number): Order => (Math.floor(i / 2) % 2 === 0 ? "lists first" : "refresh first");
 
 /**
- * Round i's stagger (ms): 0 for rounds 0-3, then each of `offsets` in turn for the next four rounds
- * (which cover both states and both check orders). A positive offset sends the end that long after
- * the racers, a negative one the racers that long after the end, so the end lands before, during and
- * after the racers' own work (a refresh's few milliseconds, a sign-in's PBKDF2) and the other way round.
+ * Round i's stagger, in D1 round trips: 0 for rounds 0-3, then each of `offsets` in turn for the
+ * next four rounds (which cover both states and both check orders). A positive offset sends the end
+ * that many round trips after the racers, a negative one the racers after the end, so the end lands
+ * before, between and after the racers' own steps and the other way round. Round trips, not
+ * milliseconds: in workerd a timer of even 1 ms fires only once the other side's whole chain of I/O
+ * has settled, while a D1 round trip is the very unit those chains are made of.
  */
 export function staggerOf(i: number, offsets: readonly number[]): { end: number; racers: number } {
   const offset = offsets[Math.floor(i / 4) % offsets.length]!;
   return { end: Math.max(0, offset), racers: Math.max(0, -offset) };
 }
 
-/** `send()` after `ms` milliseconds (at once for 0). */
-export async function after<T>(ms: number, send: () => Promise<T>): Promise<T> {
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+/** `send()` after `steps` round trips to D1 (a `SELECT 1` each; at once for 0). */
+export async function after<T>(steps: number, send: () => Promise<T>): Promise<T> {
+  for (let k = 0; k < steps; k++) await env.DB.prepare("SELECT 1").first();
   return send();
 }
 

@@ -20,15 +20,14 @@ import type { Held, Outcome, Way } from "./matrix";
 import { RACE_TIMEOUT_MS, ROUNDS, after, expectBothLive, newTally, onePair, staggerOf, orderOf, raceLogin, raceRefresh, readsDuringRace, rounds, stateOf } from "./race";
 
 /**
- * The staggers (ms; ./race.ts `staggerOf`, positive: the end goes later), chosen from runs on a
- * 2-core machine so that both the end and the racers come first in some rounds: a refresh and a
- * revocation take a few milliseconds, one with an access token a D1 read more.
+ * The staggers (D1 round trips; ./race.ts `staggerOf`, positive: the end goes later), chosen from
+ * runs on a 2-core machine so that the end lands before, between and after the racers' steps.
  */
-const REFRESH_OFFSETS = [0, -6, -3, 2, 5] as const;
+const REFRESH_OFFSETS = [0, -2, -1, 1, 2] as const;
 /** A sign-in reads the account, runs PBKDF2, then writes its batch: the disable lands in each part. */
-const LOGIN_OFFSETS = [0, 5, 10, 15, 20] as const;
+const LOGIN_OFFSETS = [0, 1, 2, 3, 4] as const;
 /** A password change and a deletion check the password (PBKDF2) before they end anything. */
-const PASSWORD_OFFSETS = [0, -10, -20, -35, -50] as const;
+const PASSWORD_OFFSETS = [0, -1, -2, -3, -4] as const;
 
 /** The ends of one session `a` (b kept unless said), one per distinct code path of the service. */
 const revocations: Way[] = [
