@@ -3,16 +3,16 @@
  * test/revocation/"): what `races.test.ts` sends together with an end, and how it reads the
  * answers. A racer is a request that may land before or after the end (a refresh at any of the
  * three doors, a password sign-in); it answers either a pair, which must then be dead once the end
- * has answered, or the refusal the contract gives. Rounds run `ROUNDS` times, `PARALLEL` at once, so
- * the end and the racers interleave differently each time; the matrix's checker (`expectEnded`,
+ * has answered, or the refusal the contract gives. Rounds run `ROUNDS` times, `PARALLEL` at once, each
+ * staggered (`staggerOf`), so the end and the racers interleave differently each time; the matrix's checker (`expectEnded`,
  * ./matrix.ts) then shows that the very next `me`, refresh, `AuthRpc.verifySession` and sessions
  * list refuse or omit every session of the race that had to end.
  *
  * @example
- * const tally = newTally();
  * await rounds(async (i) => {
  *   const ctx = await sessionsOf(stateOf(i), 2, "race");
- *   const [, ...won] = await Promise.all([end(ctx), raceRefresh(ctx.a, "v1", tally), raceRefresh(ctx.a, "001", tally)]);
+ *   const wait = staggerOf(i, [0, -2, -1, 1, 2]);
+ *   const [, ...won] = await Promise.all([after(wait.end, () => end(ctx)), after(wait.racers, () => raceRefresh(ctx.a, "v1")), after(wait.racers, () => raceRefresh(ctx.a, "001"))]);
  *   await expectEnded({ ended: [ctx.a, ...onePair(won)] }, orderOf(i));
  * });
  */
@@ -62,14 +62,6 @@ export async function after<T>(steps: number, send: () => Promise<T>): Promise<T
   return send();
 }
 
-/** How each kind of racer ended across the rounds (for the test to show that both outcomes occur). */
-export interface Tally {
-  won: number;
-  refused: number;
-}
-
-export const newTally = (): Tally => ({ won: 0, refused: 0 });
-
 /** The refresh doors: API.md §3's, document 001's and document 000's (with the access token). */
 export type Door = "v1" | "001" | "000";
 
@@ -77,7 +69,7 @@ export type Door = "v1" | "001" | "000";
  * One refresh of `session` at `door`, sent in a race: the session's next pair as a client would hold
  * it (200, the same session), or null after 401 `invalid_token`. Anything else fails the test.
  */
-export async function raceRefresh(session: Held, door: Door, tally?: Tally): Promise<Held | null> {
+export async function raceRefresh(session: Held, door: Door): Promise<Held | null> {
   const response =
     door === "v1"
       ? await call("/v1/auth/refresh", { body: { refreshToken: session.refreshToken } })
@@ -86,10 +78,8 @@ export async function raceRefresh(session: Held, door: Door, tally?: Tally): Pro
         : await call("/auth/refresh", { body: { access_token: session.accessToken, refresh_token: session.refreshToken } });
   if (response.status !== 200) {
     await expectError(response, 401, "invalid_token");
-    if (tally) tally.refused++;
     return null;
   }
-  if (tally) tally.won++;
   const body = await json(response);
   if (door === "v1") return held(body, session.refreshToken);
   const pair = door === "001" ? body.data : { accessToken: body.access_token, refreshToken: body.refresh_token };
@@ -102,14 +92,12 @@ export async function raceRefresh(session: Held, door: Door, tally?: Tally): Pro
  * A password sign-in sent in a race: the new session (200), or null when the account was refused
  * (403 `account_disabled`, or 401 `invalid_credentials` once it is gone). Anything else fails.
  */
-export async function raceLogin(account: Account, refusal: { status: number; error: string }, tally?: Tally): Promise<Held | null> {
+export async function raceLogin(account: Account, refusal: { status: number; error: string }): Promise<Held | null> {
   const response = await call("/v1/auth/login", { body: { email: account.email, password: account.password } });
   if (response.status !== 200) {
     await expectError(response, refusal.status, refusal.error);
-    if (tally) tally.refused++;
     return null;
   }
-  if (tally) tally.won++;
   return held(await json(response));
 }
 

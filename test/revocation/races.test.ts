@@ -17,7 +17,7 @@ import { describe, expect, it } from "vitest";
 import { PASSWORD, adminCall, call, expectError, json } from "../helpers";
 import { expectEnded, pairOf, sessionsOf } from "./matrix";
 import type { Held, Outcome, Way } from "./matrix";
-import { RACE_TIMEOUT_MS, ROUNDS, after, expectBothLive, newTally, onePair, staggerOf, orderOf, raceLogin, raceRefresh, readsDuringRace, rounds, stateOf } from "./race";
+import { RACE_TIMEOUT_MS, after, expectBothLive, onePair, staggerOf, orderOf, raceLogin, raceRefresh, readsDuringRace, rounds, stateOf } from "./race";
 
 /**
  * The staggers (D1 round trips; ./race.ts `staggerOf`, positive: the end goes later), chosen from
@@ -74,7 +74,6 @@ describe("a revocation racing a refresh of the same session", () => {
     it(
       way.name,
       async () => {
-        const tally = newTally();
         await rounds(async (i) => {
           const ctx = await sessionsOf(stateOf(i), 2, "race-rv");
           const { a, b } = pairOf(ctx);
@@ -82,15 +81,13 @@ describe("a revocation racing a refresh of the same session", () => {
           const wait = staggerOf(i, REFRESH_OFFSETS);
           const [outcome, v1, doc001] = await Promise.all([
             after(wait.end, () => way.end(ctx)),
-            after(wait.racers, () => raceRefresh(a, "v1", tally)),
-            after(wait.racers, () => raceRefresh(a, "001", tally)),
+            after(wait.racers, () => raceRefresh(a, "v1")),
+            after(wait.racers, () => raceRefresh(a, "001")),
             readsDuringRace(a),
           ]);
           const won = onePair([v1, doc001]);
-          console.log("ROUND", way.name.slice(0, 20), i, wait, v1 ? "W" : "-", doc001 ? "W" : "-");
           await expectEnded({ ...outcome, ended: [...outcome.ended, ...won] }, orderOf(i));
         });
-        expect(tally.won + tally.refused).toBe(2 * ROUNDS);
       },
       RACE_TIMEOUT_MS,
     );
@@ -101,7 +98,6 @@ describe("an admin's disable racing sign-ins and a refresh of the same account",
   it(
     "no session survives the disable: every sign-in that answered 200 holds a dead session",
     async () => {
-      const logins = newTally();
       await rounds(async (i) => {
         const ctx = await sessionsOf(stateOf(i), 2, "race-dis");
         const { account, a, b } = pairOf(ctx);
@@ -110,20 +106,18 @@ describe("an admin's disable racing sign-ins and a refresh of the same account",
         const wait = staggerOf(i, LOGIN_OFFSETS);
         const [response, first, second, refreshed] = await Promise.all([
           after(wait.end, () => adminCall(`/users/${account.userId}/disable`, { method: "POST" })),
-          raceLogin(account, disabled, logins),
-          raceLogin(account, disabled, logins),
+          raceLogin(account, disabled),
+          raceLogin(account, disabled),
           raceRefresh(a, "v1"),
           readsDuringRace(b),
         ]);
         expect(response.status).toBe(200);
         expect((await json(response)).user.disabled).toBe(true);
-        console.log("ROUND disable", i, wait.end, first ? "W" : "-", second ? "W" : "-", refreshed ? "W" : "-");
         const started = [first, second].filter((s): s is Held => s !== null);
         await expectEnded({ ended: [a, b, ...onePair([refreshed]), ...started] }, orderOf(i));
         // And the account stays shut: the right password now gets 403.
         await expectError(await call("/v1/auth/login", { body: { email: account.email, password: account.password } }), 403, "account_disabled");
       });
-      expect(logins.won + logins.refused).toBe(2 * ROUNDS);
     },
     RACE_TIMEOUT_MS,
   );
@@ -146,7 +140,6 @@ describe("more ends racing a refresh of another session", () => {
           readsDuringRace(a),
         ]);
         expect(response.status).toBe(200);
-        console.log("ROUND pw", i, wait.racers, v1 ? "W" : "-", doc000 ? "W" : "-");
         const outcome: Outcome = { ended: [a, ...onePair([v1, doc000])], survivor: b };
         await expectEnded(outcome, orderOf(i));
       });
@@ -170,7 +163,6 @@ describe("more ends racing a refresh of another session", () => {
           readsDuringRace(a),
         ]);
         expect(response.status).toBe(204);
-        console.log("ROUND del", i, wait.racers, v1 ? "W" : "-", doc001 ? "W" : "-", own ? "W" : "-");
         await expectEnded({ ended: [a, b, ...onePair([v1, doc001]), ...onePair([own])] }, orderOf(i));
       });
     },
