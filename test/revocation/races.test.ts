@@ -11,11 +11,13 @@
  * 2. An admin's disable and two password sign-ins and a refresh of the same account: no session of
  *    the account survives, so a sign-in that answered 200 holds a dead session.
  * 3. A password change with `revokeOtherSessions` racing a refresh of another session; the
- *    account's deletion racing refreshes of its sessions.
+ *    account's deletion racing refreshes of its sessions; and the two ends written in D1 alone, not
+ *    through the user's object (a password reset, the 6th sign-in's eviction of the oldest session),
+ *    racing refreshes that the object's compare-and-set on the session row must then refuse.
  */
 import { describe, expect, it } from "vitest";
 import { PASSWORD, adminCall, call, expectError, json } from "../helpers";
-import { expectEnded, pairOf, sessionsOf } from "./matrix";
+import { expectEnded, fromMail, held, pairOf, sessionsOf } from "./matrix";
 import type { Held, Outcome, Way } from "./matrix";
 import { RACE_TIMEOUT_MS, after, expectBothLive, onePair, staggerOf, orderOf, raceLogin, raceRefresh, readsDuringRace, rounds, stateOf } from "./race";
 
@@ -123,7 +125,7 @@ describe("an admin's disable racing sign-ins and a refresh of the same account",
   );
 });
 
-describe("more ends racing a refresh of another session", () => {
+describe("more ends racing refreshes", () => {
   it(
     "a password change with revokeOtherSessions: the other session and any pair it got are dead, the caller's lives",
     async () => {
@@ -164,6 +166,53 @@ describe("more ends racing a refresh of another session", () => {
         ]);
         expect(response.status).toBe(204);
         await expectEnded({ ended: [a, b, ...onePair([v1, doc001]), ...onePair([own])] }, orderOf(i));
+      });
+    },
+    RACE_TIMEOUT_MS,
+  );
+
+  it(
+    "a password reset (its revocation written in D1 only): no session, nor any pair a refresh got, survives",
+    async () => {
+      await rounds(async (i) => {
+        const ctx = await sessionsOf(stateOf(i), 2, "race-rs");
+        const { account, a, b } = pairOf(ctx);
+        expect((await call("/v1/auth/forgot-password", { body: { email: account.email } })).status).toBe(200);
+        const token = await fromMail(account.email, /\/reset-password\?\S*token=([A-Za-z0-9_-]+)/);
+        await expectBothLive([a, b]);
+        const wait = staggerOf(i, PASSWORD_OFFSETS);
+        const body = { email: account.email, token, newPassword: `amber-valley-beacon-${i}x` };
+        const [response, v1, doc001, other] = await Promise.all([
+          call("/v1/auth/reset-password", { body }),
+          after(wait.racers, () => raceRefresh(a, "v1")),
+          after(wait.racers, () => raceRefresh(a, "001")),
+          after(wait.racers, () => raceRefresh(b, "000")),
+          readsDuringRace(b),
+        ]);
+        expect(response.status).toBe(200);
+        await expectEnded({ ended: [a, b, ...onePair([v1, doc001]), ...onePair([other])] }, orderOf(i));
+      });
+    },
+    RACE_TIMEOUT_MS,
+  );
+
+  it(
+    "the 6th sign-in (its eviction written in D1 only) racing refreshes of the oldest session: it and its new pair end",
+    async () => {
+      await rounds(async (i) => {
+        // MAX_SESSIONS_PER_USER = 5: a (the oldest), b and three more are live before the 6th.
+        const ctx = await sessionsOf(stateOf(i), 5, "race-6th");
+        const { account, a, b } = pairOf(ctx);
+        await expectBothLive([a, b]);
+        const wait = staggerOf(i, PASSWORD_OFFSETS);
+        const [sixth, v1, doc001] = await Promise.all([
+          call("/v1/auth/login", { body: { email: account.email, password: account.password } }),
+          after(wait.racers, () => raceRefresh(a, "v1")),
+          after(wait.racers, () => raceRefresh(a, "001")),
+          readsDuringRace(a),
+        ]);
+        expect(sixth.status).toBe(200);
+        await expectEnded({ ended: [a, ...onePair([v1, doc001])], survivor: held(await json(sixth)) }, orderOf(i));
       });
     },
     RACE_TIMEOUT_MS,
