@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
  * `.ci/run`'s test step: `npm test` (the README's command) with the JSON report CI counts, under a
- * watchdog. On this 2-core machine a vitest run has, rarely, stopped making progress with idle
- * CPU and no test timeout firing (seen in sessions 5 and 6, always while the browser and sdk
- * projects' `wrangler dev` services were up beside the workers project; the same files pass on
- * the next run; cause not found, see docs/testing.md). Rather than wait for CI's 90-minute limit,
- * a run that prints nothing for STALL_SECONDS (default 300: longer than any test's own wait) is
- * stopped, its last lines printed, and the whole suite run once more. A failing test is never
- * retried: only a run that stalled is. Exits with the last run's status.
+ * watchdog. Vitest runs used to stall now and then (idle CPU, no test timeout firing): a log line
+ * parked by @cloudflare/vitest-plugin 1.4.10 past a file's last message (workers-sdk#15498,
+ * #15719), fixed here by turning Vitest's console interception off (docs/testing.md). The guard
+ * stays for whatever else could hang a run: rather than wait for CI's 90-minute limit, a run that
+ * prints nothing for STALL_SECONDS (default 300: longer than any test's own wait) is stopped, its
+ * last lines printed, and the whole suite run once more. A failing test is never retried: only a
+ * run that stalled is. Exits with the last run's status.
  *
  * @example
  * node scripts/ci-test.mjs                     # as .ci/run does

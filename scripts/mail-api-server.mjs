@@ -13,26 +13,11 @@
  * // vitest.config.ts: test.globalSetup = ["./scripts/mail-api-server.mjs"]
  * const url = inject("mailApiUrl"); // "http://127.0.0.1:41234"
  */
-import { createServer } from "node:http";
+import { listenLoopback, readBody, replier } from "./loopback-server.mjs";
 
 const MAIL_API_TEST_KEY = `re_test_${crypto.randomUUID().slice(0, 8)}`;
 
 const MAX_BODY_BYTES = 256 * 1024;
-
-/** @param {import("node:http").IncomingMessage} request @returns {Promise<string>} */
-function readBody(request) {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks = [];
-    request.on("data", (chunk) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) request.destroy(new Error("body too large"));
-      else chunks.push(chunk);
-    });
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    request.on("error", reject);
-  });
-}
 
 const isAddress = (value) => typeof value === "string" && /^[^\s@<>]+@[^\s@<>]+\.[a-z]{2,}$/i.test(value);
 
@@ -62,16 +47,13 @@ export default async function setup(project) {
 
   async function handle(request, response) {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
-    const reply = (status, payload) => {
-      response.writeHead(status, { "content-type": "application/json" });
-      response.end(JSON.stringify(payload));
-    };
+    const reply = replier(response);
     if (request.method === "GET" && url.pathname === "/received") {
       const to = url.searchParams.get("to");
       return reply(200, { received: received.filter((r) => Array.isArray(r.body?.to) && r.body.to.includes(to)) });
     }
     if (request.method !== "POST" || url.pathname !== "/emails") return reply(404, { error: "not found" });
-    const { problem, body } = problemWith(request, await readBody(request));
+    const { problem, body } = problemWith(request, (await readBody(request, MAX_BODY_BYTES)).toString("utf8"));
     const failing = Array.isArray(body?.to) && String(body.to[0]).startsWith("fail-");
     const status = problem ? 422 : failing ? 503 : 200;
     received.push({
@@ -85,16 +67,8 @@ export default async function setup(project) {
     return reply(status, status === 200 ? { id: crypto.randomUUID() } : { error: problem ?? "unavailable" });
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      response.writeHead(500);
-      response.end();
-    });
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (!address || typeof address === "string") throw new Error("mail API test server has no port");
-  project.provide("mailApiUrl", `http://127.0.0.1:${address.port}`);
+  const server = await listenLoopback(handle);
+  project.provide("mailApiUrl", server.base);
   project.provide("mailApiKey", MAIL_API_TEST_KEY);
-  return () => new Promise((resolve) => server.close(() => resolve()));
+  return server.close;
 }

@@ -25,10 +25,9 @@
  * const oidc = await prepareOidcTest(); // { bindings, setup }
  * miniflare.bindings = { ...oidc.bindings }; test.globalSetup = ["./scripts/oidc-provider-server.mjs"];
  */
-import { createServer } from "node:http";
-import { createServer as createNetServer } from "node:net";
 import { exportJWK, exportPKCS8, generateKeyPair, importJWK, jwtVerify } from "jose";
 import Provider from "oidc-provider";
+import { freePort, listenLoopback, readBody, replier } from "./loopback-server.mjs";
 
 export const CLIENTS = {
   web: { id: "loopback-web", secret: "loopback-web-secret-0123456789abcdef" },
@@ -55,17 +54,6 @@ function allowAnyLoopbackPort(provider) {
     url.port = "";
     return registered.call(this, url.href);
   };
-}
-
-async function freePort() {
-  const server = createNetServer();
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function rsaKey() {
@@ -100,13 +88,6 @@ export async function prepareOidcTest() {
     OIDC_JWKS_COOLDOWN_SECONDS: "0",
   };
   return { bindings, setup, issuers: { main, rotating } };
-}
-
-/** @param {import("node:http").IncomingMessage} request */
-async function readBody(request) {
-  const chunks = [];
-  for await (const chunk of request) chunks.push(chunk);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 const escapeHtml = (value) => String(value).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -179,10 +160,7 @@ async function startIssuer(port, { appleKey }) {
 
   async function handle(request, response) {
     const url = new URL(request.url ?? "/", issuer);
-    const reply = (status, payload, type = "application/json") => {
-      response.writeHead(status, { "content-type": type, "cache-control": "no-store" });
-      response.end(type === "application/json" ? JSON.stringify(payload) : payload);
-    };
+    const reply = replier(response, { "cache-control": "no-store" });
     if (url.pathname === "/_test/signing-key") return reply(200, { key: keys[0] });
     if (url.pathname === "/_test/stats") return reply(200, { jwksFetches });
     if (url.pathname === "/_test/app") return reply(200, `<!doctype html><title>App</title><p id="query">${escapeHtml(url.search)}</p>`, "text/html");
@@ -197,7 +175,7 @@ async function startIssuer(port, { appleKey }) {
     if (interaction) {
       const details = await provider.interactionDetails(request, response);
       if (!interaction[2]) return reply(200, loginPage(details.uid, details.params.client_id), "text/html");
-      const form = new URLSearchParams(await readBody(request));
+      const form = new URLSearchParams((await readBody(request)).toString("utf8"));
       const sub = form.get("sub");
       if (!sub) return reply(400, { error: "sub is required" });
       accounts.set(sub, { email: form.get("email") || undefined, email_verified: form.get("email_verified") === "true" });
@@ -209,7 +187,7 @@ async function startIssuer(port, { appleKey }) {
     if (url.pathname === "/jwks") jwksFetches += 1;
     if (url.pathname === "/token" && request.method === "POST") {
       try {
-        request.body = await checkAppleSecret(request, await readBody(request));
+        request.body = await checkAppleSecret(request, (await readBody(request)).toString("utf8"));
       } catch {
         return reply(401, { error: "invalid_client", error_description: "client secret JWT refused" });
       }
@@ -217,21 +195,8 @@ async function startIssuer(port, { appleKey }) {
     return handler(request, response);
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error) => {
-      console.error("oidc test server:", error);
-      if (!response.headersSent) response.writeHead(500);
-      response.end();
-    });
-  });
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", resolve);
-  });
-  return () => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  const server = await listenLoopback(handle, { port, onError: (error) => console.error("oidc test server:", error) });
+  return server.close;
 }
 
 /**

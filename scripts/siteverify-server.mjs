@@ -31,26 +31,11 @@
  * // server.url: "http://127.0.0.1:41234/turnstile/v0/siteverify"; server.scriptUrl (the widget);
 // server.secret; server.siteKey; await server.close()
  */
-import { createServer } from "node:http";
+import { listenLoopback, readBody, replier } from "./loopback-server.mjs";
 import { WIDGET_FRAME, widgetScript } from "./turnstile-widget-stand-in.mjs";
 
 const TOKEN_TTL_MS = 300_000;
 const MAX_BODY_BYTES = 64 * 1024;
-
-/** @param {import("node:http").IncomingMessage} request @returns {Promise<Buffer>} */
-function readBody(request) {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks = [];
-    request.on("data", (chunk) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) request.destroy(new Error("body too large"));
-      else chunks.push(chunk);
-    });
-    request.on("end", () => resolve(Buffer.concat(chunks)));
-    request.on("error", reject);
-  });
-}
 
 /** The fields of a siteverify request, parsed as Cloudflare accepts them; null when unparsable. */
 async function parseFields(contentType, raw) {
@@ -128,12 +113,9 @@ export async function startSiteverify() {
 
   async function handle(request, response) {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
-    const reply = (status, payload, type = "application/json") => {
-      response.writeHead(status, { "content-type": type });
-      response.end(type === "application/json" ? JSON.stringify(payload) : payload);
-    };
+    const reply = replier(response);
     if (request.method === "POST" && url.pathname === "/__test/tokens") {
-      const options = JSON.parse((await readBody(request)).toString("utf8") || "{}");
+      const options = JSON.parse((await readBody(request, MAX_BODY_BYTES)).toString("utf8") || "{}");
       return reply(200, { token: issue(options) });
     }
     if (request.method === "GET" && url.pathname === "/turnstile/v0/api.js") {
@@ -152,7 +134,7 @@ export async function startSiteverify() {
     if (url.pathname !== "/turnstile/v0/siteverify") return reply(404, { error: "not found" });
     if (request.method !== "POST") return reply(405, { success: false, "error-codes": ["bad-request"] });
     const contentType = request.headers["content-type"] ?? "";
-    const fields = await parseFields(contentType, await readBody(request));
+    const fields = await parseFields(contentType, await readBody(request, MAX_BODY_BYTES));
     const record = {
       contentType,
       secretOk: fields?.secret === secret,
@@ -191,28 +173,18 @@ export async function startSiteverify() {
     return reply(200, verdict);
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      response.writeHead(500);
-      response.end();
-    });
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (!address || typeof address === "string") throw new Error("siteverify stand-in has no port");
-  const base = `http://127.0.0.1:${address.port}`;
+  const server = await listenLoopback(handle);
+  const { base } = server;
   return {
     base,
     url: `${base}/turnstile/v0/siteverify`,
     scriptUrl: `${base}/turnstile/v0/api.js`,
     secret,
     siteKey,
-    close: () =>
-      new Promise((resolve) => {
-        for (const response of hanging) response.destroy();
-        server.closeAllConnections?.();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      for (const response of hanging) response.destroy();
+      return server.close();
+    },
   };
 }
 

@@ -21,21 +21,9 @@
  * // a test
  * const { url } = inject("webhooks"); await fetch(`${url}/received?match=${userId}`);
  */
-import { createServer } from "node:http";
-import { createServer as createNetServer } from "node:net";
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
-
-async function freePort() {
-  const server = createNetServer();
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort, listenLoopback, readBody, replier } from "./loopback-server.mjs";
 
 const secret = () => `whsec_${randomBytes(32).toString("base64")}`;
 
@@ -56,13 +44,6 @@ export async function prepareWebhookTest() {
   };
 }
 
-/** @param {import("node:http").IncomingMessage} request */
-async function readBody(request) {
-  const chunks = [];
-  for await (const chunk of request) chunks.push(chunk);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 /** @param {import("vitest/node").TestProject} project */
 export default async function setup(project) {
   const { port, url, secrets } = JSON.parse(process.env.WEBHOOK_TEST_SETUP ?? "null") ?? (await prepareWebhookTest(), JSON.parse(process.env.WEBHOOK_TEST_SETUP));
@@ -74,11 +55,8 @@ export default async function setup(project) {
 
   async function handle(request, response) {
     const target = new URL(request.url ?? "/", url);
-    const reply = (status, payload) => {
-      response.writeHead(status, { "content-type": "application/json" });
-      response.end(JSON.stringify(payload));
-    };
-    const raw = await readBody(request);
+    const reply = replier(response);
+    const raw = (await readBody(request)).toString("utf8");
     if (request.method === "GET" && target.pathname === "/received") {
       const match = target.searchParams.get("match") ?? "";
       return reply(200, { received: received.filter((r) => r.raw.includes(match)) });
@@ -112,13 +90,7 @@ export default async function setup(project) {
     return reply(status, { ok: status < 300 });
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      response.writeHead(500);
-      response.end();
-    });
-  });
-  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const server = await listenLoopback(handle, { port });
   project.provide("webhooks", { url, secrets });
-  return () => new Promise((resolve) => server.close(() => resolve()));
+  return server.close;
 }

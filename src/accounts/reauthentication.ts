@@ -29,7 +29,7 @@ import { clearLoginAttemptsStatement, loginAttemptDecision, loginAttemptStatemen
 import type { Auth } from "../sessions";
 import { sha256 } from "../crypto";
 import type { UserRow } from "./schema";
-import { verifyPassword } from "./passwords";
+import { hashOptions, verifyPassword } from "./passwords";
 import { proveSecondFactor } from "../mfa/verify";
 
 /** How old (seconds since `iat`) an access token may be to stand for a recent sign-in. */
@@ -123,7 +123,7 @@ export async function checkPassword(deps: Deps, user: UserRow, password: string,
   const [attempt] = await loginAttemptStatement(db, identifier, await sha256(identifier), rate, now);
   const decision = loginAttemptDecision(attempt, rate, now);
   if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
-  const { valid } = await verifyPassword(password, user.passwordHash, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+  const { valid } = await verifyPassword(password, user.passwordHash, hashOptions(deps));
   if (!valid) {
     await activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client });
     throw new AuthError("invalid_credentials", message);

@@ -20,6 +20,7 @@ import type { MiddlewareHandler } from "hono";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { adminEnabled } from "../admin/auth";
 import type { AppEnv } from "../http";
+import { HEADERS_NEVER_SENT } from "../http/middleware";
 import { CONSOLE_SCRIPT } from "./client";
 import { consolePage } from "./page";
 import { CONSOLE_STYLE } from "./style";
@@ -43,19 +44,14 @@ const pageHeaders = secureHeaders({
     trustedTypes: ["'none'"],
   },
   // The rest (X-Frame-Options DENY, no referrer, HSTS, nosniff…) comes from the service-wide
-  // middleware (src/http/middleware.ts securityHeaders), as on every answer.
+  // middleware (src/http/middleware.ts securityHeaders), as on every answer; so here only the CSP.
+  ...HEADERS_NEVER_SENT,
   strictTransportSecurity: false,
   referrerPolicy: false,
   xFrameOptions: false,
   xContentTypeOptions: false,
   crossOriginOpenerPolicy: false,
   crossOriginResourcePolicy: false,
-  crossOriginEmbedderPolicy: false,
-  originAgentCluster: false,
-  xDnsPrefetchControl: false,
-  xDownloadOptions: false,
-  xPermittedCrossDomainPolicies: false,
-  xXssProtection: false,
 });
 
 /** Nothing of the console is cached or indexed. */

@@ -74,13 +74,34 @@ export const requestLog: Middleware = async (c, next) => {
   });
 };
 
+/** `hono/secure-headers`' options object. */
+export type SecureHeadersOptions = NonNullable<Parameters<typeof secureHeaders>[0]>;
+
+/**
+ * The base of every `secureHeaders` call in the service: Hono's defaults that this service never
+ * sends (Cross-Origin-Embedder-Policy, Origin-Agent-Cluster, X-DNS-Prefetch-Control,
+ * X-Download-Options, X-Permitted-Cross-Domain-Policies, X-XSS-Protection), all off. Spread it first.
+ *
+ * @example
+ * secureHeaders({ ...HEADERS_NEVER_SENT, contentSecurityPolicy: { defaultSrc: ["'none'"] } });
+ */
+export const HEADERS_NEVER_SENT = {
+  crossOriginEmbedderPolicy: false,
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+} as const satisfies SecureHeadersOptions;
+
 /**
  * The same headers on every answer, through `hono/secure-headers`; a header a route set itself (the
  * pages' and the API reference's own Content-Security-Policy) is kept (`overwrite: false`).
- * Hono's other defaults (Origin-Agent-Cluster, X-XSS-Protection and the like) are off: these are the
- * headers this service has always sent, no more.
+ * Hono's other defaults (Origin-Agent-Cluster, X-XSS-Protection and the like) are off
+ * (`HEADERS_NEVER_SENT`): these are the headers this service has always sent, no more.
  */
 export const securityHeaders: Middleware = secureHeaders({
+  ...HEADERS_NEVER_SENT,
   overwrite: false,
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
   xContentTypeOptions: true,
@@ -90,13 +111,7 @@ export const securityHeaders: Middleware = secureHeaders({
   crossOriginOpenerPolicy: "same-origin",
   crossOriginResourcePolicy: "same-origin",
   // interest-cohort (FLoC) is not in Hono's list of features, but is still worth refusing.
-  permissionsPolicy: { camera: [], microphone: [], geolocation: [], interestCohort: [] } as NonNullable<Parameters<typeof secureHeaders>[0]>["permissionsPolicy"],
-  crossOriginEmbedderPolicy: false,
-  originAgentCluster: false,
-  xDnsPrefetchControl: false,
-  xDownloadOptions: false,
-  xPermittedCrossDomainPolicies: false,
-  xXssProtection: false,
+  permissionsPolicy: { camera: [], microphone: [], geolocation: [], interestCohort: [] } as SecureHeadersOptions["permissionsPolicy"],
 });
 
 /** Token answers must never be cached (RFC 6749 §5.1); so, simply, no auth answer is. */

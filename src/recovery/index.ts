@@ -21,7 +21,7 @@ import { checkLogoUrl, cleanPlatformName, linkBase, pageLink } from "../mail/lin
 import { sendMail } from "../mail";
 import { resetMail, resetNoticeMail } from "../mail/templates";
 import { createTokenStatements, findToken, spendStatement, tokenLiveFor, voidTokensStatement } from "../one-time-tokens";
-import { hashPassword, passwordProblem } from "../accounts/passwords";
+import { hashOptions, hashPassword, passwordProblem } from "../accounts/passwords";
 import { clearLoginAttempts, countRecoveryMail, tooManyRequests } from "../rate-limit";
 import type { UserRow } from "../db/schema";
 import { resetPasswordStatement, userByEmail, userByIdAndEmail, userMatches } from "../accounts/statements";
@@ -98,7 +98,7 @@ export async function resetPassword(deps: Deps, input: ResetInput): Promise<User
   const personal = policy({ email: owner.email, username: owner.username });
   if (personal) throw invalidRequest("newPassword", personal);
 
-  const passwordHash = await hashPassword(input.newPassword, { iterations: deps.config.pbkdf2Iterations, pepper: deps.config.pepper });
+  const passwordHash = await hashPassword(input.newPassword, hashOptions(deps));
   // Sessions end before the password changes too, so a failure after the change (below) can never
   // leave a thief's session alive; the second round ends any session opened in between.
   const sessions = userSessions(deps, owner.id);

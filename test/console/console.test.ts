@@ -1,9 +1,9 @@
 /**
  * The admin console's routes in workerd (API.md §18; the browser tests are
  * test/browser/admin-console*.test.ts): a 404 on every console path while ADMIN_API_KEY is unset;
- * the page, script and style with the key set, their types and headers; the page holds no data and
- * no secret; the script builds no markup from strings; the user detail of §10 carries the latest
- * activity the console shows.
+ * the page, script and style with the key set, their types and headers (the service-wide set, none of
+ * Hono's other defaults); the page holds no data and no secret; the script builds no markup from
+ * strings; the user detail of §10 carries the latest activity the console shows.
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -42,6 +42,12 @@ describe("GET /admin", () => {
       expect(response.headers.get("x-content-type-options")).toBe("nosniff");
       expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
       expect(response.headers.get("x-robots-tag")).toBe("noindex");
+      // The service-wide set, and none of Hono's other defaults (HEADERS_NEVER_SENT, src/http/middleware.ts).
+      expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(response.headers.get("strict-transport-security")).toBe("max-age=63072000; includeSubDomains");
+      for (const name of ["origin-agent-cluster", "x-xss-protection", "x-dns-prefetch-control", "x-download-options", "x-permitted-cross-domain-policies", "cross-origin-embedder-policy"]) {
+        expect(response.headers.has(name), `${path} ${name}`).toBe(false);
+      }
     }
     const page = await call("/admin");
     const csp = page.headers.get("content-security-policy")!;
