@@ -26,6 +26,7 @@ import { signIn } from "../sessions/issue";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../types";
 import { hashOptions, hashPassword, verifyPassword } from "./passwords";
+import { userIsDisabled } from "./statements";
 import { normalizeEmail } from "./users";
 
 export interface LoginInput {
@@ -35,6 +36,7 @@ export interface LoginInput {
 }
 
 const invalidCredentials = () => new AuthError("invalid_credentials", "The email, username or password is incorrect");
+const accountDisabled = () => new AuthError("account_disabled", "This account is disabled");
 
 /**
  * Password login by email or username. The attempt is counted against the account before the hash
@@ -61,7 +63,7 @@ export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promi
       }
       throw invalidCredentials();
     }
-    if (user.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
+    if (user.disabledAt !== null) throw accountDisabled();
     if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
       // The password was right: it must not count as a failed attempt (docs/accounts.md, per-account throttling).
       await clearLoginAttempts(deps, user.id);
@@ -92,13 +94,19 @@ export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promi
 }
 
 /**
- * The hash changed between the check and the sign-in. Another login's upgrade of an outdated hash
- * (a fresh salt, the same password) must not fail this one; a reset or change to another password
- * does not verify, and wins. Null when it does not.
+ * The sign-in's guard did not hold: the account changed between the check and the sign-in. A
+ * disable that landed meanwhile answers as one that came first (API.md §10: 403 `account_disabled`,
+ * not 401 for a password that was right). Another login's upgrade of an outdated hash (a fresh
+ * salt, the same password) must not fail this one; a reset or change to another password does not
+ * verify, and wins. Null when it does not (401); the account's row is read once, with its state.
  */
 async function signInWithNewerHash(deps: Deps, user: UserRow, password: string, mergeGuest?: string): Promise<IssuedPair | null> {
-  const [current] = await drizzle(deps.env.DB).select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
+  const db = drizzle(deps.env.DB);
+  const [current] = await db.select({ passwordHash: users.passwordHash, disabledAt: users.disabledAt }).from(users).where(eq(users.id, user.id));
+  if (current?.disabledAt != null) throw accountDisabled();
   if (!current?.passwordHash || current.passwordHash === user.passwordHash) return null;
   if (!(await verifyPassword(password, current.passwordHash, hashOptions(deps))).valid) return null;
-  return signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash, mergeGuest });
+  const pair = await signIn(deps, { userId: user.id, method: "password", passwordHash: current.passwordHash, mergeGuest });
+  if (!pair && (await userIsDisabled(db, user.id))) throw accountDisabled();
+  return pair;
 }
