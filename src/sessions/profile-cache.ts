@@ -101,10 +101,13 @@ export class ProfileCache {
    * Ends a change (an unknown id, e.g. after the object restarted, still invalidates). With
    * `register` (a sign-in's new session, read in the same D1 transaction that wrote it) the answer is
    * kept when nothing else changed since `begin` (`epoch` is `begin`'s) and no other change is pending.
+   * Only a change this instance began can vouch so: epochs restart at 0 with the object, so after a
+   * restart `begin`'s number may recur for other changes (a deletion's begin, end and erase), and
+   * the registration is dropped (the session's first check reads D1).
    */
   end(id: string, now: number, register?: { epoch: number; sessionId: string; session: CachedSession }): void {
-    this.#pending.delete(id);
-    const untouched = register !== undefined && register.epoch === this.#epoch;
+    const begunHere = this.#pending.delete(id);
+    const untouched = register !== undefined && begunHere && register.epoch === this.#epoch;
     this.invalidate();
     if (untouched && !this.#pendingAt(now)) this.#entries.set(register.sessionId, { ...register.session, keptAt: now });
   }
