@@ -87,6 +87,16 @@ describe("ends and changes made by paths edge-me.test.ts does not cover", () => 
     expect((await json(await me((await json(owner)).accessToken))).user).toMatchObject({ email, emailVerified: true });
   });
 
+  it("a guest upgraded in place by an email code (its Bearer token): the warm guest session shows the account at once", async () => {
+    const g = await guest();
+    expect((await warm(g.accessToken)).isGuest).toBe(true);
+    const email = uniqueEmail("brk-code-up");
+    const upgraded = await call("/v1/auth/email-code/verify", { token: g.accessToken, body: { email, code: await requestCode(email, 1) } });
+    expect(upgraded.status).toBe(200);
+    expect((await json(await me(g.accessToken))).user).toMatchObject({ id: g.user.id, isGuest: false, email, emailVerified: true });
+    expect((await rpc().verifySession(g.accessToken))?.user).toMatchObject({ isGuest: false, email });
+  });
+
   it("the second factor on, then off by an admin's reset: me shows mfaEnabled at once each time", async () => {
     const account = await verifiedAccount("brk-mfa");
     const pair = await login(account);
