@@ -25,6 +25,7 @@ import {
 import type { Json } from "../helpers";
 import { enableMfa } from "../mfa/helpers";
 import { deleteAccount } from "../../src/deletion";
+import { changeUser } from "../../src/accounts/change-user";
 
 const me = (token: string) => call("/v1/auth/me", { token });
 const rpc = () => new AuthRpc(createExecutionContext(), env);
@@ -248,5 +249,21 @@ describe("the object restarts in the middle of a sign-in", () => {
     expect(await liveInD1(pair!.sessionId)).toBe(false);
     // The account is gone: its session must not answer from a registration the deletion never saw.
     await expectRefused(pair!.accessToken);
+  });
+
+  it("a change whose object restarted between its begin and its write (a cold read kept the old row meanwhile): the next me shows the change", async () => {
+    const account = await verifiedAccount("brk-restart-change");
+    const pair = await login(account);
+    await warm(pair.accessToken);
+    const username = uniqueUsername("brkrc");
+    await changeUser(serviceDeps(), account.userId, async () => {
+      await evictDurableObject(stubOf(account.userId));
+      // The new instance knows of no pending change: it reads the old row and keeps it.
+      expect((await json(await me(pair.accessToken))).user.username).toBe(account.username);
+      await env.DB.prepare("UPDATE users SET username = ?, username_normalized = ? WHERE id = ?").bind(username, username.toLowerCase(), account.userId).run();
+    });
+    // endChange (an id the new instance never saw) still drops what it kept.
+    expect((await json(await me(pair.accessToken))).user.username).toBe(username);
+    expect((await rpc().verifySession(pair.accessToken))?.user.username).toBe(username);
   });
 });
