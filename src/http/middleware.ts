@@ -17,10 +17,8 @@ import type { RateLimitBucket } from "../config";
 import { deps } from "./index";
 import type { AppEnv } from "./index";
 import { log } from "./log";
-import { authenticate, verifyBearer } from "../sessions";
+import { authenticate, requireBearer, verifyBearer } from "../sessions";
 import { checkSession } from "../sessions/check";
-import { bearerToken } from "../tokens";
-import { invalidToken } from "./errors";
 import { limitBody, normalizeBody } from "./body";
 import { rateLimit } from "./rate-limit";
 
@@ -157,9 +155,7 @@ export const requireAuth: Middleware = async (c, next) => {
  * no D1 trip when warm) and only the public user is set, as `checked`: for `GET /v1/auth/me`.
  */
 export const requireLiveSession: Middleware = async (c, next) => {
-  const token = bearerToken(c.req.header("authorization"));
-  if (!token) throw invalidToken("A bearer access token is required");
-  c.set("checked", await checkSession(deps(c), token));
+  c.set("checked", await checkSession(deps(c), requireBearer(c.req.header("authorization"))));
   await next();
 };
 

@@ -9,12 +9,13 @@
  * const auth = await authenticate(deps, request.headers.get("authorization"));
  * const pair = await refresh(deps, body.refreshToken);
  */
-import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError, invalidToken } from "../http/errors";
 import { parseRefreshToken } from "./refresh-token";
+import { liveSessionRow } from "./liveness";
 import { liveSession } from "./statements";
 import { sessions, users } from "../db/schema";
 import type { UserRow } from "../db/schema";
@@ -29,39 +30,13 @@ export interface Auth extends AccessClaims {
   user: UserRow;
 }
 
-/** The liveness read, built once per database binding: it runs on every authenticated request. */
-const livenessQueries = new WeakMap<D1Database, ReturnType<typeof prepareLiveness>>();
-
-function prepareLiveness(db: D1Database) {
-  return drizzle(db)
-    .select({ user: users })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(
-      and(
-        eq(sessions.id, sql.placeholder("sessionId")),
-        eq(sessions.userId, sql.placeholder("userId")),
-        // A disabled account's sessions are revoked too; this holds even if that revocation failed.
-        isNull(users.disabledAt),
-        liveSession(sql.placeholder("now")),
-      ),
-    )
-    .prepare();
-}
-
-function livenessQuery(db: D1Database) {
-  let query = livenessQueries.get(db);
-  if (!query) livenessQueries.set(db, (query = prepareLiveness(db)));
-  return query;
-}
-
 /**
  * Verifies the bearer token and that its session is still live: one D1 read that also returns the
  * user. `allowExpired` serves document 000's refresh only.
  */
 export async function authenticateToken(deps: Deps, token: string, options: { allowExpired?: boolean } = {}): Promise<Auth> {
   const claims = await verifyAccessToken(deps.config, token, options);
-  const row = await livenessQuery(deps.env.DB).get({ sessionId: claims.sessionId, userId: claims.userId, now: Date.now() });
+  const row = await liveSessionRow(deps.env.DB, { sessionId: claims.sessionId, userId: claims.userId, now: Date.now() });
   if (!row) throw invalidToken("The session has ended");
   return { ...claims, user: row.user };
 }
@@ -79,7 +54,8 @@ export async function verifyBearer(deps: Deps, authorization: string | null | un
   return verifyAccessToken(deps.config, requireBearer(authorization));
 }
 
-function requireBearer(authorization: string | null | undefined): string {
+/** The bearer token of an Authorization header; 401 `invalid_token` when there is none (RFC 6750). */
+export function requireBearer(authorization: string | null | undefined): string {
   const token = bearerToken(authorization);
   if (!token) throw invalidToken("A bearer access token is required");
   return token;

@@ -2,7 +2,7 @@
  * The liveness-check half of the user's Durable Object (issue 27, slice 1): `check` answers whether
  * an access token's session is live, with the public user `me` and `AuthRpc.verifySession` show,
  * from the object's `ProfileCache` (src/sessions/profile-cache.ts) when warm: no D1 trip. Cold, it
- * makes today's one D1 read (session ⋈ user, live and not disabled) and keeps the answer under the
+ * makes today's one D1 read (src/sessions/liveness.ts: session ⋈ user, live and not disabled) and keeps the answer under the
  * cache's epoch rule. `beginChange`/`endChange` are the two calls every writer of what a check
  * shows makes around its D1 write (src/accounts/change-user.ts `changeUser`; signIn; deletion).
  * `UserSessions` (src/sessions/user-object.ts) extends this class and invalidates the cache around
@@ -17,14 +17,11 @@
  * if (!user) throw invalidToken("The session has ended");
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, isNull } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { publicUser } from "../accounts/users";
-import { sessions, users } from "../db/schema";
 import type { PublicUser } from "../types";
 import { ProfileCache } from "./profile-cache";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
-import { liveSession } from "./statements";
+import { liveSessionRow } from "./liveness";
 
 export type { ChangeTicket } from "./profile-cache";
 
@@ -50,11 +47,7 @@ export class ProfileObject extends DurableObject<Env> {
     const hit = this.profiles.get(input.sessionId, now);
     if (hit) return hit.user;
     const ticket = this.profiles.ticket(now);
-    const [row] = await drizzle(this.env.DB)
-      .select({ user: users, expiresAt: sessions.expiresAt })
-      .from(sessions)
-      .innerJoin(users, eq(users.id, sessions.userId))
-      .where(and(eq(sessions.id, input.sessionId), eq(sessions.userId, input.userId), isNull(users.disabledAt), liveSession(now)));
+    const row = await liveSessionRow(this.env.DB, { sessionId: input.sessionId, userId: input.userId, now });
     if (!row) return null;
     const user = publicUser(row.user);
     this.profiles.keep(ticket, input.sessionId, { user, expiresAt: row.expiresAt }, Date.now());
