@@ -116,21 +116,21 @@ export const DETAIL_ACTIVITY_LIMIT = 20;
 
 /**
  * One user with its live sessions, linked identities, passkeys and latest `DETAIL_ACTIVITY_LIMIT`
- * activity events (newest first; the console's "latest activity"), read in one D1 batch; 404 when
- * unknown.
+ * activity events (newest first; the console's "latest activity"), read in one D1 batch beside the
+ * user object's list of sessions; 404 when unknown.
  */
 export async function getUser(deps: Deps, userId: string) {
   const db = drizzle(deps.env.DB);
-  const now = Date.now();
-  const [found, sessionRows, identityRows, passkeyRows, activityRows] = await db.batch([
+  // The sessions are the user object's view (exact last use and expiry: src/sessions/session-list.ts), asked alongside.
+  const [[found, identityRows, passkeyRows, activityRows], held] = await Promise.all([db.batch([
     db.select().from(users).where(eq(users.id, userId)),
-    db.select().from(sessions).where(and(eq(sessions.userId, userId), live(now))).orderBy(asc(sessions.createdAt)),
     db.select().from(identities).where(eq(identities.userId, userId)).orderBy(asc(identities.createdAt)),
     db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt)),
     latestActivityStatement(db, userId, DETAIL_ACTIVITY_LIMIT),
-  ]);
+  ]), userSessions(deps, userId).sessionViews({ userId })]);
   const user = found[0];
   if (!user) throw notFound();
+  const sessionRows = (held ?? []).sort((a, b) => a.createdAt - b.createdAt);
   return {
     user: adminUser(user, sessionRows.length),
     sessions: sessionRows.map((s) => ({

@@ -200,7 +200,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
       await userSessions(deps, input.mergeGuest!).erase();
       publish(deps, merge.event);
     }
-    return await tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, refreshToken, user, now);
+    return await tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, refreshToken, publicUser(user), now);
   } finally {
     await ended;
   }

@@ -1,7 +1,7 @@
 /**
  * The liveness read, in one place: the session `sessionId` of user `userId` is live (not revoked,
  * not expired at `now`, ms) and the account enabled; one D1 read returning the user row and the
- * session's expiry, or undefined. `authenticate` (src/sessions/index.ts) runs it on every
+ * session's expiry and assurance, or undefined. `authenticate` (src/sessions/index.ts) runs it on every
  * authenticated request; the user object's cold `check` (src/sessions/profile-object.ts) runs it for
  * `me` and `AuthRpc.verifySession`. Prepared once per database binding.
  *
@@ -19,7 +19,7 @@ const prepared = new WeakMap<D1Database, ReturnType<typeof prepare>>();
 
 function prepare(db: D1Database) {
   return drizzle(db)
-    .select({ user: users, expiresAt: sessions.expiresAt })
+    .select({ user: users, expiresAt: sessions.expiresAt, aal: sessions.aal, amr: sessions.amr, authTime: sessions.authTime, createdAt: sessions.createdAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(
@@ -34,11 +34,18 @@ function prepare(db: D1Database) {
     .prepare();
 }
 
-/** The user row and session expiry (ms, null: no expiry) while the session is live, else undefined. */
-export async function liveSessionRow(
-  db: D1Database,
-  ids: { sessionId: string; userId: string; now: number },
-): Promise<{ user: UserRow; expiresAt: number | null } | undefined> {
+/** What the liveness read returns: the user row, and the session's expiry (ms, null: none) and assurance columns. */
+export interface LiveSessionRow {
+  user: UserRow;
+  expiresAt: number | null;
+  aal: string | null;
+  amr: string | null;
+  authTime: number | null;
+  createdAt: number;
+}
+
+/** The user row, session expiry and assurance columns while the session is live, else undefined. */
+export async function liveSessionRow(db: D1Database, ids: { sessionId: string; userId: string; now: number }): Promise<LiveSessionRow | undefined> {
   let query = prepared.get(db);
   if (!query) prepared.set(db, (query = prepare(db)));
   return query.get(ids);

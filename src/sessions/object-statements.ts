@@ -51,7 +51,8 @@ export function unlimitedUnadoptedSessions(db: DrizzleD1Database, userId: string
 
 /**
  * The ids of this user's live sessions, only among `sessionIds` when given. From D1, the record: it
- * also lists the sessions the object has not adopted yet.
+ * also lists the sessions the object has not adopted yet. D1's expiry of an adopted session may be
+ * later than its own (src/sessions/vouch.ts): the object leaves out those it holds expired.
  */
 export function liveSessionIds(db: DrizzleD1Database, userId: string, now: number, sessionIds?: string[]) {
   return db
@@ -82,6 +83,19 @@ export async function touchSession(db: DrizzleD1Database, userId: string, sessio
   ]);
   const [row] = updated;
   return { row, user: userRows[0] ?? null };
+}
+
+/**
+ * This user's session rows live by D1 (not revoked, not past D1's expiry at `now`, ms), while the
+ * account is not disabled: the sessions list's D1 half (src/sessions/session-list.ts adds the object's).
+ */
+export function sessionRowsOf(db: DrizzleD1Database, userId: string, now: number) {
+  return db
+    .select({ session: sessions })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(and(eq(sessions.userId, userId), isNull(users.disabledAt), liveSession(now)))
+    .then((rows) => rows.map((row) => row.session));
 }
 
 /** Gives this user's sessions with no expiry that are not revoked (a guest's, now a full account's) the expiry `expiresAt`. */

@@ -23,9 +23,9 @@ export function openedPair(json: string): IssuedPair {
   return { ...pair, user };
 }
 
-/** What a rotation's D1 write returns: the account, and the session's assurance for its token. */
+/** What a rotation needs of the account and session: the public fields, and the session's assurance for its token. */
 export interface Touched {
-  user: UserRow;
+  user: PublicUser;
   assurance: Assurance;
 }
 

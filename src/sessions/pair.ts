@@ -4,14 +4,12 @@
  * the sign-in batch (src/sessions/issue.ts) and the user's object (src/sessions/user-object.ts).
  *
  * @example
- * const pair = await tokenPair(config, { userId, sessionId, role, expiresAt, assurance }, refreshToken, userRow, Date.now());
+ * const pair = await tokenPair(config, { userId, sessionId, role, expiresAt, assurance }, refreshToken, publicUser(userRow), Date.now());
  */
 import type { Config } from "../config";
-import type { UserRow } from "../db/schema";
-import { publicUser } from "../accounts/users";
 import { signAccessToken } from "../tokens";
 import type { Assurance } from "../tokens";
-import type { IssuedPair, Role } from "../types";
+import type { IssuedPair, PublicUser, Role } from "../types";
 import { secondsLeft } from "./expiry";
 
 /**
@@ -22,7 +20,7 @@ export async function tokenPair(
   config: Config,
   session: { userId: string; sessionId: string; role: Role; expiresAt: number | null; assurance: Assurance },
   refreshToken: string,
-  user: UserRow,
+  user: PublicUser,
   now: number,
 ): Promise<IssuedPair> {
   const { userId, sessionId, role, assurance } = session;
@@ -35,6 +33,6 @@ export async function tokenPair(
     sessionId,
     role,
     aal: assurance.aal,
-    user: publicUser(user),
+    user,
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The user object's answer cache for liveness checks (issue 27, docs/edge-sessions.md "Built"): for
  * each session this object found live in D1, the public user `me` and `AuthRpc.verifySession` show
- * and the session's expiry, so a warm check answers with no D1 trip. Memory only: an object that
- * restarts starts cold and reads D1 once, and a check never creates object storage.
+ * and the session's expiry, so a warm check answers with no D1 trip. The entries are memory only (a
+ * check never creates object storage); the change ledger below is durable.
  *
  * Correctness is the epoch rule of docs/edge-sessions.md ("The user object after the move", rule 3):
  * every change that can alter a check's answer (a revocation, a touch of the session's expiry, a
@@ -12,16 +12,20 @@
  * and bumps the epoch again. A cold check reads D1 and keeps the answer only if, when its read
  * started, no change was pending and the epoch is the same when the read returns. So a read that
  * lands between `begin` and the D1 commit is answered but never kept, and a Worker that dies after
- * `begin` costs D1 reads until the deadline, nothing worse. Entries also age out after
- * `MAX_ENTRY_AGE_MS`, which bounds what a double failure (object restarted between `begin` and the
- * write, then the Worker dying before `end`) could leave.
+ * `begin` costs D1 reads until the deadline, nothing worse.
+ *
+ * Slice 2 made the ledger durable, so it survives a restart of the object: pending changes are kept
+ * in the object's synchronous KV storage (`change:<id>` → deadline, deleted by `end`, so an object
+ * with nothing else stored keeps nothing), and the epoch, once the object holds sessions, in its
+ * token store (`attach`), where the per-session marks a refresh trusts are compared with it
+ * (src/sessions/user-object.ts). Memory entries still age out after `MAX_ENTRY_AGE_MS`.
  *
  * @example
- * const cache = new ProfileCache();
+ * const cache = new ProfileCache(ctx.storage.kv);
  * const hit = cache.get(sessionId, Date.now());          // CachedSession | undefined
  * const ticket = cache.ticket(Date.now());                // before the D1 read
  * cache.keep(ticket, sessionId, { user, expiresAt }, Date.now()); // kept only if nothing changed
- * const change = cache.begin(Date.now()); // ... D1 write ...; cache.end(change.id);
+ * const change = cache.begin(Date.now()); // ... D1 write ...; cache.end(change.id, Date.now());
  */
 import type { PublicUser } from "../types";
 
@@ -42,27 +46,71 @@ export interface ReadTicket {
   clean: boolean;
 }
 
-/** A change begun: its id for `end`, and the epoch right after `begin` (for a registration). */
+/**
+ * A change begun: its id for `end`, the epoch right after `begin` (for a registration), and whether
+ * another change was pending when it began.
+ */
 export interface ChangeTicket {
   id: string;
   epoch: number;
+  othersPending: boolean;
 }
+
+/** The durable half of the ledger: the object's synchronous KV storage (`ctx.storage.kv`). */
+export type LedgerStorage = Pick<SyncKvStorage, "get" | "put" | "delete" | "list">;
+
+const PENDING = "change:";
 
 export class ProfileCache {
   readonly #entries = new Map<string, CachedSession & { keptAt: number }>();
   /** Pending changes: id → deadline (ms). */
   readonly #pending = new Map<string, number>();
+  /** The ids `begin` gave out in this instance (a registration is trusted only from these). */
+  readonly #begunHere = new Set<string>();
   #epoch = 0;
+  #persist: ((epoch: number) => void) | null = null;
+
+  /** Loads the pending changes a previous instance of the object recorded. */
+  constructor(private readonly durable?: LedgerStorage) {
+    for (const [key, deadline] of durable?.list<number>({ prefix: PENDING }) ?? []) this.#pending.set(key.slice(PENDING.length), deadline);
+  }
+
+  /** The current epoch: any change since a mark was made moved it. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * Makes the epoch durable through `persist` from now on (the object's token store opened), starting
+   * from the one it stored (`stored`) or, when bumps happened in this instance before it opened, past
+   * both, so a mark made at an epoch before those bumps never matches again.
+   */
+  attach(stored: number, persist: (epoch: number) => void): void {
+    this.#epoch = this.#epoch === 0 ? stored : Math.max(this.#epoch, stored) + 1;
+    this.#persist = persist;
+    persist(this.#epoch);
+  }
+
+  /** Stops persisting the epoch (the object's storage was erased). */
+  detach(): void {
+    this.#persist = null;
+  }
 
   /** Drops every entry and bumps the epoch: what the object's own D1 writes do around themselves. */
   invalidate(): void {
     this.#entries.clear();
     this.#epoch += 1;
+    this.#persist?.(this.#epoch);
   }
 
   /** True when a change is pending at `now` (expired ones are forgotten). */
-  #pendingAt(now: number): boolean {
-    for (const [id, deadline] of this.#pending) if (deadline <= now) this.#pending.delete(id);
+  pendingAt(now: number): boolean {
+    for (const [id, deadline] of this.#pending) {
+      if (deadline > now) continue;
+      this.#pending.delete(id);
+      this.#begunHere.delete(id);
+      this.durable?.delete(PENDING + id);
+    }
     return this.#pending.size > 0;
   }
 
@@ -70,7 +118,7 @@ export class ProfileCache {
   get(sessionId: string, now: number): CachedSession | undefined {
     const entry = this.#entries.get(sessionId);
     if (!entry) return undefined;
-    if ((entry.expiresAt !== null && entry.expiresAt <= now) || now - entry.keptAt > MAX_ENTRY_AGE_MS || this.#pendingAt(now)) {
+    if ((entry.expiresAt !== null && entry.expiresAt <= now) || now - entry.keptAt > MAX_ENTRY_AGE_MS || this.pendingAt(now)) {
       this.#entries.delete(sessionId);
       return undefined;
     }
@@ -79,12 +127,12 @@ export class ProfileCache {
 
   /** Taken before a cold D1 read. */
   ticket(now: number): ReadTicket {
-    return { epoch: this.#epoch, clean: !this.#pendingAt(now) };
+    return { epoch: this.#epoch, clean: !this.pendingAt(now) };
   }
 
   /** Keeps a cold read's answer if no change was pending when it started and none happened since. */
   keep(ticket: ReadTicket, sessionId: string, session: CachedSession, now: number): boolean {
-    if (!ticket.clean || ticket.epoch !== this.#epoch || this.#pendingAt(now)) return false;
+    if (!ticket.clean || ticket.epoch !== this.#epoch || this.pendingAt(now)) return false;
     this.#entries.set(sessionId, { ...session, keptAt: now });
     return true;
   }
@@ -92,23 +140,30 @@ export class ProfileCache {
   /** Begins a change: drops every entry, marks it pending until `now + CHANGE_DEADLINE_MS`. */
   begin(now: number): ChangeTicket {
     const id = crypto.randomUUID();
+    const othersPending = this.pendingAt(now);
     this.invalidate();
     this.#pending.set(id, now + CHANGE_DEADLINE_MS);
-    return { id, epoch: this.#epoch };
+    this.#begunHere.add(id);
+    this.durable?.put(PENDING + id, now + CHANGE_DEADLINE_MS);
+    return { id, epoch: this.#epoch, othersPending };
   }
 
   /**
    * Ends a change (an unknown id, e.g. after the object restarted, still invalidates). With
    * `register` (a sign-in's new session, read in the same D1 transaction that wrote it) the answer is
    * kept when nothing else changed since `begin` (`epoch` is `begin`'s) and no other change is pending.
-   * Only a change this instance began can vouch so: epochs restart at 0 with the object, so after a
-   * restart `begin`'s number may recur for other changes (a deletion's begin, end and erase), and
-   * the registration is dropped (the session's first check reads D1).
+   * Only a change this instance began can vouch so: epochs may restart with the object (an object
+   * holding no sessions keeps its epoch in memory only), so after a restart `begin`'s number may
+   * recur for other changes (a deletion's begin, end and erase), and the registration is dropped (the
+   * session's first check reads D1). Returns the epoch after the change.
    */
-  end(id: string, now: number, register?: { epoch: number; sessionId: string; session: CachedSession }): void {
-    const begunHere = this.#pending.delete(id);
+  end(id: string, now: number, register?: { epoch: number; sessionId: string; session: CachedSession }): number {
+    const begunHere = this.#begunHere.delete(id) && this.#pending.delete(id);
+    this.#pending.delete(id);
+    this.durable?.delete(PENDING + id);
     const untouched = register !== undefined && begunHere && register.epoch === this.#epoch;
     this.invalidate();
-    if (untouched && !this.#pendingAt(now)) this.#entries.set(register.sessionId, { ...register.session, keptAt: now });
+    if (untouched && !this.pendingAt(now)) this.#entries.set(register.sessionId, { ...register.session, keptAt: now });
+    return this.#epoch;
   }
 }

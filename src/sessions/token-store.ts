@@ -17,7 +17,8 @@
  * store.token(await sha256(presented)); // TokenRow | undefined
  */
 import type { Migration } from "../db/object-migrations";
-import type { Role } from "../tokens";
+import type { Assurance, Role } from "../tokens";
+import type { PublicUser } from "../types";
 
 /** How many rotated token hashes a session keeps, at least, for reuse detection. */
 const HISTORY = 20;
@@ -33,10 +34,25 @@ export interface TokenRow {
   [key: string]: SqlStorageValue;
 }
 
+/**
+ * A session this object holds. From version 2 (issue 27, slice 2) it also keeps what a refresh needs
+ * without D1: `checked_epoch`, the change epoch at which D1 last vouched the session live (null:
+ * never; see `ProfileCache`), the session's assurance (API.md §15: `aal`, `amr` space-separated,
+ * `auth_time` ms), its last use and client (of record here: D1's copy is written only with the
+ * expiry), and `d1_expires_at`, the expiry D1's row holds (ms; never earlier than `expires_at`).
+ */
 export interface SessionStateRow {
   id: string;
   created_at: number;
   expires_at: number | null;
+  checked_epoch: number | null;
+  d1_expires_at: number | null;
+  last_used_at: number | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  aal: string | null;
+  amr: string | null;
+  auth_time: number | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -53,6 +69,19 @@ export const TOKEN_STORE_MIGRATIONS: readonly Migration[] = [
         rotated_at INTEGER, successor_hash TEXT, successor_sealed TEXT);
       CREATE INDEX IF NOT EXISTS tokens_session ON tokens (session_id, issued_at);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `),
+  // Version 2 (issue 27, slice 2): what a refresh needs to answer without D1. Sessions held before
+  // it have nulls here, so their next refresh makes one D1 trip and fills them.
+  (sql) =>
+    sql.exec(`
+      ALTER TABLE session_state ADD COLUMN checked_epoch INTEGER;
+      ALTER TABLE session_state ADD COLUMN d1_expires_at INTEGER;
+      ALTER TABLE session_state ADD COLUMN last_used_at INTEGER;
+      ALTER TABLE session_state ADD COLUMN ip_address TEXT;
+      ALTER TABLE session_state ADD COLUMN user_agent TEXT;
+      ALTER TABLE session_state ADD COLUMN aal TEXT;
+      ALTER TABLE session_state ADD COLUMN amr TEXT;
+      ALTER TABLE session_state ADD COLUMN auth_time INTEGER;
     `),
 ];
 
@@ -135,7 +164,48 @@ export class TokenStore {
    * lifetime (`created_at`, from which SESSION_MAX_DAYS counts) at `now`.
    */
   expireUnlimited(expiresAt: number, now: number): void {
-    this.sql.exec("UPDATE session_state SET expires_at = ?, created_at = ? WHERE expires_at IS NULL", expiresAt, now);
+    this.sql.exec("UPDATE session_state SET expires_at = ?1, d1_expires_at = ?1, created_at = ?2 WHERE expires_at IS NULL", expiresAt, now);
+  }
+
+  /** The change epoch this store recorded last (0 when none): see `ProfileCache`. */
+  epoch(): number {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'epoch'").toArray()[0];
+    return row ? Number(row.value) : 0;
+  }
+
+  setEpoch(epoch: number): void {
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", String(epoch));
+  }
+
+  /** The public user D1 showed at change epoch `epoch`, or undefined when it was read at another one. */
+  profile(epoch: number): PublicUser | undefined {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'profile'").toArray()[0];
+    if (!row) return undefined;
+    const kept = JSON.parse(row.value) as { epoch: number; user: PublicUser };
+    return kept.epoch === epoch ? kept.user : undefined;
+  }
+
+  /**
+   * Records that D1 vouched, at change epoch `epoch`, for the session (live, the account enabled),
+   * its assurance, the expiry D1 holds for it, and the account's public fields.
+   */
+  markChecked(sessionId: string, epoch: number, seen: { user: PublicUser; assurance: Assurance; d1ExpiresAt: number | null }): void {
+    const { aal, amr, authTime } = seen.assurance;
+    this.sql.exec(
+      "UPDATE session_state SET checked_epoch = ?, d1_expires_at = ?, aal = ?, amr = ?, auth_time = ? WHERE id = ?",
+      epoch, seen.d1ExpiresAt, aal, amr.join(" "), authTime * 1000, sessionId,
+    );
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('profile', ?)", JSON.stringify({ epoch, user: seen.user }));
+  }
+
+  /** Records a use of the session (a refresh): when (ms) and from which client. */
+  recordUse(sessionId: string, now: number, client: { ipAddress: string | null; userAgent: string | null }): void {
+    this.sql.exec("UPDATE session_state SET last_used_at = ?, ip_address = ?, user_agent = ? WHERE id = ?", now, client.ipAddress, client.userAgent, sessionId);
+  }
+
+  /** Every session held, live or not (the caller filters by expiry). */
+  sessions(): SessionStateRow[] {
+    return this.sql.exec<SessionStateRow>("SELECT * FROM session_state").toArray();
   }
 
   forget(sessionId: string): void {

@@ -29,12 +29,17 @@ import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
 import { migrate } from "../db/object-migrations";
 import { TOKEN_STORE_MIGRATIONS, TokenStore, systemClock } from "./token-store";
-import type { Clock } from "./token-store";
+import type { Clock, SessionStateRow } from "./token-store";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
+import { liveSessionRow } from "./liveness";
 import { sessionAssurance } from "./assurance";
-import { livenessStatement } from "./statements";
-import { expireUnlimitedSessions, liveSessionIds, revokeInD1, touchSession, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
+import { publicUser } from "../accounts/users";
+import { expireUnlimitedSessions, liveSessionIds, revokeInD1, sessionRowsOf, touchSession, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
+import { heldSessionViews } from "./session-list";
+import type { HeldSessionView } from "./session-list";
+import { d1Expiry, mustWriteExpiry, vouchedFor } from "./vouch";
+import type { CachedSession } from "./profile-cache";
 import { openedPair } from "./pair-outcome";
 import { ProfileObject } from "./profile-object";
 import type { PairOutcome, Touched } from "./pair-outcome";
@@ -50,10 +55,20 @@ export class UserSessions extends ProfileObject {
   /** The object's time for token state and the rows it writes (tests move it; tokens use the real clock). */
   readonly clock: Clock = systemClock();
 
-  /** Migrates and opens the store on first use (synchronous), so an object holding no session has no storage. */
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void this.#existingStore; // an object holding sessions makes its change epoch durable at once
+  }
+
+  /**
+   * Migrates and opens the store on first use (synchronous), so an object holding no session has no
+   * storage; from then on the change epoch is kept in it (`ProfileCache.attach`).
+   */
   #open(): TokenStore {
     migrate(this.ctx.storage, TOKEN_STORE_MIGRATIONS);
-    return (this.#tokenStore = new TokenStore(this.ctx.storage.sql, this.clock));
+    const store = (this.#tokenStore = new TokenStore(this.ctx.storage.sql, this.clock));
+    this.profiles.attach(store.epoch(), (epoch) => store.setEpoch(epoch));
+    return store;
   }
 
   get #store(): TokenStore {
@@ -118,7 +133,39 @@ export class UserSessions extends ProfileObject {
 
   /** Whether the session's D1 row is live and its account not disabled at `now` (ms). */
   async #liveInD1(userId: string, sessionId: string, now: number): Promise<boolean> {
-    return (await livenessStatement(this.#db, { userId, sessionId }, now)).length > 0;
+    return (await liveSessionRow(this.env.DB, { userId, sessionId, now })) !== undefined;
+  }
+
+  /** What this object's storage vouches for the held session, with no D1 trip (src/sessions/vouch.ts), or undefined. */
+  #vouched(session: SessionStateRow): Touched | undefined {
+    return vouchedFor(this.#store, session, this.profiles.epoch, this.profiles.pendingAt(Date.now()));
+  }
+
+  /** `check`'s answer from storage (profile-object.ts): a held, unexpired, vouched session. Creates no storage. */
+  protected override vouched(sessionId: string): CachedSession | undefined {
+    const session = this.#existingStore?.session(sessionId);
+    if (!session || (session.expires_at !== null && session.expires_at <= this.clock.now())) return undefined;
+    const vouched = this.#vouched(session);
+    return vouched && { user: vouched.user, expiresAt: session.expires_at };
+  }
+
+  /**
+   * What a rotation needs of D1, in the fewest trips (src/sessions/vouch.ts): none when the store
+   * vouches for the session and D1's expiry need not move; the liveness read when it does not vouch;
+   * the touch (a write) when D1's row must change: its first token's hash cleared at adoption, or its
+   * expiry moved. Null when the session is not live in D1 or the account is disabled.
+   */
+  async #confirm(userId: string, session: SessionStateRow, expiresAt: number | null, client: ClientInfo, now: number, adopted: boolean): Promise<Touched | null> {
+    if (adopted || mustWriteExpiry(session.d1_expires_at, expiresAt)) return this.#touch(userId, session.id, expiresAt, session.created_at, client, now);
+    const vouched = this.#vouched(session);
+    if (vouched) return vouched;
+    const ticket = this.profiles.ticket(Date.now());
+    const row = await liveSessionRow(this.env.DB, { sessionId: session.id, userId, now });
+    // Not live: the touch's compare-and-set answers, and ends the session of a disabled account.
+    if (!row) return this.#touch(userId, session.id, expiresAt, session.created_at, client, now);
+    const seen = { user: publicUser(row.user), assurance: sessionAssurance(row), d1ExpiresAt: row.expiresAt };
+    if (ticket.clean && ticket.epoch === this.profiles.epoch && !this.profiles.pendingAt(Date.now())) this.#store.markChecked(session.id, ticket.epoch, seen);
+    return seen;
   }
 
   /**
@@ -132,7 +179,8 @@ export class UserSessions extends ProfileObject {
       const now = this.clock.now();
       const hash = await sha256(input.token);
       let row = this.#existingStore?.token(hash);
-      if (!row && (await this.#adopt(parsed.userId, parsed.sessionId, now, hash))) row = this.#store.token(hash);
+      const adopted = !row && (await this.#adopt(parsed.userId, parsed.sessionId, now, hash));
+      if (adopted) row = this.#store.token(hash);
       if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
       const session = this.#store.session(row.session_id);
       if (!session) return { ok: false, reason: "invalid" } as const;
@@ -148,7 +196,7 @@ export class UserSessions extends ProfileObject {
           const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
           // A sign-in's session limit revokes in D1 only (src/sessions/issue.ts), so this object may
           // still hold an evicted session: the repeat gets its pair only while the row is live.
-          if (opened && !(await this.#liveInD1(parsed.userId, session.id, now))) {
+          if (opened && !this.#vouched(session) && !(await this.#liveInD1(parsed.userId, session.id, now))) {
             this.#store.forget(session.id);
             return { ok: false, reason: "invalid" } as const;
           }
@@ -166,7 +214,7 @@ export class UserSessions extends ProfileObject {
         await this.#revoke([session.id], "expired", now);
         return { ok: false, reason: "expired" } as const;
       }
-      const touched = await this.#touch(parsed.userId, session.id, expiresAt, input, now);
+      const touched = await this.#confirm(parsed.userId, session, expiresAt, input, now, adopted);
       if (!touched) {
         this.#store.forget(session.id);
         return { ok: false, reason: "invalid" } as const;
@@ -176,6 +224,7 @@ export class UserSessions extends ProfileObject {
       const nextHash = await sha256(pair.refreshToken);
       const sealed = await seal(input.token, JSON.stringify(pair));
       this.#store.advance(session.id, nextHash, sealed, expiresAt, now);
+      this.#store.recordUse(session.id, now, input);
       this.#store.prune(session.id, now - this.#config.reuseWindowMs);
       return { ok: true, pair } as const;
     });
@@ -210,10 +259,26 @@ export class UserSessions extends ProfileObject {
       const now = this.clock.now();
       // From D1, the record: it also lists the sessions this object has not adopted yet.
       const live = await liveSessionIds(this.#db, input.userId, now, input.sessionIds);
-      const targets = live.map((s) => s.id).filter((id) => id !== input.keep);
+      // D1's expiry may be later than a held session's own (vouch.ts): those the store holds expired are left out.
+      const expired = new Set(this.#existingStore?.sessions().filter((s) => s.expires_at !== null && s.expires_at <= now).map((s) => s.id));
+      const targets = live.map((s) => s.id).filter((id) => id !== input.keep && !expired.has(id));
       await this.#revoke(targets, input.reason, now, input.client);
       return targets;
     });
+  }
+
+  /**
+   * This user's live sessions, most recently used first (src/sessions/session-list.ts): one D1 read,
+   * with this object's last use, client and expiry of the sessions it holds. With `current` (the
+   * caller's session), null unless that session is among them: the list's liveness check. Reads only.
+   */
+  async sessionViews(input: { userId: string; current?: string }): Promise<HeldSessionView[] | null> {
+    const now = this.clock.now();
+    const rows = await sessionRowsOf(this.#db, input.userId, now);
+    const held = new Map((this.#existingStore?.sessions() ?? []).map((s) => [s.id, s]));
+    const views = heldSessionViews(rows, held, now);
+    if (input.current !== undefined && !views.some((view) => view.id === input.current)) return null;
+    return views;
   }
 
   /**
@@ -225,6 +290,7 @@ export class UserSessions extends ProfileObject {
   erase(): Promise<void> {
     return this.#serial(async () => {
       this.#tokenStore = null;
+      this.profiles.detach();
       this.profiles.invalidate();
       await this.ctx.storage.deleteAll();
     });
@@ -245,7 +311,7 @@ export class UserSessions extends ProfileObject {
       // its lifetime starts now, or the new pair would be expired on arrival.
       const start = session.expires_at === null ? now : session.created_at;
       const expiresAt = this.#expiry(input.role, now, start);
-      const touched = await this.#touch(input.userId, session.id, expiresAt, input, now, input.addMethod);
+      const touched = await this.#touch(input.userId, session.id, expiresAt, start, input, now, input.addMethod);
       if (!touched) return { ok: false, reason: "invalid" } as const;
       const user = touched.user;
       const pair = await this.#pair(user.id, session.id, input.role, touched, expiresAt, now);
@@ -257,6 +323,7 @@ export class UserSessions extends ProfileObject {
       }
       // No sealed pair: inside the window the old token is refused quietly, after it, it is reuse.
       this.#store.advance(session.id, hash, null, expiresAt, now);
+      this.#store.recordUse(session.id, now, input);
       this.#store.setRole(input.role);
       if (expiresAt === null) return { ok: true, pair } as const;
       await this.#changing(() => expireUnlimitedSessions(this.#db, user.id, expiresAt));
@@ -265,26 +332,40 @@ export class UserSessions extends ProfileObject {
   }
 
   /**
-   * The D1 write of record for a rotation (`touchSession`: last use, expiry and client, as a
-   * compare-and-set; with `addMethod`, a step-up); it returns the account and the session's
-   * assurance (API.md §15) for the new access token. Null when the row is gone or the account
-   * disabled; a disabled account's session is ended here too, in case the revocation that follows a
-   * disable (src/admin) did not happen.
+   * The D1 write of a rotation (`touchSession`: last use, client and D1's expiry, `expiresAt` made
+   * later by vouch.ts's slack from the session's start `sessionStart`, as a compare-and-set; with
+   * `addMethod`, a step-up); it returns the account and the session's assurance (API.md §15) for the
+   * new access token, and marks the session vouched when no other change overlapped. Null when the
+   * row is gone or the account disabled; a disabled account's session is ended here too, in case the
+   * revocation that follows a disable (src/admin) did not happen.
    */
-  async #touch(userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number, addMethod?: string): Promise<Touched | null> {
-    const { row, user } = await this.#changing(() => touchSession(this.#db, userId, sessionId, expiresAt, client, now, addMethod));
-    if (row && user) return { user, assurance: sessionAssurance(row) };
+  async #touch(userId: string, sessionId: string, expiresAt: number | null, sessionStart: number, client: ClientInfo, now: number, addMethod?: string): Promise<Touched | null> {
+    const d1ExpiresAt = d1Expiry(this.#config, expiresAt, sessionStart);
+    const { value, clean, epoch } = await this.#changing(() => touchSession(this.#db, userId, sessionId, d1ExpiresAt, client, now, addMethod));
+    const { row, user } = value;
+    if (row && user) {
+      const seen = { user: publicUser(user), assurance: sessionAssurance(row), d1ExpiresAt };
+      if (clean) this.#store.markChecked(sessionId, epoch, seen);
+      return seen;
+    }
     if (user && user.disabledAt !== null) await this.#revoke([sessionId], "disabled", now, client);
     return null;
   }
 
-  /** Runs one of this object's D1 writes as a change of what `check` answers (profile-object.ts). */
-  async #changing<T>(write: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one of this object's D1 writes as a change of what `check` answers (profile-object.ts).
+   * `clean`: no other change was pending or happened meanwhile, so what the write read is current at
+   * `epoch`, the epoch after it.
+   */
+  async #changing<T>(write: () => Promise<T>): Promise<{ value: T; clean: boolean; epoch: number }> {
     const change = this.profiles.begin(Date.now());
+    let epoch = change.epoch;
     try {
-      return await write();
+      const value = await write();
+      epoch = this.profiles.end(change.id, Date.now());
+      return { value, clean: !change.othersPending && epoch === change.epoch + 1 && !this.profiles.pendingAt(Date.now()), epoch };
     } finally {
-      this.profiles.end(change.id, Date.now());
+      if (epoch === change.epoch) this.profiles.end(change.id, Date.now());
     }
   }
 

@@ -37,6 +37,11 @@ export interface CallOptions {
 }
 
 export async function call(path: string, options: CallOptions = {}): Promise<Response> {
+  return exports.default.fetch(callRequest(path, options));
+}
+
+/** The request `call` sends (a fresh client address unless one is given). */
+export function callRequest(path: string, options: CallOptions = {}): Request {
   const headers = new Headers(options.headers);
   if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", options.ip ?? freshIp());
   if (options.token) headers.set("authorization", `Bearer ${options.token}`);
@@ -46,7 +51,7 @@ export async function call(path: string, options: CallOptions = {}): Promise<Res
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
   const method = options.method ?? (body !== undefined ? "POST" : "GET");
-  return exports.default.fetch(new Request(`${BASE}${path}`, { method, headers, body }));
+  return new Request(`${BASE}${path}`, { method, headers, body });
 }
 
 // Response bodies in tests are read loosely on purpose: the assertions say what must be there.

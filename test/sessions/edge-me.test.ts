@@ -8,15 +8,15 @@
  * @example
  * flock /tmp/vitest.lock npx vitest run --project workers test/sessions/edge-me.test.ts
  */
-import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../../src";
 import { AuthRpc } from "../../src/rpc";
 import {
   BASE, PASSWORD, adminCall, call, countingDb, expectError, forgeAccessToken, guest, json, login, mailedToken, serviceDeps,
   uniqueEmail, uniqueUsername, verifiedAccount,
 } from "../helpers";
+import { countingD1 } from "../helpers/edge";
 import { deleteAccount } from "../../src/deletion";
 
 const me = (token: string) => call("/v1/auth/me", { token });
@@ -31,44 +31,16 @@ async function warm(token: string) {
   return (await json(answer)).user;
 }
 
-/**
- * Runs `fn` with the D1 binding counted in both places a check may read it: the Worker's env (the
- * request goes to the Worker's own fetch with that env) and the user object's env (swapped on the
- * live instance). Returns `fn`'s result and the trips each side made.
- */
-async function countingD1<T>(userId: string, fn: (fetchMe: (token: string) => Promise<Response>) => Promise<T>) {
-  const worker1 = countingDb();
-  const inObject = countingDb();
-  const stub = stubOf(userId);
-  const original = await runInDurableObject(stub, (object: unknown) => {
-    const instance = object as { env: Env };
-    const kept = instance.env;
-    Object.defineProperty(instance, "env", { value: { ...kept, DB: inObject.db }, configurable: true, writable: true });
-    return kept;
-  });
-  const countedEnv = { ...env, DB: worker1.db } as Env;
-  const fetchMe = async (token: string) => {
-    const ctx = createExecutionContext();
-    const response = await worker.fetch!(new Request(`${BASE}/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } }) as never, countedEnv, ctx);
-    await waitOnExecutionContext(ctx);
-    return response as unknown as Response;
-  };
-  try {
-    const value = await fn(fetchMe);
-    return { value, workerTrips: worker1.trips(), objectTrips: inObject.trips() };
-  } finally {
-    await runInDurableObject(stub, (instance: unknown) => {
-      Object.defineProperty(instance, "env", { value: original, configurable: true, writable: true });
-    });
-  }
-}
+/** `countingD1` (test/helpers/edge.ts) with a `me` call through the counted Worker. */
+const countingMe = <T>(userId: string, fn: (fetchMe: (token: string) => Promise<Response>) => Promise<T>) =>
+  countingD1(userId, (fetchAs) => fn((token) => fetchAs("/v1/auth/me", { token })));
 
 describe("a warm me makes no D1 trip", () => {
   it("answers me and verifySession from the object: 0 D1 trips in the Worker and in the object; a change costs one read", async () => {
     const account = await verifiedAccount("edge-warm");
     const pair = await login(account);
     await warm(pair.accessToken);
-    const warmRun = await countingD1(account.userId, async (fetchMe) => {
+    const warmRun = await countingMe(account.userId, async (fetchMe) => {
       const answers = [];
       for (let i = 0; i < 3; i++) answers.push(await fetchMe(pair.accessToken));
       return answers.map((a) => a.status);
@@ -79,7 +51,7 @@ describe("a warm me makes no D1 trip", () => {
     // The counter can fail: after a change the next check reads D1 once (in the object), then not again.
     const username = uniqueUsername("edgew");
     expect((await call("/v1/auth/me", { method: "PATCH", token: pair.accessToken, body: { username } })).status).toBe(200);
-    const cold = await countingD1(account.userId, async (fetchMe) => [await json(await fetchMe(pair.accessToken)), await json(await fetchMe(pair.accessToken))]);
+    const cold = await countingMe(account.userId, async (fetchMe) => [await json(await fetchMe(pair.accessToken)), await json(await fetchMe(pair.accessToken))]);
     expect(cold.value.map((b) => b.user.username)).toEqual([username, username]);
     expect({ worker: cold.workerTrips, object: cold.objectTrips }).toEqual({ worker: 0, object: 1 });
   });
@@ -88,7 +60,7 @@ describe("a warm me makes no D1 trip", () => {
     const g = await guest();
     expect(await rpc().verifySession(g.accessToken)).toMatchObject({ userId: g.user.id });
     const entry = countingDb();
-    const run = await countingD1(g.user.id, async () => {
+    const run = await countingMe(g.user.id, async () => {
       const counted = { ...env, DB: entry.db } as Env;
       return new AuthRpc(createExecutionContext(), counted).verifySession(g.accessToken);
     });
@@ -185,10 +157,10 @@ describe("sessions the object never registered (the legacy lookup)", () => {
       .bind(sessionId, account.userId, now, now, now + 86_400_000)
       .run();
     const token = await forgeAccessToken({ userId: account.userId, sessionId, role: "user" });
-    const first = await countingD1(account.userId, async (fetchMe) => fetchMe(token));
+    const first = await countingMe(account.userId, async (fetchMe) => fetchMe(token));
     expect(first.value.status).toBe(200);
     expect(first.objectTrips).toBe(1);
-    const second = await countingD1(account.userId, async (fetchMe) => fetchMe(token));
+    const second = await countingMe(account.userId, async (fetchMe) => fetchMe(token));
     expect(second.value.status).toBe(200);
     expect(second.objectTrips + second.workerTrips).toBe(0);
     // Revoked in D1 by the object's own path (revoke-all reads D1's live rows): refused at once.

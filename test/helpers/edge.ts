@@ -1,0 +1,52 @@
+/**
+ * Counting D1 round trips on both sides of a request (issue 27): the Worker's own env (the request
+ * goes to the Worker's fetch with a counted binding) and the user object's env (swapped on the live
+ * instance), so a test can assert that a route made no trip to the D1 primary.
+ *
+ * @example
+ * const run = await countingD1(userId, (fetchAs) => fetchAs("/v1/auth/me", { token }));
+ * expect({ worker: run.workerTrips, object: run.objectTrips }).toEqual({ worker: 0, object: 0 });
+ */
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../../src";
+import { callRequest } from "./http";
+import type { CallOptions } from "./http";
+import { countingDb } from "./lifecycle";
+
+/** The user's object stub (`idFromName(userId)`). */
+export const userObject = (userId: string) => env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
+
+/** Sends a request as `call` does, to the Worker's fetch with the given env. */
+export type FetchAs = (path: string, options?: CallOptions) => Promise<Response>;
+
+/**
+ * Runs `fn` with the D1 binding counted in the Worker's env and in the user object's env. Returns
+ * `fn`'s result and the trips each side made (one per statement run alone, one per batch).
+ */
+export async function countingD1<T>(userId: string, fn: (fetchAs: FetchAs) => Promise<T>) {
+  const inWorker = countingDb();
+  const inObject = countingDb();
+  const stub = userObject(userId);
+  const original = await runInDurableObject(stub, (object: unknown) => {
+    const instance = object as { env: Env };
+    const kept = instance.env;
+    Object.defineProperty(instance, "env", { value: { ...kept, DB: inObject.db }, configurable: true, writable: true });
+    return kept;
+  });
+  const countedEnv = { ...env, DB: inWorker.db } as Env;
+  const fetchAs: FetchAs = async (path, options) => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch!(callRequest(path, options) as never, countedEnv, ctx);
+    await waitOnExecutionContext(ctx);
+    return response as unknown as Response;
+  };
+  try {
+    const value = await fn(fetchAs);
+    return { value, workerTrips: inWorker.trips(), objectTrips: inObject.trips() };
+  } finally {
+    await runInDurableObject(stub, (instance: unknown) => {
+      Object.defineProperty(instance, "env", { value: original, configurable: true, writable: true });
+    });
+  }
+}
