@@ -35,7 +35,7 @@
  * if (!pair) throw new AuthError("account_disabled", "…"); // the guard did not hold
  * // For an account with a factor, a password sign-in throws MfaRequiredError instead.
  */
-import { and, desc, eq, inArray, not, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, not, notInArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -157,13 +157,17 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const challenge = mayNeedFactor ? await insertChallengeStatement(db, { userId: input.userId, method: input.method, pending, now }, and(account, hasActiveFactor(db, input.userId))!) : undefined;
   const created = input.createGuest ? userEvent(db, "user.created", input.userId, { at: now }) : undefined;
   const merge = !input.createGuest && input.mergeGuest ? mergeStatements(db, input.mergeGuest, input.userId, guard!, now) : undefined;
+  const changes = await beginning;
+  // Sessions the account's object holds past their own expiry, which D1 may still count live
+  // (src/sessions/vouch.ts): they hold no slot under the limit.
+  const expiredHeld = changes[0]?.ticket.expired ?? [];
   // The positions of the session insert and of the statement that returns the user row.
   const [batch, insertAt, userAt]: [BatchItem<"sqlite">[], number, number] = input.createGuest
     ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), signInEvent, created!.statement], 1, 0]
     : [
         [
           clearLoginAttemptsStatement(db, input.userId, guard),
-          ...sessionLimitStatements(db, input.userId, deps.config.maxSessionsPerUser, client, now, guard!),
+          ...sessionLimitStatements(db, input.userId, { max: deps.config.maxSessionsPerUser, expiredHeld }, client, now, guard!),
           insertWhere(db, sessions, row, guard),
           signInEvent,
           recordSignInStatement(db, input.userId, now, guard).returning(),
@@ -173,7 +177,6 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
         5,
       ];
   const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? [])];
-  const changes = await beginning;
   const endAll = (registration?: SessionRegistration) =>
     Promise.all(changes.map(({ stub, ticket }, i) => stub.endChange(ticket.id, i === 0 ? registration : undefined).catch(() => undefined)));
   let results: unknown[];
@@ -219,18 +222,25 @@ function mergeStatements(db: DrizzleD1Database, guestId: string, userId: string,
 
 /**
  * The oldest live sessions past the limit, as a subquery: a new session is about to be added, so all
- * but the newest `max - 1` go. Evaluated twice in one batch (one transaction), so both uses see the
- * same set.
+ * but the newest `max - 1` go; sessions in `expiredHeld` (the user object holds them expired) do not
+ * count. Evaluated twice in one batch (one transaction), so both uses see the same set.
  */
-function sessionsPastLimit(db: DrizzleD1Database, userId: string, max: number, now: number) {
+function sessionsPastLimit(db: DrizzleD1Database, userId: string, limit: SessionLimit, now: number) {
+  const { max, expiredHeld } = limit;
   return db
     .select({ id: sessions.id })
     .from(sessions)
-    .where(and(eq(sessions.userId, userId), liveSession(now)))
+    .where(and(eq(sessions.userId, userId), liveSession(now), expiredHeld.length > 0 ? notInArray(sessions.id, expiredHeld) : undefined))
     .orderBy(desc(sessions.createdAt), desc(sessions.id))
     // SQLite takes an OFFSET only after a LIMIT; drizzle drops LIMIT -1 (SQLite's "no limit").
     .limit(2 ** 31 - 1)
     .offset(Math.max(0, max - 1));
+}
+
+/** MAX_SESSIONS_PER_USER, and the sessions that hold no slot (ids). */
+interface SessionLimit {
+  max: number;
+  expiredHeld: string[];
 }
 
 /**
@@ -238,8 +248,8 @@ function sessionsPastLimit(db: DrizzleD1Database, userId: string, max: number, n
  * still live), then their revocation with reason `session_limit`. Event ids are random UUIDs (v4)
  * made by SQLite, one per evicted row.
  */
-function sessionLimitStatements(db: DrizzleD1Database, userId: string, max: number, client: ClientInfo, now: number, guard: SQL) {
-  const evicted = sessionsPastLimit(db, userId, max, now);
+function sessionLimitStatements(db: DrizzleD1Database, userId: string, limit: SessionLimit, client: ClientInfo, now: number, guard: SQL) {
+  const evicted = sessionsPastLimit(db, userId, limit, now);
   const events = db.insert(activity).select(
     sql`SELECT ${sqlUuidV4}, ${sessions.userId}, 'session_revoked', NULL, ${now}, ${client.ipAddress}, ${client.userAgent}, ${sessions.id}
       FROM ${sessions} WHERE ${inArray(sessions.id, evicted)} AND ${guard}`,
@@ -247,6 +257,6 @@ function sessionLimitStatements(db: DrizzleD1Database, userId: string, max: numb
   const revocations = db
     .update(sessions)
     .set({ revokedAt: now, revokedReason: "session_limit" })
-    .where(and(inArray(sessions.id, sessionsPastLimit(db, userId, max, now)), guard));
+    .where(and(inArray(sessions.id, sessionsPastLimit(db, userId, limit, now)), guard));
   return [events, revocations] as const;
 }

@@ -47,13 +47,13 @@ export interface ReadTicket {
 }
 
 /**
- * A change begun: its id for `end`, the epoch right after `begin` (for a registration), and whether
- * another change was pending when it began.
+ * A change begun: its id for `end`, the epoch right after `begin` (for a registration), and the
+ * sessions the object holds past their own expiry (ids; D1 may still count them live: src/sessions/vouch.ts).
  */
 export interface ChangeTicket {
   id: string;
   epoch: number;
-  othersPending: boolean;
+  expired?: string[];
 }
 
 /** The durable half of the ledger: the object's synchronous KV storage (`ctx.storage.kv`). */
@@ -140,12 +140,11 @@ export class ProfileCache {
   /** Begins a change: drops every entry, marks it pending until `now + CHANGE_DEADLINE_MS`. */
   begin(now: number): ChangeTicket {
     const id = crypto.randomUUID();
-    const othersPending = this.pendingAt(now);
     this.invalidate();
     this.#pending.set(id, now + CHANGE_DEADLINE_MS);
     this.#begunHere.add(id);
     this.durable?.put(PENDING + id, now + CHANGE_DEADLINE_MS);
-    return { id, epoch: this.#epoch, othersPending };
+    return { id, epoch: this.#epoch };
   }
 
   /**

@@ -203,6 +203,11 @@ export class TokenStore {
     this.sql.exec("UPDATE session_state SET last_used_at = ?, ip_address = ?, user_agent = ? WHERE id = ?", now, client.ipAddress, client.userAgent, sessionId);
   }
 
+  /** The ids of sessions held past their own expiry at `now` (ms), not forgotten yet. */
+  expiredSessionIds(now: number): string[] {
+    return this.sql.exec<SessionStateRow>("SELECT id FROM session_state WHERE expires_at IS NOT NULL AND expires_at <= ?", now).toArray().map((s) => s.id);
+  }
+
   /** Every session held, live or not (the caller filters by expiry). */
   sessions(): SessionStateRow[] {
     return this.sql.exec<SessionStateRow>("SELECT * FROM session_state").toArray();

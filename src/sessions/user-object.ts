@@ -1,21 +1,15 @@
 /**
  * One Durable Object per user: the only writer of that user's refresh-token state, and (through
- * `ProfileObject`, src/sessions/profile-object.ts) the D1-free liveness check of `me` and
- * `AuthRpc.verifySession`, whose cache every D1 write made here invalidates (`#changing`).
+ * `ProfileObject`, src/sessions/profile-object.ts) the liveness check of `me` and `AuthRpc.verifySession`.
  *
- * The authoritative refresh-token state (current hash per session, rotated ones and when, the
- * sealed successor pair of the reuse window) lives in this object's SQLite storage
- * (src/sessions/token-store.ts): only there can a check and the act that follows it be atomic. D1
- * keeps the session rows of record. Input gates do not cover awaits on D1, so every operation runs
- * one at a time through `#serial`; its D1 write goes first and the object's storage changes only
- * after it succeeded, so a failed D1 write leaves nothing half-done and the token can be retried.
- *
- * Sessions start without this object's storage (src/sessions/issue.ts writes the row, with the hash
- * of the first refresh token). The first call naming a session not held yet **adopts** it
- * (`#adopt`): it reads the live row, takes the first hash into its store, and the D1 write that
- * follows clears the row's hash, so a session is adopted once. Revocations read the live sessions
- * from D1, so a session not adopted yet is revoked like any other. D1 statements:
- * object-statements.ts; answer types: pair-outcome.ts.
+ * Its SQLite storage (src/sessions/token-store.ts, opened by held-store.ts) holds, per session, the
+ * current token hash, rotated ones and the sealed successor pair of the reuse window: only there can
+ * a check and the act that follows it be atomic. Every operation runs one at a time through `#serial`
+ * (input gates do not cover awaits on D1); a D1 write goes first, storage changes after it succeeded.
+ * D1 keeps the session rows of record for revocation; a rotation the store vouches for (vouch.ts:
+ * D1 confirmed it at the current change epoch) makes no D1 trip, and D1's row is written only when
+ * its expiry must move. Sessions start as D1 rows holding their first token's hash (issue.ts); the
+ * first call naming one **adopts** it (`#adopt`), and the touch that follows clears the hash.
  *
  * @example
  * const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
@@ -27,19 +21,17 @@ import { loadConfig } from "../config";
 import type { Config } from "../config";
 import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
-import { migrate } from "../db/object-migrations";
-import { TOKEN_STORE_MIGRATIONS, TokenStore, systemClock } from "./token-store";
-import type { Clock, SessionStateRow } from "./token-store";
+import { TokenStore, systemClock } from "./token-store";
+import { HeldStore } from "./held-store";
+import type { Clock } from "./token-store";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
 import { liveSessionRow } from "./liveness";
-import { sessionAssurance } from "./assurance";
-import { publicUser } from "../accounts/users";
-import { expireUnlimitedSessions, liveSessionIds, revokeInD1, sessionRowsOf, touchSession, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
+import { expireUnlimitedSessions, liveSessionIds, revokeInD1, sessionRowsOf, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
 import { heldSessionViews } from "./session-list";
 import type { HeldSessionView } from "./session-list";
-import { d1Expiry, mustWriteExpiry, vouchedFor } from "./vouch";
-import type { CachedSession } from "./profile-cache";
+import { Vouching } from "./vouch";
+import type { CachedSession, ChangeTicket } from "./profile-cache";
 import { openedPair } from "./pair-outcome";
 import { ProfileObject } from "./profile-object";
 import type { PairOutcome, Touched } from "./pair-outcome";
@@ -50,36 +42,24 @@ export type { PairOutcome } from "./pair-outcome";
 
 export class UserSessions extends ProfileObject {
   #queue: Promise<unknown> = Promise.resolve();
-  /** Null after `erase()`, so an erased object keeps an empty storage until it is used again. */
-  #tokenStore: TokenStore | null = null;
   /** The object's time for token state and the rows it writes (tests move it; tokens use the real clock). */
   readonly clock: Clock = systemClock();
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    void this.#existingStore; // an object holding sessions makes its change epoch durable at once
-  }
-
-  /**
-   * Migrates and opens the store on first use (synchronous), so an object holding no session has no
-   * storage; from then on the change epoch is kept in it (`ProfileCache.attach`).
-   */
-  #open(): TokenStore {
-    migrate(this.ctx.storage, TOKEN_STORE_MIGRATIONS);
-    const store = (this.#tokenStore = new TokenStore(this.ctx.storage.sql, this.clock));
-    this.profiles.attach(store.epoch(), (epoch) => store.setEpoch(epoch));
-    return store;
-  }
+  readonly #held = new HeldStore(this.ctx.storage, this.clock, this.profiles);
+  /** The D1-free answers of a refresh and a check, and the D1 reads and writes when not (src/sessions/vouch.ts). */
+  readonly #vouching = new Vouching({
+    env: () => this.env,
+    store: () => this.#store,
+    profiles: this.profiles,
+    revoke: (sessionIds, reason, now, client) => this.#revoke(sessionIds, reason, now, client),
+  });
 
   get #store(): TokenStore {
-    return this.#tokenStore ?? this.#open();
+    return this.#held.store;
   }
 
-  /** The store if one exists, else null: reading or ending paths use it, so they create no storage (kept for good). */
+  /** The store if one exists, else null: reading or ending paths use it, so they create no storage. */
   get #existingStore(): TokenStore | null {
-    if (this.#tokenStore) return this.#tokenStore;
-    const tables = this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokens'").toArray();
-    return tables.length > 0 ? this.#store : null;
+    return this.#held.existing;
   }
 
   get #config(): Config {
@@ -136,36 +116,17 @@ export class UserSessions extends ProfileObject {
     return (await liveSessionRow(this.env.DB, { userId, sessionId, now })) !== undefined;
   }
 
-  /** What this object's storage vouches for the held session, with no D1 trip (src/sessions/vouch.ts), or undefined. */
-  #vouched(session: SessionStateRow): Touched | undefined {
-    return vouchedFor(this.#store, session, this.profiles.epoch, this.profiles.pendingAt(Date.now()));
+  /** As `ProfileObject.beginChange`, naming the sessions this object holds past their own expiry. */
+  override beginChange(): ChangeTicket {
+    return { ...super.beginChange(), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [] };
   }
 
   /** `check`'s answer from storage (profile-object.ts): a held, unexpired, vouched session. Creates no storage. */
   protected override vouched(sessionId: string): CachedSession | undefined {
     const session = this.#existingStore?.session(sessionId);
     if (!session || (session.expires_at !== null && session.expires_at <= this.clock.now())) return undefined;
-    const vouched = this.#vouched(session);
+    const vouched = this.#vouching.vouched(session);
     return vouched && { user: vouched.user, expiresAt: session.expires_at };
-  }
-
-  /**
-   * What a rotation needs of D1, in the fewest trips (src/sessions/vouch.ts): none when the store
-   * vouches for the session and D1's expiry need not move; the liveness read when it does not vouch;
-   * the touch (a write) when D1's row must change: its first token's hash cleared at adoption, or its
-   * expiry moved. Null when the session is not live in D1 or the account is disabled.
-   */
-  async #confirm(userId: string, session: SessionStateRow, expiresAt: number | null, client: ClientInfo, now: number, adopted: boolean): Promise<Touched | null> {
-    if (adopted || mustWriteExpiry(session.d1_expires_at, expiresAt)) return this.#touch(userId, session.id, expiresAt, session.created_at, client, now);
-    const vouched = this.#vouched(session);
-    if (vouched) return vouched;
-    const ticket = this.profiles.ticket(Date.now());
-    const row = await liveSessionRow(this.env.DB, { sessionId: session.id, userId, now });
-    // Not live: the touch's compare-and-set answers, and ends the session of a disabled account.
-    if (!row) return this.#touch(userId, session.id, expiresAt, session.created_at, client, now);
-    const seen = { user: publicUser(row.user), assurance: sessionAssurance(row), d1ExpiresAt: row.expiresAt };
-    if (ticket.clean && ticket.epoch === this.profiles.epoch && !this.profiles.pendingAt(Date.now())) this.#store.markChecked(session.id, ticket.epoch, seen);
-    return seen;
   }
 
   /**
@@ -196,7 +157,7 @@ export class UserSessions extends ProfileObject {
           const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
           // A sign-in's session limit revokes in D1 only (src/sessions/issue.ts), so this object may
           // still hold an evicted session: the repeat gets its pair only while the row is live.
-          if (opened && !this.#vouched(session) && !(await this.#liveInD1(parsed.userId, session.id, now))) {
+          if (opened && !this.#vouching.vouched(session) && !(await this.#liveInD1(parsed.userId, session.id, now))) {
             this.#store.forget(session.id);
             return { ok: false, reason: "invalid" } as const;
           }
@@ -214,7 +175,7 @@ export class UserSessions extends ProfileObject {
         await this.#revoke([session.id], "expired", now);
         return { ok: false, reason: "expired" } as const;
       }
-      const touched = await this.#confirm(parsed.userId, session, expiresAt, input, now, adopted);
+      const touched = await this.#vouching.confirm(parsed.userId, session, expiresAt, input, now, adopted);
       if (!touched) {
         this.#store.forget(session.id);
         return { ok: false, reason: "invalid" } as const;
@@ -260,7 +221,7 @@ export class UserSessions extends ProfileObject {
       // From D1, the record: it also lists the sessions this object has not adopted yet.
       const live = await liveSessionIds(this.#db, input.userId, now, input.sessionIds);
       // D1's expiry may be later than a held session's own (vouch.ts): those the store holds expired are left out.
-      const expired = new Set(this.#existingStore?.sessions().filter((s) => s.expires_at !== null && s.expires_at <= now).map((s) => s.id));
+      const expired = new Set(this.#existingStore?.expiredSessionIds(now));
       const targets = live.map((s) => s.id).filter((id) => id !== input.keep && !expired.has(id));
       await this.#revoke(targets, input.reason, now, input.client);
       return targets;
@@ -273,10 +234,10 @@ export class UserSessions extends ProfileObject {
    * caller's session), null unless that session is among them: the list's liveness check. Reads only.
    */
   async sessionViews(input: { userId: string; current?: string }): Promise<HeldSessionView[] | null> {
-    const now = this.clock.now();
-    const rows = await sessionRowsOf(this.#db, input.userId, now);
+    // D1's rows as of the real clock (as every D1 liveness read); the held sessions' by this object's.
+    const rows = await sessionRowsOf(this.#db, input.userId, Date.now());
     const held = new Map((this.#existingStore?.sessions() ?? []).map((s) => [s.id, s]));
-    const views = heldSessionViews(rows, held, now);
+    const views = heldSessionViews(rows, held, this.clock.now());
     if (input.current !== undefined && !views.some((view) => view.id === input.current)) return null;
     return views;
   }
@@ -289,8 +250,7 @@ export class UserSessions extends ProfileObject {
    */
   erase(): Promise<void> {
     return this.#serial(async () => {
-      this.#tokenStore = null;
-      this.profiles.detach();
+      this.#held.erased();
       this.profiles.invalidate();
       await this.ctx.storage.deleteAll();
     });
@@ -311,7 +271,7 @@ export class UserSessions extends ProfileObject {
       // its lifetime starts now, or the new pair would be expired on arrival.
       const start = session.expires_at === null ? now : session.created_at;
       const expiresAt = this.#expiry(input.role, now, start);
-      const touched = await this.#touch(input.userId, session.id, expiresAt, start, input, now, input.addMethod);
+      const touched = await this.#vouching.touch(input.userId, session.id, expiresAt, start, input, now, input.addMethod);
       if (!touched) return { ok: false, reason: "invalid" } as const;
       const user = touched.user;
       const pair = await this.#pair(user.id, session.id, input.role, touched, expiresAt, now);
@@ -331,41 +291,13 @@ export class UserSessions extends ProfileObject {
     });
   }
 
-  /**
-   * The D1 write of a rotation (`touchSession`: last use, client and D1's expiry, `expiresAt` made
-   * later by vouch.ts's slack from the session's start `sessionStart`, as a compare-and-set; with
-   * `addMethod`, a step-up); it returns the account and the session's assurance (API.md §15) for the
-   * new access token, and marks the session vouched when no other change overlapped. Null when the
-   * row is gone or the account disabled; a disabled account's session is ended here too, in case the
-   * revocation that follows a disable (src/admin) did not happen.
-   */
-  async #touch(userId: string, sessionId: string, expiresAt: number | null, sessionStart: number, client: ClientInfo, now: number, addMethod?: string): Promise<Touched | null> {
-    const d1ExpiresAt = d1Expiry(this.#config, expiresAt, sessionStart);
-    const { value, clean, epoch } = await this.#changing(() => touchSession(this.#db, userId, sessionId, d1ExpiresAt, client, now, addMethod));
-    const { row, user } = value;
-    if (row && user) {
-      const seen = { user: publicUser(user), assurance: sessionAssurance(row), d1ExpiresAt };
-      if (clean) this.#store.markChecked(sessionId, epoch, seen);
-      return seen;
-    }
-    if (user && user.disabledAt !== null) await this.#revoke([sessionId], "disabled", now, client);
-    return null;
-  }
-
-  /**
-   * Runs one of this object's D1 writes as a change of what `check` answers (profile-object.ts).
-   * `clean`: no other change was pending or happened meanwhile, so what the write read is current at
-   * `epoch`, the epoch after it.
-   */
-  async #changing<T>(write: () => Promise<T>): Promise<{ value: T; clean: boolean; epoch: number }> {
+  /** Runs one of this object's D1 writes as a change of what `check` answers (profile-object.ts). */
+  async #changing<T>(write: () => Promise<T>): Promise<T> {
     const change = this.profiles.begin(Date.now());
-    let epoch = change.epoch;
     try {
-      const value = await write();
-      epoch = this.profiles.end(change.id, Date.now());
-      return { value, clean: !change.othersPending && epoch === change.epoch + 1 && !this.profiles.pendingAt(Date.now()), epoch };
+      return await write();
     } finally {
-      if (epoch === change.epoch) this.profiles.end(change.id, Date.now());
+      this.profiles.end(change.id, Date.now());
     }
   }
 

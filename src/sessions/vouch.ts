@@ -17,14 +17,24 @@
  *   less than the slack ago. The object's own answers (refresh, the sessions list) use the exact
  *   expiry; a session past it is ended in D1 at its next refresh.
  *
+ * `Vouching` applies these for the user object (src/sessions/user-object.ts): `confirm` is what a
+ * rotation asks of D1 (nothing, a read, or the touch), `vouched` what a check may answer from storage.
+ *
  * @example
- * const d1 = d1Expiry(config, expiresAt, session.created_at, now); // what to write, ms or null
- * if (mustWriteExpiry(session.d1_expires_at, expiresAt)) await touch(d1);
+ * const vouching = new Vouching({ env: () => this.env, store: () => this.#store, profiles: this.profiles, revoke });
+ * const touched = await vouching.confirm(userId, session, expiresAt, client, now, adopted); // Touched | null
  */
+import { drizzle } from "drizzle-orm/d1";
+import { publicUser } from "../accounts/users";
+import { loadConfig } from "../config";
 import type { Config } from "../config";
 import type { Assurance } from "../tokens";
-import type { PublicUser } from "../types";
+import type { ClientInfo, PublicUser } from "../types";
 import { sessionAssurance } from "./assurance";
+import { liveSessionRow } from "./liveness";
+import { touchSession } from "./object-statements";
+import type { Touched } from "./pair-outcome";
+import type { ProfileCache, ReadTicket } from "./profile-cache";
 import type { SessionStateRow, TokenStore } from "./token-store";
 
 /** How much later than the true expiry D1's copy may be written (ms): half the refresh token's lifetime. */
@@ -48,6 +58,81 @@ export function mustWriteExpiry(d1ExpiresAt: number | null, expiresAt: number | 
 export interface Vouched {
   user: PublicUser;
   assurance: Assurance;
+}
+
+/** What D1 showed of a session and its account, to answer with and to mark the session vouched. */
+type Seen = Touched & { d1ExpiresAt: number | null };
+
+/** What `Vouching` works with: the object's env (read at each use: tests swap it), store, cache and revocation. */
+export interface VouchingParts {
+  env: () => Env;
+  store: () => TokenStore;
+  profiles: ProfileCache;
+  revoke: (sessionIds: string[], reason: string, now: number, client: ClientInfo) => Promise<void>;
+}
+
+/** The user object's rotation-time dealings with D1 under the rules above. Runs inside the object's serial queue. */
+export class Vouching {
+  constructor(private readonly parts: VouchingParts) {}
+
+  get #config(): Config {
+    return loadConfig(this.parts.env());
+  }
+
+  /** What the store vouches for the held session, with no D1 trip, or undefined. */
+  vouched(session: SessionStateRow): Touched | undefined {
+    const { profiles } = this.parts;
+    return vouchedFor(this.parts.store(), session, profiles.epoch, profiles.pendingAt(Date.now()));
+  }
+
+  /**
+   * What a rotation needs of D1, in the fewest trips: none when the store vouches for the session and
+   * D1's expiry need not move; the liveness read when it does not vouch; the touch (a write) when D1's
+   * row must change: its first token's hash cleared at adoption (`adopted`), or its expiry moved.
+   * `expiresAt` is the rotation's new true expiry (ms). Null when the session is not live in D1 or the
+   * account is disabled.
+   */
+  async confirm(userId: string, session: SessionStateRow, expiresAt: number | null, client: ClientInfo, now: number, adopted: boolean): Promise<Touched | null> {
+    if (adopted || mustWriteExpiry(session.d1_expires_at, expiresAt)) return this.touch(userId, session.id, expiresAt, session.created_at, client, now);
+    const vouched = this.vouched(session);
+    if (vouched) return vouched;
+    const ticket = this.parts.profiles.ticket(Date.now());
+    const row = await liveSessionRow(this.parts.env().DB, { sessionId: session.id, userId, now });
+    // Not live: the touch's compare-and-set answers, and ends the session of a disabled account.
+    if (!row) return this.touch(userId, session.id, expiresAt, session.created_at, client, now);
+    const seen = { user: publicUser(row.user), assurance: sessionAssurance(row), d1ExpiresAt: row.expiresAt };
+    this.#markIfCurrent(ticket, session.id, seen);
+    return seen;
+  }
+
+  /**
+   * The D1 write of a rotation (`touchSession`: last use, client and D1's expiry, `expiresAt` made
+   * later by the slack from the session's start `sessionStart`, as a compare-and-set; with
+   * `addMethod`, a step-up); it returns the account and the session's assurance (API.md §15) for the
+   * new access token, and marks the session vouched when no change overlapped. Null when the row is
+   * gone or the account disabled; a disabled account's session is ended here too, in case the
+   * revocation that follows a disable (src/admin) did not happen.
+   */
+  async touch(userId: string, sessionId: string, expiresAt: number | null, sessionStart: number, client: ClientInfo, now: number, addMethod?: string): Promise<Touched | null> {
+    const d1ExpiresAt = d1Expiry(this.#config, expiresAt, sessionStart);
+    // Not a change of what checks answer (it only lengthens the session and, for a step-up, raises its
+    // assurance, which `check` does not show), so other sessions' marks stay: it reads of record.
+    const ticket = this.parts.profiles.ticket(Date.now());
+    const { row, user } = await touchSession(drizzle(this.parts.env().DB), userId, sessionId, d1ExpiresAt, client, now, addMethod);
+    if (row && user) {
+      const seen = { user: publicUser(user), assurance: sessionAssurance(row), d1ExpiresAt };
+      this.#markIfCurrent(ticket, sessionId, seen);
+      return seen;
+    }
+    if (user && user.disabledAt !== null) await this.parts.revoke([sessionId], "disabled", now, client);
+    return null;
+  }
+
+  /** Marks the session vouched at the ticket's epoch if no change was pending or happened since the ticket (a D1 read began). */
+  #markIfCurrent(ticket: ReadTicket, sessionId: string, seen: Seen): void {
+    const { profiles } = this.parts;
+    if (ticket.clean && ticket.epoch === profiles.epoch && !profiles.pendingAt(Date.now())) this.parts.store().markChecked(sessionId, ticket.epoch, seen);
+  }
 }
 
 /**

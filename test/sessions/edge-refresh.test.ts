@@ -125,6 +125,32 @@ describe("D1's session row", () => {
   });
 });
 
+describe("a session the object holds past its own expiry, while D1 still counts it live", () => {
+  it("is left out of the sessions list and holds no slot under the 6th-session rule", async () => {
+    const account = await verifiedAccount("edge-limit");
+    const first = await login(account);
+    let kept = await json(await refreshWith(first.refreshToken));
+    const idle = await json(await refreshWith((await login(account)).refreshToken));
+    // The idle session's own expiry (30 days) passes; the kept one is refreshed meanwhile. D1's
+    // expiry of the idle one is 15 days later still (the object's clock moves, D1 is read at real time).
+    await advanceUserClock(account.userId, 20 * DAY);
+    kept = await json(await refreshWith(kept.refreshToken));
+    await advanceUserClock(account.userId, 15 * DAY);
+    kept = await json(await refreshWith(kept.refreshToken));
+    expect(kept.sessionId).toBe(first.sessionId);
+    // (Not refreshed: that would end it in D1 too. Its D1 row stays live.)
+    expect(await d1Row(idle.sessionId)).toMatchObject({ first_refresh_token_hash: null });
+    // Three more sign-ins and a fifth: D1 counts five live before it (the idle one too); the rule
+    // must not evict the kept session, the oldest live one, to make room.
+    const newer = [await login(account), await login(account), await login(account)];
+    const fifth = await login(account);
+    const listed = await json(await call("/v1/auth/sessions", { token: fifth.accessToken }));
+    expect(listed.sessions.map((s: Json) => s.id).sort()).toEqual([first.sessionId, ...newer.map((p) => p.sessionId), fifth.sessionId].sort());
+    expect((await refreshWith(kept.refreshToken)).status).toBe(200);
+    expect(listed.sessions.map((s: Json) => s.id)).not.toContain(idle.sessionId);
+  });
+});
+
 describe("an object from before slice 2 (schema version 1, holding an adopted session)", () => {
   it("migrates on its next call, whose refresh fills what vouching needs; the one after makes no D1 trip", async () => {
     const account = await verifiedAccount("edge-v1");
