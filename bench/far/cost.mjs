@@ -29,10 +29,23 @@ export const PRICES = {
   durableObjects: { requestsIncluded: 1e6, perMillionRequests: 0.15, gbSecondsIncluded: 400e3, perMillionGbSeconds: 12.5, memoryGb: 0.128 },
 };
 
-/** The objects' own SQLite rows per call (read from src/: BENCHMARKS.md "Hops and awaits"), priced as D1's rows. */
-const OBJECT_ROWS = { limiter: { read: 0, written: 1 }, userObject: { read: 2, written: 3 } };
-/** Wall time an object call keeps its object active, ms: a limiter call; a user-object call waits on its D1 trip (far user). */
-const OBJECT_ACTIVE_MS = { limiter: 2, userObject: 155 };
+/**
+ * The objects' own SQLite rows per call, priced as D1's rows, and the wall time a call keeps its object
+ * active (ms), read from src/ at issue 27's slice 2. A limiter call writes its hit. A user-object call,
+ * by route: `me` and `verifySession` answer from memory (after a restart, 2 rows read from the token
+ * store); a vouched refresh reads its token, session and profile and writes the rotation (2), the
+ * session's expiry and its use; the sessions list reads the held sessions and waits on its D1 read (a
+ * far user: 155 ms); a sign-in's `beginChange`/`endChange` each write the pending mark (KV) and the
+ * epoch. Routes not listed make no user-object call.
+ */
+const LIMITER = { read: 0, written: 1, ms: 2 };
+const USER_OBJECT = {
+  me: { read: 0, written: 0, ms: 1 },
+  "verify-session": { read: 0, written: 0, ms: 1 },
+  refresh: { read: 3, written: 4, ms: 2 },
+  sessions: { read: 3, written: 0, ms: 155 },
+  signIn: { read: 0.5, written: 2, ms: 1 },
+};
 /** A code or passkey sign-in starts with one more request (send the code / fetch the options): ~1 D1 write and a limiter call, assumed. */
 const SIGN_IN_PREP = { code: { requests: 1, d1Written: 2, limiter: 1 }, passkey: { requests: 1, d1Written: 1, limiter: 1 } };
 
@@ -69,9 +82,10 @@ function usagePerUser(latency) {
     u.d1Written += n * (r.rowsWritten + prep.d1Written);
     const limiter = r.limiter + prep.limiter;
     u.doRequests += n * (limiter + r.userObject);
-    u.doGbSeconds += n * PRICES.durableObjects.memoryGb * ((limiter * OBJECT_ACTIVE_MS.limiter + r.userObject * OBJECT_ACTIVE_MS.userObject) / 1000);
-    u.doRowsRead += n * (limiter * OBJECT_ROWS.limiter.read + r.userObject * OBJECT_ROWS.userObject.read);
-    u.doRowsWritten += n * (limiter * OBJECT_ROWS.limiter.written + r.userObject * OBJECT_ROWS.userObject.written);
+    const own = USER_OBJECT[route] ?? USER_OBJECT.signIn;
+    u.doGbSeconds += n * PRICES.durableObjects.memoryGb * ((limiter * LIMITER.ms + r.userObject * own.ms) / 1000);
+    u.doRowsRead += n * (limiter * LIMITER.read + r.userObject * own.read);
+    u.doRowsWritten += n * (limiter * LIMITER.written + r.userObject * own.written);
   }
   return u;
 }

@@ -67,7 +67,7 @@ function costText(cost) {
     `| monthly active users | ${cost.rows.map((r) => r.mau.toLocaleString("en-US")).join(" | ")} |`,
     `|---|${cost.rows.map(() => "---:").join("|")}|`,
     ...items.map((item) => `| ${item} | ${cost.rows.map((r) => usd(r.items[item])).join(" | ")} |`),
-    `| **this service, total (before the move)** | ${cost.rows.map((r) => `**${usd(r.total)}**`).join(" | ")} |`,
+    `| **this service, total** | ${cost.rows.map((r) => `**${usd(r.total)}**`).join(" | ")} |`,
     `| D1 storage used | ${cost.rows.map((r) => `${f(r.storageGb, 2)} GB`).join(" | ")} |`,
     ...cost.peers.map((p, i) => `| ${p.name} (${p.note}) | ${cost.rows.map((r) => usd(r.peers[i].price)).join(" | ")} |`),
   ];

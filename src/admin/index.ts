@@ -24,6 +24,7 @@ import { base64url, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
+import { sessionViews } from "../sessions/session-list";
 
 export { deleteAccountOrThrow as deleteUser } from "../deletion";
 export { adminResetMfa as resetMfa } from "../mfa";
@@ -121,16 +122,16 @@ export const DETAIL_ACTIVITY_LIMIT = 20;
  */
 export async function getUser(deps: Deps, userId: string) {
   const db = drizzle(deps.env.DB);
-  // The sessions are the user object's view (exact last use and expiry: src/sessions/session-list.ts), asked alongside.
+  // The sessions as the list shows them (the user object's exact last use and expiry: src/sessions/session-list.ts), read alongside.
   const [[found, identityRows, passkeyRows, activityRows], held] = await Promise.all([db.batch([
     db.select().from(users).where(eq(users.id, userId)),
     db.select().from(identities).where(eq(identities.userId, userId)).orderBy(asc(identities.createdAt)),
     db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt)),
     latestActivityStatement(db, userId, DETAIL_ACTIVITY_LIMIT),
-  ]), userSessions(deps, userId).sessionViews({ userId })]);
+  ]), sessionViews(deps, userId)]);
   const user = found[0];
   if (!user) throw notFound();
-  const sessionRows = (held ?? []).sort((a, b) => a.createdAt - b.createdAt);
+  const sessionRows = held.sort((a, b) => a.createdAt - b.createdAt);
   return {
     user: adminUser(user, sessionRows.length),
     sessions: sessionRows.map((s) => ({

@@ -5,9 +5,16 @@
  * so the object is of record for an adopted session's last use, client and exact expiry; a session
  * the object adopted but no longer holds has ended (revoked, expired or refused there).
  *
+ * `sessionViews` reads both at once (the D1 read from the Worker, the held sessions from the object),
+ * so the list costs one primary trip and no more.
+ *
  * @example
- * const views = heldSessionViews(await sessionRowsOf(db, userId, now), new Map(store.sessions().map((s) => [s.id, s])), now);
+ * const views = await sessionViews(deps, userId); // HeldSessionView[], newest use first
  */
+import { drizzle } from "drizzle-orm/d1";
+import { userSessions } from "../http/deps";
+import type { Deps } from "../http/deps";
+import { sessionRowsOf } from "./object-statements";
 import type { SessionRow } from "./schema";
 import type { SessionStateRow } from "./token-store";
 
@@ -43,4 +50,13 @@ export function heldSessionViews(rows: readonly SessionRow[], held: ReadonlyMap<
     views.push(view);
   }
   return views.sort((a, b) => b.lastUsedAt - a.lastUsedAt);
+}
+
+/**
+ * The user's live sessions (`heldSessionViews`), D1's rows (read at the real clock, as every D1
+ * liveness read) and the object's held sessions (at its clock) read concurrently. Object or D1 failures propagate.
+ */
+export async function sessionViews(deps: Pick<Deps, "env">, userId: string): Promise<HeldSessionView[]> {
+  const [rows, held] = await Promise.all([sessionRowsOf(drizzle(deps.env.DB), userId, Date.now()), userSessions(deps as Deps, userId).heldSessions()]);
+  return heldSessionViews(rows, new Map(held.sessions.map((s) => [s.id, s])), held.now);
 }

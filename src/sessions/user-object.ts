@@ -23,13 +23,11 @@ import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
 import { TokenStore, systemClock } from "./token-store";
 import { HeldStore } from "./held-store";
-import type { Clock } from "./token-store";
+import type { Clock, SessionStateRow } from "./token-store";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
 import { liveSessionRow } from "./liveness";
-import { expireUnlimitedSessions, liveSessionIds, revokeInD1, sessionRowsOf, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
-import { heldSessionViews } from "./session-list";
-import type { HeldSessionView } from "./session-list";
+import { expireUnlimitedSessions, liveSessionIds, revokeInD1, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
 import { openedPair } from "./pair-outcome";
@@ -229,17 +227,11 @@ export class UserSessions extends ProfileObject {
   }
 
   /**
-   * This user's live sessions, most recently used first (src/sessions/session-list.ts): one D1 read,
-   * with this object's last use, client and expiry of the sessions it holds. With `current` (the
-   * caller's session), null unless that session is among them: the list's liveness check. Reads only.
+   * The sessions this object holds (live or not) and its clock's now (ms), for the sessions list to lay
+   * over D1's rows (src/sessions/session-list.ts), read alongside them. Reads only: creates no storage.
    */
-  async sessionViews(input: { userId: string; current?: string }): Promise<HeldSessionView[] | null> {
-    // D1's rows as of the real clock (as every D1 liveness read); the held sessions' by this object's.
-    const rows = await sessionRowsOf(this.#db, input.userId, Date.now());
-    const held = new Map((this.#existingStore?.sessions() ?? []).map((s) => [s.id, s]));
-    const views = heldSessionViews(rows, held, this.clock.now());
-    if (input.current !== undefined && !views.some((view) => view.id === input.current)) return null;
-    return views;
+  heldSessions(): { sessions: SessionStateRow[]; now: number } {
+    return { sessions: this.#existingStore?.sessions() ?? [], now: this.clock.now() };
   }
 
   /**
