@@ -24,7 +24,6 @@ import { base64url, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
-import { sessionViews } from "../sessions/session-list";
 
 export { deleteAccountOrThrow as deleteUser } from "../deletion";
 export { adminResetMfa as resetMfa } from "../mfa";
@@ -128,10 +127,10 @@ export async function getUser(deps: Deps, userId: string) {
     db.select().from(identities).where(eq(identities.userId, userId)).orderBy(asc(identities.createdAt)),
     db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt)),
     latestActivityStatement(db, userId, DETAIL_ACTIVITY_LIMIT),
-  ]), sessionViews(deps, userId)]);
+  ]), userSessions(deps, userId).listSessions({ userId })]);
   const user = found[0];
   if (!user) throw notFound();
-  const sessionRows = held.sort((a, b) => a.createdAt - b.createdAt);
+  const sessionRows = (held ?? []).sort((a, b) => a.createdAt - b.createdAt);
   return {
     user: adminUser(user, sessionRows.length),
     sessions: sessionRows.map((s) => ({

@@ -17,7 +17,6 @@ import { AuthError, invalidToken } from "../http/errors";
 import { parseRefreshToken } from "./refresh-token";
 import { liveSessionRow } from "./liveness";
 import { liveSession } from "./statements";
-import { sessionViews } from "./session-list";
 import { sessions } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { bearerToken, verifyAccessToken } from "../tokens";
@@ -130,15 +129,14 @@ export interface SessionView {
 }
 
 /**
- * The caller's live sessions, most recently used first: one D1 read, with the user object's own last
- * use, client and expiry laid over (src/sessions/session-list.ts, asked at the same time), which is
- * also the liveness check: the caller's own session must be among them (and the account not
+ * The caller's live sessions, most recently used first, from the user's object (src/sessions/session-list.ts:
+ * no D1 trip when its store is complete, else one D1 read), which is also the liveness check: the caller's own session must be among them (and the account not
  * disabled), else 401 `invalid_token`, as `authenticate` would answer. 403 for another user's id
  * (document 001's door).
  */
 export async function listSessions(deps: Deps, claims: AccessClaims, userId = claims.userId): Promise<SessionView[]> {
-  const views = await sessionViews(deps, claims.userId);
-  if (!views.some((view) => view.id === claims.sessionId)) throw invalidToken("The session has ended");
+  const views = await userSessions(deps, claims.userId).listSessions({ userId: claims.userId, current: claims.sessionId });
+  if (!views) throw invalidToken("The session has ended");
   if (userId !== claims.userId) throw new AuthError("forbidden", "You may only list your own sessions");
   return views.map((s) => ({
     id: s.id,

@@ -87,15 +87,16 @@ export async function touchSession(db: DrizzleD1Database, userId: string, sessio
 
 /**
  * This user's session rows live by D1 (not revoked, not past D1's expiry at `now`, ms), while the
- * account is not disabled: the sessions list's D1 half (src/sessions/session-list.ts adds the object's).
+ * account is not disabled, and whether the account is a guest's (null when there are none): the
+ * sessions list's D1 half (src/sessions/session-list.ts).
  */
-export function sessionRowsOf(db: DrizzleD1Database, userId: string, now: number) {
-  return db
-    .select({ session: sessions })
+export async function sessionRowsOf(db: DrizzleD1Database, userId: string, now: number) {
+  const rows = await db
+    .select({ session: sessions, isGuest: users.isGuest })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.userId, userId), isNull(users.disabledAt), liveSession(now)))
-    .then((rows) => rows.map((row) => row.session));
+    .where(and(eq(sessions.userId, userId), isNull(users.disabledAt), liveSession(now)));
+  return { sessions: rows.map((row) => row.session), isGuest: rows[0]?.isGuest ?? null };
 }
 
 /** Gives this user's sessions with no expiry that are not revoked (a guest's, now a full account's) the expiry `expiresAt`. */

@@ -83,10 +83,11 @@ export class ProfileCache {
   /**
    * Makes the epoch durable through `persist` from now on (the object's token store opened), starting
    * from the one it stored (`stored`) or, when bumps happened in this instance before it opened, past
-   * both, so a mark made at an epoch before those bumps never matches again.
+   * both, so a mark made at an epoch before those bumps never matches again. A new store (`stored`
+   * null: no marks yet) keeps the current epoch, so a read begun before it was created can still mark.
    */
-  attach(stored: number, persist: (epoch: number) => void): void {
-    this.#epoch = this.#epoch === 0 ? stored : Math.max(this.#epoch, stored) + 1;
+  attach(stored: number | null, persist: (epoch: number) => void): void {
+    if (stored !== null) this.#epoch = this.#epoch === 0 ? stored : Math.max(this.#epoch, stored) + 1;
     this.#persist = persist;
     persist(this.#epoch);
   }

@@ -39,7 +39,8 @@ export interface TokenRow {
  * without D1: `checked_epoch`, the change epoch at which D1 last vouched the session live (null:
  * never; see `ProfileCache`), the session's assurance (API.md §15: `aal`, `amr` space-separated,
  * `auth_time` ms), its last use and client (of record here: D1's copy is written only with the
- * expiry), and `d1_expires_at`, the expiry D1's row holds (ms; never earlier than `expires_at`).
+ * expiry), `d1_expires_at`, the expiry D1's row holds (ms; never earlier than `expires_at`), and
+ * `signed_in_at`, the session's start as D1 records it (`created_at` restarts when a guest upgrades).
  */
 export interface SessionStateRow {
   id: string;
@@ -53,6 +54,7 @@ export interface SessionStateRow {
   aal: string | null;
   amr: string | null;
   auth_time: number | null;
+  signed_in_at: number | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -82,6 +84,7 @@ export const TOKEN_STORE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE session_state ADD COLUMN aal TEXT;
       ALTER TABLE session_state ADD COLUMN amr TEXT;
       ALTER TABLE session_state ADD COLUMN auth_time INTEGER;
+      ALTER TABLE session_state ADD COLUMN signed_in_at INTEGER;
     `),
 ];
 
@@ -140,8 +143,15 @@ export class TokenStore {
     return this.sql.exec<TokenRow>("SELECT * FROM tokens WHERE hash = ?", hash).toArray()[0];
   }
 
-  addSession(id: string, now: number, expiresAt: number | null, tokenHash: string): void {
-    this.sql.exec("INSERT INTO session_state (id, created_at, expires_at) VALUES (?, ?, ?)", id, now, expiresAt);
+  /**
+   * Holds a session from its first token's hash. `seen`: what D1's row says of it (its expiry there,
+   * last use and client), for the sessions list.
+   */
+  addSession(id: string, now: number, expiresAt: number | null, tokenHash: string, seen?: { d1ExpiresAt: number | null; lastUsedAt: number; ipAddress: string | null; userAgent: string | null }): void {
+    this.sql.exec(
+      "INSERT INTO session_state (id, created_at, expires_at, signed_in_at, d1_expires_at, last_used_at, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      id, now, expiresAt, now, seen?.d1ExpiresAt ?? null, seen?.lastUsedAt ?? null, seen?.ipAddress ?? null, seen?.userAgent ?? null,
+    );
     this.sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", tokenHash, id, now);
   }
 
@@ -167,10 +177,10 @@ export class TokenStore {
     this.sql.exec("UPDATE session_state SET expires_at = ?1, d1_expires_at = ?1, created_at = ?2 WHERE expires_at IS NULL", expiresAt, now);
   }
 
-  /** The change epoch this store recorded last (0 when none): see `ProfileCache`. */
-  epoch(): number {
+  /** The change epoch this store recorded last (null: none yet, a new store): see `ProfileCache`. */
+  epoch(): number | null {
     const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'epoch'").toArray()[0];
-    return row ? Number(row.value) : 0;
+    return row ? Number(row.value) : null;
   }
 
   setEpoch(epoch: number): void {
@@ -206,6 +216,16 @@ export class TokenStore {
   /** The ids of sessions held past their own expiry at `now` (ms), not forgotten yet. */
   expiredSessionIds(now: number): string[] {
     return this.sql.exec<SessionStateRow>("SELECT id FROM session_state WHERE expires_at IS NOT NULL AND expires_at <= ?", now).toArray().map((s) => s.id);
+  }
+
+  /** The change epoch at which this store held every live session of the user (D1 listed), or null. */
+  completeAt(): number | null {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'complete_epoch'").toArray()[0];
+    return row ? Number(row.value) : null;
+  }
+
+  setCompleteAt(epoch: number): void {
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('complete_epoch', ?)", String(epoch));
   }
 
   /** Every session held, live or not (the caller filters by expiry). */

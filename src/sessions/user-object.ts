@@ -28,6 +28,8 @@ import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
 import { liveSessionRow } from "./liveness";
 import { expireUnlimitedSessions, liveSessionIds, revokeInD1, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
+import { SessionList } from "./session-list";
+import type { HeldSessionView } from "./session-list";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
 import { openedPair } from "./pair-outcome";
@@ -50,6 +52,8 @@ export class UserSessions extends ProfileObject {
     profiles: this.profiles,
     revoke: (sessionIds, reason, now, client) => this.#revoke(sessionIds, reason, now, client),
   });
+  /** The sessions list (src/sessions/session-list.ts). */
+  readonly #list = new SessionList({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock });
 
   get #store(): TokenStore {
     return this.#held.store;
@@ -227,11 +231,12 @@ export class UserSessions extends ProfileObject {
   }
 
   /**
-   * The sessions this object holds (live or not) and its clock's now (ms), for the sessions list to lay
-   * over D1's rows (src/sessions/session-list.ts), read alongside them. Reads only: creates no storage.
+   * This user's live sessions, most recently used first: no D1 trip when the store is complete at the
+   * current change epoch, else one D1 read (src/sessions/session-list.ts `SessionList`). With
+   * `current`, null unless that session is among them: the list's liveness check.
    */
-  heldSessions(): { sessions: SessionStateRow[]; now: number } {
-    return { sessions: this.#existingStore?.sessions() ?? [], now: this.clock.now() };
+  listSessions(input: { userId: string; current?: string }): Promise<HeldSessionView[] | null> {
+    return this.#serial(() => this.#list.list(input));
   }
 
   /**
