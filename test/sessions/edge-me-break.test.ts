@@ -20,8 +20,9 @@ import { loadConfig } from "../../src/config";
 import { purgeExpired } from "../../src/maintenance";
 import type { Deps } from "../../src/http/deps";
 import {
-  PASSWORD, adminCall, call, expectError, guest, json, login, mailbox, mailedToken, serviceDeps, uniqueEmail, uniqueUsername, verifiedAccount,
+  PASSWORD, adminCall, call, expectError, guest, json, login, mailedToken, serviceDeps, uniqueEmail, uniqueUsername, verifiedAccount,
 } from "../helpers";
+import { requestCode } from "../helpers/email-code";
 import type { Json } from "../helpers";
 import { enableMfa } from "../mfa/helpers";
 import { deleteAccount } from "../../src/deletion";
@@ -52,15 +53,6 @@ async function liveInD1(sessionId: string): Promise<boolean> {
     "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ?) AND u.disabled_at IS NULL",
   ).bind(sessionId, Date.now()).first();
   return row !== null;
-}
-
-/** Asks for a sign-in code and reads it from the outbox (`count`: the mails the address will then have). */
-async function requestCode(email: string, count: number): Promise<string> {
-  expect((await call("/v1/auth/email-code", { body: { email } })).status).toBe(200);
-  const mails = await mailbox(email, count);
-  const code = mails.map((m) => /sign-in code is (\d{6})/.exec(m.text)?.[1]).find(Boolean);
-  if (!code) throw new Error("no code in the mail");
-  return code;
 }
 
 describe("ends and changes made by paths edge-me.test.ts does not cover", () => {

@@ -24,6 +24,7 @@ import {
   PASSWORD, adminCall, advanceUserClock, call, claims, expectError, guest, json, login, mailbox, mailedToken, refreshWith, serviceDeps,
   uniqueEmail, uniqueUsername, verifiedAccount,
 } from "../helpers";
+import { requestCode } from "../helpers/email-code";
 import type { Account, Json } from "../helpers";
 import { countingD1, userObject } from "../helpers/edge";
 import { enableMfa } from "../mfa/helpers";
@@ -91,15 +92,6 @@ async function abandonedLongAgo(userId: string, pair: Json): Promise<Json> {
   expect(row!.revoked_at).toBeNull();
   expect(row!.expires_at!).toBeGreaterThan(Date.now()); // D1 still counts it live...
   return old; // ...while its refresh token expired 10 days ago.
-}
-
-/** Asks for a sign-in code and reads it from the outbox (`count`: the mails the address will then have). */
-async function requestCode(email: string, count: number): Promise<string> {
-  expect((await call("/v1/auth/email-code", { body: { email } })).status).toBe(200);
-  const mails = await mailbox(email, count);
-  const code = mails.map((m) => /sign-in code is (\d{6})/.exec(m.text)?.[1]).find(Boolean);
-  if (!code) throw new Error("no code in the mail");
-  return code;
 }
 
 describe("a session truly expired while D1's copy is still live (the slack)", () => {
