@@ -10,9 +10,9 @@
  *   mark sends the next call to D1 once.
  * - **D1's expiry is never earlier than the true one.** A rotation renews the refresh token's expiry
  *   (src/sessions/expiry.ts), but the object writes D1 only when the new expiry passes what D1 holds;
- *   it then writes `D1_EXPIRY_SLACK` (half the token's lifetime) more, capped at the session's
- *   maximum. So a user refreshing every 15 minutes writes D1 about once in 15 days per session instead
- *   of four times an hour, and every D1 reader that asks "is this session live?" (an authenticated
+ *   it then writes `d1ExpirySlackMs` (half the token's lifetime) more, capped at the session's
+ *   maximum. So a user refreshing every hour writes D1 about once in 15 days per session instead of
+ *   at every rotation, and every D1 reader that asks "is this session live?" (an authenticated
  *   request, a revocation, the purge) errs only towards "live" for a session whose real expiry passed
  *   less than the slack ago. The object's own answers (refresh, the sessions list) use the exact
  *   expiry; a session past it is ended in D1 at its next refresh.
