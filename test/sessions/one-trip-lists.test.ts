@@ -5,7 +5,8 @@
  * whose account is disabled, must still get 401 from each, and a live one its list.
  */
 import { describe, expect, it } from "vitest";
-import { call, env, expectError, login, verifiedAccount } from "../helpers";
+import { call, env, expectError, login, serviceDeps, verifiedAccount } from "../helpers";
+import { changeUser } from "../../src/accounts/change-user";
 
 const lists = (userId: string) => ["/v1/auth/sessions", `/auth/${userId}/sessions`, "/v1/auth/activity"];
 
@@ -28,8 +29,10 @@ describe("lists that check liveness in their own read", () => {
     const pair = await login(account);
     await expectError(await call(`/auth/${other.userId}/sessions`, { token: pair.accessToken }), 403, "forbidden");
     // Disabled in D1 with its sessions left live (as if the revocation that follows a disable had
-    // failed): the lists' own read must still refuse them, as the liveness read does.
-    await env.DB.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(Date.now(), account.userId).run();
+    // failed): the lists' own read must still refuse them, as the liveness read does. The write goes
+    // through changeUser, as every writer of `users` does (issue 27): it tells the user's object,
+    // whose sessions list is otherwise answered from its store.
+    await changeUser(serviceDeps(), account.userId, () => env.DB.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(Date.now(), account.userId).run());
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(account.userId).first<number>("n")).toBe(1);
     for (const path of lists(account.userId)) await expectError(await call(path, { token: pair.accessToken }), 401, "invalid_token");
     await expectError(await call(`/auth/${other.userId}/sessions`, { token: pair.accessToken }), 401, "invalid_token");
