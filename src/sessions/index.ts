@@ -129,8 +129,9 @@ export interface SessionView {
 }
 
 /**
- * The caller's live sessions, most recently used first, from the user's object (src/sessions/session-list.ts:
- * no D1 trip when its store is complete, else one D1 read), which is also the liveness check: the caller's own session must be among them (and the account not
+ * The caller's live sessions, most recently used first, from the user's object
+ * (src/sessions/session-list.ts: no D1 trip when its store is complete, else one D1 read), which is
+ * also the liveness check: the caller's own session must be among them (and the account not
  * disabled), else 401 `invalid_token`, as `authenticate` would answer. 403 for another user's id
  * (document 001's door).
  */

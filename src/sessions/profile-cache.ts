@@ -131,9 +131,17 @@ export class ProfileCache {
     return { epoch: this.#epoch, clean: !this.pendingAt(now) };
   }
 
+  /**
+   * True when what a D1 read begun at `ticket` saw is still current at `now`: no change was pending
+   * when it began, none happened since, and none is pending now. The one rule for keeping any answer.
+   */
+  current(ticket: ReadTicket, now: number): boolean {
+    return ticket.clean && ticket.epoch === this.#epoch && !this.pendingAt(now);
+  }
+
   /** Keeps a cold read's answer if no change was pending when it started and none happened since. */
   keep(ticket: ReadTicket, sessionId: string, session: CachedSession, now: number): boolean {
-    if (!ticket.clean || ticket.epoch !== this.#epoch || this.pendingAt(now)) return false;
+    if (!this.current(ticket, now)) return false;
     this.#entries.set(sessionId, { ...session, keptAt: now });
     return true;
   }

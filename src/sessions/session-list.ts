@@ -125,6 +125,6 @@ export class SessionList {
       const seen = { d1ExpiresAt: row.expiresAt, lastUsedAt: row.lastUsedAt, ipAddress: row.ipAddress, userAgent: row.userAgent };
       store.addSession(row.id, row.createdAt, row.expiresAt, row.firstRefreshTokenHash, seen);
     }
-    if (ticket.clean && ticket.epoch === profiles.epoch && !profiles.pendingAt(Date.now())) store.setCompleteAt(ticket.epoch);
+    if (profiles.current(ticket, Date.now())) store.setCompleteAt(ticket.epoch);
   }
 }

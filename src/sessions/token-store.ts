@@ -128,10 +128,7 @@ export class TokenStore {
 
   /** Live session ids, oldest first, after forgetting the expired ones. */
   liveSessionIds(now: number): string[] {
-    const expired = this.sql
-      .exec<SessionStateRow>("SELECT id FROM session_state WHERE expires_at IS NOT NULL AND expires_at <= ?", now)
-      .toArray();
-    for (const { id } of expired) this.forget(id);
+    for (const id of this.expiredSessionIds(now)) this.forget(id);
     return this.sql.exec<SessionStateRow>("SELECT id FROM session_state ORDER BY created_at ASC").toArray().map((s) => s.id);
   }
 
@@ -183,6 +180,7 @@ export class TokenStore {
     return row ? Number(row.value) : null;
   }
 
+  /** Records the change epoch (`ProfileCache.attach` calls it at every bump once the store is open). */
   setEpoch(epoch: number): void {
     this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", String(epoch));
   }
@@ -224,6 +222,7 @@ export class TokenStore {
     return row ? Number(row.value) : null;
   }
 
+  /** Records that the store holds every live session of the user as of change epoch `epoch`. */
   setCompleteAt(epoch: number): void {
     this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('complete_epoch', ?)", String(epoch));
   }

@@ -131,7 +131,7 @@ export class Vouching {
   /** Marks the session vouched at the ticket's epoch if no change was pending or happened since the ticket (a D1 read began). */
   #markIfCurrent(ticket: ReadTicket, sessionId: string, seen: Seen): void {
     const { profiles } = this.parts;
-    if (ticket.clean && ticket.epoch === profiles.epoch && !profiles.pendingAt(Date.now())) this.parts.store().markChecked(sessionId, ticket.epoch, seen);
+    if (profiles.current(ticket, Date.now())) this.parts.store().markChecked(sessionId, ticket.epoch, seen);
   }
 }
 
