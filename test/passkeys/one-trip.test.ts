@@ -117,7 +117,10 @@ describe("a passkey sign-in makes one D1 trip before signIn", () => {
     const zero = await signInBody(credential, { counter: 0 });
     const zeroRun = await countingD1(account.userId, (fetchAs) => fetchAs("/v1/auth/passkeys/login", { body: zero }));
     expect(zeroRun.value.status).toBe(200);
-    expect({ worker: zeroRun.workerTrips, object: zeroRun.objectTrips }).toEqual({ worker: 1 + unguarded.worker, object: unguarded.object });
+    // Unguarded, the session starts in the user's object (issue 27, slice 3): its D1 writes follow the
+    // answer from the object (a cold object also reads once first), so only the Worker's trips are compared.
+    expect(zeroRun.workerTrips).toBe(1 + unguarded.worker);
+    expect(zeroRun.workerTrips).toBe(1);
 
     const counted = await signInBody(credential, { counter: 5 });
     const countedRun = await countingD1(account.userId, (fetchAs) => fetchAs("/v1/auth/passkeys/login", { body: counted }));
