@@ -23,7 +23,7 @@ import { clearLoginAttemptsStatement } from "../rate-limit";
 import type { Assurance } from "../tokens";
 import type { IssuedPair } from "../types";
 import { assuranceColumns } from "./assurance";
-import type { SignInInput } from "./issue";
+import type { SignInInput } from "./sign-in-input";
 import { notWrittenYet, rawStatement } from "./outbox";
 import { tokenPair } from "./pair";
 import { d1Expiry } from "./vouch";
