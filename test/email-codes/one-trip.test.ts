@@ -184,6 +184,15 @@ describe("the rules, with the spend and the try decided in SQL", () => {
     expect(await codeRow(account.email)).toBeNull();
   });
 
+  it("a code with its five tries taken cannot be spent, even before the void row is dropped", async () => {
+    const email = uniqueEmail("one-trip-taken");
+    const code = await requestCode(email, 1);
+    // The state between a fifth wrong try's batch and its clean-up (the row still there).
+    await env.DB.prepare("UPDATE email_codes SET attempts = 5 WHERE email_normalized = ?").bind(email).run();
+    await expectError(await verify(email, code), 401, "invalid_credentials");
+    expect(await usersWith(email)).toBe(0);
+  });
+
   it("two right answers sent together: exactly one session starts", async () => {
     const account = await verifiedAccount("one-trip-race");
     const first = await login(account);
