@@ -36,6 +36,7 @@ import { emailCodes } from "./schema";
 /** Wrong tries after which a code is void (API.md §11). */
 export const MAX_CODE_ATTEMPTS = 5;
 
+/** What the check needs to know before its batch: the address, the presented code's hash, and who asks. */
 export interface CodeCheckInput {
   /** The normalised address (src/accounts/users.ts `normalizeEmail`). */
   email: string;
@@ -49,6 +50,7 @@ export interface CodeCheckInput {
   now: number;
 }
 
+/** What the check's batch found and did (see the module comment). */
 export interface CodeCheck {
   /** The account using the address when the batch ran, if any. */
   owner: UserRow | undefined;

@@ -60,6 +60,7 @@ import { MAX_CODE_ATTEMPTS, checkCode } from "./check";
 
 export { MAX_CODE_ATTEMPTS } from "./check";
 
+/** `POST /v1/auth/email-code`'s body (API.md §11; `baseUrl`/`clientAlias` as in §7). */
 export interface RequestCodeInput {
   email: string;
   platformName?: string | undefined;
@@ -68,6 +69,7 @@ export interface RequestCodeInput {
   clientAlias?: string | undefined;
 }
 
+/** `POST /v1/auth/email-code/verify`'s body: the address as typed and the six digits. */
 export interface VerifyCodeInput {
   email: string;
   code: string;
