@@ -230,16 +230,18 @@ export async function changePassword(deps: Deps, auth: Auth, input: ChangePasswo
   const db = drizzle(deps.env.DB);
   const now = Date.now();
   const changed = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.passwordHash} = ${passwordHash})`;
-  const [[updated]] = await db.batch([
+  const currentHash = user.passwordHash;
+  // Through changeUser: a sign-in started in the user's object checks the hash it kept (src/sessions/session-start.ts).
+  const [[updated]] = await changeUser(deps, user.id, () => db.batch([
     db
       .update(users)
       .set({ passwordHash, updatedAt: now })
-      .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)))
+      .where(and(eq(users.id, user.id), eq(users.passwordHash, currentHash)))
       .returning(),
     activityStatement(db, { userId: user.id, type: "password_changed", sessionId: auth.sessionId, client: deps.client, at: now }, changed),
     // A pending second-factor sign-in won with the old password ends (API.md §15).
     endPasswordChallengesStatement(db, user.id, changed),
-  ]);
+  ]));
   if (!updated) throw new AuthError("conflict", "The password was changed meanwhile; try again");
   if (input.revokeOtherSessions) {
     await userSessions(deps, user.id).revokeSessions({ userId: user.id, keep: auth.sessionId, reason: "password_change", client: deps.client });

@@ -27,6 +27,7 @@ import type { Auth } from "../sessions";
 import type { IssuedPair } from "../types";
 import { hashOptions, hashPassword, verifyPassword } from "./passwords";
 import { userIsDisabled } from "./statements";
+import { changeUser } from "./change-user";
 import { normalizeEmail } from "./users";
 
 export interface LoginInput {
@@ -85,7 +86,8 @@ export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promi
     if (needsRehash) {
       // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
       const passwordHash = await hashPassword(input.password, hashOptions(deps));
-      await db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!)));
+      // Through changeUser: a sign-in started in the user's object checks the hash it kept (src/sessions/session-start.ts).
+      await changeUser(deps, user.id, () => db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!))));
     }
     return pair;
   } finally {

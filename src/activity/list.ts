@@ -15,6 +15,7 @@ import { base64url, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
 import { invalidRequest, invalidToken } from "../http/errors";
 import { livenessStatement } from "../sessions/statements";
+import { settle } from "../sessions/settle";
 import { activity } from "./schema";
 import type { ActivityRow } from "./schema";
 
@@ -67,7 +68,8 @@ export async function listActivity(
   const cursor = input.before ? decodeCursor(input.before) : null;
   const userId = claims.userId;
   const db = drizzle(deps.env.DB);
-  const [live, rows] = await db.batch([
+  const read = () =>
+    db.batch([
     livenessStatement(db, claims, Date.now()),
     db
       .select()
@@ -83,6 +85,9 @@ export async function listActivity(
       .orderBy(desc(activity.createdAt), desc(activity.id))
       .limit(input.limit + 1),
   ]);
+  let [live, rows] = await read();
+  // A session started in the user's object moments ago may not be in D1 yet (src/sessions/settle.ts).
+  if (live.length === 0 && (await settle(deps, userId))) [live, rows] = await read();
   if (live.length === 0) throw invalidToken("The session has ended");
   const page = rows.slice(0, input.limit);
   const last = page[page.length - 1];

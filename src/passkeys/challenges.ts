@@ -11,7 +11,7 @@
  * const row = await spendChallenge(db, id, "authentication"); // null when unknown, spent or expired
  * const verified = await verifyCeremony(config.webauthn, row, (expected) => verifyAuthenticationResponse({ response, ...expected, credential }));
  */
-import { and, eq, lt } from "drizzle-orm";
+import { and, eq, exists, gt, lt } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken } from "../crypto";
@@ -67,10 +67,13 @@ export function spendChallengeStatement(db: DrizzleD1Database, id: string, kind:
     .returning();
 }
 
-/** The challenge a spend statement deleted, or null when none was, or it had expired. */
-export function spentChallenge(rows: (typeof webauthnChallenges.$inferSelect)[]): Challenge | null {
+/**
+ * The challenge a spend statement deleted, or null when none was, or it had expired by `now` (ms
+ * since the epoch; the current time unless given, e.g. the time a batch's other statements used).
+ */
+export function spentChallenge(rows: (typeof webauthnChallenges.$inferSelect)[], now = Date.now()): Challenge | null {
   const [row] = rows;
-  if (!row || row.expiresAt <= Date.now()) return null;
+  if (!row || row.expiresAt <= now) return null;
   const [challenge, userHandle] = row.challenge.split(".");
   return { id: row.id, challenge: challenge!, userId: row.userId, userHandle: userHandle ?? null };
 }
@@ -98,6 +101,20 @@ export async function verifyCeremony<T extends { verified: boolean }>(
   } catch {
     return null;
   }
+}
+
+/**
+ * "The challenge `id` of `kind` is stored and unexpired at `now` (ms)", as an SQL condition for a
+ * statement that must run only for a challenge its batch will then spend (the sign-in's attempt
+ * count, src/passkeys/login.ts). Place it before the spend in the batch: the spend deletes the row.
+ */
+export function challengeIsLive(db: DrizzleD1Database, id: string, kind: ChallengeKind, now: number): SQL {
+  return exists(
+    db
+      .select({ id: webauthnChallenges.id })
+      .from(webauthnChallenges)
+      .where(and(eq(webauthnChallenges.id, id), eq(webauthnChallenges.kind, kind), gt(webauthnChallenges.expiresAt, now))),
+  );
 }
 
 /** Deletes challenges that expired before `before` (ms): the daily clean-up's part (src/maintenance). */

@@ -16,6 +16,7 @@ import { userSessions } from "../http/deps";
 import { AuthError, invalidToken } from "../http/errors";
 import { parseRefreshToken } from "./refresh-token";
 import { liveSessionRow } from "./liveness";
+import { settle } from "./settle";
 import { liveSession } from "./statements";
 import { sessions } from "../db/schema";
 import type { UserRow } from "../db/schema";
@@ -36,7 +37,10 @@ export interface Auth extends AccessClaims {
  */
 export async function authenticateToken(deps: Deps, token: string, options: { allowExpired?: boolean } = {}): Promise<Auth> {
   const claims = await verifyAccessToken(deps.config, token, options);
-  const row = await liveSessionRow(deps.env.DB, { sessionId: claims.sessionId, userId: claims.userId, now: Date.now() });
+  const read = () => liveSessionRow(deps.env.DB, { sessionId: claims.sessionId, userId: claims.userId, now: Date.now() });
+  let row = await read();
+  // A session started in the user's object moments ago may not be in D1 yet (src/sessions/settle.ts).
+  if (!row && (await settle(deps, claims.userId))) row = await read();
   if (!row) throw invalidToken("The session has ended");
   return { ...claims, user: row.user };
 }
@@ -152,11 +156,14 @@ export async function listSessions(deps: Deps, claims: AccessClaims, userId = cl
 
 /** 404 when no live session has this id, 403 when it is someone else's. */
 export async function deleteSession(deps: Deps, auth: Auth, sessionId: string): Promise<void> {
-  const row = await drizzle(deps.env.DB)
-    .select({ userId: sessions.userId })
-    .from(sessions)
-    .where(and(eq(sessions.id, sessionId), liveSession(Date.now())))
-    .get();
+  const read = () =>
+    drizzle(deps.env.DB)
+      .select({ userId: sessions.userId })
+      .from(sessions)
+      .where(and(eq(sessions.id, sessionId), liveSession(Date.now())))
+      .get();
+  let row = await read();
+  if (!row && (await settle(deps, auth.userId))) row = await read();
   if (!row) throw new AuthError("not_found", "No such session");
   if (row.userId !== auth.userId) throw new AuthError("forbidden", "The session is not yours");
   // D1 may still count a held session live past its own expiry (src/sessions/vouch.ts): the object decides.

@@ -58,6 +58,7 @@ import { refreshExpiry } from "./expiry";
 import { publicUser } from "../accounts/users";
 import type { SessionRegistration } from "./profile-object";
 import { tokenPair } from "./pair";
+import { mayStartInObject, startInObject } from "./start-in-object";
 import { makeRefreshToken } from "./refresh-token";
 import { liveSession } from "./statements";
 import { assuranceColumns, assuranceFor } from "./assurance";
@@ -120,6 +121,11 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const refreshToken = makeRefreshToken(input.userId, sessionId);
   const expiresAt = refreshExpiry(deps.config, role, now, now);
   const client: ClientInfo = deps.client;
+  // Issue 27, slice 3: started in the user's object when it can decide (no D1 trip after the lookup).
+  if (mayStartInObject(input)) {
+    const started = await startInObject(deps, input, { sessionId, refreshToken, expiresAt, assurance: assuranceFor([input.method], now), method: input.method, now });
+    if (started) return started;
+  }
   // An existing account's batch may end sessions (the limit) and the merged guest's: both objects'
   // cached checks go first (src/sessions/profile-object.ts), begun now so the calls overlap the work
   // below; the new session is registered at the end. A throw before the batch leaves the change

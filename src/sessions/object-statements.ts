@@ -11,6 +11,7 @@
  * if (!row && user && user.disabledAt !== null) await revokeInD1(db, [sessionId], "disabled", now, client);
  */
 import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activity, sessions, users } from "../db/schema";
 import { selectUserStatement, userMatches } from "../accounts/statements";
@@ -112,13 +113,35 @@ export function expireUnlimitedSessions(db: DrizzleD1Database, userId: string, e
  * the same D1 batch. `sessionIds` must not be empty.
  */
 export async function revokeInD1(db: DrizzleD1Database, sessionIds: string[], reason: string, now: number, client: ClientInfo | null): Promise<void> {
-  await db.batch([
+  const [first, ...rest] = revocationStatements(db, sessionIds, reason, now, client);
+  await db.batch([first!, ...rest]);
+}
+
+/**
+ * The statements of `revokeInD1`, for a batch the caller writes: the revocation, then each
+ * session's event; every one only while `onlyIf` holds (the sign-in outbox's "not written yet",
+ * src/sessions/outbox.ts), so a batch run twice records nothing twice.
+ */
+export function revocationStatements(db: DrizzleD1Database, sessionIds: string[], reason: string, now: number, client: ClientInfo | null, onlyIf?: SQL) {
+  return [
     db
       .update(sessions)
       .set({ revokedAt: now, revokedReason: reason })
-      .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt))),
-    ...sessionIds.map((id) => revocationEvent(db, id, reason, client, now)),
+      .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt), onlyIf)),
+    ...sessionIds.map((id) => revocationEvent(db, id, reason, client, now, onlyIf)),
+  ];
+}
+
+/**
+ * What a sign-in started in the object reads of D1 when its guard is not current (one batch): the
+ * account's row, and its sessions live by D1 at `now` (ms), as the sessions list reads them.
+ */
+export async function signInRead(db: DrizzleD1Database, userId: string, now: number) {
+  const [user, rows] = await db.batch([
+    selectUserStatement(db, userId),
+    db.select().from(sessions).where(and(eq(sessions.userId, userId), liveSession(now))),
   ]);
+  return { user: user[0], sessions: rows };
 }
 
 /** The activity event a revocation reason records (API.md §9); none for an expiry. */
@@ -134,9 +157,9 @@ function revocationType(reason: string): ActivityType | null {
  * the session row, and the event is written only if that batch's update revoked the session now
  * (with this reason), so an already ended session records nothing.
  */
-function revocationEvent(db: DrizzleD1Database, sessionId: string, reason: string, client: ClientInfo | null, now: number) {
+function revocationEvent(db: DrizzleD1Database, sessionId: string, reason: string, client: ClientInfo | null, now: number, onlyIf?: SQL) {
   const type = revocationType(reason);
   const source = sql`SELECT ${crypto.randomUUID()}, ${sessions.userId}, ${type}, NULL, ${now}, ${client?.ipAddress ?? null}, ${client?.userAgent ?? null}, ${sessions.id}
-    FROM ${sessions} WHERE ${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now} AND ${sessions.revokedReason} = ${reason}`;
+    FROM ${sessions} WHERE ${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now} AND ${sessions.revokedReason} = ${reason}${onlyIf ? sql` AND ${onlyIf}` : sql``}`;
   return db.insert(activity).select(type ? source : sql`${source} AND 0`);
 }

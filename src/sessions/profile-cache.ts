@@ -126,6 +126,11 @@ export class ProfileCache {
     return entry;
   }
 
+  /** Drops one session's kept answer (a session this object ended without a change: the 6th-session rule). */
+  forget(sessionId: string): void {
+    this.#entries.delete(sessionId);
+  }
+
   /** Taken before a cold D1 read. */
   ticket(now: number): ReadTicket {
     return { epoch: this.#epoch, clean: !this.pendingAt(now) };

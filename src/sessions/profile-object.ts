@@ -66,7 +66,7 @@ export class ProfileObject extends DurableObject<Env> {
    * Call before a D1 write that may change a check's answer for this user: drops the cache and keeps
    * cold reads from being cached until `endChange` (or CHANGE_DEADLINE_MS). Returns the change's ticket.
    */
-  beginChange(): ChangeTicket {
+  async beginChange(): Promise<ChangeTicket> {
     return this.profiles.begin(Date.now());
   }
 

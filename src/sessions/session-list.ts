@@ -22,7 +22,7 @@ import type { HeldStore } from "./held-store";
 import { sessionRowsOf } from "./object-statements";
 import type { ProfileCache, ReadTicket } from "./profile-cache";
 import type { SessionRow } from "./schema";
-import type { Clock, SessionStateRow } from "./token-store";
+import type { Clock, SessionStateRow, TokenStore } from "./token-store";
 
 /** One live session (times in ms; `expiresAt` null: a guest's, never). */
 export interface HeldSessionView {
@@ -117,14 +117,24 @@ export class SessionList {
   #holdAll(rows: SessionRow[], isGuest: boolean, kept: Map<string, SessionStateRow>, ticket: ReadTicket): void {
     const { profiles } = this.parts;
     const store = this.parts.held.store;
-    store.setRole(isGuest ? "guest" : "user");
-    const listed = new Set(rows.map((row) => row.id));
-    for (const id of kept.keys()) if (!listed.has(id)) store.forget(id);
-    for (const row of rows) {
-      if (kept.has(row.id) || row.firstRefreshTokenHash === null) continue;
-      const seen = { d1ExpiresAt: row.expiresAt, lastUsedAt: row.lastUsedAt, ipAddress: row.ipAddress, userAgent: row.userAgent };
-      store.addSession(row.id, row.createdAt, row.expiresAt, row.firstRefreshTokenHash, seen);
-    }
+    holdSessions(store, rows, isGuest, kept);
     if (profiles.current(ticket, Date.now())) store.setCompleteAt(ticket.epoch);
+  }
+}
+
+/**
+ * Makes the store hold exactly the live sessions D1 listed (`rows`, of an account that is a guest's
+ * or not): those held (`kept`, by id) and not listed are forgotten, and one listed but not adopted
+ * yet is taken in with its first token's hash, as its first refresh would take it. An adopted row
+ * the store no longer holds has ended and stays out. The caller marks the store complete.
+ */
+export function holdSessions(store: TokenStore, rows: readonly SessionRow[], isGuest: boolean, kept: ReadonlyMap<string, SessionStateRow>): void {
+  store.setRole(isGuest ? "guest" : "user");
+  const listed = new Set(rows.map((row) => row.id));
+  for (const id of kept.keys()) if (!listed.has(id)) store.forget(id);
+  for (const row of rows) {
+    if (kept.has(row.id) || row.firstRefreshTokenHash === null) continue;
+    const seen = { d1ExpiresAt: row.expiresAt, lastUsedAt: row.lastUsedAt, ipAddress: row.ipAddress, userAgent: row.userAgent };
+    store.addSession(row.id, row.createdAt, row.expiresAt, row.firstRefreshTokenHash, seen);
   }
 }

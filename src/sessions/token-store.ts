@@ -86,7 +86,19 @@ export const TOKEN_STORE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE session_state ADD COLUMN auth_time INTEGER;
       ALTER TABLE session_state ADD COLUMN signed_in_at INTEGER;
     `),
+  // Version 3 (issue 27, slice 3): the D1 writes a sign-in started here still owes D1 (src/sessions/outbox.ts).
+  (sql) => sql.exec("CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL)"),
 ];
+
+/**
+ * An enabled account's facts a sign-in started in the object is checked against: its public user
+ * (`isGuest`, `mfaEnabled`: API.md §15) and `passwordFp`, the SHA-256 (hex) of its stored password
+ * hash string (null: no password), so the object never keeps the hash itself.
+ */
+export interface SignInGuard {
+  user: PublicUser;
+  passwordFp: string | null;
+}
 
 /** Milliseconds since the epoch, as the store's owner sees them. */
 export interface Clock {
@@ -142,7 +154,7 @@ export class TokenStore {
 
   /**
    * Holds a session from its first token's hash. `seen`: what D1's row says of it (its expiry there,
-   * last use and client), for the sessions list.
+   * last use and client), for the sessions list, or what a sign-in started here will write there.
    */
   addSession(id: string, now: number, expiresAt: number | null, tokenHash: string, seen?: { d1ExpiresAt: number | null; lastUsedAt: number; ipAddress: string | null; userAgent: string | null }): void {
     this.sql.exec(
@@ -204,6 +216,21 @@ export class TokenStore {
       epoch, seen.d1ExpiresAt, aal, amr.join(" "), authTime * 1000, sessionId,
     );
     this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('profile', ?)", JSON.stringify({ epoch, user: seen.user }));
+  }
+
+  /**
+   * What a sign-in's guard needs of the account as D1 showed it at change epoch `epoch`
+   * (src/sessions/session-start.ts), or undefined when it was read at another epoch.
+   */
+  guard(epoch: number): SignInGuard | undefined {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'guard'").toArray()[0];
+    const kept = row ? (JSON.parse(row.value) as SignInGuard & { epoch: number }) : undefined;
+    return kept?.epoch === epoch ? { user: kept.user, passwordFp: kept.passwordFp } : undefined;
+  }
+
+  /** Records the account's guard facts as D1 showed them at change epoch `epoch` (an enabled account). */
+  setGuard(epoch: number, guard: SignInGuard): void {
+    this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('guard', ?)", JSON.stringify({ epoch, ...guard }));
   }
 
   /** Records a use of the session (a refresh): when (ms) and from which client. */

@@ -29,6 +29,9 @@ import { tokenPair } from "./pair";
 import { liveSessionRow } from "./liveness";
 import { expireUnlimitedSessions, liveSessionIds, revokeInD1, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
 import { SessionList } from "./session-list";
+import { SessionStart } from "./session-start";
+import type { StartOutcome, StartSessionInput } from "./session-start";
+import { flush, owed } from "./outbox";
 import type { HeldSessionView } from "./session-list";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
@@ -54,6 +57,8 @@ export class UserSessions extends ProfileObject {
   });
   /** The sessions list (src/sessions/session-list.ts). */
   readonly #list = new SessionList({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock });
+  /** Sign-ins started here (src/sessions/session-start.ts). */
+  readonly #start = new SessionStart({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock, storage: this.ctx.storage });
 
   get #store(): TokenStore {
     return this.#held.store;
@@ -72,9 +77,15 @@ export class UserSessions extends ProfileObject {
     return drizzle(this.env.DB);
   }
 
-  /** Runs operations one at a time, across their awaits on D1. */
+  /**
+   * Runs operations one at a time, across their awaits on D1. Each first writes what the object
+   * owes D1 (src/sessions/outbox.ts), so none reads or writes D1 while a sign-in's writes are owed.
+   */
   #serial<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(operation);
+    const result = this.#queue.then(async () => {
+      if (this.#owes()) await flush(this.ctx.storage.sql, this.env.DB);
+      return operation();
+    });
     this.#queue = result.catch(() => undefined);
     return result;
   }
@@ -118,9 +129,41 @@ export class UserSessions extends ProfileObject {
     return (await liveSessionRow(this.env.DB, { userId, sessionId, now })) !== undefined;
   }
 
-  /** As `ProfileObject.beginChange`, naming the sessions this object holds past their own expiry. */
-  override beginChange(): ChangeTicket {
-    return { ...super.beginChange(), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [] };
+  /** True when a sign-in started here still owes D1 its writes. */
+  #owes(): boolean {
+    return this.#existingStore !== null && owed(this.ctx.storage.sql);
+  }
+
+  /**
+   * As `ProfileObject.beginChange`, naming the sessions this object holds past their own expiry.
+   * What the object owes D1 is written first, so the change's D1 write sees every session started here.
+   */
+  override async beginChange(): Promise<ChangeTicket> {
+    const ticket = async () => ({ ...(await super.beginChange()), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [] });
+    return this.#owes() ? this.#serial(ticket) : ticket();
+  }
+
+  /**
+   * Starts a sign-in's session here, with no D1 trip when the guard is current
+   * (src/sessions/session-start.ts); `{ ok: false }`: take the D1 path. The D1 writes it owes follow
+   * the answer (the next operation of the queue, or the alarm).
+   */
+  startSession(input: StartSessionInput): Promise<StartOutcome> {
+    const outcome = this.#serial(() => this.#start.start(input));
+    this.#serial(async () => undefined).catch(() => undefined);
+    return outcome;
+  }
+
+  /** Writes what this object owes D1 before answering; true when something was owed. For D1 readers that missed a session. */
+  async settle(): Promise<boolean> {
+    if (!this.#owes()) return false;
+    await this.#serial(async () => undefined);
+    return true;
+  }
+
+  /** Retries what is still owed to D1 (set by `startSession`); a failure throws, and the runtime retries the alarm. */
+  override async alarm(): Promise<void> {
+    await this.#serial(async () => undefined);
   }
 
   /** `check`'s answer from storage (profile-object.ts): a held, unexpired, vouched session. Creates no storage. */

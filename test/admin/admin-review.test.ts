@@ -3,7 +3,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { adminCall, expectError, json, login, refreshWith, verifiedAccount } from "../helpers";
+import { changeUser } from "../../src/accounts/change-user";
+import { adminCall, expectError, json, login, refreshWith, serviceDeps, verifiedAccount } from "../helpers";
 
 describe("admin search, reviewed", () => {
   it("counts each found user's live sessions, as the detail does", async () => {
@@ -36,7 +37,8 @@ describe("disabled accounts, reviewed", () => {
     const pair = await login(account);
     // Only the flag (as if the revocation after it had failed): a refresh must not mint a new access
     // token, which services verifying JWTs on their own (API.md §14) would accept until it expires.
-    await env.DB.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(Date.now(), account.userId).run();
+    // (Through changeUser, as every writer of users is: the session is vouched in its object from its sign-in on.)
+    await changeUser(serviceDeps(), account.userId, () => env.DB.prepare("UPDATE users SET disabled_at = ? WHERE id = ?").bind(Date.now(), account.userId).run());
     await expectError(await refreshWith(pair.refreshToken), 401, "invalid_token");
     // And the session the revocation missed is ended now, so an enable does not bring it back.
     const row = await env.DB.prepare("SELECT revoked_reason FROM sessions WHERE id = ?").bind(pair.sessionId).first<{ revoked_reason: string }>();

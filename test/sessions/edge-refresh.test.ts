@@ -157,8 +157,11 @@ describe("an object from before slice 2 (schema version 1, holding an adopted se
     const signedIn = await login(account);
     const stub = userObject(account.userId);
     const now = Date.now();
-    // What the code before this slice left: the version-1 tables holding the session, D1's hash cleared.
+    // What the code before this slice left: the version-1 tables holding the session, D1's hash cleared
+    // (the sign-in started in the object wrote its D1 row first; its storage is replaced here).
+    await stub.settle();
     await runInDurableObject(stub, async (_instance, state) => {
+      await state.storage.deleteAll();
       migrate(state.storage, TOKEN_STORE_MIGRATIONS.slice(0, 1));
       state.storage.sql.exec("INSERT INTO session_state (id, created_at, expires_at) VALUES (?, ?, ?)", signedIn.sessionId, now, now + 30 * DAY);
       state.storage.sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", await sha256(signedIn.refreshToken), signedIn.sessionId, now);

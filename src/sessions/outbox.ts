@@ -1,0 +1,83 @@
+/**
+ * What the user's Durable Object owes D1 after starting a session itself (issue 27, slice 3;
+ * docs/edge-sessions.md "Built: slice 3"): the sign-in's D1 writes (its session row, `sign_in`
+ * event, `last_sign_in_at`, the account's cleared login count, the method's own statements, and the
+ * revocations of the sessions the 6th-session rule ended) are kept in the object's storage
+ * (`d1_outbox`, token-store migration v3) in the same transaction that starts the session, and
+ * written to D1 as one batch by the object afterwards, off the sign-in's path.
+ *
+ * The object keeps one rule with it: **nothing it does reads or writes D1 for this user while an
+ * entry is owed** (src/sessions/user-object.ts runs `flush` before every operation of its serial
+ * queue, before a `beginChange` when something is owed, and from its alarm), so every D1 writer that
+ * follows (a revocation, a change, the sign-in's D1 path) sees the session in D1, in order.
+ *
+ * Each entry is written at most once in effect: every statement but the method's own (`statements`
+ * from the Worker, idempotent by contract: a release clamped at 0, a counter set to a value) is
+ * guarded by "the session row is not there yet", and the session's insert is the batch's last
+ * statement. An entry is deleted after its batch succeeded; a failed batch throws and stays owed.
+ *
+ * @example
+ * addEntry(ctx.storage.sql, { sessionId, evicted: [], at: now, client, statements });
+ * await flush(ctx.storage.sql, env.DB);          // true when something was written
+ */
+import { drizzle } from "drizzle-orm/d1";
+import { notExists, eq } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { sessions } from "../db/schema";
+import type { ClientInfo } from "../types";
+import { revocationStatements } from "./object-statements";
+
+/** One D1 statement as text and bound values (drizzle's `toSQL()`), so it can be stored and sent. */
+export interface RawStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/** A sign-in's owed D1 writes. Times in ms. */
+export interface OutboxEntry {
+  /** The new session; its D1 insert is the last of `statements`. */
+  sessionId: string;
+  /** Sessions the 6th-session rule ended (revoked with reason `session_limit`, with their events). */
+  evicted: string[];
+  at: number;
+  client: ClientInfo;
+  /** The Worker's statements, in order (src/sessions/start-in-object.ts). */
+  statements: RawStatement[];
+}
+
+/** A drizzle query as a `RawStatement`. */
+export function rawStatement(query: { toSQL(): { sql: string; params: unknown[] } }): RawStatement {
+  const { sql, params } = query.toSQL();
+  return { sql, params };
+}
+
+/** "The new session's row is not in D1 yet": the guard of an entry's statements. */
+export const notWrittenYet = (db: DrizzleD1Database, sessionId: string) =>
+  notExists(db.select({ id: sessions.id }).from(sessions).where(eq(sessions.id, sessionId)));
+
+/** Keeps an entry (call inside the transaction that starts the session). */
+export function addEntry(sql: SqlStorage, entry: OutboxEntry): void {
+  sql.exec("INSERT INTO d1_outbox (json) VALUES (?)", JSON.stringify(entry));
+}
+
+/** True when an entry is owed. `sql` must have the table (token-store v3). */
+export function owed(sql: SqlStorage): boolean {
+  return sql.exec("SELECT 1 FROM d1_outbox LIMIT 1").toArray().length > 0;
+}
+
+/**
+ * Writes every owed entry to D1, oldest first, one batch each, and deletes each after its batch
+ * succeeded. Returns true when something was written; D1 errors propagate (the rest stays owed).
+ */
+export async function flush(sql: SqlStorage, d1: D1Database): Promise<boolean> {
+  const entries = sql.exec<{ seq: number; json: string }>("SELECT seq, json FROM d1_outbox ORDER BY seq").toArray();
+  const db = drizzle(d1);
+  for (const { seq, json } of entries) {
+    const entry = JSON.parse(json) as OutboxEntry;
+    const evictions = entry.evicted.length > 0 ? revocationStatements(db, entry.evicted, "session_limit", entry.at, entry.client, notWrittenYet(db, entry.sessionId)).map(rawStatement) : [];
+    const statements = [...evictions, ...entry.statements].map((s) => d1.prepare(s.sql).bind(...s.params));
+    await d1.batch(statements);
+    sql.exec("DELETE FROM d1_outbox WHERE seq = ?", seq);
+  }
+  return entries.length > 0;
+}

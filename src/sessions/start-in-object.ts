@@ -1,0 +1,80 @@
+/**
+ * The Worker's half of a sign-in started in the user's Durable Object (issue 27, slice 3;
+ * src/sessions/session-start.ts is the object's): for an existing full account signing in with no
+ * condition of its own on the batch (no `onlyIf`, no guest to merge, no second factor being spent),
+ * `signIn` (src/sessions/issue.ts) asks the object first. The D1 statements today's batch would run
+ * are built here as they are there, as text (`RawStatement`), and the object keeps them in its
+ * outbox with the session, in one transaction, and writes them after answering. Undefined: the
+ * object did not decide (see session-start.ts), and `signIn` takes its D1 path.
+ *
+ * @example
+ * const pair = await startInObject(deps, input, { sessionId, refreshToken, expiresAt, assurance, method, now });
+ * if (pair) return pair; // else the D1 batch, as before
+ */
+import { drizzle } from "drizzle-orm/d1";
+import { activityStatement } from "../activity";
+import { recordSignInStatement } from "../accounts/statements";
+import { sha256 } from "../crypto";
+import { insertForUser } from "../db/insert-where";
+import { sessions } from "../db/schema";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { clearLoginAttemptsStatement } from "../rate-limit";
+import type { Assurance } from "../tokens";
+import type { IssuedPair } from "../types";
+import { assuranceColumns } from "./assurance";
+import type { SignInInput } from "./issue";
+import { notWrittenYet, rawStatement } from "./outbox";
+import { tokenPair } from "./pair";
+import { d1Expiry } from "./vouch";
+
+/** True when the sign-in may start in the object: an existing full account, nothing else in its batch's guard. */
+export function mayStartInObject(input: SignInInput): boolean {
+  return !input.createGuest && !input.mergeGuest && !input.secondFactor && !input.onlyIf && (input.role ?? "user") === "user";
+}
+
+/** The session the sign-in makes (ids, its first refresh token, expiry in ms, assurance, `amr` joined). */
+export interface NewSession {
+  sessionId: string;
+  refreshToken: string;
+  expiresAt: number | null;
+  assurance: Assurance;
+  method: string;
+  now: number;
+}
+
+/**
+ * Starts the session in the user's object, or undefined when it did not decide (nothing written).
+ * Object errors propagate (the object answers before anything is owed when its own D1 read fails).
+ */
+export async function startInObject(deps: Deps, input: SignInInput, session: NewSession): Promise<IssuedPair | undefined> {
+  const db = drizzle(deps.env.DB);
+  const { sessionId, now, expiresAt, assurance } = session;
+  const client = deps.client;
+  const d1ExpiresAt = d1Expiry(deps.config, expiresAt, now);
+  const fresh = notWrittenYet(db, sessionId);
+  const statements = [
+    clearLoginAttemptsStatement(db, input.userId, fresh),
+    activityStatement(db, { userId: input.userId, type: "sign_in", method: session.method, sessionId, client, at: now }, fresh),
+    recordSignInStatement(db, input.userId, now, fresh),
+    ...(input.alsoRun ?? []),
+    // Last: the guard of every statement above is this row's absence. No first token's hash: the object holds the session.
+    insertForUser(db, sessions, { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt: d1ExpiresAt, ...client, firstRefreshTokenHash: null, ...assuranceColumns(assurance, now) }, fresh),
+  ].map((statement) => rawStatement(statement as unknown as Parameters<typeof rawStatement>[0]));
+  const [tokenHash, passwordFp] = await Promise.all([sha256(session.refreshToken), input.passwordHash === undefined ? undefined : sha256(input.passwordHash)]);
+  const outcome = await userSessions(deps, input.userId).startSession({
+    userId: input.userId,
+    sessionId,
+    tokenHash,
+    now,
+    expiresAt,
+    d1ExpiresAt,
+    assurance,
+    client: { ipAddress: client.ipAddress, userAgent: client.userAgent },
+    ...(passwordFp === undefined ? {} : { passwordFp }),
+    needsNoFactor: input.method !== "passkey",
+    statements,
+  });
+  if (!outcome.ok) return undefined;
+  return tokenPair(deps.config, { userId: input.userId, sessionId, role: "user", expiresAt, assurance }, session.refreshToken, outcome.user, now);
+}
