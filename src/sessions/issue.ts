@@ -6,6 +6,14 @@
  * Object (issue 27: the session limit may end sessions the object's liveness cache holds; the new
  * session is registered there with `endChange`, so its first `me` needs no D1 trip).
  *
+ * **Since issue 27's slice 3, most sign-ins start in the user's object instead** (src/sessions/start-in-object.ts,
+ * session-start.ts): an existing account (a full one, or a guest signing in again) with nothing of its own in the batch's
+ * guard (no `onlyIf`, no guest to merge, no second factor being spent) asks its object, which checks
+ * the guard below against what D1 showed it at its current change epoch, applies the session limit
+ * to the sessions it holds, and keeps this batch's D1 writes in an outbox written after the answer.
+ * When the object cannot decide (a change overlapping, an active factor to ask for, a hash that
+ * differs, a disabled account, a role that no longer fits), nothing is written there and the D1 path below runs.
+ *
  * The decision is made inside the batch, not before it: for an existing account, every session
  * statement is guarded by "no active factor", and an `mfa_challenges` row (the pending sign-in an
  * `mfaToken` names) is inserted under the opposite guard, so a factor activated by a concurrent
@@ -48,64 +56,23 @@ import { activity, sessions } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { insertGuestStatement, recordSignInStatement, userMatches } from "../accounts/statements";
 import { activityStatement } from "../activity";
-import type { SignInMethod } from "../activity";
 import { clearLoginAttemptsStatement } from "../rate-limit";
 import { deletionStatements } from "../deletion/statements";
 import { mergedEvent, previousChanged, publish, userEvent } from "../events";
 import { userSessions } from "../http/deps";
-import type { ClientInfo, IssuedPair, Role } from "../types";
+import type { ClientInfo, IssuedPair } from "../types";
 import { refreshExpiry } from "./expiry";
 import { publicUser } from "../accounts/users";
 import type { SessionRegistration } from "./profile-object";
 import { tokenPair } from "./pair";
 import { mayStartInObject, startInObject } from "./start-in-object";
+import type { SignInInput } from "./sign-in-input";
 import { makeRefreshToken } from "./refresh-token";
 import { liveSession } from "./statements";
 import { assuranceColumns, assuranceFor } from "./assurance";
 import { hasActiveFactor, insertChallengeStatement, mfaRequired } from "../mfa/statements";
-import type { SecondFactorProof } from "../mfa/proof";
 
-export interface SignInInput {
-  userId: string;
-  /** Recorded with the `sign_in` activity event. */
-  method: SignInMethod;
-  /** The access token's role; "user" when left out. */
-  role?: Role;
-  /** For a password sign-in: the hash the password was checked against, which must still be the account's. */
-  passwordHash?: string;
-  /** Create the guest's user row in the same batch (a new guest: no guard, no earlier sessions). */
-  createGuest?: { createdAt: number };
-  /**
-   * A further condition every statement of the batch requires, besides the account's (an existing
-   * account only): e.g. the passkey's counter or the mailed code being still as checked, so of two
-   * concurrent sign-ins with one of them only one starts a session.
-   */
-  onlyIf?: SQL;
-  /**
-   * More statements for the same batch, run after the others and unguarded: login's in-flight
-   * release, or spending what `onlyIf` checked (the code, the passkey's counter).
-   */
-  alsoRun?: BatchItem<"sqlite">[];
-  /**
-   * A second factor already checked and spent in this batch (its `onlyIf`/`alsoRun` join the
-   * batch's): the session is aal2, its `amr` the first method then this one. Made only by
-   * src/mfa/verify.ts.
-   */
-  secondFactor?: SecondFactorProof;
-  /**
-   * What the sign-in carries for its completion when it must wait for a second factor (JSON-able;
-   * kept on the `mfa_challenges` row, e.g. a guest to merge on completion).
-   */
-  pending?: Record<string, unknown>;
-  /**
-   * The id of a guest signing into this existing account (API.md §16: login with the guest's Bearer
-   * token): in the same batch, while the sign-in's guard holds and the guest is still a guest, the
-   * guest's rows go (its sessions, then the user, as a deletion does) and `user.merged` is written;
-   * after it, the guest's object storage is erased. Ignored for a new guest. When the sign-in must
-   * wait for a second factor, it travels on the pending sign-in and `mfa/verify` completes it.
-   */
-  mergeGuest?: string;
-}
+export type { SignInInput } from "./sign-in-input";
 
 /**
  * Starts a session and returns its pair, or null when the account no longer matched the guard (gone,

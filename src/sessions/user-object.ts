@@ -9,7 +9,9 @@
  * D1 keeps the session rows of record for revocation; a rotation the store vouches for (vouch.ts:
  * D1 confirmed it at the current change epoch) makes no D1 trip, and D1's row is written only when
  * its expiry must move. Sessions start as D1 rows holding their first token's hash (issue.ts); the
- * first call naming one **adopts** it (`#adopt`), and the touch that follows clears the hash.
+ * first call naming one **adopts** it (src/sessions/adoption.ts), and the touch that follows clears the hash.
+ * Since slice 3 most sign-ins start their session here instead (src/sessions/session-start.ts), and the
+ * D1 writes they owe follow from the object's outbox (src/sessions/outbox.ts).
  *
  * @example
  * const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
@@ -23,13 +25,13 @@ import { seal, sha256, unseal } from "../crypto";
 import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
 import { TokenStore, systemClock } from "./token-store";
 import { HeldStore } from "./held-store";
-import type { Clock, SessionStateRow } from "./token-store";
+import type { Clock } from "./token-store";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
-import { liveSessionRow } from "./liveness";
-import { expireUnlimitedSessions, liveSessionIds, revokeInD1, unadoptedSession, unlimitedUnadoptedSessions } from "./object-statements";
+import { expireUnlimitedSessions, liveSessionIds, revokeInD1, unadoptedSession } from "./object-statements";
 import { SessionList } from "./session-list";
 import { SessionStart } from "./session-start";
+import { Adoption } from "./adoption";
 import type { StartOutcome, StartSessionInput } from "./session-start";
 import { flush, owed } from "./outbox";
 import type { HeldSessionView } from "./session-list";
@@ -57,6 +59,8 @@ export class UserSessions extends ProfileObject {
   });
   /** The sessions list (src/sessions/session-list.ts). */
   readonly #list = new SessionList({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock });
+  /** Sessions started in D1 taken into the store (src/sessions/adoption.ts). */
+  readonly #adoption = new Adoption({ env: () => this.env, held: this.#held });
   /** Sign-ins started here (src/sessions/session-start.ts). */
   readonly #start = new SessionStart({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock, storage: this.ctx.storage });
 
@@ -96,37 +100,6 @@ export class UserSessions extends ProfileObject {
 
   async #pair(userId: string, sessionId: string, role: Role, touched: Touched, expiresAt: number | null, now: number): Promise<IssuedPair> {
     return tokenPair(this.#config, { userId, sessionId, role, expiresAt, assurance: touched.assurance }, makeRefreshToken(userId, sessionId), touched.user, now);
-  }
-
-  /**
-   * Takes a session this object does not hold yet into its store (see the module's comment): only a
-   * live row of this user whose first refresh token's hash is still set and, when `tokenHash` is
-   * given, equal to it, so a made-up token adopts nothing and creates no storage. The store's role
-   * follows the account's. True when the store now holds the session. Runs inside `#serial`.
-   */
-  async #adopt(userId: string, sessionId: string, now: number, tokenHash?: string): Promise<boolean> {
-    if (this.#existingStore?.session(sessionId)) return true;
-    const found = await unadoptedSession(this.#db, userId, sessionId, now, tokenHash);
-    if (!found?.hash) return false;
-    this.#store.setRole(found.isGuest ? "guest" : "user");
-    this.#store.addSession(sessionId, found.createdAt, found.expiresAt, found.hash);
-    return true;
-  }
-
-  /**
-   * Takes every live session of this user with no expiry (a guest's) that this object does not hold
-   * yet into its store, so the upgrade's `expireUnlimited` restarts their lifetime as it does for the
-   * adopted ones; else one adopted later keeps its guest start and may be past SESSION_MAX_DAYS at
-   * once. Runs inside `#serial`.
-   */
-  async #adoptUnlimited(userId: string, now: number): Promise<void> {
-    const rows = await unlimitedUnadoptedSessions(this.#db, userId, now);
-    for (const row of rows) if (row.hash && !this.#store.session(row.id)) this.#store.addSession(row.id, row.createdAt, null, row.hash);
-  }
-
-  /** Whether the session's D1 row is live and its account not disabled at `now` (ms). */
-  async #liveInD1(userId: string, sessionId: string, now: number): Promise<boolean> {
-    return (await liveSessionRow(this.env.DB, { userId, sessionId, now })) !== undefined;
   }
 
   /** True when a sign-in started here still owes D1 its writes. */
@@ -185,7 +158,7 @@ export class UserSessions extends ProfileObject {
       const now = this.clock.now();
       const hash = await sha256(input.token);
       let row = this.#existingStore?.token(hash);
-      const adopted = !row && (await this.#adopt(parsed.userId, parsed.sessionId, now, hash));
+      const adopted = !row && (await this.#adoption.adopt(parsed.userId, parsed.sessionId, now, hash));
       if (adopted) row = this.#store.token(hash);
       if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
       const session = this.#store.session(row.session_id);
@@ -202,7 +175,7 @@ export class UserSessions extends ProfileObject {
           const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
           // A sign-in's session limit revokes in D1 only (src/sessions/issue.ts), so this object may
           // still hold an evicted session: the repeat gets its pair only while the row is live.
-          if (opened && !this.#vouching.vouched(session) && !(await this.#liveInD1(parsed.userId, session.id, now))) {
+          if (opened && !this.#vouching.vouched(session) && !(await this.#adoption.liveInD1(parsed.userId, session.id, now))) {
             this.#store.forget(session.id);
             return { ok: false, reason: "invalid" } as const;
           }
@@ -304,7 +277,7 @@ export class UserSessions extends ProfileObject {
   reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role; addMethod?: string }): Promise<PairOutcome> {
     return this.#serial(async () => {
       const now = this.clock.now();
-      if (!(await this.#adopt(input.userId, input.sessionId, now))) return { ok: false, reason: "invalid" } as const;
+      if (!(await this.#adoption.adopt(input.userId, input.sessionId, now))) return { ok: false, reason: "invalid" } as const;
       const session = this.#store.session(input.sessionId);
       if (!session) return { ok: false, reason: "invalid" } as const;
       // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,
@@ -318,7 +291,7 @@ export class UserSessions extends ProfileObject {
       const hash = await sha256(pair.refreshToken);
       // The guest's sessions now belong to a full account: they expire like one, counted from now.
       if (expiresAt !== null) {
-        await this.#adoptUnlimited(user.id, now);
+        await this.#adoption.adoptUnlimited(user.id, now);
         this.#store.expireUnlimited(expiresAt, now);
       }
       // No sealed pair: inside the window the old token is refused quietly, after it, it is reuse.
