@@ -17,7 +17,10 @@ import { AuthRpc } from "../../src/rpc";
 import { PASSWORD, adminCall, call, claims, expectError, guest, json, login, mailbox, mailedToken, refreshWith, uniqueEmail, verifiedAccount } from "../helpers";
 import type { Account, Json } from "../helpers";
 import { userObject } from "../helpers/edge";
-import { Authenticator, mfaAccount } from "../mfa/helpers";
+import { idTokenSignIn, mintIdToken } from "../helpers/oidc";
+import { Authenticator, enableMfa, firstFactor, mfaAccount, verify } from "../mfa/helpers";
+import { assert, attest, softCredential } from "../helpers/webauthn";
+import type { SoftCredential } from "../helpers/webauthn";
 
 const rpc = () => new AuthRpc(createExecutionContext(), env);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -443,5 +446,94 @@ describe("a check racing the 6th-session rule of a sign-in started in the object
     expect(await rpc().verifySession(first.accessToken)).toBeNull();
     await expectEnded(first);
     expect((await call("/v1/auth/me", { token: sixth.accessToken })).status).toBe(200);
+  });
+});
+
+describe("passkeys (no counter) start in the object, second-factor sign-ins in D1", () => {
+  /** Registers a counter-0 ES256 passkey for the signed-in pair's account. */
+  async function enrolPasskey(pair: Json): Promise<SoftCredential> {
+    const { challengeId, options } = await json(await call("/v1/auth/passkeys/register/options", { method: "POST", token: pair.accessToken }));
+    const credential = await softCredential("ES256");
+    const response = await attest(credential, { challenge: options.challenge, userHandle: options.user.id });
+    expect((await call("/v1/auth/passkeys/register", { body: { challengeId, response }, token: pair.accessToken })).status).toBe(201);
+    return credential;
+  }
+  async function passkeyBody(credential: SoftCredential) {
+    const { challengeId, options } = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+    return { challengeId, response: await assert(credential, { challenge: options.challenge, counter: 0 }) };
+  }
+
+  it("an account with TOTP: passkey sign-ins (object) and recovery-code sign-ins (D1) at once keep 5 live, one event per eviction and per sign-in", async () => {
+    const account = await verifiedAccount("sbrk-pk-mix");
+    const pair = await login(account);
+    const credential = await enrolPasskey(pair);
+    const mfa = await enableMfa(pair.accessToken, account.password);
+    const tokens: string[] = [];
+    for (let i = 0; i < 3; i++) tokens.push((await firstFactor(account)).mfaToken);
+    const bodies = await Promise.all(Array.from({ length: 4 }, () => passkeyBody(credential)));
+    const answers = await Promise.all([
+      ...tokens.map((mfaToken, i) => verify({ mfaToken, recoveryCode: mfa.recoveryCodes[i] })),
+      ...bodies.map((body) => call("/v1/auth/passkeys/login", { body })),
+    ]);
+    const pairs: Json[] = [];
+    for (const answer of answers) pairs.push(await outcome(answer, []));
+    for (const p of pairs.slice(3)) expect(claims(p.accessToken).amr).toContain("passkey");
+    // (A passkey's sign-in starts in the object unless a D1 sign-in's change is pending there: then it takes the D1 path too.)
+    const live = await liveInD1(account.userId);
+    expect(live).toHaveLength(5);
+    const all = await env.DB.prepare("SELECT id, revoked_reason FROM sessions WHERE user_id = ?").bind(account.userId).all<{ id: string; revoked_reason: string | null }>();
+    expect(all.results).toHaveLength(8);
+    const evicted = all.results.filter((r) => r.revoked_reason === "session_limit").map((r) => r.id).sort();
+    expect(evicted).toHaveLength(3);
+    expect((await eventsOf(account.userId, "session_revoked")).sort()).toEqual(evicted);
+    const signIns = await eventsOf(account.userId, "sign_in");
+    expect(signIns.filter((id) => pairs.some((p) => p.sessionId === id))).toHaveLength(7);
+    expect(new Set(signIns).size).toBe(signIns.length);
+    for (const p of pairs) {
+      if (live.includes(p.sessionId)) expect((await call("/v1/auth/me", { token: p.accessToken })).status).toBe(200);
+      else await expectEnded(p);
+    }
+  });
+
+  it("passkey sign-ins racing an admin disable: each is 200 or 403; every winner is ended; the passkey's last use is recorded once D1 has it", async () => {
+    const { account, first } = await warmAccount("sbrk-pk-disable");
+    const credential = await enrolPasskey(first);
+    const bodies = await Promise.all(Array.from({ length: 3 }, () => passkeyBody(credential)));
+    const [disabled, ...answers] = await Promise.all([adminCall(`/users/${account.userId}/disable`, { method: "POST" }), ...bodies.map((body) => call("/v1/auth/passkeys/login", { body }))]);
+    expect(disabled.status).toBe(200);
+    for (const answer of answers) {
+      const pair = await outcome(answer, [403]);
+      if (pair) await expectEnded(pair);
+    }
+    expect(await liveInD1(account.userId)).toEqual([]);
+    if (answers.some((a) => a.status === 200)) {
+      expect(await env.DB.prepare("SELECT last_used_at FROM passkeys WHERE user_id = ?").bind(account.userId).first("last_used_at")).not.toBeNull();
+    }
+    await expectError(await call("/v1/auth/passkeys/login", { body: await passkeyBody(credential) }), 403, "account_disabled");
+  });
+});
+
+describe("ID-token sign-ins of an existing account start in the object", () => {
+  it("a second factor activated: the next ID-token sign-in is 403 mfa_required, also after a restart; a disable racing them ends every winner", async () => {
+    const sub = `sbrk-${crypto.randomUUID()}`;
+    const email = uniqueEmail("sbrk-oidc");
+    const signIn = async () => idTokenSignIn({ idToken: await mintIdToken({ sub, email, email_verified: true }) });
+    const created = await signIn();
+    expect(created.status).toBe(200);
+    const first = await json(created);
+    const again = await json(await signIn());
+    expect((await call("/v1/auth/me", { token: again.accessToken })).status).toBe(200);
+    await enableMfa(first.accessToken);
+    await expectError(await signIn(), 403, "mfa_required");
+    await evictDurableObject(userObject(first.user.id));
+    await expectError(await signIn(), 403, "mfa_required");
+    const answers = await Promise.all([adminCall(`/users/${first.user.id}/disable`, { method: "POST" }), signIn(), signIn()]);
+    expect(answers[0]!.status).toBe(200);
+    for (const answer of answers.slice(1)) {
+      const body = await json(answer);
+      expect(answer.status, JSON.stringify(body)).toBe(403);
+      expect(["mfa_required", "account_disabled"]).toContain(body.error);
+    }
+    expect(await liveInD1(first.user.id)).toEqual([]);
   });
 });
