@@ -537,3 +537,23 @@ describe("ID-token sign-ins of an existing account start in the object", () => {
     expect(await liveInD1(first.user.id)).toEqual([]);
   });
 });
+
+describe("a 6th sign-in whose evictions cannot reach D1", () => {
+  it("its writes stay owed with an alarm set to retry them, which ends the evicted session in D1 too (failed before the fix)", async () => {
+    const { account, first } = await warmAccount("sbrk-limit-alarm");
+    for (let i = 0; i < 4; i++) await login(account);
+    await userObject(account.userId).settle();
+    // No alarm pending: the earlier sign-ins' alarm has run.
+    await runDurableObjectAlarm(userObject(account.userId));
+    const d1 = await holdObjectD1(account.userId, true);
+    const sixth = await loginCall(account);
+    // Refused while the object cannot write the evictions (as any D1 outage answers).
+    expect([500, 503]).toContain(sixth.status);
+    await d1.restore();
+    expect(await runDurableObjectAlarm(userObject(account.userId))).toBe(true);
+    expect(await env.DB.prepare("SELECT revoked_reason FROM sessions WHERE id = ?").bind(first.sessionId).first("revoked_reason")).toBe("session_limit");
+    await expectEnded(first);
+    expect((await eventsOf(account.userId, "session_revoked")).filter((id) => id === first.sessionId)).toHaveLength(1);
+    expect(await liveInD1(account.userId)).toHaveLength(5);
+  });
+});
