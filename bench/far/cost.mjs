@@ -31,12 +31,14 @@ export const PRICES = {
 
 /**
  * The objects' own SQLite rows per call, priced as D1's rows, and the wall time a call keeps its object
- * active (ms), read from src/ at issue 27's slice 2. A limiter call writes its hit. A user-object call,
+ * active (ms), read from src/ at issue 27's slice 3. A limiter call writes its hit. A user-object call,
  * by route: `me` and `verifySession` answer from memory (after a restart, 2 rows read from the token
  * store); a vouched refresh reads its token, session and profile and writes the rotation (2), the
  * session's expiry and its use; the sessions list reads the held sessions and waits on its D1 read (a
- * far user: 155 ms); a sign-in's `beginChange`/`endChange` each write the pending mark (KV) and the
- * epoch. Routes not listed make no user-object call.
+ * far user: 155 ms); a sign-in started in the object (slice 3) reads its guard, epochs and held
+ * sessions, writes the session, its token, its mark and profile, the outbox entry (then deletes it)
+ * and the alarm, and stays active while the entry's D1 batch is in flight (a far user: 155 ms).
+ * Routes not listed make no user-object call.
  */
 const LIMITER = { read: 0, written: 1, ms: 2 };
 const USER_OBJECT = {
@@ -44,7 +46,7 @@ const USER_OBJECT = {
   "verify-session": { read: 0, written: 0, ms: 1 },
   refresh: { read: 3, written: 4, ms: 2 },
   sessions: { read: 3, written: 0, ms: 155 },
-  signIn: { read: 0.5, written: 2, ms: 1 },
+  signIn: { read: 6, written: 7, ms: 155 },
 };
 /** A code or passkey sign-in starts with one more request (send the code / fetch the options): ~1 D1 write and a limiter call, assumed. */
 const SIGN_IN_PREP = { code: { requests: 1, d1Written: 2, limiter: 1 }, passkey: { requests: 1, d1Written: 1, limiter: 1 } };

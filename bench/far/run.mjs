@@ -5,8 +5,8 @@
  * (every D1 call waits 150 ms, the latency model's round trip to the primary from another continent)
  * and **near** (6 ms); in both, every Durable Object stub call waits 4 ms (an object near the caller).
  * Then, one request at a time (no queueing, no concurrency), for each route it alternates a far and
- * a near request, `BENCH_FAR_SAMPLES` (40) timed of each after 2 untimed, checks every answer, and
- * reads the hops the wrappers counted (`x-bench-hops`). Then the capacity step (bench/far/capacity.mjs)
+ * a near request, `BENCH_FAR_SAMPLES` (40) timed of each after 2 untimed, checks every answer, ends
+ * each sign-in's session after it (untimed: the signer stays under the session limit), and reads the hops the wrappers counted (`x-bench-hops`). Then the capacity step (bench/far/capacity.mjs)
  * on the near service: D1 writes and rows per active user-hour under the usage profile, and D1 bytes
  * per account. Then the cost model (bench/far/cost.mjs). Writes bench/results/far-<time>.json and
  * .md, and ends with one line per route and placement, `far ROUTE p50 MS p99 MS` (milliseconds),
@@ -75,7 +75,17 @@ async function timed(agent, url, route) {
   const ms = performance.now() - started;
   const ok = route.check(res);
   const hops = JSON.parse(res.headers["x-bench-hops"] ?? "null");
+  // A sign-in's session is ended after it, untimed: the signer stays under MAX_SESSIONS_PER_USER, as a
+  // typical user does (a 6th live session's eviction is a case of its own, not every sign-in's).
+  if (route.endsSession && res.status === 200) await endSession(agent, url, res);
   return { ms, ok, hops, status: res.status };
+}
+
+/** Signs out the session a sign-in answered with (POST /v1/auth/revoke with its refresh token), untimed. */
+async function endSession(agent, url, res) {
+  const { refreshToken } = JSON.parse(res.text);
+  const out = await send(agent, url, { method: "POST", path: "/v1/auth/revoke", body: { refreshToken } });
+  if (out.status >= 300) throw new Error(`revoke after a sign-in: ${out.status}`);
 }
 
 function summarise(runs) {
@@ -155,7 +165,7 @@ async function main() {
   const provider = await startProvider(OIDC_PORT, OIDC_CLIENT);
   const agent = new http.Agent({ keepAlive: true });
   const vars = {
-    RATE_LIMIT_GUEST: RAISED, RATE_LIMIT_LOGIN: RAISED, RATE_LIMIT_REFRESH: RAISED, RATE_LIMIT_SESSIONS: RAISED, ...FEATURE_VARS,
+    RATE_LIMIT_GUEST: RAISED, RATE_LIMIT_LOGIN: RAISED, RATE_LIMIT_REFRESH: RAISED, RATE_LIMIT_SESSIONS: RAISED, RATE_LIMIT_SIGNOUT: RAISED, ...FEATURE_VARS,
     BENCH_DO_DELAY_MS: String(DO_MS), BENCH_REPLICA_DELAY_MS: String(REPLICA_MS),
   };
   const services = [];

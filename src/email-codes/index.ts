@@ -4,10 +4,23 @@
  * - `requestCode` stores a fresh 6-digit code for the address (replacing any earlier one) and
  *   answers the same whether or not an account uses it; the account lookup and the mail happen
  *   after the answer.
- * - `verifyCode` first takes one of the code's five tries (a compare-and-set on `attempts`), so
- *   concurrent guesses get no more than five comparisons; a right code is then spent with a
- *   compare-and-set on its hash (`DELETE … RETURNING`), so of any number of concurrent
- *   verifications exactly one wins, then signs in, signs up, or upgrades the calling guest in place.
+ * - `verifyCode` checks the code in ONE D1 batch (src/email-codes/check.ts; issue 27: one serial
+ *   trip to the primary before the session starts): the try is counted against the account, the
+ *   owner is read, and the code is either spent (`DELETE … WHERE code_hash = ? … RETURNING`, so of
+ *   any number of concurrent right answers exactly one wins) or one of its five tries is taken
+ *   (`UPDATE … attempts + 1 WHERE code_hash <> ?`), both only while the account is under its limit.
+ *   Then, for a known, verified address (the common case), `signIn` starts the session with no
+ *   guard of its own: the code is already spent. An unverified owner is proven first
+ *   (`signInOwner`), a new address signs up, a calling guest is upgraded in place.
+ *
+ * Decisions (issue 27): the spend moved out of the session's batch into the check's, so the session
+ * needs no `onlyIf`. The hash is compared in SQL: it is an HMAC under a server-held key, so the
+ * comparison's timing leaks nothing a caller can use (see check.ts). A right code never takes a
+ * try; a wrong one always does (five void the code); "right but refused" holds the code back
+ * untouched for a guest's 409 `conflict` and, with sign-up off, for an unknown address counts as a
+ * wrong try (the two answers must not differ). A request answered 429 leaves the code as it was
+ * (the spend and the try are conditioned in SQL on the count just taken). A disabled owner's right
+ * code is spent (as before: the session's batch spent it whether or not its guard held), then 403.
  *
  * Codes are stored as HMAC-SHA-256(key, address ‖ code) under a key derived from the service's
  * secrets (the signing key's private part and the pepper), never in the database: a leaked table
@@ -19,7 +32,7 @@
  * const pair = await verifyCode(deps, { email: "ada@example.com", code: "042917" }, auth);
  */
 import { changeUser } from "../accounts/change-user";
-import { and, eq, exists, gt, lt, or, lte, sql } from "drizzle-orm";
+import { and, eq, lt, or, lte } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
@@ -29,7 +42,7 @@ import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
 import { users } from "../accounts/schema";
 import type { UserRow } from "../accounts/schema";
 import type { Config } from "../config";
-import { base64url, constantTimeEqual } from "../crypto";
+import { base64url } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { sendMail } from "../mail";
@@ -42,11 +55,12 @@ import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { codeMail } from "./mail";
 import { emailCodes } from "./schema";
-import { countCodeAttempt, countCodeMail } from "./limits";
+import { countCodeMail } from "./limits";
+import { MAX_CODE_ATTEMPTS, checkCode } from "./check";
 
-/** Wrong tries after which a code is void (API.md §11). */
-export const MAX_CODE_ATTEMPTS = 5;
+export { MAX_CODE_ATTEMPTS } from "./check";
 
+/** `POST /v1/auth/email-code`'s body (API.md §11; `baseUrl`/`clientAlias` as in §7). */
 export interface RequestCodeInput {
   email: string;
   platformName?: string | undefined;
@@ -55,6 +69,7 @@ export interface RequestCodeInput {
   clientAlias?: string | undefined;
 }
 
+/** `POST /v1/auth/email-code/verify`'s body: the address as typed and the six digits. */
 export interface VerifyCodeInput {
   email: string;
   code: string;
@@ -123,68 +138,42 @@ export async function requestCode(deps: Deps, input: RequestCodeInput): Promise<
 const invalidCode = () => new AuthError("invalid_credentials", "The code is wrong or has expired");
 
 /**
- * Takes one of the code's five tries before it is compared (a compare-and-set on `attempts`), so
- * guesses in flight together cannot get more than five comparisons between them. Returns the
- * stored hash and the try's number, or undefined when there is no live code with a try left.
- */
-async function takeTry(db: DrizzleD1Database, email: string, now: number) {
-  const [tried] = await db
-    .update(emailCodes)
-    .set({ attempts: sql`${emailCodes.attempts} + 1` })
-    .where(and(eq(emailCodes.emailNormalized, email), gt(emailCodes.expiresAt, now), lt(emailCodes.attempts, MAX_CODE_ATTEMPTS)))
-    .returning({ codeHash: emailCodes.codeHash, attempts: emailCodes.attempts });
-  return tried;
-}
-
-/**
- * Signs in with a mailed code (see the module comment). `auth` is the caller's session when it sent
- * a Bearer token; only a guest's changes anything (a full account's token is ignored).
- * 401 `invalid_credentials` for a wrong, void or expired code and when sign-up is off; 403
- * `account_disabled`; 409 `conflict` for a guest whose address belongs to an account (the code is
- * not spent then); 429 past the account's failed-login limit.
+ * Signs in with a mailed code (see the module comment) and returns the new session's pair (API.md
+ * §11). `input.email` as typed (normalised here), `input.code` six digits. `auth` is the caller's
+ * session when it sent a Bearer token; only a guest's changes anything (a full account's token is
+ * ignored). 401 `invalid_credentials` for a wrong, void or expired code and when sign-up is off;
+ * 403 `account_disabled`; 403 `mfa_required` (from `signIn`) for an account with a second factor;
+ * 409 `conflict` for a guest whose address belongs to an account (the code is not spent then);
+ * 429 `rate_limited` past the account's failed-login limit (nothing of the code changes then).
  */
 export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth): Promise<IssuedPair> {
   const email = normalizeEmail(input.email);
   const db = drizzle(deps.env.DB);
   const now = Date.now();
-  const hash = await codeHash(deps.config, email, input.code.trim());
-  let owner = await countCodeAttempt(deps, db, email, now);
   const guest = auth?.user.isGuest ? auth : undefined;
-  const tried = await takeTry(db, email, now);
-  const right = tried !== undefined && constantTimeEqual(tried.codeHash, hash);
-  if (!right) return wrongCode(deps, db, email, owner, tried);
-
-  if (guest && owner) {
-    // Nothing changes: the try is given back and the code stays usable, so the app can call again without the token.
-    await db.update(emailCodes).set({ attempts: sql`${emailCodes.attempts} - 1` }).where(and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash)));
-    throw new AuthError("conflict", "The address belongs to another account; sign in without the guest token", [{ field: "email", message: "belongs to another account" }]);
-  }
-  if (!owner && !deps.config.emailCodeSignUp) {
-    // Answered like a wrong code, so the answer does not tell a right code from a wrong one.
-    return wrongCode(deps, db, email, undefined, undefined);
+  const hash = await codeHash(deps.config, email, input.code.trim());
+  // The one D1 trip before the session (src/email-codes/check.ts): counted, owner read, spent or tried.
+  const check = await checkCode(deps, db, { email, hash, guest: guest !== undefined, signUp: deps.config.emailCodeSignUp, now });
+  let owner = check.owner;
+  if (!check.spent) {
+    if (guest && owner && check.kept) {
+      // Nothing changed (no try taken, the code is not spent): the app can call again without the token.
+      throw new AuthError("conflict", "The address belongs to another account; sign in without the guest token", [{ field: "email", message: "belongs to another account" }]);
+    }
+    // A wrong, void or expired code; with sign-up off and no owner even a right one (it took a try).
+    return wrongCode(deps, db, email, owner, check.tried);
   }
 
   if (owner && owner.emailVerifiedAt !== null) {
-    // The common case, a known address: the code is spent in the session's batch, which runs only
-    // while the code is still there, so of concurrent right answers exactly one signs in.
-    const theCode = and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash));
-    const pair = await signIn(deps, {
-      userId: owner.id,
-      method: "code",
-      onlyIf: exists(db.select({ hash: emailCodes.codeHash }).from(emailCodes).where(theCode)),
-      alsoRun: [db.delete(emailCodes).where(theCode)],
-    });
+    // The common case, a known address: the code is already spent, so the session starts with no
+    // guard of its own (`signIn` without `onlyIf`: no further D1 trip on the request's path).
+    if (owner.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
+    const pair = await signIn(deps, { userId: owner.id, method: "code" });
     if (pair) return pair;
+    // Disabled or deleted since the check.
     if (await userIsDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
     return wrongCode(deps, db, email, owner, undefined);
   }
-
-  // Spent by exactly one of any concurrent right answers (the code's hash is the compare-and-set).
-  const spent = await db
-    .delete(emailCodes)
-    .where(and(eq(emailCodes.emailNormalized, email), eq(emailCodes.codeHash, hash)))
-    .returning({ email: emailCodes.emailNormalized });
-  if (spent.length !== 1) return wrongCode(deps, db, email, owner, undefined);
 
   if (!owner && guest) return upgradeGuestInPlace(deps, guest, { email: input.email });
   if (!owner) owner = await signUp(deps, db, input.email, now);

@@ -3,37 +3,54 @@
  * one place so a change to how logins are counted touches only this file:
  * - sending: the recovery mails' per-email count (3 an hour by default), on top of the `code` bucket;
  * - verifying: the account's failed-login count, through the exported functions of src/rate-limit.
- *   A try is counted before the code is checked (so parallel guesses cannot all slip through) and the
- *   session's batch clears the count on success, exactly as for a password.
+ *   A try is counted before the code is checked (so parallel guesses cannot all slip through), in
+ *   the same D1 batch as the check itself (src/email-codes/check.ts), and the session's batch clears
+ *   the count on success, exactly as for a password.
  *
  * @example
- * await countCodeMail(deps, "ada@example.com");                 // 429 past the per-email limit
- * const owner = await countCodeAttempt(deps, db, email, Date.now()); // 429 past the account limit
+ * await countCodeMail(deps, "ada@example.com"); // 429 past the per-email limit
+ * const attempt = await codeAttempt(deps, db, email, Date.now());
+ * const [counted, ...rest] = await db.batch([attempt.statement, spendIf(attempt.allowed)]);
+ * attempt.refuse(counted[0]); // 429 past the account limit
  */
-import { eq } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
-import { users } from "../accounts/schema";
-import type { UserRow } from "../accounts/schema";
+import type { SQL } from "drizzle-orm";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
-import { limitRecoveryMail, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import { limitRecoveryMail, loginAttemptAllowed, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
 
 /** Counts one code mail for the normalised address; throws 429 past the per-email limit. */
 export function countCodeMail(deps: Deps, normalizedEmail: string): Promise<void> {
   return limitRecoveryMail(deps, normalizedEmail);
 }
 
+/** One verification try's count against the account, in parts for the check's batch. */
+export interface CodeAttempt {
+  /**
+   * The upsert that counts the try against the account using the address (or, when none does, the
+   * address's hash): `ACCOUNT_LOGIN_FAILURES`' counter, key `login:<user id or hash>`. Returns the
+   * counter row `{ count, windowStart }` (ms).
+   */
+  statement: ReturnType<typeof loginAttemptStatement>;
+  /** SQL true when the try `statement` counted is allowed; for the statements after it in the batch. */
+  allowed: SQL;
+  /** Throws 429 `rate_limited` (with Retry-After, s) when the counted row is past the limit. */
+  refuse(row: { count: number; windowStart: number } | undefined): void;
+}
+
 /**
- * Counts one verification try against the account that uses the address (or, when none does, the
- * address's hash) and returns that account's row. Throws 429 past ACCOUNT_LOGIN_FAILURES.
+ * Counts one verification try (see `CodeAttempt`); `now` in ms. The same counter, key and 429 rule
+ * as a password attempt, so codes and passwords share the account's ten failures in 15 minutes.
  */
-export async function countCodeAttempt(deps: Deps, db: DrizzleD1Database, normalizedEmail: string, now: number): Promise<UserRow | undefined> {
+export async function codeAttempt(deps: Deps, db: DrizzleD1Database, normalizedEmail: string, now: number): Promise<CodeAttempt> {
   const rate = deps.config.accountLoginFailures;
-  const [attempt, found] = await db.batch([
-    loginAttemptStatement(db, normalizedEmail, await sha256(normalizedEmail), rate, now),
-    db.select().from(users).where(eq(users.emailNormalized, normalizedEmail)).limit(1),
-  ]);
-  const decision = loginAttemptDecision(attempt[0], rate, now);
-  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
-  return found[0];
+  const hash = await sha256(normalizedEmail);
+  return {
+    statement: loginAttemptStatement(db, normalizedEmail, hash, rate, now),
+    allowed: loginAttemptAllowed(db, normalizedEmail, hash, rate),
+    refuse(row) {
+      const decision = loginAttemptDecision(row, rate, now);
+      if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
+    },
+  };
 }

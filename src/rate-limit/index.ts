@@ -151,6 +151,17 @@ export function loginAttemptStatement(db: DrizzleD1Database, normalizedIdentifie
 export const loginAttemptDecision = decide;
 
 /**
+ * "The attempt `loginAttemptStatement` just counted is allowed", as SQL for later statements of the
+ * same D1 batch (one transaction, so they see the count it wrote): the account's counter row (same
+ * key) holds at most `rate.limit`, exactly `loginAttemptDecision`'s rule. Lets a batch that counts
+ * an attempt also act on it (spend an email code) only when the answer will not be 429.
+ */
+export function loginAttemptAllowed(db: DrizzleD1Database, normalizedIdentifier: string, identifierHash: string, rate: Rate): SQL {
+  const key = accountKey(db, normalizedIdentifier, identifierHash, "login:");
+  return sql`EXISTS (SELECT 1 FROM ${counters} WHERE ${counters.key} = ${key} AND ${counters.count} <= ${rate.limit})`;
+}
+
+/**
  * Counts one second-factor try (API.md §15: wrong codes are failed logins of the account) against
  * the account `userIdOf` names: a subquery of one user id, so the count can share a batch with the
  * read that finds the account (an `mfaToken`'s). Nothing is counted (no row returned) when it names

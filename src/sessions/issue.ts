@@ -7,12 +7,12 @@
  * session is registered there with `endChange`, so its first `me` needs no D1 trip).
  *
  * **Since issue 27's slice 3, most sign-ins start in the user's object instead** (src/sessions/start-in-object.ts,
- * session-start.ts): an existing full account signing in with nothing of its own in the batch's
+ * session-start.ts): an existing account (a full one, or a guest signing in again) with nothing of its own in the batch's
  * guard (no `onlyIf`, no guest to merge, no second factor being spent) asks its object, which checks
  * the guard below against what D1 showed it at its current change epoch, applies the session limit
  * to the sessions it holds, and keeps this batch's D1 writes in an outbox written after the answer.
  * When the object cannot decide (a change overlapping, an active factor to ask for, a hash that
- * differs, a disabled or guest account), nothing is written there and the D1 path below runs.
+ * differs, a disabled account, a role that no longer fits), nothing is written there and the D1 path below runs.
  *
  * The decision is made inside the batch, not before it: for an existing account, every session
  * statement is guarded by "no active factor", and an `mfa_challenges` row (the pending sign-in an

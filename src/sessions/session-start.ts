@@ -5,8 +5,8 @@
  * credential against the account's row it read (one trip); the object decides whether that check
  * still holds, from what D1 showed it at the current change epoch:
  *
- * - **The guard** (`SignInGuard`, kept in the token store at an epoch): the account is enabled, not
- *   a guest, has no active second factor when the method needs one (API.md §15), and, for a password
+ * - **The guard** (`SignInGuard`, kept in the token store at an epoch): the account is enabled, a
+ *   guest exactly when the sign-in's role says so (a guest upgraded meanwhile is not), has no active second factor when the method needs one (API.md §15), and, for a password
  *   sign-in, its stored hash is the one the password was checked against (compared by SHA-256).
  *   Every writer of those facts moves the epoch (`changeUser`, src/accounts/change-user.ts, which the
  *   password change and the login's re-hash use too), so a guard kept at the current epoch with no
@@ -19,7 +19,7 @@
  * - **Not current** (a change since, a pending one, a store not complete, a guard that differs): one
  *   D1 read of the account and its live sessions (`signInRead`), kept when no change overlapped it,
  *   and the guard decided again. Anything it cannot decide (a change overlapping, a factor to ask
- *   for, a hash that differs, a disabled or guest account) answers `{ ok: false }`, and the Worker
+ *   for, a hash that differs, a disabled account, a role that no longer fits) answers `{ ok: false }`, and the Worker
  *   takes the sign-in's D1 path (src/sessions/issue.ts), which answers every such case as before.
  *
  * @example
@@ -31,7 +31,7 @@ import { publicUser } from "../accounts/users";
 import { loadConfig } from "../config";
 import { constantTimeEqual, sha256 } from "../crypto";
 import type { Assurance } from "../tokens";
-import type { ClientInfo, PublicUser } from "../types";
+import type { ClientInfo, PublicUser, Role } from "../types";
 import type { HeldStore } from "./held-store";
 import { signInRead } from "./object-statements";
 import { addEntry, flush } from "./outbox";
@@ -47,6 +47,8 @@ export const OUTBOX_RETRY_MS = 10_000;
 export interface StartSessionInput {
   userId: string;
   sessionId: string;
+  /** The access token's role: "guest" only for a guest's account, "user" only for a full one. */
+  role: Role;
   /** SHA-256 (hex) of the session's first refresh token. */
   tokenHash: string;
   /** The sign-in's instant, the session's true expiry (null: none) and the expiry D1's row gets. */
@@ -114,7 +116,7 @@ export class SessionStart {
       const d1ExpiresAt = at(input.d1ExpiresAt);
       store.addSession(input.sessionId, at(input.now)!, at(input.expiresAt), input.tokenHash, { d1ExpiresAt, lastUsedAt: at(input.now)!, ...client });
       store.markChecked(input.sessionId, epoch, { user: guard.user, assurance: input.assurance, d1ExpiresAt });
-      store.setRole("user");
+      store.setRole(input.role);
       addEntry(storage.sql, { sessionId: input.sessionId, evicted, at: input.now, client, statements: input.statements });
     });
     for (const id of evicted) profiles.forget(id);
@@ -135,7 +137,7 @@ export class SessionStart {
 
 /** Whether the guard lets this sign-in start here (see the module comment). */
 function passes(guard: SignInGuard, input: StartSessionInput): boolean {
-  if (guard.user.isGuest) return false;
+  if (guard.user.isGuest !== (input.role === "guest")) return false;
   if (input.needsNoFactor && guard.user.mfaEnabled) return false;
   if (input.passwordFp === undefined) return true;
   return guard.passwordFp !== null && constantTimeEqual(guard.passwordFp, input.passwordFp);

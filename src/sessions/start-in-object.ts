@@ -1,6 +1,6 @@
 /**
  * The Worker's half of a sign-in started in the user's Durable Object (issue 27, slice 3;
- * src/sessions/session-start.ts is the object's): for an existing full account signing in with no
+ * src/sessions/session-start.ts is the object's): for an existing account signing in with no
  * condition of its own on the batch (no `onlyIf`, no guest to merge, no second factor being spent),
  * `signIn` (src/sessions/issue.ts) asks the object first. The D1 statements today's batch would run
  * are built here as they are there, as text (`RawStatement`), and the object keeps them in its
@@ -28,9 +28,12 @@ import { notWrittenYet, rawStatement } from "./outbox";
 import { tokenPair } from "./pair";
 import { d1Expiry } from "./vouch";
 
-/** True when the sign-in may start in the object: an existing full account, nothing else in its batch's guard. */
+/**
+ * True when the sign-in may start in the object: an existing account (a guest signing in again with
+ * its passkey or identity too), nothing else in its batch's guard.
+ */
 export function mayStartInObject(input: SignInInput): boolean {
-  return !input.createGuest && !input.mergeGuest && !input.secondFactor && !input.onlyIf && (input.role ?? "user") === "user";
+  return !input.createGuest && !input.mergeGuest && !input.secondFactor && !input.onlyIf;
 }
 
 /** The session the sign-in makes (ids, its first refresh token, expiry in ms, assurance, `amr` joined). */
@@ -62,9 +65,11 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     insertForUser(db, sessions, { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt: d1ExpiresAt, ...client, firstRefreshTokenHash: null, ...assuranceColumns(assurance, now) }, fresh),
   ].map((statement) => rawStatement(statement as unknown as Parameters<typeof rawStatement>[0]));
   const [tokenHash, passwordFp] = await Promise.all([sha256(session.refreshToken), input.passwordHash === undefined ? undefined : sha256(input.passwordHash)]);
+  const role = input.role ?? "user";
   const outcome = await userSessions(deps, input.userId).startSession({
     userId: input.userId,
     sessionId,
+    role,
     tokenHash,
     now,
     expiresAt,
@@ -76,5 +81,5 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     statements,
   });
   if (!outcome.ok) return undefined;
-  return tokenPair(deps.config, { userId: input.userId, sessionId, role: "user", expiresAt, assurance }, session.refreshToken, outcome.user, now);
+  return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, session.refreshToken, outcome.user, now);
 }

@@ -233,6 +233,22 @@ export class TokenStore {
     this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('guard', ?)", JSON.stringify({ epoch, ...guard }));
   }
 
+  /**
+   * Moves what D1 vouched for at change epoch `from` to epoch `to`: the sessions' marks, the profile,
+   * the guard and completeness. Only for a change this object made itself and knows in full (its own
+   * revocation, the ended sessions already forgotten), with no other change overlapping it: nothing
+   * else D1 would answer moved.
+   */
+  carryForward(from: number, to: number): void {
+    this.sql.exec("UPDATE session_state SET checked_epoch = ? WHERE checked_epoch = ?", to, from);
+    for (const key of ["profile", "guard"]) {
+      const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
+      const kept = row ? (JSON.parse(row.value) as { epoch: number }) : undefined;
+      if (kept?.epoch === from) this.sql.exec("UPDATE meta SET value = ? WHERE key = ?", JSON.stringify({ ...kept, epoch: to }), key);
+    }
+    if (this.completeAt() === from) this.setCompleteAt(to);
+  }
+
   /** Records a use of the session (a refresh): when (ms) and from which client. */
   recordUse(sessionId: string, now: number, client: { ipAddress: string | null; userAgent: string | null }): void {
     this.sql.exec("UPDATE session_state SET last_used_at = ?, ip_address = ?, user_agent = ? WHERE id = ?", now, client.ipAddress, client.userAgent, sessionId);

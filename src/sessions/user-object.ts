@@ -317,8 +317,12 @@ export class UserSessions extends ProfileObject {
   /** Revokes the sessions and records each revocation's event in the same D1 batch. */
   async #revoke(sessionIds: string[], reason: string, now: number, client?: ClientInfo | null): Promise<void> {
     if (sessionIds.length === 0) return;
+    const before = this.profiles.ticket(Date.now());
     await this.#changing(() => revokeInD1(this.#db, sessionIds, reason, now, client ?? null));
     const store = this.#existingStore;
     for (const id of sessionIds) store?.forget(id);
+    // Nothing else D1 would answer moved (the begin and end of this change alone bumped the epoch):
+    // the other sessions' marks, the profile, the guard and the complete list stay good.
+    if (store && this.profiles.current({ ...before, epoch: before.epoch + 2 }, Date.now())) store.carryForward(before.epoch, this.profiles.epoch);
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Issue 27: the sessions list from the user's object (src/sessions/session-list.ts). Once a list has
  * read D1 (or a sign-in started in the object did) and nothing changed since, the next list makes no
- * D1 trip; a sign-in started in the object keeps it complete; a revocation or account change sends
- * the next one to D1 once, and it shows the change. Sessions the list takes
+ * D1 trip; a sign-in started in the object and the object's own revocations keep it complete; an
+ * account change (or a revocation written in D1 alone) sends the next one to D1 once, and it shows the change. Sessions the list takes
  * into the object before their first refresh still refresh, rotate, detect reuse and end as before.
  * Over HTTP in workerd with the real D1 and object, D1 counted on both bindings (test/helpers/edge.ts).
  *
@@ -10,7 +10,7 @@
  * flock /tmp/vitest.lock npx vitest run --project workers test/sessions/edge-list.test.ts
  */
 import { describe, expect, it } from "vitest";
-import { advanceUserClock, call, expectError, guest, json, login, refreshWith, verifiedAccount } from "../helpers";
+import { advanceUserClock, call, expectError, guest, json, login, refreshWith, uniqueUsername, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
 import { countingD1 } from "../helpers/edge";
 import type { FetchAs } from "../helpers/edge";
@@ -23,7 +23,7 @@ async function listed(fetchAs: FetchAs, token: string): Promise<string[]> {
 }
 
 describe("the sessions list from the user's object", () => {
-  it("makes no D1 trip once complete; a sign-in started in the object keeps it complete; a revocation costs the next list one read", async () => {
+  it("makes no D1 trip once complete; a sign-in started in the object and its own revocation keep it complete; an account change costs the next list one read", async () => {
     const account = await verifiedAccount("edge-list");
     const a = await login(account);
     const b = await login(account);
@@ -42,8 +42,14 @@ describe("the sessions list from the user's object", () => {
     const afterRevoke = await countingD1(account.userId, async (fetchAs) => [await listed(fetchAs, a.accessToken), await listed(fetchAs, c.accessToken)]);
     expect(afterRevoke.value[0]).not.toContain(b.sessionId);
     expect(afterRevoke.value[1]).not.toContain(b.sessionId);
-    expect(afterRevoke.objectTrips).toBe(1);
+    // The object's own revocation keeps the list complete (it forgot the session it ended).
+    expect(afterRevoke.objectTrips).toBe(0);
     await expectError(await call("/v1/auth/sessions", { token: b.accessToken }), 401, "invalid_token");
+    // An account change (here a username) moves the epoch: the next list reads D1 once, then none.
+    expect((await call("/v1/auth/me", { method: "PATCH", token: a.accessToken, body: { username: uniqueUsername("edgel") } })).status).toBe(200);
+    const afterChange = await countingD1(account.userId, async (fetchAs) => [await listed(fetchAs, a.accessToken), await listed(fetchAs, c.accessToken)]);
+    expect(afterChange.value[0]!.sort()).toEqual([a.sessionId, c.sessionId].sort());
+    expect(afterChange.objectTrips).toBe(1);
   });
 
   it("omits at once a session a sign-in's batch evicted in D1 alone (the 6th-session rule)", async () => {

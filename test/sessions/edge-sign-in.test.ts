@@ -96,6 +96,20 @@ describe("a sign-in started in the user's object", () => {
     expect((await refreshWith(pair.refreshToken)).status).toBe(200);
   });
 
+  it("after a sign-out (the object's own revocation) the next sign-in still needs no D1 trip, nor does the list", async () => {
+    const { account, first } = await warmAccount("ss-after-signout");
+    expect((await call("/v1/auth/revoke", { body: { refreshToken: first.refreshToken } })).status).toBeLessThan(300);
+    const gate = await holdObjectD1(account.userId);
+    const answer = await within(call("/v1/auth/login", { body: { email: account.email, password: account.password } }), 3000);
+    expect(answer).not.toBe("waiting");
+    const pair = await json(answer as Response);
+    expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
+    gate.open();
+    const list = await countingD1(account.userId, (fetchAs) => fetchAs("/v1/auth/sessions", { token: pair.accessToken }));
+    expect((await json(list.value)).sessions.map((s: Json) => s.id)).toEqual([pair.sessionId]);
+    expect({ worker: list.workerTrips, object: list.objectTrips }).toEqual({ worker: 0, object: 0 });
+  });
+
   it("writes an entry once: one flushed again (an object that died before deleting it) changes nothing", async () => {
     const { account } = await warmAccount("ss-twice");
     const gate = await holdObjectD1(account.userId);
