@@ -367,7 +367,7 @@ describe("the 6th-session rule with object and D1 sign-ins at once", () => {
 });
 
 describe("what the admin sees right after a sign-in started in the object", () => {
-  it("the user view lists the session, its sign_in event and lastSignInAt, even while the object's write is slow", async () => {
+  it("the user view lists the session, its sign_in event and lastSignInAt, even while the object's write is slow (failed before the fix)", async () => {
     const { account } = await warmAccount("sbrk-admin");
     const gate = await holdObjectD1(account.userId);
     const pair = await login(account);
@@ -555,5 +555,39 @@ describe("a 6th sign-in whose evictions cannot reach D1", () => {
     await expectEnded(first);
     expect((await eventsOf(account.userId, "session_revoked")).filter((id) => id === first.sessionId)).toHaveLength(1);
     expect(await liveInD1(account.userId)).toHaveLength(5);
+  });
+});
+
+describe("a guest signing in again with its passkey, racing its upgrade to a full account", () => {
+  it("no session of the upgraded account is left without an expiry, and every winner's next refresh is a full account's", async () => {
+    for (let round = 0; round < 3; round++) {
+      const g = await guest();
+      const { challengeId, options } = await json(await call("/v1/auth/passkeys/register/options", { method: "POST", token: g.accessToken }));
+      const credential = await softCredential("ES256");
+      const response = await attest(credential, { challenge: options.challenge, userHandle: options.user.id });
+      expect((await call("/v1/auth/passkeys/register", { body: { challengeId, response }, token: g.accessToken })).status).toBe(201);
+      const body = async () => {
+        const login = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+        return { challengeId: login.challengeId, response: await assert(credential, { challenge: login.options.challenge, counter: 0 }) };
+      };
+      // Warm: the guest's object has decided a sign-in.
+      expect((await call("/v1/auth/passkeys/login", { body: await body() })).status).toBe(200);
+      const bodies = await Promise.all(Array.from({ length: 3 }, body));
+      const [upgraded, ...answers] = await Promise.all([
+        call("/v1/auth/upgrade", { token: g.accessToken, body: { email: uniqueEmail("sbrk-gup"), username: `sbrk_${crypto.randomUUID().slice(0, 8)}`, password: PASSWORD } }),
+        ...bodies.map((b) => call("/v1/auth/passkeys/login", { body: b })),
+      ]);
+      expect(upgraded.status).toBe(201);
+      const pairs: Json[] = [];
+      for (const answer of answers) pairs.push(await outcome(answer, []));
+      await userObject(g.user.id).settle();
+      const unlimited = await env.DB.prepare("SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at IS NULL").bind(g.user.id).all();
+      expect(unlimited.results).toEqual([]);
+      for (const p of pairs) {
+        const next = await refreshWith(p.refreshToken);
+        expect(next.status).toBe(200);
+        expect(claims((await json(next)).accessToken).role).toBe("user");
+      }
+    }
   });
 });
