@@ -309,6 +309,24 @@ describe("a session started in the object whose D1 writes are not written yet", 
       if (ended.status >= 300) expect([500, 503], JSON.stringify(body)).toContain(ended.status);
     });
   }
+  for (const way of enders) {
+    it(`the object's D1 write slow, then ${way.name} with me and refresh at once: done, and the session refused everywhere after`, async () => {
+      const { account, first } = await warmAccount("sbrk-d1slow");
+      const gate = await holdObjectD1(account.userId);
+      const pair = await login(account);
+      const racing = Promise.all([way.end(account, pair, first), call("/v1/auth/me", { token: pair.accessToken }), refreshWith(pair.refreshToken)]);
+      await sleep(100);
+      gate.open();
+      const [ended, me, refreshed] = await racing;
+      expect(ended!.status, await ended!.clone().text()).toBeLessThan(300);
+      expect([200, 401]).toContain(me!.status);
+      expect([200, 401]).toContain(refreshed!.status);
+      await expectEnded(pair);
+      if (refreshed!.status === 200) await expectEnded(await json(refreshed!));
+      expect(await liveInD1(account.userId)).not.toContain(pair.sessionId);
+      expect((await eventsOf(account.userId, "sign_in")).filter((id) => id === pair.sessionId)).toHaveLength(1);
+    });
+  }
 });
 
 describe("the 6th-session rule with object and D1 sign-ins at once", () => {
