@@ -288,7 +288,7 @@ describe("a session started in the object whose D1 writes are not written yet", 
     },
   ];
   for (const way of enders) {
-    it(`D1 out of reach for the object, then ${way.name}: refused or done, never a live session left behind once D1 is back`, async () => {
+    it(`D1 out of reach for the object, then ${way.name}: 503 or done, never a 500 nor a live session left behind once D1 is back`, async () => {
       const { account, first } = await warmAccount("sbrk-d1fail");
       const d1 = await holdObjectD1(account.userId, true);
       const pair = await login(account);
@@ -305,8 +305,12 @@ describe("a session started in the object whose D1 writes are not written yet", 
         expect(await liveInD1(account.userId)).toContain(pair.sessionId);
       }
       expect((await eventsOf(account.userId, "sign_in")).filter((id) => id === pair.sessionId)).toHaveLength(1);
-      // Refused while the object cannot reach D1: as any D1 outage answers (see the report on 503).
-      if (ended.status >= 300) expect([500, 503], JSON.stringify(body)).toContain(ended.status);
+      // Refused while the object cannot reach D1: 503 `unavailable` with Retry-After, never a 500 (failed before the fix).
+      if (ended.status >= 300) {
+        expect(ended.status, JSON.stringify(body)).toBe(503);
+        expect(body.error).toBe("unavailable");
+        expect(ended.headers.get("retry-after")).not.toBeNull();
+      }
     });
   }
   for (const way of enders) {
@@ -565,8 +569,8 @@ describe("a 6th sign-in whose evictions cannot reach D1", () => {
     await runDurableObjectAlarm(userObject(account.userId));
     const d1 = await holdObjectD1(account.userId, true);
     const sixth = await loginCall(account);
-    // Refused while the object cannot write the evictions (as any D1 outage answers).
-    expect([500, 503]).toContain(sixth.status);
+    // Refused while the object cannot write the evictions: 503, never a 500.
+    expect(sixth.status).toBe(503);
     await d1.restore();
     expect(await runDurableObjectAlarm(userObject(account.userId))).toBe(true);
     expect(await env.DB.prepare("SELECT revoked_reason FROM sessions WHERE id = ?").bind(first.sessionId).first("revoked_reason")).toBe("session_limit");
