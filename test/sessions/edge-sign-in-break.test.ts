@@ -613,3 +613,36 @@ describe("a guest signing in again with its passkey, racing its upgrade to a ful
     }
   });
 });
+
+describe("sign-ins racing revoke-all and the admin's revoke: every view of each winner agrees", () => {
+  /** Live in D1 ⇔ me 200 ⇔ verifySession ⇔ listed by the caller's own list ⇔ refresh 200. */
+  async function agrees(userId: string, pair: Json): Promise<boolean> {
+    const live = (await liveInD1(userId)).includes(pair.sessionId);
+    const me = (await call("/v1/auth/me", { token: pair.accessToken })).status;
+    const rpcUser = await rpc().verifySession(pair.accessToken);
+    const list = await call("/v1/auth/sessions", { token: pair.accessToken });
+    const listed = list.status === 200 && ((await json(list)).sessions as Json[]).some((s) => s.id === pair.sessionId);
+    expect({ me, rpc: rpcUser !== null, listed }).toEqual({ me: live ? 200 : 401, rpc: live, listed: live });
+    const refreshed = await refreshWith(pair.refreshToken);
+    expect(refreshed.status).toBe(live ? 200 : 401);
+    return live;
+  }
+
+  const revokers: { name: string; revoke: (account: Account, other: Json) => Promise<Response> }[] = [
+    { name: "revoke-all", revoke: (_a, other) => call("/v1/auth/revoke-all", { method: "POST", token: other.accessToken }) },
+    { name: "admin revoke", revoke: (a) => adminCall(`/users/${a.userId}/revoke-sessions`, { method: "POST" }) },
+  ];
+  for (const way of revokers) {
+    it(`${way.name} (4 rounds)`, async () => {
+      const { account, first } = await warmAccount("sbrk-revoke-race");
+      for (let round = 0; round < 4; round++) {
+        const other = await login(account);
+        const [revoked, ...answers] = await Promise.all([way.revoke(account, other), ...Array.from({ length: 3 }, () => loginCall(account))]);
+        expect(revoked.status).toBeLessThan(300);
+        for (const answer of answers) await agrees(account.userId, await outcome(answer, []));
+        expect(await agrees(account.userId, other)).toBe(false);
+      }
+      await expectEnded(first);
+    });
+  }
+});
