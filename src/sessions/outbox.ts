@@ -69,9 +69,11 @@ export function owed(sql: SqlStorage): boolean {
 /**
  * Writes every owed entry to D1, oldest first, one batch each, and deletes each after its batch
  * succeeded. Returns true when something was written; a D1 error throws an Error whose message
- * starts with OWED_WRITES_UNAVAILABLE (the rest stays owed).
+ * starts with OWED_WRITES_UNAVAILABLE (the rest stays owed). `onEvicted` gets each written entry's
+ * evicted sessions (ids), now revoked in D1: the object forgets any check answer kept for them
+ * (src/sessions/profile-cache.ts `forget`), read before this write, e.g. after a restart.
  */
-export async function flush(sql: SqlStorage, d1: D1Database): Promise<boolean> {
+export async function flush(sql: SqlStorage, d1: D1Database, onEvicted?: (sessionIds: string[]) => void): Promise<boolean> {
   const entries = sql.exec<{ seq: number; json: string }>("SELECT seq, json FROM d1_outbox ORDER BY seq").toArray();
   const db = drizzle(d1);
   for (const { seq, json } of entries) {
@@ -85,6 +87,7 @@ export async function flush(sql: SqlStorage, d1: D1Database): Promise<boolean> {
       throw new Error(`${OWED_WRITES_UNAVAILABLE}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     sql.exec("DELETE FROM d1_outbox WHERE seq = ?", seq);
+    if (entry.evicted.length > 0) onEvicted?.(entry.evicted);
   }
   return entries.length > 0;
 }

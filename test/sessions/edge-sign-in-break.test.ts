@@ -646,3 +646,22 @@ describe("sign-ins racing revoke-all and the admin's revoke: every view of each 
     });
   }
 });
+
+describe("an eviction written by a later flush (its sign-in's flush failed, then the object restarted)", () => {
+  it("me and verifySession refuse the evicted session once the alarm wrote its revocation, though a check kept it before (failed before the fix)", async () => {
+    const { account, first } = await warmAccount("sbrk-evict-restart");
+    for (let i = 0; i < 4; i++) await login(account);
+    await userObject(account.userId).settle();
+    await holdObjectD1(account.userId, true);
+    expect((await loginCall(account)).status).toBe(503);
+    // A new instance (the real binding again) that knows nothing of the eviction but its owed entry.
+    await evictDurableObject(userObject(account.userId));
+    // D1 still has the evicted session live: a check answers it (and may keep the answer).
+    expect((await call("/v1/auth/me", { token: first.accessToken })).status).toBe(200);
+    expect(await runDurableObjectAlarm(userObject(account.userId))).toBe(true);
+    expect(await env.DB.prepare("SELECT revoked_reason FROM sessions WHERE id = ?").bind(first.sessionId).first("revoked_reason")).toBe("session_limit");
+    await expectError(await call("/v1/auth/me", { token: first.accessToken }), 401, "invalid_token");
+    expect(await rpc().verifySession(first.accessToken)).toBeNull();
+    await expectEnded(first);
+  });
+});
