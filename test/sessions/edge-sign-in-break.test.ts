@@ -665,3 +665,30 @@ describe("an eviction written by a later flush (its sign-in's flush failed, then
     await expectEnded(first);
   });
 });
+
+describe("an entry with evictions written twice (an object that died before deleting it)", () => {
+  it("one session_revoked per evicted session, one sign_in, one live new session", async () => {
+    const { account, first } = await warmAccount("sbrk-twice-evict");
+    for (let i = 0; i < 4; i++) await login(account);
+    await userObject(account.userId).settle();
+    const gate = await holdObjectD1(account.userId);
+    const sixth = loginCall(account);
+    await sleep(200);
+    const entries = await runInDurableObject(userObject(account.userId), (_instance: unknown, state: DurableObjectState) =>
+      state.storage.sql.exec<{ json: string }>("SELECT json FROM d1_outbox ORDER BY seq").toArray().map((row) => row.json),
+    );
+    expect(entries).toHaveLength(1);
+    expect(JSON.parse(entries[0]!).evicted).toEqual([first.sessionId]);
+    gate.open();
+    const pair = await json(await sixth);
+    await runInDurableObject(userObject(account.userId), (_instance: unknown, state: DurableObjectState) => {
+      state.storage.sql.exec("INSERT INTO d1_outbox (json) VALUES (?)", entries[0]!);
+    });
+    expect(await userObject(account.userId).settle()).toBe(true);
+    expect((await eventsOf(account.userId, "session_revoked")).filter((id) => id === first.sessionId)).toHaveLength(1);
+    expect((await eventsOf(account.userId, "sign_in")).filter((id) => id === pair.sessionId)).toHaveLength(1);
+    expect(await liveInD1(account.userId)).toHaveLength(5);
+    expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
+    await expectEnded(first);
+  });
+});
