@@ -116,18 +116,21 @@ export const DETAIL_ACTIVITY_LIMIT = 20;
 
 /**
  * One user with its live sessions, linked identities, passkeys and latest `DETAIL_ACTIVITY_LIMIT`
- * activity events (newest first; the console's "latest activity"), read in one D1 batch beside the
- * user object's list of sessions; 404 when unknown.
+ * activity events (newest first; the console's "latest activity"), read in one D1 batch after the
+ * user object's list of sessions (which writes what the object owes D1 first); 404 when unknown.
  */
 export async function getUser(deps: Deps, userId: string) {
   const db = drizzle(deps.env.DB);
-  // The sessions as the list shows them (the user object's exact last use and expiry: src/sessions/session-list.ts), read alongside.
-  const [[found, identityRows, passkeyRows, activityRows], held] = await Promise.all([db.batch([
+  // The sessions as the list shows them (the user object's exact last use and expiry: src/sessions/session-list.ts),
+  // read first: the object writes what a sign-in started there still owes D1 (src/sessions/outbox.ts) before
+  // it lists, so the D1 read after it shows that sign-in's event and `lastSignInAt` too (issue 27, slice 3).
+  const held = await userSessions(deps, userId).listSessions({ userId });
+  const [found, identityRows, passkeyRows, activityRows] = await db.batch([
     db.select().from(users).where(eq(users.id, userId)),
     db.select().from(identities).where(eq(identities.userId, userId)).orderBy(asc(identities.createdAt)),
     db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt)),
     latestActivityStatement(db, userId, DETAIL_ACTIVITY_LIMIT),
-  ]), userSessions(deps, userId).listSessions({ userId })]);
+  ]);
   const user = found[0];
   if (!user) throw notFound();
   const sessionRows = (held ?? []).sort((a, b) => a.createdAt - b.createdAt);

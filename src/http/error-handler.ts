@@ -12,7 +12,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import type { ErrorHandler, NotFoundHandler } from "hono";
-import { AuthError, goneUserError } from "./errors";
+import { AuthError, goneUserError, owedWritesError } from "./errors";
 import type { ErrorCode } from "./errors";
 import type { AppEnv } from "./index";
 import { log } from "./log";
@@ -36,7 +36,7 @@ function toAuthError(error: unknown): AuthError {
     const message = error.status === 400 ? "The body is not valid JSON" : error.message || code;
     return new AuthError(code, message, error.status === 400 ? [{ field: "body", message }] : undefined);
   }
-  return goneUserError(error) ?? new AuthError("internal", "Something went wrong on our side");
+  return goneUserError(error) ?? owedWritesError(error) ?? new AuthError("internal", "Something went wrong on our side");
 }
 
 export const onError: ErrorHandler<AppEnv> = (error, c) => {

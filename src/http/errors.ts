@@ -118,3 +118,20 @@ export function goneUserError(error: unknown): AuthError | null {
   }
   return null;
 }
+
+/**
+ * The start of the message of a user object's flush that failed (src/sessions/outbox.ts: D1 out of
+ * reach; the sign-in's writes stay owed and are retried by the object's alarm).
+ */
+export const OWED_WRITES_UNAVAILABLE = "OWED_WRITES_UNAVAILABLE";
+
+/**
+ * The answer for a request whose user object could not write what it owes D1 (see above): 503
+ * `unavailable` with Retry-After, as for any busy dependency, not a 500. Null for any other error.
+ */
+export function owedWritesError(error: unknown): AuthError | null {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.message.startsWith(OWED_WRITES_UNAVAILABLE)) return new AuthError("unavailable", "The service is busy; try again shortly", undefined, 1);
+  }
+  return null;
+}

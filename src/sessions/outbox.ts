@@ -25,6 +25,7 @@ import { notExists, eq } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { sessions } from "../db/schema";
 import type { ClientInfo } from "../types";
+import { OWED_WRITES_UNAVAILABLE } from "../http/errors";
 import { revocationStatements } from "./object-statements";
 
 /** One D1 statement as text and bound values (drizzle's `toSQL()`), so it can be stored and sent. */
@@ -67,17 +68,26 @@ export function owed(sql: SqlStorage): boolean {
 
 /**
  * Writes every owed entry to D1, oldest first, one batch each, and deletes each after its batch
- * succeeded. Returns true when something was written; D1 errors propagate (the rest stays owed).
+ * succeeded. Returns true when something was written; a D1 error throws an Error whose message
+ * starts with OWED_WRITES_UNAVAILABLE (the rest stays owed). `onEvicted` gets each written entry's
+ * evicted sessions (ids), now revoked in D1: the object forgets any check answer kept for them
+ * (src/sessions/profile-cache.ts `forget`), read before this write, e.g. after a restart.
  */
-export async function flush(sql: SqlStorage, d1: D1Database): Promise<boolean> {
+export async function flush(sql: SqlStorage, d1: D1Database, onEvicted?: (sessionIds: string[]) => void): Promise<boolean> {
   const entries = sql.exec<{ seq: number; json: string }>("SELECT seq, json FROM d1_outbox ORDER BY seq").toArray();
   const db = drizzle(d1);
   for (const { seq, json } of entries) {
     const entry = JSON.parse(json) as OutboxEntry;
     const evictions = entry.evicted.length > 0 ? revocationStatements(db, entry.evicted, "session_limit", entry.at, entry.client, notWrittenYet(db, entry.sessionId)).map(rawStatement) : [];
     const statements = [...evictions, ...entry.statements].map((s) => d1.prepare(s.sql).bind(...s.params));
-    await d1.batch(statements);
+    try {
+      await d1.batch(statements);
+    } catch (error) {
+      // Kept (D1's own message too, for src/http/errors.ts `goneUserError`): the caller answers 503, not 500.
+      throw new Error(`${OWED_WRITES_UNAVAILABLE}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
     sql.exec("DELETE FROM d1_outbox WHERE seq = ?", seq);
+    if (entry.evicted.length > 0) onEvicted?.(entry.evicted);
   }
   return entries.length > 0;
 }

@@ -67,6 +67,8 @@ export class ProfileCache {
   readonly #pending = new Map<string, number>();
   /** The ids `begin` gave out in this instance (a registration is trusted only from these). */
   readonly #begunHere = new Set<string>();
+  /** Sessions ended by `forget`: id → until when (ms) no cold read's answer for them is kept. */
+  readonly #ended = new Map<string, number>();
   #epoch = 0;
   #persist: ((epoch: number) => void) | null = null;
 
@@ -126,9 +128,21 @@ export class ProfileCache {
     return entry;
   }
 
-  /** Drops one session's kept answer (a session this object ended without a change: the 6th-session rule). */
-  forget(sessionId: string): void {
+  /**
+   * Drops one session's kept answer (a session this object ended without a change: the 6th-session
+   * rule of a sign-in started here, src/sessions/session-start.ts). No epoch moves, so a cold read of
+   * it begun before its D1 revocation could still be kept when it returns: for CHANGE_DEADLINE_MS
+   * (past any D1 timeout) no answer for it is kept at all.
+   */
+  forget(sessionId: string, now = Date.now()): void {
     this.#entries.delete(sessionId);
+    this.#ended.set(sessionId, now + CHANGE_DEADLINE_MS);
+  }
+
+  /** True while `forget` keeps answers for the session from being kept (expired marks are dropped). */
+  #endedAt(sessionId: string, now: number): boolean {
+    for (const [id, until] of this.#ended) if (until <= now) this.#ended.delete(id);
+    return this.#ended.has(sessionId);
   }
 
   /** Taken before a cold D1 read. */
@@ -144,9 +158,9 @@ export class ProfileCache {
     return ticket.clean && ticket.epoch === this.#epoch && !this.pendingAt(now);
   }
 
-  /** Keeps a cold read's answer if no change was pending when it started and none happened since. */
+  /** Keeps a cold read's answer if no change was pending when it started and none happened since, and the session was not ended by `forget`. */
   keep(ticket: ReadTicket, sessionId: string, session: CachedSession, now: number): boolean {
-    if (!this.current(ticket, now)) return false;
+    if (!this.current(ticket, now) || this.#endedAt(sessionId, now)) return false;
     this.#entries.set(sessionId, { ...session, keptAt: now });
     return true;
   }

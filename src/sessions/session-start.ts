@@ -120,8 +120,9 @@ export class SessionStart {
       addEntry(storage.sql, { sessionId: input.sessionId, evicted, at: input.now, client, statements: input.statements });
     });
     for (const id of evicted) profiles.forget(id);
+    // The alarm retries what is still owed if nothing writes it first: also when the evictions' flush below fails.
+    if ((await storage.getAlarm()) === null) await storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
     if (evicted.length > 0) await flush(storage.sql, this.parts.env().DB);
-    else if ((await storage.getAlarm()) === null) await storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
     return { ok: true, user: guard.user };
   }
 

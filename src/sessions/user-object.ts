@@ -87,7 +87,7 @@ export class UserSessions extends ProfileObject {
    */
   #serial<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.#queue.then(async () => {
-      if (this.#owes()) await flush(this.ctx.storage.sql, this.env.DB);
+      if (this.#owes()) await flush(this.ctx.storage.sql, this.env.DB, (ids) => ids.forEach((id) => this.profiles.forget(id)));
       return operation();
     });
     this.#queue = result.catch(() => undefined);
