@@ -11,10 +11,13 @@
  * queue, before a `beginChange` when something is owed, and from its alarm), so every D1 writer that
  * follows (a revocation, a change, the sign-in's D1 path) sees the session in D1, in order.
  *
- * Each entry is written at most once in effect: every statement but the method's own (`statements`
- * from the Worker, idempotent by contract: a release clamped at 0, a counter set to a value) is
- * guarded by "the session row is not there yet", and the session's insert is the batch's last
- * statement. An entry is deleted after its batch succeeded; a failed batch throws and stays owed.
+ * Each entry is written at most once in effect: every statement but the method's own (`alsoRun`
+ * from the Worker) is guarded by "the session row is not there yet", and the session's insert is the
+ * batch's last statement. An entry is deleted after its batch succeeded; a failed batch throws and
+ * stays owed. Written twice (the object died between D1's commit and the entry's deletion: rare), the
+ * method's own statements run twice: values set (a passkey's last use) change nothing, but the
+ * login's in-flight release (a decrement clamped at 0) may release another attempt's mark early, so
+ * that attempt is refused (429) instead of waiting for it; no count of failures is lost.
  *
  * @example
  * addEntry(ctx.storage.sql, { sessionId, evicted: [], at: now, client, statements });

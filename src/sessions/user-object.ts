@@ -28,10 +28,11 @@ import { HeldStore } from "./held-store";
 import type { Clock } from "./token-store";
 import { refreshExpiry } from "./expiry";
 import { tokenPair } from "./pair";
-import { expireUnlimitedSessions, liveSessionIds, revokeInD1, unadoptedSession } from "./object-statements";
+import { expireUnlimitedSessions, liveSessionIds, unadoptedSession } from "./object-statements";
 import { SessionList } from "./session-list";
 import { SessionStart } from "./session-start";
 import { Adoption } from "./adoption";
+import { Revocation, changing } from "./revocation";
 import type { StartOutcome, StartSessionInput } from "./session-start";
 import { flush, owed } from "./outbox";
 import type { HeldSessionView } from "./session-list";
@@ -55,10 +56,12 @@ export class UserSessions extends ProfileObject {
     env: () => this.env,
     store: () => this.#store,
     profiles: this.profiles,
-    revoke: (sessionIds, reason, now, client) => this.#revoke(sessionIds, reason, now, client),
+    revoke: (sessionIds, reason, now, client) => this.#revocation.revoke(sessionIds, reason, now, client),
   });
   /** The sessions list (src/sessions/session-list.ts). */
   readonly #list = new SessionList({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock });
+  /** This object's revocations (src/sessions/revocation.ts). */
+  readonly #revocation = new Revocation({ env: () => this.env, held: this.#held, profiles: this.profiles });
   /** Sessions started in D1 taken into the store (src/sessions/adoption.ts). */
   readonly #adoption = new Adoption({ env: () => this.env, held: this.#held });
   /** Sign-ins started here (src/sessions/session-start.ts). */
@@ -164,7 +167,7 @@ export class UserSessions extends ProfileObject {
       const session = this.#store.session(row.session_id);
       if (!session) return { ok: false, reason: "invalid" } as const;
       if (session.expires_at !== null && session.expires_at <= now) {
-        await this.#revoke([session.id], "expired", now);
+        await this.#revocation.revoke([session.id], "expired", now);
         return { ok: false, reason: "expired" } as const;
       }
 
@@ -183,14 +186,14 @@ export class UserSessions extends ProfileObject {
           // Superseded by a reissue (upgrade), whose pair went to the caller that asked for it.
           if (!row.successor_sealed) return { ok: false, reason: "invalid" } as const;
         }
-        await this.#revoke([session.id], "reuse", now);
+        await this.#revocation.revoke([session.id], "reuse", now);
         return { ok: false, reason: "reused" } as const;
       }
 
       const role = this.#store.role();
       const expiresAt = this.#expiry(role, now, session.created_at);
       if (expiresAt !== null && expiresAt <= now) {
-        await this.#revoke([session.id], "expired", now);
+        await this.#revocation.revoke([session.id], "expired", now);
         return { ok: false, reason: "expired" } as const;
       }
       const touched = await this.#vouching.confirm(parsed.userId, session, expiresAt, input, now, adopted);
@@ -219,12 +222,12 @@ export class UserSessions extends ProfileObject {
       const store = this.#existingStore;
       const row = store?.token(hash);
       if (row) {
-        await this.#revoke([row.session_id], reason, now, client);
+        await this.#revocation.revoke([row.session_id], reason, now, client);
         return row.session_id;
       }
       // A session never adopted ends without being adopted: signing out gives this object no storage.
       if (store?.session(parsed.sessionId) || !(await unadoptedSession(this.#db, parsed.userId, parsed.sessionId, now, hash))?.hash) return null;
-      await this.#revoke([parsed.sessionId], reason, now, client);
+      await this.#revocation.revoke([parsed.sessionId], reason, now, client);
       return parsed.sessionId;
     });
   }
@@ -241,7 +244,7 @@ export class UserSessions extends ProfileObject {
       // D1's expiry may be later than a held session's own (vouch.ts): those the store holds expired are left out.
       const expired = new Set(this.#existingStore?.expiredSessionIds(now));
       const targets = live.map((s) => s.id).filter((id) => id !== input.keep && !expired.has(id));
-      await this.#revoke(targets, input.reason, now, input.client);
+      await this.#revocation.revoke(targets, input.reason, now, input.client);
       return targets;
     });
   }
@@ -299,30 +302,8 @@ export class UserSessions extends ProfileObject {
       this.#store.recordUse(session.id, now, input);
       this.#store.setRole(input.role);
       if (expiresAt === null) return { ok: true, pair } as const;
-      await this.#changing(() => expireUnlimitedSessions(this.#db, user.id, expiresAt));
+      await changing(this.profiles, () => expireUnlimitedSessions(this.#db, user.id, expiresAt));
       return { ok: true, pair } as const;
     });
-  }
-
-  /** Runs one of this object's D1 writes as a change of what `check` answers (profile-object.ts). */
-  async #changing<T>(write: () => Promise<T>): Promise<T> {
-    const change = this.profiles.begin(Date.now());
-    try {
-      return await write();
-    } finally {
-      this.profiles.end(change.id, Date.now());
-    }
-  }
-
-  /** Revokes the sessions and records each revocation's event in the same D1 batch. */
-  async #revoke(sessionIds: string[], reason: string, now: number, client?: ClientInfo | null): Promise<void> {
-    if (sessionIds.length === 0) return;
-    const before = this.profiles.ticket(Date.now());
-    await this.#changing(() => revokeInD1(this.#db, sessionIds, reason, now, client ?? null));
-    const store = this.#existingStore;
-    for (const id of sessionIds) store?.forget(id);
-    // Nothing else D1 would answer moved (the begin and end of this change alone bumped the epoch):
-    // the other sessions' marks, the profile, the guard and the complete list stay good.
-    if (store && this.profiles.current({ ...before, epoch: before.epoch + 2 }, Date.now())) store.carryForward(before.epoch, this.profiles.epoch);
   }
 }
