@@ -34,7 +34,7 @@
  * MAX_SESSIONS_PER_USER, the session row (with its `aal`, `amr` and `auth_time`), the `sign_in`
  * event, the account's `last_sign_in_at` (which returns the user row the answer shows), and the
  * second-factor challenge. For an existing account every statement is guarded:
- * the account exists and is not disabled, and for a password sign-in its hash is still the one the
+ * the account exists, is not disabled and is a guest exactly when the role says so, and for a password sign-in its hash is still the one the
  * password was checked against, so a disable, reset or change that lands first wins and nothing is
  * written (null).
  *
@@ -112,7 +112,8 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const mayNeedFactor = !input.createGuest && !second && input.method !== "passkey";
   const account = input.createGuest
     ? undefined
-    : and(userMatches(db, input.userId, { enabled: true, ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf, second?.onlyIf)!;
+    : // The role must still fit the account: a guest upgraded since its lookup starts no guest-role (never-expiring) session.
+      and(userMatches(db, input.userId, { enabled: true, isGuest: role === "guest", ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf, second?.onlyIf)!;
   const guard = mayNeedFactor ? and(account, not(hasActiveFactor(db, input.userId)))! : account;
   const row = {
     id: sessionId,

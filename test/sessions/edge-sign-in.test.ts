@@ -12,7 +12,8 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signIn } from "../../src/sessions";
-import { call, json, login, refreshWith, serviceDeps, verifiedAccount } from "../helpers";
+import { sql } from "drizzle-orm";
+import { PASSWORD, call, guest, json, login, refreshWith, serviceDeps, uniqueEmail, uniqueUsername, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
 import { countingD1, userObject } from "../helpers/edge";
 
@@ -154,6 +155,20 @@ describe("a sign-in started in the user's object", () => {
     expect(await sessionRow(first.sessionId)).toMatchObject({ revoked_reason: "session_limit" });
     expect((await call("/v1/auth/activity", { token: first.accessToken })).status).toBe(401);
     expect((await call("/v1/auth/me", { token: first.accessToken })).status).toBe(401);
+  });
+
+  it("a guest-role sign-in of a guest upgraded since its lookup starts nothing, in the object or on the D1 path", async () => {
+    const visitor = await guest();
+    const upgraded = await call("/v1/auth/upgrade", { token: visitor.accessToken, body: { email: uniqueEmail("ss-upg"), username: uniqueUsername("ssupg"), password: PASSWORD } });
+    expect(upgraded.status).toBe(201);
+    const count = () => env.DB.prepare("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?").bind(visitor.user.id).first<number>("n");
+    const before = await count();
+    // As a passkey or identity sign-in whose lookup read the account while it was a guest.
+    expect(await signIn(serviceDeps(), { userId: visitor.user.id, method: "passkey", role: "guest" })).toBeNull();
+    // The D1 path (a condition of its own in the batch), whose guard checked no role before.
+    expect(await signIn(serviceDeps(), { userId: visitor.user.id, method: "passkey", role: "guest", onlyIf: sql`1 = 1` })).toBeNull();
+    await userObject(visitor.user.id).settle();
+    expect(await count()).toBe(before);
   });
 
   it("a password hash that is no longer the account's starts nothing, in the object or in D1", async () => {
