@@ -6,6 +6,7 @@
  * @example
  * const run = await countingD1(userId, (fetchAs) => fetchAs("/v1/auth/me", { token }));
  * expect({ worker: run.workerTrips, object: run.objectTrips }).toEqual({ worker: 0, object: 0 });
+ * const gate = await holdObjectD1(userId); // the object's D1 batches wait until gate.open()
  */
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -49,4 +50,33 @@ export async function countingD1<T>(userId: string, fn: (fetchAs: FetchAs) => Pr
       Object.defineProperty(instance, "env", { value: original, configurable: true, writable: true });
     });
   }
+}
+
+/**
+ * Shuts the user object's D1 batches until `open()`; with `fail`, they throw instead (D1 unreachable
+ * from the object only). `restore()` puts the real binding back.
+ */
+export async function holdObjectD1(userId: string, fail = false) {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const real = env.DB;
+  const held = {
+    prepare: (query: string) => real.prepare(query),
+    batch: async (statements: D1PreparedStatement[]) => {
+      if (fail) throw new Error("D1_ERROR: unreachable (test)");
+      await gate;
+      return real.batch(statements);
+    },
+    exec: (query: string) => real.exec(query),
+  } as unknown as D1Database;
+  await runInDurableObject(userObject(userId), (object: unknown) => {
+    const instance = object as { env: Env };
+    Object.defineProperty(instance, "env", { value: { ...instance.env, DB: held }, configurable: true, writable: true });
+  });
+  const restore = () =>
+    runInDurableObject(userObject(userId), (object: unknown) => {
+      const instance = object as { env: Env };
+      Object.defineProperty(instance, "env", { value: { ...instance.env, DB: real }, configurable: true, writable: true });
+    });
+  return { open, restore };
 }

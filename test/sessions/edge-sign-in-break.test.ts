@@ -16,7 +16,7 @@ import { describe, expect, it } from "vitest";
 import { AuthRpc } from "../../src/rpc";
 import { PASSWORD, adminCall, call, claims, expectError, guest, json, login, mailbox, mailedToken, refreshWith, uniqueEmail, verifiedAccount } from "../helpers";
 import type { Account, Json } from "../helpers";
-import { userObject } from "../helpers/edge";
+import { holdObjectD1, userObject } from "../helpers/edge";
 import { idTokenSignIn, mintIdToken } from "../helpers/oidc";
 import { Authenticator, enableMfa, firstFactor, mfaAccount, verify } from "../mfa/helpers";
 import { assert, attest, softCredential } from "../helpers/webauthn";
@@ -26,35 +26,6 @@ const rpc = () => new AuthRpc(createExecutionContext(), env);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const loginCall = (account: Pick<Account, "email" | "password">, token?: string) =>
   call("/v1/auth/login", { body: { email: account.email, password: account.password }, ...(token ? { token } : {}) });
-
-/**
- * Shuts the user object's D1 batches until `open()`; with `fail`, they throw instead (D1 unreachable
- * from the object only). `restore()` puts the real binding back.
- */
-async function holdObjectD1(userId: string, fail = false) {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const real = env.DB;
-  const held = {
-    prepare: (query: string) => real.prepare(query),
-    batch: async (statements: D1PreparedStatement[]) => {
-      if (fail) throw new Error("D1_ERROR: unreachable (test)");
-      await gate;
-      return real.batch(statements);
-    },
-    exec: (query: string) => real.exec(query),
-  } as unknown as D1Database;
-  await runInDurableObject(userObject(userId), (object: unknown) => {
-    const instance = object as { env: Env };
-    Object.defineProperty(instance, "env", { value: { ...instance.env, DB: held }, configurable: true, writable: true });
-  });
-  const restore = () =>
-    runInDurableObject(userObject(userId), (object: unknown) => {
-      const instance = object as { env: Env };
-      Object.defineProperty(instance, "env", { value: { ...instance.env, DB: real }, configurable: true, writable: true });
-    });
-  return { open, restore };
-}
 
 /** An account whose object has read D1 once: the next sign-in is decided there with no D1 trip. */
 async function warmAccount(label: string) {

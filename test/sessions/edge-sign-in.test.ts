@@ -15,35 +15,11 @@ import { signIn } from "../../src/sessions";
 import { sql } from "drizzle-orm";
 import { PASSWORD, call, guest, json, login, refreshWith, serviceDeps, uniqueEmail, uniqueUsername, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
-import { countingD1, userObject } from "../helpers/edge";
+import { countingD1, holdObjectD1, userObject } from "../helpers/edge";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Resolves to "waiting" when `promise` has not settled within `ms`. */
 const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, sleep(ms).then(() => "waiting" as const)]);
-
-/**
- * Shuts the user object's D1 batches until `open()` (its reads and writes of D1 are batches here);
- * with `fail`, they throw instead (D1 unreachable).
- */
-async function holdObjectD1(userId: string, fail = false) {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const real = env.DB;
-  const held = {
-    prepare: (query: string) => real.prepare(query),
-    batch: async (statements: D1PreparedStatement[]) => {
-      if (fail) throw new Error("D1_ERROR: unreachable (test)");
-      await gate;
-      return real.batch(statements);
-    },
-    exec: (query: string) => real.exec(query),
-  } as unknown as D1Database;
-  await runInDurableObject(userObject(userId), (object: unknown) => {
-    const instance = object as { env: Env };
-    Object.defineProperty(instance, "env", { value: { ...instance.env, DB: held }, configurable: true, writable: true });
-  });
-  return { open };
-}
 
 const sessionRow = (sessionId: string) => env.DB.prepare("SELECT id, revoked_reason, first_refresh_token_hash FROM sessions WHERE id = ?").bind(sessionId).first<Json>();
 const signInEvents = async (sessionId: string) =>
