@@ -1,7 +1,7 @@
 /**
  * Password login (API.md §3, on every door: `/v1/auth/login` and the two older ones), read top to
- * bottom in one function: the attempt is reserved against the account (src/rate-limit, one D1 batch
- * with the user's read), the password checked (./passwords), the refusals answered, and then the
+ * bottom in one function: the attempt is reserved against the account (src/rate-limit/login-attempt.ts:
+ * the count read in one D1 batch with the user's row, the check gated in the account's Durable Object), the password checked (./passwords), the refusals answered, and then the
  * one sign-in funnel every method ends in (src/sessions/issue.ts `signIn`) decides between a session
  * and 403 `mfa_required` (API.md §15), so a password sign-in cannot skip a second factor. A correct
  * password under an outdated hash is re-hashed after the sign-in.
@@ -21,7 +21,7 @@ import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import type { Deps } from "../http/deps";
 import { AuthError, MfaRequiredError } from "../http/errors";
-import { clearLoginAttempts, reserveLoginAttempt } from "../rate-limit";
+import { reserveLoginAttempt } from "../rate-limit/login-attempt";
 import { signIn } from "../sessions/issue";
 import type { Auth } from "../sessions";
 import type { IssuedPair } from "../types";
@@ -50,39 +50,38 @@ export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promi
   const identifier = normalizeEmail(input.email ?? input.username ?? "");
   const db = drizzle(deps.env.DB);
   const byIdentifier = input.email !== undefined ? eq(users.emailNormalized, identifier) : eq(users.usernameNormalized, identifier);
-  const attempt = await reserveLoginAttempt(deps, identifier, db.select().from(users).where(byIdentifier).limit(1));
+  const attempt = await reserveLoginAttempt(deps, identifier, db.select().from(users).where(byIdentifier).limit(1), (found) => found[0]?.id);
   const user = attempt.found[0];
-  // The attempt's in-flight mark ends in the D1 batch the outcome writes anyway, or on its own below.
-  let released = false;
   try {
     const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
     if (!user || !valid) {
-      // API.md §9: sign_in_failed for existing accounts only.
-      if (user) {
-        await db.batch([activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client }), attempt.releaseStatement]);
-        released = true;
-      }
+      // API.md §9: sign_in_failed for existing accounts only; the failure is counted in the same batch.
+      await attempt.fail(user ? [activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client })] : []);
       throw invalidCredentials();
     }
-    if (user.disabledAt !== null) throw accountDisabled();
+    if (user.disabledAt !== null) {
+      await attempt.fail();
+      throw accountDisabled();
+    }
     if (deps.config.requireEmailVerification && user.emailVerifiedAt === null) {
       // The password was right: it must not count as a failed attempt (docs/accounts.md, per-account throttling).
-      await clearLoginAttempts(deps, user.id);
+      await attempt.clear();
       throw new AuthError("email_not_verified", "Verify your email address before signing in");
     }
     const mergeGuest = caller?.user.isGuest ? caller.userId : undefined;
-    // The funnel: its batch clears the account's count and ends the in-flight mark, and starts the
-    // session only while the checked hash is still the account's (a reset meanwhile wins), or
-    // stores the pending sign-in and throws mfa_required.
-    const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, alsoRun: [attempt.releaseStatement], mergeGuest }).catch(
-      (error: unknown) => {
-        if (error instanceof MfaRequiredError) released = true; // its batch ran
-        throw error;
-      },
-    );
-    released = true; // the batch ran (for a null pair too: only its guarded statements did nothing)
+    // The funnel: the session starts only while the checked hash is still the account's (a reset
+    // meanwhile wins), and its writes clear the account's count; or it stores the pending sign-in
+    // and throws mfa_required, and the right password stays counted until the second factor succeeds.
+    const first = await signIn(deps, { userId: user.id, method: "password", passwordHash: user.passwordHash!, attempt: attempt.handle, mergeGuest }).catch(async (error: unknown) => {
+      if (error instanceof MfaRequiredError) await attempt.fail();
+      throw error;
+    });
     const pair = first ?? (await signInWithNewerHash(deps, user, input.password, mergeGuest));
-    if (!pair) throw invalidCredentials();
+    if (!pair) {
+      await attempt.fail();
+      throw invalidCredentials();
+    }
+    await attempt.succeeded();
     if (needsRehash) {
       // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
       const passwordHash = await hashPassword(input.password, hashOptions(deps));
@@ -91,7 +90,7 @@ export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promi
     }
     return pair;
   } finally {
-    if (!released) await attempt.release();
+    await attempt.release(); // nothing, when the attempt was ended above
   }
 }
 

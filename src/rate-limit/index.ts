@@ -8,17 +8,20 @@
  * is `CF-Connecting-IP` alone (set by Cloudflare; X-Forwarded-For is client-controlled), keyed by
  * `clientKey`: IPv4 as is, IPv6 by its /64, IPv4-mapped IPv6 as the IPv4 address.
  *
- * Per account (failed password logins) and per email (recovery mails): a counter row in D1, not a
- * second object, so the request still makes one Durable Object round trip; the login count is one
- * upsert batched with the user read. Algorithm: a fixed window that opens at the first attempt
- * after the last window ended, updated by one atomic `INSERT … ON CONFLICT DO UPDATE … RETURNING`,
- * so parallel attempts are counted exactly. A log would need a row per attempt and a second
- * statement; the fixed window's known weakness (up to twice the limit across one window edge) is
- * acceptable here, because these limits stop slow, distributed guessing and mail bombing, where
- * the long-run rate (never more than `limit` per window) is what matters. Attempts are counted before
- * the password is checked, so parallel guesses cannot all slip past the check, and keyed by a hash
- * when no account matches, so unknown accounts are counted exactly like known ones and a 429 tells
- * nothing about whether an account exists. A successful login clears the account's count.
+ * Per account (failed logins) and per email (recovery mails): a counter row in D1. Algorithm: a fixed
+ * window that opens at the first attempt after the last window ended, updated by one atomic
+ * `INSERT … ON CONFLICT DO UPDATE … RETURNING`, so parallel counts are exact. A log would need a row
+ * per attempt and a second statement; the fixed window's known weakness (up to twice the limit across
+ * one window edge) is acceptable here, because these limits stop slow, distributed guessing and mail
+ * bombing, where the long-run rate (never more than `limit` per window) is what matters. Keyed by a
+ * hash when no account matches, so unknown accounts are counted exactly like known ones and a 429
+ * tells nothing about whether an account exists. A successful login clears the account's count.
+ *
+ * A password login reads the count with the user's row and counts a failure when it happens (with
+ * its event, in the batch written anyway); the checks in flight are gated in the account's Durable
+ * Object (src/rate-limit/login-attempt.ts, attempt-gate.ts), so parallel guesses still cannot all
+ * pass the check and a successful sign-in writes D1 once. Email codes, second-factor codes and
+ * re-authentication count their try in D1 before checking it, in the batch that checks it.
  *
  * @example
  * import { limitByAddress, limitRecoveryMail } from "./index";
@@ -175,85 +178,34 @@ export function accountAttemptStatement(db: DrizzleD1Database, userIdOf: SQL, ra
     .returning(countReturned);
 }
 
-/** How long a password check may be counted as in flight before its mark lapses (a lost Worker). */
-const IN_FLIGHT_WINDOW: Rate = { limit: Number.MAX_SAFE_INTEGER, windowSeconds: 60 };
-/** How long an attempt refused only because of others' checks in flight waits for them, at most. */
-const IN_FLIGHT_WAIT_MS = 8_000;
-
 function accountKey(db: DrizzleD1Database, normalizedIdentifier: string, identifierHash: string, prefix: string): SQL {
   // prefix || NULL is NULL: no such user, and the identifier's hash is the key.
   return sql`COALESCE(${prefix} || (${userIdByIdentifier(db, normalizedIdentifier)}), ${`${prefix}${identifierHash}`})`;
 }
 
-export interface LoginAttempt<T> {
-  /** The result of the statement batched with the reservation (the user read). */
-  found: T;
-  /** Ends this attempt's in-flight mark; call it once the check is over, whatever its outcome. */
-  release(): Promise<void>;
-  /**
-   * The same as a statement, for a D1 batch the caller writes anyway (the session's, or the failure's
-   * event): one round trip less. Once a batch holding it has run, do not call `release`.
-   */
-  releaseStatement: BatchItem<"sqlite">;
+/**
+ * Reads the account's counter (its failed logins and counted code tries) without counting: the row
+ * of the user the identifier names, or of the identifier's hash when none does; `{ count,
+ * windowStart }` (ms), or no row. For a D1 batch with the user's read (src/rate-limit/login-attempt.ts).
+ */
+export function loginAttemptRead(db: DrizzleD1Database, normalizedIdentifier: string, identifierHash: string) {
+  return db.select(countReturned).from(counters).where(eq(counters.key, accountKey(db, normalizedIdentifier, identifierHash, "login:")));
 }
 
-/**
- * Reserves one checked password attempt against an account (API.md §6: 10 per 15 minutes): the
- * attempt is counted before the password is checked, so parallel guesses cannot all pass the check,
- * and marked in flight. A success clears the count in the batch that starts the session (so a
- * correct password never counts as a failure); a failure leaves it counted. An attempt past the
- * limit is not counted (the count stays the number of checked attempts), and while other checks of
- * the account are still in flight it waits for them, a few seconds at most, because they may
- * succeed and clear the count: 15 parallel logins with the right password all succeed, while 24
- * parallel guesses still see exactly 10 checked and 14 refused. The refusal's Retry-After is the
- * time left in the account's window. `lookup` runs in the reservation's D1 batch.
- */
-export async function reserveLoginAttempt<T extends BatchItem<"sqlite">>(
-  deps: Deps,
-  normalizedIdentifier: string,
-  lookup: T,
-): Promise<LoginAttempt<Awaited<T>>> {
-  const db = drizzle(deps.env.DB);
-  const rate = deps.config.accountLoginFailures;
-  const hash = await sha256(normalizedIdentifier);
-  const countKey = accountKey(db, normalizedIdentifier, hash, "login:");
-  const flightKey = accountKey(db, normalizedIdentifier, hash, "login-in-flight:");
-  const releaseStatement = db.update(counters).set({ count: sql`MAX(0, ${counters.count} - 1)` }).where(eq(counters.key, flightKey));
-  const release = async () => {
-    await releaseStatement;
-  };
-  const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
-  for (;;) {
-    const now = Date.now();
-    const [counted, inFlight, found] = await db.batch([
-      countStatement(db, countKey, rate, now),
-      countStatement(db, flightKey, IN_FLIGHT_WINDOW, now),
-      lookup,
-    ]);
-    const decision = decide(counted[0], rate, now);
-    if (decision.allowed) return { found: found as Awaited<T>, release, releaseStatement };
-    // Not checked, so not counted: undo this attempt's count (in its own window only) and mark.
-    await db.batch([
-      db
-        .update(counters)
-        .set({ count: sql`MAX(0, ${counters.count} - 1)` })
-        .where(and(eq(counters.key, countKey), eq(counters.windowStart, counted[0]!.windowStart))),
-      db.update(counters).set({ count: sql`MAX(0, ${counters.count} - 1)` }).where(eq(counters.key, flightKey)),
-    ]);
-    const othersInFlight = (inFlight[0]?.count ?? 1) - 1;
-    if (othersInFlight <= 0 || Date.now() + 250 > deadline) {
-      throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
-    }
-    await scheduler.wait(50 + Math.floor(Math.random() * 150));
-  }
+/** Counts one failed attempt under `key` (`login:<user id or identifier hash>`); returns the row it made. */
+export function countFailureStatement(db: DrizzleD1Database, key: string, rate: Rate, now: number) {
+  return countStatement(db, key, rate, now);
 }
 
 /**
  * Forgets an account's failed attempts after a successful login (NIST 800-63B §3.2.2). A statement,
- * so the user's object can run it in the batch that records the new session.
+ * so the user's object can run it in the batch that records the new session. The row is kept, with
+ * count 0 and its window restarted at `now` (ms), not deleted: a row's `windowStart` then only moves
+ * forward, which is how the login's gate tells a clear from a read that missed a failure
+ * (src/rate-limit/attempt-gate.ts). An account with no row gets none.
  */
-export function clearLoginAttemptsStatement(db: DrizzleD1Database, userId: string, onlyIf?: SQL) {
-  return db.delete(counters).where(and(eq(counters.key, `login:${userId}`), onlyIf));
+export function clearLoginAttemptsStatement(db: DrizzleD1Database, userId: string, onlyIf?: SQL, now = Date.now()) {
+  return db.update(counters).set({ count: 0, windowStart: now }).where(and(eq(counters.key, `login:${userId}`), onlyIf));
 }
 
 export async function clearLoginAttempts(deps: Deps, userId: string): Promise<void> {

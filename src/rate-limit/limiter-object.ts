@@ -31,6 +31,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { migrate } from "../db/object-migrations";
 import type { Migration } from "../db/object-migrations";
+import { AttemptGate } from "./attempt-gate";
+import type { ReleaseInput, ReserveInput, ReserveOutcome } from "./attempt-gate";
 
 /**
  * The limiter's schema, version n at index n - 1. Append only. Version 1 is the schema from before
@@ -67,6 +69,9 @@ export class RateLimiter extends DurableObject<Env> {
   /** Whether this instance brought the schema up to date; false again once the alarm cleared storage. */
   #migrated = false;
 
+  /** Password checks in flight for an identifier no account has (src/rate-limit/login-attempt.ts): memory only. */
+  readonly #attempts = new AttemptGate();
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
@@ -99,6 +104,16 @@ export class RateLimiter extends DurableObject<Env> {
       reset,
       retryAfter: allowed ? 0 : reset,
     };
+  }
+
+  /** Reserves one password check of an unknown identifier (objects named `login:<hash>`); stores nothing. */
+  reserveAttempt(input: ReserveInput): Promise<ReserveOutcome> {
+    return this.#attempts.reserve(input);
+  }
+
+  /** Ends a reservation of `reserveAttempt`. */
+  releaseAttempt(input: ReleaseInput): void {
+    this.#attempts.release(input);
   }
 
   /**

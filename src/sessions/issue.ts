@@ -140,7 +140,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), signInEvent, created!.statement], 1, 0]
     : [
         [
-          clearLoginAttemptsStatement(db, input.userId, guard),
+          clearLoginAttemptsStatement(db, input.userId, guard, now),
           ...sessionLimitStatements(db, input.userId, { max: deps.config.maxSessionsPerUser, expiredHeld }, client, now, guard!),
           insertWhere(db, sessions, row, guard),
           signInEvent,

@@ -39,6 +39,7 @@ import type { RawStatement } from "./outbox";
 import type { ProfileCache } from "./profile-cache";
 import { holdSessions } from "./session-list";
 import type { Clock, SignInGuard } from "./token-store";
+import type { AttemptGate } from "../rate-limit/attempt-gate";
 
 /** How soon the object's alarm retries an entry still owed (ms), if nothing else flushed it. */
 export const OUTBOX_RETRY_MS = 10_000;
@@ -63,6 +64,8 @@ export interface StartSessionInput {
   needsNoFactor: boolean;
   /** The D1 statements the outbox writes, in order, the session's insert last (src/sessions/start-in-object.ts). */
   statements: RawStatement[];
+  /** A password check's reservation in this object's gate (src/rate-limit/attempt-gate.ts), ended as cleared when the session starts. */
+  attemptId?: string;
 }
 
 /** Started (with the public user the answer shows), or not decided here: take the D1 path. */
@@ -75,6 +78,8 @@ export interface SessionStartParts {
   profiles: ProfileCache;
   clock: Clock;
   storage: DurableObjectStorage;
+  /** The account's gate of password checks in flight. */
+  attempts: AttemptGate;
 }
 
 /** The user object's session start, as described above. Runs inside the object's serial queue. */
@@ -120,6 +125,8 @@ export class SessionStart {
       addEntry(storage.sql, { sessionId: input.sessionId, evicted, at: input.now, client, statements: input.statements });
     });
     for (const id of evicted) profiles.forget(id);
+    // The entry clears D1's count; the gate forgets the failures it knew of now.
+    if (input.attemptId) this.parts.attempts.release({ id: input.attemptId, outcome: "cleared" });
     // The alarm retries what is still owed if nothing writes it first: also when the evictions' flush below fails.
     if ((await storage.getAlarm()) === null) await storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
     if (evicted.length > 0) await flush(storage.sql, this.parts.env().DB);

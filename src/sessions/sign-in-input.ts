@@ -9,6 +9,7 @@ import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SignInMethod } from "../activity";
 import type { SecondFactorProof } from "../mfa/proof";
+import type { AttemptHandle } from "../rate-limit/login-attempt";
 import type { Role } from "../types";
 
 export interface SignInInput {
@@ -28,8 +29,7 @@ export interface SignInInput {
    */
   onlyIf?: SQL;
   /**
-   * More statements for the same batch, run after the others and unguarded: login's in-flight
-   * release, or spending what `onlyIf` checked (the code, the passkey's counter).
+   * More statements for the same batch, run after the others and unguarded: spending what `onlyIf` checked (the code, the passkey's counter).
    */
   alsoRun?: BatchItem<"sqlite">[];
   /**
@@ -51,4 +51,9 @@ export interface SignInInput {
    * wait for a second factor, it travels on the pending sign-in and `mfa/verify` completes it.
    */
   mergeGuest?: string;
+  /**
+   * A password check's reservation in the account's gate (src/rate-limit/login-attempt.ts): the user's
+   * object ends it with the session it starts, and sets `settled`; otherwise the caller ends it.
+   */
+  attempt?: AttemptHandle;
 }

@@ -57,7 +57,7 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
   const d1ExpiresAt = d1Expiry(deps.config, expiresAt, now);
   const fresh = notWrittenYet(db, sessionId);
   const statements = [
-    clearLoginAttemptsStatement(db, input.userId, fresh),
+    clearLoginAttemptsStatement(db, input.userId, fresh, now),
     activityStatement(db, { userId: input.userId, type: "sign_in", method: session.method, sessionId, client, at: now }, fresh),
     recordSignInStatement(db, input.userId, now, fresh),
     ...(input.alsoRun ?? []),
@@ -79,7 +79,9 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     ...(passwordFp === undefined ? {} : { passwordFp }),
     needsNoFactor: input.method !== "passkey",
     statements,
+    ...(input.attempt ? { attemptId: input.attempt.id } : {}),
   });
   if (!outcome.ok) return undefined;
+  if (input.attempt) input.attempt.settled = true;
   return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, session.refreshToken, outcome.user, now);
 }

@@ -42,6 +42,8 @@ import { openedPair } from "./pair-outcome";
 import { ProfileObject } from "./profile-object";
 import type { PairOutcome, Touched } from "./pair-outcome";
 import type { ClientInfo, IssuedPair, Role } from "../types";
+import { AttemptGate } from "../rate-limit/attempt-gate";
+import type { ReleaseInput, ReserveInput, ReserveOutcome } from "../rate-limit/attempt-gate";
 
 export type { ClientInfo, IssuedPair } from "../types";
 export type { PairOutcome } from "./pair-outcome";
@@ -64,8 +66,10 @@ export class UserSessions extends ProfileObject {
   readonly #revocation = new Revocation({ env: () => this.env, held: this.#held, profiles: this.profiles });
   /** Sessions started in D1 taken into the store (src/sessions/adoption.ts). */
   readonly #adoption = new Adoption({ env: () => this.env, held: this.#held });
+  /** The account's password checks in flight (src/rate-limit/attempt-gate.ts): memory only. */
+  readonly #attempts = new AttemptGate();
   /** Sign-ins started here (src/sessions/session-start.ts). */
-  readonly #start = new SessionStart({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock, storage: this.ctx.storage });
+  readonly #start = new SessionStart({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock, storage: this.ctx.storage, attempts: this.#attempts });
 
   get #store(): TokenStore {
     return this.#held.store;
@@ -128,6 +132,20 @@ export class UserSessions extends ProfileObject {
     const outcome = this.#serial(() => this.#start.start(input));
     this.#serial(async () => undefined).catch(() => undefined);
     return outcome;
+  }
+
+  /**
+   * Reserves one password check of this account (src/rate-limit/login-attempt.ts). What is owed D1
+   * is written first, so a failure counted after it is never undone by an owed clear. Creates no storage.
+   */
+  async reserveAttempt(input: ReserveInput): Promise<ReserveOutcome> {
+    await this.settle();
+    return this.#attempts.reserve(input);
+  }
+
+  /** Ends a reservation of `reserveAttempt`. */
+  releaseAttempt(input: ReleaseInput): void {
+    this.#attempts.release(input);
   }
 
   /** Writes what this object owes D1 before answering; true when something was owed. For D1 readers that missed a session. */

@@ -23,7 +23,8 @@ export type FetchAs = (path: string, options?: CallOptions) => Promise<Response>
 
 /**
  * Runs `fn` with the D1 binding counted in the Worker's env and in the user object's env. Returns
- * `fn`'s result and the trips each side made (one per statement run alone, one per batch).
+ * `fn`'s result and the trips each side made (one per statement run alone, one per batch), with
+ * each trip's SQL (`workerSql`, `objectSql`: a list of statements per trip).
  */
 export async function countingD1<T>(userId: string, fn: (fetchAs: FetchAs) => Promise<T>) {
   const inWorker = countingDb();
@@ -44,7 +45,7 @@ export async function countingD1<T>(userId: string, fn: (fetchAs: FetchAs) => Pr
   };
   try {
     const value = await fn(fetchAs);
-    return { value, workerTrips: inWorker.trips(), objectTrips: inObject.trips() };
+    return { value, workerTrips: inWorker.trips(), objectTrips: inObject.trips(), workerSql: inWorker.sent(), objectSql: inObject.sent() };
   } finally {
     await runInDurableObject(stub, (instance: unknown) => {
       Object.defineProperty(instance, "env", { value: original, configurable: true, writable: true });

@@ -45,36 +45,39 @@ export async function objectStorage(userId: string): Promise<{ tables: string[];
 }
 
 /**
- * The real D1 binding, counting round trips: one per batch, one per statement run on its own.
- * The statements stay the real objects (their methods are wrapped), so batch accepts them.
+ * The real D1 binding, counting round trips: one per batch, one per statement run on its own, and
+ * keeping each trip's SQL (`sent()`: one list of statements per trip, in order). The statements stay
+ * the real objects (their methods are wrapped), so batch accepts them.
  */
-export function countingDb(db: D1Database = env.DB): { db: D1Database; trips: () => number } {
-  let trips = 0;
-  const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
+export function countingDb(db: D1Database = env.DB): { db: D1Database; trips: () => number; sent: () => string[][] } {
+  const sent: string[][] = [];
+  const sqlOf = new WeakMap<D1PreparedStatement, string>();
+  const wrap = (statement: D1PreparedStatement, query: string): D1PreparedStatement => {
+    sqlOf.set(statement, query);
     const s = statement as unknown as Record<string, (...args: unknown[]) => unknown>;
     for (const method of ["all", "raw", "run", "first"]) {
       const original = s[method]!.bind(statement);
       s[method] = (...args: unknown[]) => {
-        trips += 1;
+        sent.push([query]);
         return original(...args);
       };
     }
     const bind = s.bind!.bind(statement);
-    s.bind = (...args: unknown[]) => wrap(bind(...args) as D1PreparedStatement);
+    s.bind = (...args: unknown[]) => wrap(bind(...args) as D1PreparedStatement, query);
     return statement;
   };
   const counted = {
-    prepare: (query: string) => wrap(db.prepare(query)),
+    prepare: (query: string) => wrap(db.prepare(query), query),
     batch: (statements: D1PreparedStatement[]) => {
-      trips += 1;
+      sent.push(statements.map((statement) => sqlOf.get(statement) ?? "?"));
       return db.batch(statements);
     },
     exec: (query: string) => {
-      trips += 1;
+      sent.push([query]);
       return db.exec(query);
     },
     dump: () => db.dump(),
     withSession: (...args: Parameters<D1Database["withSession"]>) => db.withSession(...args),
   };
-  return { db: counted as unknown as D1Database, trips: () => trips };
+  return { db: counted as unknown as D1Database, trips: () => sent.length, sent: () => sent.map((trip) => [...trip]) };
 }

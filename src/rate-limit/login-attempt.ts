@@ -1,0 +1,111 @@
+/**
+ * One password check against an account (API.md §6: 10 failed logins in 15 minutes per account,
+ * whatever the address), with no D1 write unless it fails (issue 27: a successful password sign-in
+ * writes D1 once, from the user's object). The steps:
+ *
+ * 1. One D1 read batch: the user's row (the caller's `lookup`) and the account's counter row
+ *    (`loginAttemptRead`: the user's key, or the identifier's hash when no user has it).
+ * 2. A reservation in the account's gate (src/rate-limit/attempt-gate.ts): the user's object, or a
+ *    `RateLimiter` named `login:<identifier hash>` for an unknown identifier. Refused: 429 with the
+ *    window's Retry-After, and nothing is checked or counted. A gate that cannot be reached: 503.
+ * 3. The caller checks the password and ends the attempt once:
+ *    - `fail(extra)`: counts the failure in D1 (`login:<key>`), in one batch with `extra` (the
+ *      `sign_in_failed` event), and reports the count it made to the gate;
+ *    - `succeeded()`: the sign-in's own writes cleared the count (src/sessions/issue.ts); or the
+ *      handle's `settled` is already true, when the user's object started the session and ended the
+ *      reservation in the same call (src/sessions/session-start.ts);
+ *    - `clear()`: a right password that signs in nobody (an unverified address): the count is cleared;
+ *    - `release()`: nothing was decided (an error): the reservation ends, nothing is counted.
+ *
+ * @example
+ * const attempt = await reserveLoginAttempt(deps, "ann@example.com", db.select().from(users).where(…).limit(1));
+ * const user = attempt.found[0];
+ * if (!ok) await attempt.fail([activityStatement(db, { userId: user.id, type: "sign_in_failed", … })]);
+ */
+import type { BatchItem } from "drizzle-orm/batch";
+import { drizzle } from "drizzle-orm/d1";
+import { sha256 } from "../crypto";
+import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
+import { AuthError } from "../http/errors";
+import type { CountRow, ReleaseInput, ReserveInput, ReserveOutcome } from "./attempt-gate";
+import { clearLoginAttemptsStatement, countFailureStatement, loginAttemptRead, tooManyRequests } from "./index";
+
+/** The gate's two calls, as both objects that keep one answer them. */
+interface Gate {
+  reserveAttempt(input: ReserveInput): Promise<ReserveOutcome>;
+  releaseAttempt(input: ReleaseInput): Promise<void>;
+}
+
+/** A reserved check; end it exactly once (see the module comment). */
+export interface LoginAttempt<T> {
+  /** The result of the caller's lookup, read in the same batch as the count. */
+  found: T;
+  /** What the user's object takes to end the reservation with the session it starts; `settled` turns true then. */
+  handle: AttemptHandle;
+  /** Counts the failure (with `extra` in the same D1 batch) and ends the reservation. */
+  fail(extra?: BatchItem<"sqlite">[]): Promise<void>;
+  /** Ends the reservation of a check whose sign-in cleared the count in D1. */
+  succeeded(): Promise<void>;
+  /** Clears the count in D1 and ends the reservation (a right password that signs in nobody). */
+  clear(): Promise<void>;
+  /** Ends the reservation, counting nothing. */
+  release(): Promise<void>;
+}
+
+/** The reservation as the sign-in carries it to the user's object (src/sessions/sign-in-input.ts). */
+export interface AttemptHandle {
+  id: string;
+  /** Set by the sign-in when the user's object ended the reservation itself. */
+  settled: boolean;
+}
+
+/**
+ * Reads the account and its count, and reserves one check (see the module comment). `userIdOf`
+ * names the account in what `lookup` found (undefined: no account has this identifier). Throws 429
+ * `rate_limited` past the limit, 503 `unavailable` when the gate cannot be reached; D1 errors propagate.
+ */
+export async function reserveLoginAttempt<T extends BatchItem<"sqlite">>(
+  deps: Deps,
+  normalizedIdentifier: string,
+  lookup: T,
+  userIdOf: (found: Awaited<T>) => string | undefined,
+): Promise<LoginAttempt<Awaited<T>>> {
+  const db = drizzle(deps.env.DB);
+  const rate = deps.config.accountLoginFailures;
+  const hash = await sha256(normalizedIdentifier);
+  const [counted, found] = await db.batch([loginAttemptRead(db, normalizedIdentifier, hash), lookup]);
+  const userId = userIdOf(found as Awaited<T>);
+  const gate: Gate = userId ? userSessions(deps, userId) : deps.env.RATE_LIMITER.get(deps.env.RATE_LIMITER.idFromName(`login:${hash}`));
+  const seen: CountRow | null = counted[0] ?? null;
+  let reserved: ReserveOutcome;
+  try {
+    reserved = await gate.reserveAttempt({ seen, limit: rate.limit, windowSeconds: rate.windowSeconds });
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
+    throw new AuthError("unavailable", "The service is busy; try again shortly", undefined, 5);
+  }
+  if (!reserved.ok) throw tooManyRequests(reserved.retryAfter, "Too many failed attempts for this account; try again later");
+  const handle: AttemptHandle = { id: reserved.id, settled: false };
+  const end = async (release: ReleaseInput) => {
+    if (handle.settled) return;
+    handle.settled = true;
+    await gate.releaseAttempt(release).catch(() => undefined); // a lost release lapses (IN_FLIGHT_MS)
+  };
+  const key = `login:${userId ?? hash}`;
+  return {
+    found: found as Awaited<T>,
+    handle,
+    async fail(extra = []) {
+      const results = await db.batch([...extra, countFailureStatement(db, key, rate, Date.now())] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+      const [row] = results.at(-1) as CountRow[];
+      await end(row ? { id: handle.id, outcome: "failed", row } : { id: handle.id, outcome: "unchecked" });
+    },
+    succeeded: () => end({ id: handle.id, outcome: "cleared" }),
+    async clear() {
+      if (userId) await clearLoginAttemptsStatement(db, userId);
+      await end({ id: handle.id, outcome: "cleared" });
+    },
+    release: () => end({ id: handle.id, outcome: "unchecked" }),
+  };
+}
