@@ -11,7 +11,9 @@
  * its expiry must move. Sessions start as D1 rows holding their first token's hash (issue.ts); the
  * first call naming one **adopts** it (src/sessions/adoption.ts), and the touch that follows clears the hash.
  * Since slice 3 most sign-ins start their session here instead (src/sessions/session-start.ts), and the
- * D1 writes they owe follow from the object's outbox (src/sessions/outbox.ts).
+ * D1 writes they owe follow from the object's outbox (src/sessions/outbox.ts). Refreshes and reissues
+ * are src/sessions/rotation.ts; the gate of the account's password checks in flight (slice 4) is
+ * src/rate-limit/attempt-gate.ts, in memory.
  *
  * @example
  * const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
@@ -19,29 +21,26 @@
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { drizzle } from "drizzle-orm/d1";
-import { loadConfig } from "../config";
-import type { Config } from "../config";
-import { seal, sha256, unseal } from "../crypto";
-import { makeRefreshToken, parseRefreshToken } from "./refresh-token";
+import { sha256 } from "../crypto";
+import { parseRefreshToken } from "./refresh-token";
 import { TokenStore, systemClock } from "./token-store";
 import { HeldStore } from "./held-store";
 import type { Clock } from "./token-store";
-import { refreshExpiry } from "./expiry";
-import { tokenPair } from "./pair";
-import { expireUnlimitedSessions, liveSessionIds, unadoptedSession } from "./object-statements";
+import { liveSessionIds, unadoptedSession } from "./object-statements";
 import { SessionList } from "./session-list";
 import { SessionStart } from "./session-start";
+import { Rotation } from "./rotation";
+import type { ReissueInput } from "./rotation";
 import { Adoption } from "./adoption";
-import { Revocation, changing } from "./revocation";
+import { Revocation } from "./revocation";
 import type { StartOutcome, StartSessionInput } from "./session-start";
 import { flush, owed } from "./outbox";
 import type { HeldSessionView } from "./session-list";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
-import { openedPair } from "./pair-outcome";
 import { ProfileObject } from "./profile-object";
-import type { PairOutcome, Touched } from "./pair-outcome";
-import type { ClientInfo, IssuedPair, Role } from "../types";
+import type { PairOutcome } from "./pair-outcome";
+import type { ClientInfo } from "../types";
 import { AttemptGate } from "../rate-limit/attempt-gate";
 import type { ReleaseInput, ReserveInput, ReserveOutcome } from "../rate-limit/attempt-gate";
 
@@ -68,6 +67,16 @@ export class UserSessions extends ProfileObject {
   readonly #adoption = new Adoption({ env: () => this.env, held: this.#held });
   /** The account's password checks in flight (src/rate-limit/attempt-gate.ts): memory only. */
   readonly #attempts = new AttemptGate();
+  /** Refreshes and reissues (src/sessions/rotation.ts). */
+  readonly #rotation = new Rotation({
+    env: () => this.env,
+    held: this.#held,
+    profiles: this.profiles,
+    clock: this.clock,
+    vouching: this.#vouching,
+    revocation: this.#revocation,
+    adoption: this.#adoption,
+  });
   /** Sign-ins started here (src/sessions/session-start.ts). */
   readonly #start = new SessionStart({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock, storage: this.ctx.storage, attempts: this.#attempts });
 
@@ -78,10 +87,6 @@ export class UserSessions extends ProfileObject {
   /** The store if one exists, else null: reading or ending paths use it, so they create no storage. */
   get #existingStore(): TokenStore | null {
     return this.#held.existing;
-  }
-
-  get #config(): Config {
-    return loadConfig(this.env);
   }
 
   get #db() {
@@ -99,14 +104,6 @@ export class UserSessions extends ProfileObject {
     });
     this.#queue = result.catch(() => undefined);
     return result;
-  }
-
-  #expiry(role: Role, now: number, sessionStart: number): number | null {
-    return refreshExpiry(this.#config, role, now, sessionStart);
-  }
-
-  async #pair(userId: string, sessionId: string, role: Role, touched: Touched, expiresAt: number | null, now: number): Promise<IssuedPair> {
-    return tokenPair(this.#config, { userId, sessionId, role, expiresAt, assurance: touched.assurance }, makeRefreshToken(userId, sessionId), touched.user, now);
   }
 
   /** True when a sign-in started here still owes D1 its writes. */
@@ -170,64 +167,10 @@ export class UserSessions extends ProfileObject {
 
   /**
    * Rotates a refresh token. The same token again within the reuse window gets the same new pair
-   * (parallel tabs stay signed in); after the window it revokes the whole session.
+   * (parallel tabs stay signed in); after the window it revokes the whole session (src/sessions/rotation.ts).
    */
   refresh(input: ClientInfo & { token: string }): Promise<PairOutcome> {
-    return this.#serial(async () => {
-      const parsed = parseRefreshToken(input.token);
-      if (!parsed) return { ok: false, reason: "invalid" } as const;
-      const now = this.clock.now();
-      const hash = await sha256(input.token);
-      let row = this.#existingStore?.token(hash);
-      const adopted = !row && (await this.#adoption.adopt(parsed.userId, parsed.sessionId, now, hash));
-      if (adopted) row = this.#store.token(hash);
-      if (!row || row.session_id !== parsed.sessionId) return { ok: false, reason: "invalid" } as const;
-      const session = this.#store.session(row.session_id);
-      if (!session) return { ok: false, reason: "invalid" } as const;
-      if (session.expires_at !== null && session.expires_at <= now) {
-        await this.#revocation.revoke([session.id], "expired", now);
-        return { ok: false, reason: "expired" } as const;
-      }
-
-      if (row.rotated_at !== null) {
-        const successor = row.successor_hash ? this.#store.token(row.successor_hash) : undefined;
-        const withinWindow = now - row.rotated_at <= this.#config.reuseWindowMs;
-        if (withinWindow && successor && successor.rotated_at === null) {
-          const opened = row.successor_sealed ? await unseal(input.token, row.successor_sealed) : null;
-          // A sign-in's session limit revokes in D1 only (src/sessions/issue.ts), so this object may
-          // still hold an evicted session: the repeat gets its pair only while the row is live.
-          if (opened && !this.#vouching.vouched(session) && !(await this.#adoption.liveInD1(parsed.userId, session.id, now))) {
-            this.#store.forget(session.id);
-            return { ok: false, reason: "invalid" } as const;
-          }
-          if (opened) return { ok: true, pair: openedPair(opened) } as const;
-          // Superseded by a reissue (upgrade), whose pair went to the caller that asked for it.
-          if (!row.successor_sealed) return { ok: false, reason: "invalid" } as const;
-        }
-        await this.#revocation.revoke([session.id], "reuse", now);
-        return { ok: false, reason: "reused" } as const;
-      }
-
-      const role = this.#store.role();
-      const expiresAt = this.#expiry(role, now, session.created_at);
-      if (expiresAt !== null && expiresAt <= now) {
-        await this.#revocation.revoke([session.id], "expired", now);
-        return { ok: false, reason: "expired" } as const;
-      }
-      const touched = await this.#vouching.confirm(parsed.userId, session, expiresAt, input, now, adopted);
-      if (!touched) {
-        this.#store.forget(session.id);
-        return { ok: false, reason: "invalid" } as const;
-      }
-
-      const pair = await this.#pair(parsed.userId, session.id, role, touched, expiresAt, now);
-      const nextHash = await sha256(pair.refreshToken);
-      const sealed = await seal(input.token, JSON.stringify(pair));
-      this.#store.advance(session.id, nextHash, sealed, expiresAt, now);
-      this.#store.recordUse(session.id, now, input);
-      this.#store.prune(session.id, now - this.#config.reuseWindowMs);
-      return { ok: true, pair } as const;
-    });
+    return this.#serial(() => this.#rotation.refresh(input));
   }
 
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
@@ -292,36 +235,9 @@ export class UserSessions extends ProfileObject {
 
   /**
    * Gives the session a fresh pair, for a new role (a guest upgraded) and its new expiry, or a new
-   * assurance (a second factor activated or shown for step-up, API.md §15: `addMethod` joins the
-   * session's `amr` unless already there, which makes it aal2 with `auth_time` now).
+   * assurance (a second factor activated or shown for step-up, API.md §15): src/sessions/rotation.ts.
    */
-  reissue(input: ClientInfo & { userId: string; sessionId: string; role: Role; addMethod?: string }): Promise<PairOutcome> {
-    return this.#serial(async () => {
-      const now = this.clock.now();
-      if (!(await this.#adoption.adopt(input.userId, input.sessionId, now))) return { ok: false, reason: "invalid" } as const;
-      const session = this.#store.session(input.sessionId);
-      if (!session) return { ok: false, reason: "invalid" } as const;
-      // A guest's session has no expiry and may be older than SESSION_MAX_DAYS: as a full account's,
-      // its lifetime starts now, or the new pair would be expired on arrival.
-      const start = session.expires_at === null ? now : session.created_at;
-      const expiresAt = this.#expiry(input.role, now, start);
-      const touched = await this.#vouching.touch(input.userId, session.id, expiresAt, start, input, now, input.addMethod);
-      if (!touched) return { ok: false, reason: "invalid" } as const;
-      const user = touched.user;
-      const pair = await this.#pair(user.id, session.id, input.role, touched, expiresAt, now);
-      const hash = await sha256(pair.refreshToken);
-      // The guest's sessions now belong to a full account: they expire like one, counted from now.
-      if (expiresAt !== null) {
-        await this.#adoption.adoptUnlimited(user.id, now);
-        this.#store.expireUnlimited(expiresAt, now);
-      }
-      // No sealed pair: inside the window the old token is refused quietly, after it, it is reuse.
-      this.#store.advance(session.id, hash, null, expiresAt, now);
-      this.#store.recordUse(session.id, now, input);
-      this.#store.setRole(input.role);
-      if (expiresAt === null) return { ok: true, pair } as const;
-      await changing(this.profiles, () => expireUnlimitedSessions(this.#db, user.id, expiresAt));
-      return { ok: true, pair } as const;
-    });
+  reissue(input: ReissueInput): Promise<PairOutcome> {
+    return this.#serial(() => this.#rotation.reissue(input));
   }
 }
