@@ -55,7 +55,8 @@ import type { Auth } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { codeMail } from "./mail";
 import { emailCodes } from "./schema";
-import { countCodeMail } from "./limits";
+import { codeMailCount } from "./limits";
+import { insertWhere } from "../db/insert-where";
 import { MAX_CODE_ATTEMPTS, checkCode } from "./check";
 
 export { MAX_CODE_ATTEMPTS } from "./check";
@@ -118,14 +119,18 @@ export async function requestCode(deps: Deps, input: RequestCodeInput): Promise<
   const platformName = cleanPlatformName(input.platformName, deps.config.platformName);
   const to = input.email.trim();
   const email = normalizeEmail(to);
-  await countCodeMail(deps, email);
-
   const code = randomCode();
   const now = Date.now();
   const row = { emailNormalized: email, codeHash: await codeHash(deps.config, email, code), attempts: 0, createdAt: now, expiresAt: now + deps.config.emailCodeTtlMs };
   const db = drizzle(deps.env.DB);
+  // One batch: the mail is counted, and the code stored only while the count allows it (429 stores nothing).
   // A new code replaces the row, which voids the previous code and resets the wrong-try count.
-  await db.insert(emailCodes).values(row).onConflictDoUpdate({ target: emailCodes.emailNormalized, set: row });
+  const mail = await codeMailCount(deps, db, email, now);
+  const [counted] = await db.batch([
+    mail.statement,
+    insertWhere(db, emailCodes, row, mail.allowed).onConflictDoUpdate({ target: emailCodes.emailNormalized, set: row }),
+  ]);
+  mail.refuse(counted[0]);
 
   sendMail(deps, async () => {
     const owner = await db.select({ email: users.email }).from(users).where(eq(users.emailNormalized, email)).get();

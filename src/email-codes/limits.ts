@@ -1,14 +1,17 @@
 /**
  * The per-address limits email codes share with the rest of the service (API.md §6, §11), kept in
  * one place so a change to how logins are counted touches only this file:
- * - sending: the recovery mails' per-email count (3 an hour by default), on top of the `code` bucket;
+ * - sending: the recovery mails' per-email count (3 an hour by default), on top of the `code` bucket,
+ *   in the batch that stores the code;
  * - verifying: the account's failed-login count, through the exported functions of src/rate-limit.
  *   A try is counted before the code is checked (so parallel guesses cannot all slip through), in
  *   the same D1 batch as the check itself (src/email-codes/check.ts), and the session's batch clears
  *   the count on success, exactly as for a password.
  *
  * @example
- * await countCodeMail(deps, "ada@example.com"); // 429 past the per-email limit
+ * const mail = await codeMailCount(deps, db, "ada@example.com", Date.now());
+ * const [counted] = await db.batch([mail.statement, storeCodeIf(mail.allowed)]);
+ * mail.refuse(counted[0]); // 429 past the per-email limit
  * const attempt = await codeAttempt(deps, db, email, Date.now());
  * const [counted, ...rest] = await db.batch([attempt.statement, spendIf(attempt.allowed)]);
  * attempt.refuse(counted[0]); // 429 past the account limit
@@ -17,11 +20,24 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { SQL } from "drizzle-orm";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
-import { limitRecoveryMail, loginAttemptAllowed, loginAttemptDecision, loginAttemptStatement, tooManyRequests } from "../rate-limit";
+import { loginAttemptAllowed, loginAttemptDecision, loginAttemptStatement, recoveryMailCount, tooManyRequests } from "../rate-limit";
 
-/** Counts one code mail for the normalised address; throws 429 past the per-email limit. */
-export function countCodeMail(deps: Deps, normalizedEmail: string): Promise<void> {
-  return limitRecoveryMail(deps, normalizedEmail);
+/**
+ * Counts one code mail for the normalised address, in parts for the batch that stores the code (one
+ * D1 write transaction for both): `statement` counts (the recovery mails' per-email count), `allowed`
+ * guards the code's write in the same batch, and `refuse(row)` throws 429 past the limit (nothing
+ * stored then).
+ */
+export async function codeMailCount(deps: Deps, db: DrizzleD1Database, normalizedEmail: string, now: number) {
+  const count = await recoveryMailCount(db, normalizedEmail, deps.config.recoveryPerEmail, now);
+  return {
+    statement: count.statement,
+    allowed: count.allowed,
+    refuse(row: { count: number; windowStart: number } | undefined): void {
+      const decision = count.decide(row);
+      if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many recovery mails for this address; try again later");
+    },
+  };
 }
 
 /** One verification try's count against the account, in parts for the check's batch. */

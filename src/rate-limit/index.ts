@@ -136,6 +136,22 @@ export async function countRecoveryMail(deps: Deps, normalizedEmail: string): Pr
   return decide(row, rate, now);
 }
 
+/**
+ * Counts one recovery mail for `normalizedEmail` as a statement, for a D1 batch that also writes
+ * what the mail carries (an email code): `statement` returns the counter row `{ count, windowStart }`
+ * (ms); `allowed` is SQL true, for later statements of the same batch, while that count is within
+ * the limit; `decide` gives the 429's decision from the row. The same key and rule as
+ * `countRecoveryMail`.
+ */
+export async function recoveryMailCount(db: DrizzleD1Database, normalizedEmail: string, rate: Rate, now: number) {
+  const key = `mail:${await sha256(normalizedEmail)}`;
+  return {
+    statement: countStatement(db, key, rate, now),
+    allowed: sql`EXISTS (SELECT 1 FROM ${counters} WHERE ${counters.key} = ${key} AND ${counters.count} <= ${rate.limit})`,
+    decide: (row: { count: number; windowStart: number } | undefined) => decide(row, rate, now),
+  };
+}
+
 /** Counts one recovery mail for `email` and refuses it (429) past the per-email limit. */
 export async function limitRecoveryMail(deps: Deps, normalizedEmail: string): Promise<void> {
   const decision = await countRecoveryMail(deps, normalizedEmail);
