@@ -117,7 +117,8 @@ describe("HOLE: a sign-in's owed clear moves the window back, and the gate then 
     }
     const answers: number[] = [];
     for (let i = 0; i < 12; i++) answers.push((await loginAs(account.email, `wrong-after-${i}`)).status);
-    // 10 more failures in the window, then 429. Today: the gate keeps {1, later start} and checks every guess.
+    // 10 more failures in the window, then 429. Before the fix, the gate kept {1, later start} and checked every guess
+    // until the sign-in's window ended (D1 counted 12 and more, the gate still saw 1).
     expect(answers).toEqual([...Array(10).fill(401), 429, 429]);
   });
 });
