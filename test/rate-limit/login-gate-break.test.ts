@@ -13,7 +13,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src";
-import { PASSWORD, adminCall, call, callRequest, env, expectError, login, uniqueUsername, verifiedAccount } from "../helpers";
+import { PASSWORD, adminCall, call, callRequest, env, expectError, login, serviceDeps, uniqueUsername, verifiedAccount } from "../helpers";
+import { deleteAccount } from "../../src/deletion";
 import type { CallOptions } from "../helpers";
 import { holdObjectD1 } from "../helpers/edge";
 import { requestCode } from "../helpers/email-code";
@@ -165,6 +166,19 @@ describe("held (confirmations)", () => {
     }
     const answers = await Promise.all(Array.from({ length: 14 }, (_, i) => loginAs(account.email, `x-${i}-wrong`)));
     expect(answers.map((r) => r.status).sort()).toEqual([...Array(10).fill(401), ...Array(4).fill(429)]);
+  });
+
+  it("the account deleted between the reservation and the check: 401 JSON, no event, the address free of its count", async () => {
+    const account = await verifiedAccount("gb-deleted");
+    const held = holdReservations();
+    const guess = held.fetch("/v1/auth/login", { body: { email: account.email, password: "wrong-while-deleted" } });
+    await expect.poll(held.count).toBe(1);
+    expect(await deleteAccount(serviceDeps(), account.userId)).not.toBeNull();
+    held.open();
+    await expectError(await guess, 401, "invalid_credentials");
+    const events = await env.DB.prepare("SELECT count(*) AS n FROM activity WHERE user_id = ?").bind(account.userId).first<number>("n");
+    expect(events).toBe(0);
+    await expectError(await loginAs(account.email, PASSWORD), 401, "invalid_credentials");
   });
 
   it("a disabled account's right password is counted and released; re-enabled, the right password is 429 after 10", async () => {
