@@ -168,7 +168,7 @@ describe("held (confirmations)", () => {
     expect(answers.map((r) => r.status).sort()).toEqual([...Array(10).fill(401), ...Array(4).fill(429)]);
   });
 
-  it("the account deleted between the reservation and the check: 401 JSON, no event, the address free of its count", async () => {
+  it("the account deleted between the reservation and the check: 401 JSON, no event written", async () => {
     const account = await verifiedAccount("gb-deleted");
     const held = holdReservations();
     const guess = held.fetch("/v1/auth/login", { body: { email: account.email, password: "wrong-while-deleted" } });
