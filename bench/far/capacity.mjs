@@ -8,6 +8,9 @@
  *    sign-ins per 20 active hours). Write transactions (D1 calls that wrote a row), rows written by
  *    table, rows read, D1 trips and object calls, all divided by the user-hours. Account creation is
  *    not in it (counted in 2).
+ *    Then, for the cost model's sign-in mix: the write transactions of one whole sign-in by each
+ *    method (its preparation and the user object's writes included), and the profile's figure with
+ *    its password sign-ins replaced by that mix.
  * 2. **D1 bytes per account**: the growth of the database's tables (SQLite's `dbstat` on the
  *    service's persisted D1 file, read-only: every table's and index's pages, and their payload; the
  *    development mail outbox left out) over `ACCOUNTS` full accounts (register,
@@ -18,7 +21,7 @@
  *
  * @example
  * import { capacity } from "./capacity.mjs";
- * const figures = await capacity(agent, "http://127.0.0.1:8802", { log: console.log, persistTo: "/tmp/x/near" });
+ * const figures = await capacity(agent, "http://127.0.0.1:8802", { log: console.log, persistTo: "/tmp/x/near", routes });
  * figures.perUserHour.d1Writes; figures.bytes.perAccount;
  */
 import { readdirSync } from "node:fs";
@@ -137,8 +140,34 @@ async function each(items, fn, width = 4) {
   for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
 }
 
+/** The sign-in methods of PROFILE.signInMix, counted whole by `signInMix`. */
+const MIX_SAMPLES = 4;
+
+/**
+ * D1 write transactions of one whole sign-in by each method of PROFILE.signInMix, over
+ * `MIX_SAMPLES` sign-ins each (bench/far/routes.mjs's prepared routes): its preparation (the code's
+ * mail, the passkey's options: they write their single-use row), the sign-in, and the user object's
+ * writes after the answer. Returns `{ method: { writes, rowsWritten, writtenByTable } }`, per sign-in.
+ */
+async function signInMix(agent, url, routes) {
+  const result = {};
+  for (const method of Object.keys(PROFILE.signInMix)) {
+    const route = routes[method];
+    await totals(agent, url, true);
+    await route.prepare(MIX_SAMPLES);
+    for (let i = 0; i < MIX_SAMPLES; i++) {
+      const res = await send(agent, url, route.request());
+      if (!route.check(res)) throw new Error(`sign-in mix, ${method}: ${res.status} ${res.text.slice(0, 160)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the objects' writes after the answers, and mail
+    const { totals: t } = await totals(agent, url);
+    result[method] = { writes: t.d1Writes / MIX_SAMPLES, rowsWritten: t.rowsWritten / MIX_SAMPLES, writtenByTable: per(t.writtenByTable, MIX_SAMPLES) };
+  }
+  return result;
+}
+
 /** Runs both counts on the service at `url`; returns the figures (see the module comment). */
-export async function capacity(agent, url, { log, persistTo }) {
+export async function capacity(agent, url, { log, persistTo, routes }) {
   log(`capacity: ${USERS} users × ${HOURS} active hours under the usage profile`);
   const users = await prepareUsers(agent, url, USERS, "profile");
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -149,6 +178,12 @@ export async function capacity(agent, url, { log, persistTo }) {
   const userHours = USERS * HOURS;
   const { sizeAfter: _, ...counts } = counted;
   const perUserHour = per(counts, userHours);
+
+  log(`capacity: D1 writes of whole sign-ins by method (${MIX_SAMPLES} each)`);
+  const mix = await signInMix(agent, url, routes);
+  // The profile's sign-ins were password logins: swap them for the mix's methods, everything else as counted.
+  const signInsPerUserHour = (USERS + USERS / 2) / userHours;
+  const mixed = perUserHour.d1Writes + signInsPerUserHour * (Object.entries(PROFILE.signInMix).reduce((sum, [m, share]) => sum + share * mix[m].writes, 0) - mix.login.writes);
 
   log(`capacity: bytes of ${ACCOUNTS} full accounts and ${GUESTS} guests`);
   const start = await measure(agent, url, persistTo);
@@ -163,6 +198,7 @@ export async function capacity(agent, url, { log, persistTo }) {
     profile: { users: USERS, hours: HOURS, userHours, signIns: USERS + USERS / 2, perActiveHour: PROFILE.perActiveHour, sessionsListsPerUser: 2 },
     counted,
     perUserHour,
+    signInMix: { byMethod: mix, share: PROFILE.signInMix, d1WritesPerUserHour: mixed },
     bytes: { accounts: ACCOUNTS, guests: GUESTS, account: growth(start, afterAccounts, ACCOUNTS), guest: growth(afterAccounts, afterGuests, GUESTS), databaseAfter: afterGuests.sizeAfter },
   };
 }

@@ -53,9 +53,18 @@ function capacityText(c) {
     `| D1 trips to the primary | ${f(p.d1Trips, 2)} |`,
     `| Durable Object calls | ${doCalls} |`,
     "",
+    ...(c.signInMix ? [mixText(c.signInMix), ""] : []),
     `D1 bytes per account (SQLite \`dbstat\` on the persisted file: each table's and index's pages, the outbox left out), over ${c.bytes.accounts} full accounts (register, verify, three sign-ins as three devices, one refresh each, one passkey): **${f(c.bytes.account.perAccount, 0)} B** of pages (**${f(c.bytes.account.keptPerAccount, 0)} B** in the tables kept past a day: users, sessions, activity, identities, passkeys), ${f(c.bytes.account.payloadPerAccount, 0)} B of payload (D1's meta.size_after grew ${f(c.bytes.account.sizeAfterPerAccount, 0)} B per account, the outbox's mail included); by table: ${bytes(c.bytes.account)}.`,
     "",
     `Per guest (one guest sign-up), over ${c.bytes.guests} guests: **${f(c.bytes.guest.perAccount, 0)} B** of pages, ${f(c.bytes.guest.payloadPerAccount, 0)} B of payload (size_after ${f(c.bytes.guest.sizeAfterPerAccount, 0)} B); ${bytes(c.bytes.guest)}. Database at the end: ${c.bytes.databaseAfter} B.`,
+  ].join("\n");
+}
+
+/** The whole sign-in's write transactions by method, and the profile's figure under the cost model's mix. */
+function mixText(mix) {
+  const methods = Object.keys(mix.share);
+  return [
+    `Whole sign-ins (its preparation, the sign-in, the user object's writes after it), D1 write transactions each: ${methods.map((m) => `${m} ${f(mix.byMethod[m].writes, 2)} (${Object.entries(mix.byMethod[m].writtenByTable).map(([t, n]) => `${t} ${f(n, 2)}`).join(", ")} rows)`).join("; ")}. With the profile's password sign-ins replaced by the cost model's mix (${methods.map((m) => `${m} ${Math.round(mix.share[m] * 100)} %`).join(", ")}): **${f(mix.d1WritesPerUserHour, 3)}** D1 write transactions per active user-hour.`,
   ].join("\n");
 }
 

@@ -134,9 +134,13 @@ async function pbkdf2Floor(agent, floor) {
   return { ...pbkdf2, trivialP50: json.p50, deriveP50: pbkdf2.p50 - json.p50 };
 }
 
+/** Each placement's prepared routes (by service name), kept for the capacity step's sign-in mix. */
+const preparedRoutes = new Map();
+
 async function latency(agent, services, provider) {
   log("preparing the routes on both services");
   const prepared = await Promise.all(services.map((s) => prepareRoutes(agent, s.url, provider)));
+  services.forEach((s, k) => preparedRoutes.set(s.name, prepared[k]));
   const results = {};
   for (const route of ROUTES) {
     await Promise.all(prepared.map((p) => p[route].prepare(samples + WARMUP)));
@@ -181,7 +185,11 @@ async function main() {
       run.pbkdf2 = await pbkdf2Floor(agent, floor);
       log(`PBKDF2 floor p50 ${run.pbkdf2.p50.toFixed(1)} ms, trivial ${run.pbkdf2.trivialP50.toFixed(1)} ms: the derive ${run.pbkdf2.deriveP50.toFixed(1)} ms  load ${load()}`);
     }
-    if (parts.has("capacity")) run.capacity = await capacity(agent, services.find((s) => s.name === "near").url, { log, persistTo: `${tmp}/near` });
+    if (parts.has("capacity")) {
+      const near = services.find((s) => s.name === "near");
+      const routes = preparedRoutes.get("near") ?? (await prepareRoutes(agent, near.url, provider));
+      run.capacity = await capacity(agent, near.url, { log, persistTo: `${tmp}/near`, routes });
+    }
     run.cost = costModel(run);
   } finally {
     await stopAll();

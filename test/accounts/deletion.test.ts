@@ -162,8 +162,9 @@ describe("a failed deletion", () => {
     } finally {
       await env.DB.exec(`DROP TRIGGER ${trigger}`);
     }
-    // The right password cleared the failed-login counter (as a login does); nothing else changed.
-    expect(await rowsOfUser(account.userId, account.email.toLowerCase())).toEqual({ ...before, counters: 0 });
+    // The right password cleared the failed-login counter (as a login does: count 0, the row kept); nothing else changed.
+    expect(await rowsOfUser(account.userId, account.email.toLowerCase())).toEqual(before);
+    expect(await env.DB.prepare("SELECT count FROM counters WHERE key = ?").bind(`login:${account.userId}`).first<number>("count")).toBe(0);
     expect((await objectStorage(account.userId)).rows).toBeGreaterThan(0);
     expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
     expect((await refreshWith(pair.refreshToken)).status).toBe(200);
