@@ -23,7 +23,8 @@
  *
  * Which count is newer is decided by the window's start, never by clocks of different machines: a
  * D1 row's `windowStart` only moves forward (a new window, or a clear: src/rate-limit/index.ts
- * `clearLoginAttemptsStatement` sets the count to 0 with the clear's instant), so of two rows the
+ * `clearLoginAttemptsStatement` sets the count to 0 with the clear's instant, or 1 ms past the row's
+ * start when a failure opened a later window before the clear was written), so of two rows the
  * later start is the later state, and within one window the larger count is. The state is memory
  * only: an object that restarts forgets checks in flight (at most one window of parallel checks
  * more, bounded by the failures already in D1) and never stores anything for a reservation.

@@ -216,12 +216,17 @@ export function countFailureStatement(db: DrizzleD1Database, key: string, rate: 
 /**
  * Forgets an account's failed attempts after a successful login (NIST 800-63B §3.2.2). A statement,
  * so the user's object can run it in the batch that records the new session. The row is kept, with
- * count 0 and its window restarted at `now` (ms), not deleted: a row's `windowStart` then only moves
- * forward, which is how the login's gate tells a clear from a read that missed a failure
- * (src/rate-limit/attempt-gate.ts). An account with no row gets none.
+ * count 0 and its window restarted, not deleted: a row's `windowStart` then only moves forward, which
+ * is how the login's gate tells a clear from a read that missed a failure
+ * (src/rate-limit/attempt-gate.ts). The restart is `now` (ms), or 1 ms past the row's own start when
+ * that is later: a clear written after its instant (the user object's outbox writes it after
+ * answering) may find a window a failure opened meanwhile, and moving back behind it would let the
+ * gate keep that failure's row as the newer state and never see the count grow (the gate-break
+ * review, test/rate-limit/login-gate-break.test.ts). An account with no row gets none.
  */
 export function clearLoginAttemptsStatement(db: DrizzleD1Database, userId: string, onlyIf?: SQL, now = Date.now()) {
-  return db.update(counters).set({ count: 0, windowStart: now }).where(and(eq(counters.key, `login:${userId}`), onlyIf));
+  const windowStart = sql`MAX(${counters.windowStart} + 1, ${now})`;
+  return db.update(counters).set({ count: 0, windowStart }).where(and(eq(counters.key, `login:${userId}`), onlyIf));
 }
 
 export async function clearLoginAttempts(deps: Deps, userId: string): Promise<void> {
