@@ -16,43 +16,20 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src";
 import { sha256 } from "../../src/crypto";
 import { signIn } from "../../src/sessions";
-import { call, env, expectError, guest, json, login, serviceDeps, uniqueEmail, verifiedAccount } from "../helpers";
+import { call, countingDb, env, expectError, guest, json, login, serviceDeps, uniqueEmail, verifiedAccount } from "../helpers";
 import type { CallOptions, Json } from "../helpers";
 import { callRequest } from "../helpers/http";
 import { requestCode } from "../helpers/email-code";
 
-/** The Worker's D1 binding, recording every trip as the SQL of the statements it ran. */
-function recordingDb(db: D1Database = env.DB): { db: D1Database; trips: string[][] } {
-  const trips: string[][] = [];
-  const sqlOf = new WeakMap<object, string>();
-  const wrap = (statement: D1PreparedStatement, query: string): D1PreparedStatement => {
-    sqlOf.set(statement, query);
-    const s = statement as unknown as Record<string, (...args: unknown[]) => unknown>;
-    for (const method of ["all", "raw", "run", "first"]) {
-      const original = s[method]!.bind(statement);
-      s[method] = (...args: unknown[]) => {
-        trips.push([query]);
-        return original(...args);
-      };
-    }
-    const bind = s.bind!.bind(statement);
-    s.bind = (...args: unknown[]) => wrap(bind(...args) as D1PreparedStatement, query);
-    return statement;
-  };
-  const recorded = {
-    prepare: (query: string) => wrap(db.prepare(query), query),
-    batch: (statements: D1PreparedStatement[]) => {
-      trips.push(statements.map((s) => sqlOf.get(s) ?? "?"));
-      return db.batch(statements);
+/** The Worker's D1 binding, recording every trip as the SQL of the statements it ran (test/helpers/lifecycle.ts `countingDb`). */
+function recordingDb(): { db: D1Database; readonly trips: string[][] } {
+  const counted = countingDb();
+  return {
+    db: counted.db,
+    get trips() {
+      return counted.sent();
     },
-    exec: (query: string) => {
-      trips.push([query]);
-      return db.exec(query);
-    },
-    dump: () => db.dump(),
-    withSession: (...args: Parameters<D1Database["withSession"]>) => db.withSession(...args),
   };
-  return { db: recorded as unknown as D1Database, trips };
 }
 
 /** Sends a request to the Worker's fetch with `environment`, waiting for its `waitUntil` work. */
@@ -107,6 +84,25 @@ describe("a code sign-in makes one D1 trip before the session", () => {
     // Nothing after it touches the code or the counter's count: what follows is signIn's.
     expect(rest.flat().some((q) => /email_codes|insert into "counters"/i.test(q))).toBe(false);
     expect(await codeRow(account.email)).toBeNull();
+  });
+});
+
+describe("sending a code is one D1 write", () => {
+  it("the mail's count and the code are one batch; past the limit (429) the code is not replaced", async () => {
+    const email = uniqueEmail("code-send");
+    const recorded = recordingDb();
+    const first = await fetchWith({ ...env, DB: recorded.db } as Env, "/v1/auth/email-code", { body: { email } });
+    expect(first.status).toBe(200);
+    // The development mail outbox's insert (a mail API in production) is left out.
+    const writes = recorded.trips.filter((trip) => trip.some((q) => /^\s*(insert|update|delete)\b/i.test(q) && !/mail_outbox/i.test(q)));
+    expect(writes, JSON.stringify(recorded.trips)).toHaveLength(1);
+    expect(writes[0]!.some((q) => /insert into "counters"/i.test(q))).toBe(true);
+    expect(writes[0]!.some((q) => /insert into "email_codes"/i.test(q))).toBe(true);
+    expect((await call("/v1/auth/email-code", { body: { email } })).status).toBe(200);
+    const third = await requestCode(email, 3);
+    await expectError(await call("/v1/auth/email-code", { body: { email } }), 429, "rate_limited");
+    // The refused request stored no code: the third mail's code still signs in.
+    expect((await verify(email, third)).status).toBe(200);
   });
 });
 
