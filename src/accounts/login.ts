@@ -50,10 +50,13 @@ export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promi
   const identifier = normalizeEmail(input.email ?? input.username ?? "");
   const db = drizzle(deps.env.DB);
   const byIdentifier = input.email !== undefined ? eq(users.emailNormalized, identifier) : eq(users.usernameNormalized, identifier);
-  const attempt = await reserveLoginAttempt(deps, identifier, db.select().from(users).where(byIdentifier).limit(1), (found) => found[0]?.id);
+  // The password's derive overlaps the gate's call; its answer is used only once the check is reserved.
+  const attempt = await reserveLoginAttempt(deps, identifier, db.select().from(users).where(byIdentifier).limit(1), (found) => found[0]?.id, (found) =>
+    verifyPassword(input.password, found[0]?.passwordHash, hashOptions(deps)),
+  );
   const user = attempt.found[0];
   try {
-    const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash, hashOptions(deps));
+    const { valid, needsRehash } = attempt.checked;
     if (!user || !valid) {
       // API.md §9: sign_in_failed for existing accounts only; the failure is counted in the same batch.
       await attempt.fail(user ? [activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client })] : []);

@@ -8,7 +8,9 @@
  * 2. A reservation in the account's gate (src/rate-limit/attempt-gate.ts): the user's object, or a
  *    `RateLimiter` named `login:<identifier hash>` for an unknown identifier. Refused: 429 with the
  *    window's Retry-After, and nothing is checked or counted. A gate that cannot be reached: 503.
- * 3. The caller checks the password and ends the attempt once:
+ * 3. The check (the caller's `check`: the password's derive) runs while the reservation is on its
+ *    way, and its result is handed over only once the check is reserved. The caller ends the
+ *    attempt once:
  *    - `fail(extra)`: counts the failure in D1 (`login:<key>`), in one batch with `extra` (the
  *      `sign_in_failed` event), and reports the count it made to the gate;
  *    - `succeeded()`: the sign-in's own writes cleared the count (src/sessions/issue.ts); or the
@@ -18,9 +20,9 @@
  *    - `release()`: nothing was decided (an error): the reservation ends, nothing is counted.
  *
  * @example
- * const attempt = await reserveLoginAttempt(deps, "ann@example.com", db.select().from(users).where(…).limit(1));
+ * const attempt = await reserveLoginAttempt(deps, "ann@example.com", db.select().from(users).where(…).limit(1), (found) => found[0]?.id, (found) => verifyPassword(password, found[0]?.passwordHash, options));
  * const user = attempt.found[0];
- * if (!ok) await attempt.fail([activityStatement(db, { userId: user.id, type: "sign_in_failed", … })]);
+ * if (!attempt.checked.valid) await attempt.fail([activityStatement(db, { userId: user.id, type: "sign_in_failed", … })]);
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
@@ -38,9 +40,11 @@ interface Gate {
 }
 
 /** A reserved check; end it exactly once (see the module comment). */
-export interface LoginAttempt<T> {
+export interface LoginAttempt<T, R> {
   /** The result of the caller's lookup, read in the same batch as the count. */
   found: T;
+  /** The check's result (`check`'s), known only once the check was reserved. */
+  checked: R;
   /** What the user's object takes to end the reservation with the session it starts; `settled` turns true then. */
   handle: AttemptHandle;
   /** Counts the failure (with `extra` in the same D1 batch) and ends the reservation. */
@@ -62,15 +66,20 @@ export interface AttemptHandle {
 
 /**
  * Reads the account and its count, and reserves one check (see the module comment). `userIdOf`
- * names the account in what `lookup` found (undefined: no account has this identifier). Throws 429
- * `rate_limited` past the limit, 503 `unavailable` when the gate cannot be reached; D1 errors propagate.
+ * names the account in what `lookup` found (undefined: no account has this identifier). `check`
+ * (the password's derive) starts as soon as the reservation is sent, so the two overlap (issue 27:
+ * the gate's call costs the sign-in no time of its own); its result is used only once the check is
+ * reserved: a refused attempt learns nothing from it. Throws 429 `rate_limited` past the limit, 503
+ * `unavailable` when the gate cannot be reached; D1 errors and `check`'s propagate (the reservation
+ * ended first).
  */
-export async function reserveLoginAttempt<T extends BatchItem<"sqlite">>(
+export async function reserveLoginAttempt<T extends BatchItem<"sqlite">, R>(
   deps: Deps,
   normalizedIdentifier: string,
   lookup: T,
   userIdOf: (found: Awaited<T>) => string | undefined,
-): Promise<LoginAttempt<Awaited<T>>> {
+  check: (found: Awaited<T>) => Promise<R>,
+): Promise<LoginAttempt<Awaited<T>, R>> {
   const db = drizzle(deps.env.DB);
   const rate = deps.config.accountLoginFailures;
   const hash = await sha256(normalizedIdentifier);
@@ -78,9 +87,12 @@ export async function reserveLoginAttempt<T extends BatchItem<"sqlite">>(
   const userId = userIdOf(found as Awaited<T>);
   const gate: Gate = userId ? userSessions(deps, userId) : deps.env.RATE_LIMITER.get(deps.env.RATE_LIMITER.idFromName(`login:${hash}`));
   const seen: CountRow | null = counted[0] ?? null;
+  const reserving = gate.reserveAttempt({ seen, limit: rate.limit, windowSeconds: rate.windowSeconds });
+  const checking = check(found as Awaited<T>);
+  checking.catch(() => undefined); // awaited below once reserved; unused when refused
   let reserved: ReserveOutcome;
   try {
-    reserved = await gate.reserveAttempt({ seen, limit: rate.limit, windowSeconds: rate.windowSeconds });
+    reserved = await reserving;
   } catch (error) {
     if (error instanceof AuthError) throw error;
     throw new AuthError("unavailable", "The service is busy; try again shortly", undefined, 5);
@@ -93,8 +105,16 @@ export async function reserveLoginAttempt<T extends BatchItem<"sqlite">>(
     await gate.releaseAttempt(release).catch(() => undefined); // a lost release lapses (IN_FLIGHT_MS)
   };
   const key = `login:${userId ?? hash}`;
+  let checked: R;
+  try {
+    checked = await checking;
+  } catch (error) {
+    await end({ id: handle.id, outcome: "unchecked" });
+    throw error;
+  }
   return {
     found: found as Awaited<T>,
+    checked,
     handle,
     async fail(extra = []) {
       const results = await db.batch([...extra, countFailureStatement(db, key, rate, Date.now())] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
