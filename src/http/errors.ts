@@ -8,6 +8,7 @@
  * throw new AuthError("invalid_credentials", "Email or password is incorrect");
  * throw new AuthError("account_disabled"); // the catalogue's default message
  */
+import { OWED_WRITES_UNAVAILABLE } from "../sessions/owed-writes";
 
 /**
  * Every error code the service answers with (API.md §5): its HTTP status and the message used when
@@ -119,11 +120,6 @@ export function goneUserError(error: unknown): AuthError | null {
   return null;
 }
 
-/**
- * The start of the message of a user object's flush that failed (src/sessions/outbox.ts: D1 out of
- * reach; the sign-in's writes stay owed and are retried by the object's alarm).
- */
-export const OWED_WRITES_UNAVAILABLE = "OWED_WRITES_UNAVAILABLE";
 
 /**
  * The answer for a request whose user object could not write what it owes D1 (see above): 503

@@ -28,7 +28,7 @@ import { notExists, eq } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { sessions } from "../db/schema";
 import type { ClientInfo } from "../types";
-import { OWED_WRITES_UNAVAILABLE } from "../http/errors";
+import { OWED_WRITES_UNAVAILABLE } from "./owed-writes";
 import { revocationStatements } from "./object-statements";
 
 /** One D1 statement as text and bound values (drizzle's `toSQL()`), so it can be stored and sent. */
