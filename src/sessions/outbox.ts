@@ -15,9 +15,9 @@
  * from the Worker) is guarded by "the session row is not there yet", and the session's insert is the
  * batch's last statement. An entry is deleted after its batch succeeded; a failed batch throws and
  * stays owed. Written twice (the object died between D1's commit and the entry's deletion: rare), the
- * method's own statements run twice: values set (a passkey's last use) change nothing, but the
- * login's in-flight release (a decrement clamped at 0) may release another attempt's mark early, so
- * that attempt is refused (429) instead of waiting for it; no count of failures is lost.
+ * method's own statements run twice: they set values (a passkey's last use, never moved backwards),
+ * so that changes nothing. (Until slice 4 the login's in-flight release was one of them; the checks
+ * in flight now live in the object's memory: src/rate-limit/attempt-gate.ts.)
  *
  * @example
  * addEntry(ctx.storage.sql, { sessionId, evicted: [], at: now, client, statements });
