@@ -28,16 +28,8 @@ import { loginAttemptAllowed, loginAttemptDecision, loginAttemptStatement, recov
  * guards the code's write in the same batch, and `refuse(row)` throws 429 past the limit (nothing
  * stored then).
  */
-export async function codeMailCount(deps: Deps, db: DrizzleD1Database, normalizedEmail: string, now: number) {
-  const count = await recoveryMailCount(db, normalizedEmail, deps.config.recoveryPerEmail, now);
-  return {
-    statement: count.statement,
-    allowed: count.allowed,
-    refuse(row: { count: number; windowStart: number } | undefined): void {
-      const decision = count.decide(row);
-      if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many recovery mails for this address; try again later");
-    },
-  };
+export function codeMailCount(deps: Deps, db: DrizzleD1Database, normalizedEmail: string, now: number) {
+  return recoveryMailCount(db, normalizedEmail, deps.config.recoveryPerEmail, now);
 }
 
 /** One verification try's count against the account, in parts for the check's batch. */

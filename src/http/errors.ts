@@ -120,7 +120,6 @@ export function goneUserError(error: unknown): AuthError | null {
   return null;
 }
 
-
 /**
  * The answer for a request whose user object could not write what it owes D1 (see above): 503
  * `unavailable` with Retry-After, as for any busy dependency, not a 500. Null for any other error.

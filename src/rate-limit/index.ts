@@ -128,33 +128,36 @@ function decide(row: { count: number; windowStart: number } | undefined, rate: R
  * `email`, known or not, whatever the caller's address.
  */
 export async function countRecoveryMail(deps: Deps, normalizedEmail: string): Promise<CounterDecision> {
-  const now = Date.now();
-  const key = `mail:${await sha256(normalizedEmail)}`;
-  const rate = deps.config.recoveryPerEmail;
-  const [row] = await countStatement(drizzle(deps.env.DB), key, rate, now);
-  return decide(row, rate, now);
+  const count = await recoveryMailCount(drizzle(deps.env.DB), normalizedEmail, deps.config.recoveryPerEmail, Date.now());
+  const [row] = await count.statement;
+  return count.decide(row);
 }
 
 /**
- * Counts one recovery mail for `normalizedEmail` as a statement, for a D1 batch that also writes
+ * Counts one recovery mail for `normalizedEmail` as a statement, for a D1 batch that may also write
  * what the mail carries (an email code): `statement` returns the counter row `{ count, windowStart }`
  * (ms); `allowed` is SQL true, for later statements of the same batch, while that count is within
- * the limit; `decide` gives the 429's decision from the row. The same key and rule as
- * `countRecoveryMail`.
+ * the limit; `decide` gives the decision from the row and `refuse` throws its 429.
  */
 export async function recoveryMailCount(db: DrizzleD1Database, normalizedEmail: string, rate: Rate, now: number) {
   const key = `mail:${await sha256(normalizedEmail)}`;
+  const decideRow = (row: { count: number; windowStart: number } | undefined) => decide(row, rate, now);
   return {
     statement: countStatement(db, key, rate, now),
     allowed: sql`EXISTS (SELECT 1 FROM ${counters} WHERE ${counters.key} = ${key} AND ${counters.count} <= ${rate.limit})`,
-    decide: (row: { count: number; windowStart: number } | undefined) => decide(row, rate, now),
+    decide: decideRow,
+    refuse(row: { count: number; windowStart: number } | undefined): void {
+      const decision = decideRow(row);
+      if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many recovery mails for this address; try again later");
+    },
   };
 }
 
 /** Counts one recovery mail for `email` and refuses it (429) past the per-email limit. */
 export async function limitRecoveryMail(deps: Deps, normalizedEmail: string): Promise<void> {
-  const decision = await countRecoveryMail(deps, normalizedEmail);
-  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many recovery mails for this address; try again later");
+  const count = await recoveryMailCount(drizzle(deps.env.DB), normalizedEmail, deps.config.recoveryPerEmail, Date.now());
+  const [row] = await count.statement;
+  count.refuse(row);
 }
 
 /**
