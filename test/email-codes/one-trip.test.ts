@@ -11,14 +11,12 @@
  * @example
  * flock /tmp/vitest.lock npx vitest run --project workers test/email-codes/one-trip.test.ts
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import worker from "../../src";
 import { sha256 } from "../../src/crypto";
 import { signIn } from "../../src/sessions";
 import { call, countingDb, env, expectError, guest, json, login, serviceDeps, uniqueEmail, verifiedAccount } from "../helpers";
-import type { CallOptions, Json } from "../helpers";
-import { callRequest } from "../helpers/http";
+import type { Json } from "../helpers";
+import { fetchWith } from "../helpers/edge";
 import { requestCode } from "../helpers/email-code";
 
 /** The Worker's D1 binding, recording every trip as the SQL of the statements it ran (test/helpers/lifecycle.ts `countingDb`). */
@@ -32,13 +30,6 @@ function recordingDb(): { db: D1Database; readonly trips: string[][] } {
   };
 }
 
-/** Sends a request to the Worker's fetch with `environment`, waiting for its `waitUntil` work. */
-async function fetchWith(environment: Env, path: string, options?: CallOptions): Promise<Response> {
-  const ctx = createExecutionContext();
-  const response = await worker.fetch!(callRequest(path, options) as never, environment, ctx);
-  await waitOnExecutionContext(ctx);
-  return response as unknown as Response;
-}
 
 const verify = (email: string, code: string, token?: string) =>
   call("/v1/auth/email-code/verify", { body: { email, code }, ...(token ? { token } : {}) });

@@ -18,6 +18,14 @@ import { countingDb } from "./lifecycle";
 /** The user's object stub (`idFromName(userId)`). */
 export const userObject = (userId: string) => env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(userId));
 
+/** Sends a request as `call` does, to the Worker's fetch with `environment`, waiting for its `waitUntil` work. */
+export async function fetchWith(environment: Env, path: string, options?: CallOptions): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch!(callRequest(path, options) as never, environment, ctx);
+  await waitOnExecutionContext(ctx);
+  return response as unknown as Response;
+}
+
 /** Sends a request as `call` does, to the Worker's fetch with the given env. */
 export type FetchAs = (path: string, options?: CallOptions) => Promise<Response>;
 
@@ -37,12 +45,7 @@ export async function countingD1<T>(userId: string, fn: (fetchAs: FetchAs) => Pr
     return kept;
   });
   const countedEnv = { ...env, DB: inWorker.db } as Env;
-  const fetchAs: FetchAs = async (path, options) => {
-    const ctx = createExecutionContext();
-    const response = await worker.fetch!(callRequest(path, options) as never, countedEnv, ctx);
-    await waitOnExecutionContext(ctx);
-    return response as unknown as Response;
-  };
+  const fetchAs: FetchAs = (path, options) => fetchWith(countedEnv, path, options);
   try {
     const value = await fn(fetchAs);
     return { value, workerTrips: inWorker.trips(), objectTrips: inObject.trips(), workerSql: inWorker.sent(), objectSql: inObject.sent() };

@@ -10,13 +10,11 @@
  * await expect.poll(held.count).toBe(1); // reserved in the user's object, not yet checked
  * held.open(); // checked, counted
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import worker from "../../src";
-import { PASSWORD, adminCall, call, callRequest, env, expectError, login, serviceDeps, uniqueUsername, verifiedAccount } from "../helpers";
+import { PASSWORD, adminCall, call, env, expectError, login, serviceDeps, uniqueUsername, verifiedAccount } from "../helpers";
 import { deleteAccount } from "../../src/deletion";
 import type { CallOptions } from "../helpers";
-import { holdObjectD1 } from "../helpers/edge";
+import { fetchWith, holdObjectD1 } from "../helpers/edge";
 import { requestCode } from "../helpers/email-code";
 import { firstFactor, mfaAccount, verify } from "../mfa/helpers";
 
@@ -54,12 +52,7 @@ function holdReservations() {
     },
   };
   const heldEnv = { ...env, USER_SESSIONS } as unknown as Env;
-  const fetch = async (path: string, options?: CallOptions): Promise<Response> => {
-    const ctx = createExecutionContext();
-    const response = await worker.fetch!(callRequest(path, options) as never, heldEnv, ctx);
-    await waitOnExecutionContext(ctx);
-    return response as unknown as Response;
-  };
+  const fetch = (path: string, options?: CallOptions) => fetchWith(heldEnv, path, options);
   return { fetch, open, count: () => reserved };
 }
 
