@@ -8,16 +8,11 @@
  * const page = await listActivity(deps, userId, { limit: 50 });
  * const next = page.nextCursor ? await listActivity(deps, userId, { limit: 50, before: page.nextCursor }) : null;
  */
-import { and, desc, eq, lt, or } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { base64url, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
+import { userSessions } from "../http/deps";
 import { invalidRequest, invalidToken } from "../http/errors";
-import { livenessStatement } from "../sessions/statements";
-import { settle } from "../sessions/settle";
-import { activity } from "./schema";
-import type { ActivityRow } from "./schema";
+import type { LoggedEvent } from "./object-log";
 
 export interface ActivityView {
   id: string;
@@ -57,8 +52,9 @@ export function decodeCursor(cursor: string, field = "before"): { createdAt: num
 
 /**
  * One page of the caller's events, `limit` (1–100) at most, older than `before` when given. `claims`
- * come from a verified access token; the session's liveness is read in the same D1 batch as the page
- * (one round trip), and a session that is not live gets 401 `invalid_token`.
+ * come from a verified access token. The user's object answers (src/activity/drain.ts): it reads the
+ * session's liveness and the events staged in D1 in one D1 batch (one round trip), keeps those, and
+ * pages its own; a session that is not live gets 401 `invalid_token`.
  */
 export async function listActivity(
   deps: Deps,
@@ -66,54 +62,30 @@ export async function listActivity(
   input: { limit: number; before?: string | undefined },
 ): Promise<ActivityPage> {
   const cursor = input.before ? decodeCursor(input.before) : null;
-  const userId = claims.userId;
-  const db = drizzle(deps.env.DB);
-  const read = () =>
-    db.batch([
-    livenessStatement(db, claims, Date.now()),
-    db
-      .select()
-      .from(activity)
-      .where(
-        and(
-          eq(activity.userId, userId),
-          cursor
-            ? or(lt(activity.createdAt, cursor.createdAt), and(eq(activity.createdAt, cursor.createdAt), lt(activity.id, cursor.id)))
-            : undefined,
-        ),
-      )
-      .orderBy(desc(activity.createdAt), desc(activity.id))
-      .limit(input.limit + 1),
-  ]);
-  let [live, rows] = await read();
-  // A session started in the user's object moments ago may not be in D1 yet (src/sessions/settle.ts).
-  if (live.length === 0 && (await settle(deps, userId))) [live, rows] = await read();
-  if (live.length === 0) throw invalidToken("The session has ended");
+  const rows = await userSessions(deps, claims.userId).readActivity({
+    userId: claims.userId,
+    sessionId: claims.sessionId,
+    limit: input.limit + 1,
+    ...(cursor ? { before: cursor } : {}),
+  });
+  if (rows === null) throw invalidToken("The session has ended");
   const page = rows.slice(0, input.limit);
   const last = page[page.length - 1];
   return {
     events: page.map(activityView),
-    nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+    nextCursor: rows.length > input.limit && last ? encodeCursor(last.created_at, last.id) : null,
   };
 }
 
-/** One stored event as API.md §9 shows it (`method` on sign-in events only). */
-export function activityView(row: ActivityRow): ActivityView {
+/** One kept event as API.md §9 shows it (`method` on sign-in events only). */
+export function activityView(row: LoggedEvent): ActivityView {
   return {
     id: row.id,
     type: row.type,
-    createdAt: new Date(row.createdAt).toISOString(),
-    ipAddress: row.ipAddress,
-    userAgent: row.userAgent,
-    sessionId: row.sessionId,
+    createdAt: new Date(row.created_at).toISOString(),
+    ipAddress: row.ip_address,
+    userAgent: row.user_agent,
+    sessionId: row.session_id,
     ...(row.method ? { method: row.method } : {}),
   };
-}
-
-/**
- * The SELECT of a user's `limit` latest events, newest first (map the rows with `activityView`),
- * for a caller's D1 batch: the admin API's user detail (API.md §10) reads it beside the user.
- */
-export function latestActivityStatement(db: DrizzleD1Database, userId: string, limit: number) {
-  return db.select().from(activity).where(eq(activity.userId, userId)).orderBy(desc(activity.createdAt), desc(activity.id)).limit(limit);
 }

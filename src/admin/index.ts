@@ -15,7 +15,7 @@ import { and, asc, count, eq, gt, gte, isNotNull, isNull, lt, or, sql } from "dr
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { publish, userEvent } from "../events";
-import { activityView, latestActivityStatement } from "../activity/list";
+import { activityView } from "../activity/list";
 import { normalizeEmail, publicUser } from "../accounts/users";
 import type { PublicUser } from "../accounts/users";
 import { identities, passkeys, sessions, users } from "../db/schema";
@@ -116,20 +116,22 @@ export const DETAIL_ACTIVITY_LIMIT = 20;
 
 /**
  * One user with its live sessions, linked identities, passkeys and latest `DETAIL_ACTIVITY_LIMIT`
- * activity events (newest first; the console's "latest activity"), read in one D1 batch after the
- * user object's list of sessions (which writes what the object owes D1 first); 404 when unknown.
+ * activity events (newest first; the console's "latest activity"): the user object's list of
+ * sessions and its activity (which write what the object owes D1 first), then one D1 batch; 404
+ * when unknown.
  */
 export async function getUser(deps: Deps, userId: string) {
   const db = drizzle(deps.env.DB);
   // The sessions as the list shows them (the user object's exact last use and expiry: src/sessions/session-list.ts),
   // read first: the object writes what a sign-in started there still owes D1 (src/sessions/outbox.ts) before
   // it lists, so the D1 read after it shows that sign-in's event and `lastSignInAt` too (issue 27, slice 3).
-  const held = await userSessions(deps, userId).listSessions({ userId });
-  const [found, identityRows, passkeyRows, activityRows] = await db.batch([
+  // The activity from the object too (issue 27, slice 5: src/activity/drain.ts), queued after the list.
+  const stub = userSessions(deps, userId);
+  const [held, activityRows] = await Promise.all([stub.listSessions({ userId }), stub.readActivity({ userId, limit: DETAIL_ACTIVITY_LIMIT })]);
+  const [found, identityRows, passkeyRows] = await db.batch([
     db.select().from(users).where(eq(users.id, userId)),
     db.select().from(identities).where(eq(identities.userId, userId)).orderBy(asc(identities.createdAt)),
     db.select().from(passkeys).where(eq(passkeys.userId, userId)).orderBy(asc(passkeys.createdAt)),
-    latestActivityStatement(db, userId, DETAIL_ACTIVITY_LIMIT),
   ]);
   const user = found[0];
   if (!user) throw notFound();
@@ -152,7 +154,7 @@ export async function getUser(deps: Deps, userId: string) {
       lastUsedAt: iso(p.lastUsedAt),
       backedUp: p.backedUp,
     })),
-    activity: activityRows.map(activityView),
+    activity: (activityRows ?? []).map(activityView),
   };
 }
 

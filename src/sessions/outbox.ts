@@ -30,6 +30,7 @@ import { sessions } from "../db/schema";
 import type { ClientInfo } from "../types";
 import { OWED_WRITES_UNAVAILABLE } from "./owed-writes";
 import { revocationStatements } from "./object-statements";
+import { stagedActivityStatement } from "../activity/object-log";
 
 /** One D1 statement as text and bound values (drizzle's `toSQL()`), so it can be stored and sent. */
 export interface RawStatement {
@@ -39,6 +40,8 @@ export interface RawStatement {
 
 /** A sign-in's owed D1 writes. Times in ms. */
 export interface OutboxEntry {
+  /** The account (entries kept before slice 5 have none: their batch drains no activity). */
+  userId?: string;
   /** The new session; its D1 insert is the last of `statements`. */
   sessionId: string;
   /** Sessions the 6th-session rule ended (revoked with reason `session_limit`, with their events). */
@@ -69,28 +72,44 @@ export function owed(sql: SqlStorage): boolean {
   return sql.exec("SELECT 1 FROM d1_outbox LIMIT 1").toArray().length > 0;
 }
 
+/** What `flush` tells the object as it writes (both optional). */
+export interface FlushListener {
+  /**
+   * Each written entry's evicted sessions (ids), now revoked in D1: the object forgets any check
+   * answer kept for them (src/sessions/profile-cache.ts `forget`), read before this write, e.g. after a restart.
+   */
+  onEvicted?: (sessionIds: string[]) => void;
+  /**
+   * The account's activity staged in D1, read at the end of each written entry's batch (so it holds
+   * that batch's own events, the evictions'): the object keeps it (src/activity/drain.ts `take`).
+   */
+  onStaged?: (userId: string, rows: unknown[]) => void;
+}
+
 /**
  * Writes every owed entry to D1, oldest first, one batch each, and deletes each after its batch
  * succeeded. Returns true when something was written; a D1 error throws an Error whose message
- * starts with OWED_WRITES_UNAVAILABLE (the rest stays owed). `onEvicted` gets each written entry's
- * evicted sessions (ids), now revoked in D1: the object forgets any check answer kept for them
- * (src/sessions/profile-cache.ts `forget`), read before this write, e.g. after a restart.
+ * starts with OWED_WRITES_UNAVAILABLE (the rest stays owed).
  */
-export async function flush(sql: SqlStorage, d1: D1Database, onEvicted?: (sessionIds: string[]) => void): Promise<boolean> {
+export async function flush(sql: SqlStorage, d1: D1Database, listener: FlushListener = {}): Promise<boolean> {
   const entries = sql.exec<{ seq: number; json: string }>("SELECT seq, json FROM d1_outbox ORDER BY seq").toArray();
   const db = drizzle(d1);
   for (const { seq, json } of entries) {
     const entry = JSON.parse(json) as OutboxEntry;
     const evictions = entry.evicted.length > 0 ? revocationStatements(db, entry.evicted, "session_limit", entry.at, entry.client, notWrittenYet(db, entry.sessionId)).map(rawStatement) : [];
-    const statements = [...evictions, ...entry.statements].map((s) => d1.prepare(s.sql).bind(...s.params));
+    const drain = entry.userId === undefined ? [] : [rawStatement(stagedActivityStatement(db, entry.userId))];
+    const statements = [...evictions, ...entry.statements, ...drain].map((s) => d1.prepare(s.sql).bind(...s.params));
+    let results: D1Result[];
     try {
-      await d1.batch(statements);
+      results = await d1.batch(statements);
     } catch (error) {
       // Kept (D1's own message too, for src/http/errors.ts `goneUserError`): the caller answers 503, not 500.
       throw new Error(`${OWED_WRITES_UNAVAILABLE}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+    // Kept before the entry is deleted: a restart between the two reads the rows again (kept once).
+    if (entry.userId !== undefined) listener.onStaged?.(entry.userId, results[results.length - 1]?.results ?? []);
     sql.exec("DELETE FROM d1_outbox WHERE seq = ?", seq);
-    if (entry.evicted.length > 0) onEvicted?.(entry.evicted);
+    if (entry.evicted.length > 0) listener.onEvicted?.(entry.evicted);
   }
   return entries.length > 0;
 }

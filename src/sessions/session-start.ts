@@ -34,12 +34,13 @@ import type { Assurance } from "../tokens";
 import type { ClientInfo, PublicUser, Role } from "../types";
 import type { HeldStore } from "./held-store";
 import { signInRead } from "./object-statements";
-import { addEntry, flush } from "./outbox";
+import { addEntry } from "./outbox";
 import type { RawStatement } from "./outbox";
 import type { ProfileCache } from "./profile-cache";
 import { holdSessions } from "./session-list";
 import type { Clock, SignInGuard } from "./token-store";
 import type { AttemptGate } from "../rate-limit/attempt-gate";
+import type { ActivityDrain } from "../activity/drain";
 
 /** How soon the object's alarm retries an entry still owed (ms), if nothing else flushed it. */
 export const OUTBOX_RETRY_MS = 10_000;
@@ -64,6 +65,8 @@ export interface StartSessionInput {
   needsNoFactor: boolean;
   /** The D1 statements the outbox writes, in order, the session's insert last (src/sessions/start-in-object.ts). */
   statements: RawStatement[];
+  /** How the sign-in proved who it is: its `sign_in` event's method (API.md §9), kept in this object. */
+  method: string;
   /** A password check's reservation in this object's gate (src/rate-limit/attempt-gate.ts), ended as cleared when the session starts. */
   attemptId?: string;
 }
@@ -80,6 +83,10 @@ export interface SessionStartParts {
   storage: DurableObjectStorage;
   /** The account's gate of password checks in flight. */
   attempts: AttemptGate;
+  /** The account's activity here (src/activity/drain.ts): the sign-in's event is kept with its session. */
+  activity: ActivityDrain;
+  /** Writes what the object owes D1 (src/sessions/outbox.ts `flush`, with the object's listener). */
+  flush: () => Promise<boolean>;
 }
 
 /** The user object's session start, as described above. Runs inside the object's serial queue. */
@@ -122,14 +129,15 @@ export class SessionStart {
       store.addSession(input.sessionId, at(input.now)!, at(input.expiresAt), input.tokenHash, { d1ExpiresAt, lastUsedAt: at(input.now)!, ...client });
       store.markChecked(input.sessionId, epoch, { user: guard.user, assurance: input.assurance, d1ExpiresAt });
       store.setRole(input.role);
-      addEntry(storage.sql, { sessionId: input.sessionId, evicted, at: input.now, client, statements: input.statements });
+      this.parts.activity.keep({ id: crypto.randomUUID(), type: "sign_in", method: input.method, created_at: input.now, ip_address: client.ipAddress, user_agent: client.userAgent, session_id: input.sessionId });
+      addEntry(storage.sql, { userId: input.userId, sessionId: input.sessionId, evicted, at: input.now, client, statements: input.statements });
     });
     for (const id of evicted) profiles.forget(id);
     // The entry clears D1's count; the gate forgets the failures it knew of now.
     if (input.attemptId) this.parts.attempts.release({ id: input.attemptId, outcome: "cleared" });
     // The alarm retries what is still owed if nothing writes it first: also when the evictions' flush below fails.
     if ((await storage.getAlarm()) === null) await storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
-    if (evicted.length > 0) await flush(storage.sql, this.parts.env().DB);
+    if (evicted.length > 0) await this.parts.flush();
     return { ok: true, user: guard.user };
   }
 

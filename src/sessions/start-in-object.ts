@@ -4,7 +4,8 @@
  * condition of its own on the batch (no `onlyIf`, no guest to merge, no second factor being spent),
  * `signIn` (src/sessions/issue.ts) asks the object first. The D1 statements today's batch would run
  * are built here as they are there, as text (`RawStatement`), and the object keeps them in its
- * outbox with the session, in one transaction, and writes them after answering. Undefined: the
+ * outbox with the session, in one transaction, and writes them after answering. The `sign_in` event
+ * is not among them: the object keeps it with the session (slice 5, src/activity/object-log.ts). Undefined: the
  * object did not decide (see session-start.ts), and `signIn` takes its D1 path.
  *
  * @example
@@ -12,7 +13,6 @@
  * if (pair) return pair; // else the D1 batch, as before
  */
 import { drizzle } from "drizzle-orm/d1";
-import { activityStatement } from "../activity";
 import { recordSignInStatement } from "../accounts/statements";
 import { sha256 } from "../crypto";
 import { insertForUser } from "../db/insert-where";
@@ -58,7 +58,6 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
   const fresh = notWrittenYet(db, sessionId);
   const statements = [
     clearLoginAttemptsStatement(db, input.userId, fresh, now),
-    activityStatement(db, { userId: input.userId, type: "sign_in", method: session.method, sessionId, client, at: now }, fresh),
     recordSignInStatement(db, input.userId, now, fresh),
     ...(input.alsoRun ?? []),
     // Last: the guard of every statement above is this row's absence. No first token's hash: the object holds the session.
@@ -78,6 +77,7 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     client: { ipAddress: client.ipAddress, userAgent: client.userAgent },
     ...(passwordFp === undefined ? {} : { passwordFp }),
     needsNoFactor: input.method !== "passkey",
+    method: session.method,
     statements,
     ...(input.attempt ? { attemptId: input.attempt.id } : {}),
   });

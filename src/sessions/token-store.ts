@@ -17,6 +17,7 @@
  * store.token(await sha256(presented)); // TokenRow | undefined
  */
 import type { Migration } from "../db/object-migrations";
+import { ACTIVITY_LOG_SCHEMA } from "../activity/object-log";
 import type { Assurance, Role } from "../tokens";
 import type { PublicUser } from "../types";
 
@@ -88,6 +89,8 @@ export const TOKEN_STORE_MIGRATIONS: readonly Migration[] = [
     `),
   // Version 3 (issue 27, slice 3): the D1 writes a sign-in started here still owes D1 (src/sessions/outbox.ts).
   (sql) => sql.exec("CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL)"),
+  // Version 4 (issue 27, slice 5): the user's security activity (API.md §9), src/activity/object-log.ts.
+  (sql) => sql.exec(ACTIVITY_LOG_SCHEMA),
 ];
 
 /**

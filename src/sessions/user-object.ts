@@ -42,6 +42,9 @@ import { ProfileObject } from "./profile-object";
 import type { PairOutcome } from "./pair-outcome";
 import type { ClientInfo } from "../types";
 import { AttemptGate } from "../rate-limit/attempt-gate";
+import { ActivityDrain } from "../activity/drain";
+import type { ActivityRead } from "../activity/drain";
+import type { LoggedEvent } from "../activity/object-log";
 import type { ReleaseInput, ReserveInput, ReserveOutcome } from "../rate-limit/attempt-gate";
 
 export type { ClientInfo, IssuedPair } from "../types";
@@ -77,8 +80,19 @@ export class UserSessions extends ProfileObject {
     revocation: this.#revocation,
     adoption: this.#adoption,
   });
+  /** The account's activity (src/activity/drain.ts, the table src/activity/object-log.ts). */
+  readonly #activity = new ActivityDrain({ env: () => this.env, held: this.#held, storage: this.ctx.storage });
   /** Sign-ins started here (src/sessions/session-start.ts). */
-  readonly #start = new SessionStart({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock, storage: this.ctx.storage, attempts: this.#attempts });
+  readonly #start = new SessionStart({
+    env: () => this.env,
+    held: this.#held,
+    profiles: this.profiles,
+    clock: this.clock,
+    storage: this.ctx.storage,
+    attempts: this.#attempts,
+    activity: this.#activity,
+    flush: () => this.#flush(),
+  });
 
   get #store(): TokenStore {
     return this.#held.store;
@@ -99,11 +113,28 @@ export class UserSessions extends ProfileObject {
    */
   #serial<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.#queue.then(async () => {
-      if (this.#owes()) await flush(this.ctx.storage.sql, this.env.DB, (ids) => ids.forEach((id) => this.profiles.forget(id)));
+      if (this.#owes()) await this.#flush();
       return operation();
     });
     this.#queue = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Writes what is owed D1 (src/sessions/outbox.ts), keeping the activity each batch found staged,
+   * then deletes that activity from D1 (src/activity/drain.ts; a second write only when some was staged).
+   */
+  async #flush(): Promise<boolean> {
+    let userId: string | undefined;
+    const wrote = await flush(this.ctx.storage.sql, this.env.DB, {
+      onEvicted: (ids) => ids.forEach((id) => this.profiles.forget(id)),
+      onStaged: (user, rows) => {
+        userId = user;
+        this.#activity.take(rows);
+      },
+    });
+    if (userId !== undefined) await this.#activity.release(userId);
+    return wrote;
   }
 
   /** True when a sign-in started here still owes D1 its writes. */
@@ -217,6 +248,17 @@ export class UserSessions extends ProfileObject {
    */
   listSessions(input: { userId: string; current?: string }): Promise<HeldSessionView[] | null> {
     return this.#serial(() => this.#list.list(input));
+  }
+
+  /**
+   * A page of this user's activity (API.md §9), newest first, after taking what D1 holds staged
+   * (src/activity/drain.ts): one D1 read batch, with the liveness of `sessionId` when given (null:
+   * not live). The staged rows taken are deleted from D1 after the answer.
+   */
+  readActivity(input: ActivityRead): Promise<LoggedEvent[] | null> {
+    const page = this.#serial(() => this.#activity.read(input));
+    this.#serial(() => this.#activity.release(input.userId)).catch(() => undefined);
+    return page;
   }
 
   /**

@@ -13,6 +13,7 @@ import type { Json } from "../helpers";
 import { idTokenSignIn, mintIdToken } from "../helpers/oidc";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
+import { countActivity } from "../helpers/activity";
 
 interface Claim {
   email: string;
@@ -103,8 +104,7 @@ describe("the owner proves a claimed address", () => {
     // The password the claimant set is gone too; the owner's own session is the one left.
     await expectError(await call("/v1/auth/login", { body: { email: claimed.email, password: PASSWORD } }), 401, "invalid_credentials");
     expect((await call("/v1/auth/me", { token: owner.accessToken })).status).toBe(200);
-    const events = await env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND type = 'session_revoked'").bind(claimed.userId).first<number>("n");
-    expect(events).toBeGreaterThanOrEqual(1);
+    expect(await countActivity(claimed.userId, "session_revoked")).toBeGreaterThanOrEqual(1);
   });
 
   it("by a reset link: the claimant's OpenID identity no longer signs into the owner's account", async () => {

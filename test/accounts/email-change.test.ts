@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { countActivity } from "../helpers/activity";
 import {
   BASE, PASSWORD, call, expectError, guest, json, login, mailbox, mailedToken, uniqueEmail, verifiedAccount,
 } from "../helpers";
@@ -127,8 +128,8 @@ describe("POST /v1/auth/change-email and /confirm-email-change", () => {
     expect(moved).toHaveLength(1);
     const loser = owners.results.find((u) => u.email !== target)!;
     expect([a.email, b.email]).toContain(loser.email);
-    const events = await env.DB.prepare("SELECT user_id FROM activity WHERE type = 'email_changed' AND user_id IN (?, ?)").bind(a.userId, b.userId).all();
-    expect(events.results).toEqual([{ user_id: moved[0]!.id }]);
+    const events = { [a.userId]: await countActivity(a.userId, "email_changed"), [b.userId]: await countActivity(b.userId, "email_changed") };
+    expect(events).toEqual({ [moved[0]!.id]: 1, [loser.id]: 0 });
     const unspent = await env.DB.prepare("SELECT COUNT(*) AS n FROM one_time_tokens WHERE user_id = ? AND purpose = 'change_email' AND used_at IS NULL")
       .bind(loser.id)
       .first<{ n: number }>();

@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { PASSWORD, adminCall, call, expectError, mailbox, mailedToken, verifiedAccount } from "../helpers";
+import { countActivity } from "../helpers/activity";
 
 describe("the mailed deletion of a disabled account", () => {
   it("answers 403 account_disabled and deletes nothing; the address stays taken; an administrator can delete it", async () => {
@@ -18,8 +19,7 @@ describe("the mailed deletion of a disabled account", () => {
     await expectError(await call("/v1/auth/confirm-deletion", { body: { token } }), 403, "account_disabled");
     const row = await env.DB.prepare("SELECT disabled_at FROM users WHERE id = ?").bind(account.userId).first<{ disabled_at: number | null }>();
     expect(row?.disabled_at).not.toBeNull();
-    const record = await env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND type = 'account_disabled'").bind(account.userId).first<number>("n");
-    expect(record).toBe(1);
+    expect(await countActivity(account.userId, "account_disabled")).toBe(1);
     await expectError(await call("/v1/auth/register", { body: { email: account.email, password: PASSWORD } }), 409, "conflict");
 
     // Asking again mails nothing: the link could not work.

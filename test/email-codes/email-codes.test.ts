@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { PASSWORD, call, claims, env, expectError, guest, json, login, mailbox, uniqueEmail, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
+import { activityOf, countActivity } from "../helpers/activity";
 
 /** Asks for a code and reads it back from the outbox (the `count`-th mail to the address). */
 async function requestCode(email: string, count = 1, extra: Record<string, unknown> = {}): Promise<string> {
@@ -94,8 +95,8 @@ describe("POST /v1/auth/email-code/verify", () => {
     const pair = await json(response);
     expect(pair).toMatchObject({ tokenType: "Bearer", user: { id: user.id, email, emailVerified: true, isGuest: false } });
     expect(claims(pair.accessToken)).toMatchObject({ sub: user.id, role: "user" });
-    const events = await env.DB.prepare("SELECT type, method FROM activity WHERE user_id = ? ORDER BY created_at").bind(user.id).all<Json>();
-    expect(events.results).toEqual(expect.arrayContaining([{ type: "sign_in", method: "code" }, { type: "email_verified", method: null }]));
+    const events = (await activityOf(user.id)).map(({ type, method }) => ({ type, method }));
+    expect(events).toEqual(expect.arrayContaining([{ type: "sign_in", method: "code" }, { type: "email_verified", method: null }]));
     // Single use.
     await expectError(await verify(email, code), 401, "invalid_credentials");
   });
@@ -206,8 +207,7 @@ describe("POST /v1/auth/email-code/verify", () => {
       expect(JSON.stringify(body)).not.toContain(code);
     }
     await expectError(await verify(account.email, code), 401, "invalid_credentials");
-    const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND type = 'sign_in_failed' AND method = 'code'").bind(account.userId).first<Json>();
-    expect(failed.n).toBeGreaterThanOrEqual(5);
+    expect(await countActivity(account.userId, "sign_in_failed", "code")).toBeGreaterThanOrEqual(5);
     // A new code replaces the void one.
     expect((await verify(account.email, await requestCode(account.email, 3))).status).toBe(200);
   });

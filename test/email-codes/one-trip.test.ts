@@ -18,6 +18,7 @@ import { call, countingDb, env, expectError, guest, json, login, serviceDeps, un
 import type { Json } from "../helpers";
 import { fetchWith } from "../helpers/edge";
 import { requestCode } from "../helpers/email-code";
+import { countActivity } from "../helpers/activity";
 
 /** The Worker's D1 binding, recording every trip as the SQL of the statements it ran (test/helpers/lifecycle.ts `countingDb`). */
 function recordingDb(): { db: D1Database; readonly trips: string[][] } {
@@ -151,10 +152,7 @@ describe("the rules, with the spend and the try decided in SQL", () => {
     // The fifth try dropped the row (a void code is of no further use).
     expect(await codeRow(account.email)).toBeNull();
     await expectError(await verify(account.email, code), 401, "invalid_credentials");
-    const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND type = 'sign_in_failed' AND method = 'code'")
-      .bind(account.userId)
-      .first<Json>();
-    expect(failed.n).toBe(8);
+    expect(await countActivity(account.userId, "sign_in_failed", "code")).toBe(8);
   });
 
   it("four wrong tries then the right code signs in (a right code takes no try)", async () => {

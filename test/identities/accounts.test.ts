@@ -8,9 +8,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { PASSWORD, call, claims, expectError, guest, json, login, uniqueEmail, verifiedAccount } from "../helpers";
 import { codeFlowSignIn, idTokenSignIn, mintIdToken } from "../helpers/oidc";
+import { activityOf } from "../helpers/activity";
 
-const activity = (userId: string, type: string) =>
-  env.DB.prepare("SELECT type, method, session_id FROM activity WHERE user_id = ? AND type = ?").bind(userId, type).all<{ type: string; method: string | null; session_id: string | null }>();
+const activity = async (userId: string, type: string) => ({ results: await activityOf(userId, type) });
 const identitiesOf = (userId: string) => env.DB.prepare("SELECT provider, subject, email FROM identities WHERE user_id = ?").bind(userId).all<{ provider: string; subject: string; email: string | null }>();
 const userRow = (id: string) => env.DB.prepare("SELECT * FROM users WHERE id = ?").bind(id).first<Record<string, unknown>>();
 

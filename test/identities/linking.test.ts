@@ -7,9 +7,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { PASSWORD, call, claims, expectError, guest, json, login, serviceSigningKey, signToken, verifiedAccount } from "../helpers";
 import { idTokenSignIn, mintIdToken } from "../helpers/oidc";
+import { countActivity } from "../helpers/activity";
 
-const events = (userId: string, type: string) =>
-  env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND type = ?").bind(userId, type).first<number>("n");
+const events = (userId: string, type: string) => countActivity(userId, type);
 
 const link = async (accessToken: string, claims: Record<string, unknown> = {}) =>
   call("/v1/auth/identities", { token: accessToken, body: { provider: "loopback", idToken: await mintIdToken(claims) } });

@@ -15,6 +15,7 @@ vi.setConfig({ testTimeout: 90_000 });
 import { BASE, PASSWORD, adminCall, call, captureLogs, env, expectError, freshIp, json, mailbox } from "../helpers";
 import type { Json } from "../helpers";
 import { firstFactor, mfaAccount, verify } from "./helpers";
+import { activityOf } from "../helpers/activity";
 
 describe("codes are spent once, and only by their account", () => {
   it("a TOTP step used by the activation, mfa/verify or step-up is refused everywhere after", async () => {
@@ -108,7 +109,7 @@ describe("secrets stay secret", () => {
       await (await call("/v1/auth/activity", { token })).text(),
       await (await adminCall(`/users/${account.userId}`)).text(),
       JSON.stringify((await env.DB.prepare("SELECT * FROM events").all()).results),
-      JSON.stringify((await env.DB.prepare("SELECT * FROM activity WHERE user_id = ?").bind(account.userId).all()).results),
+      JSON.stringify(await activityOf(account.userId)),
       JSON.stringify((await env.DB.prepare("SELECT * FROM mfa_challenges").all()).results),
     ];
     for (const text of texts) for (const secret of secrets) expect(text.toLowerCase()).not.toContain(secret.toLowerCase());

@@ -10,6 +10,7 @@ import { describe, expect, it, vi } from "vitest";
 vi.setConfig({ testTimeout: 90_000 });
 import { call, claims, env, json, login, verifiedAccount } from "../helpers";
 import { Authenticator, firstFactor, mfaAccount, verify } from "./helpers";
+import { countActivity } from "../helpers/activity";
 
 describe("races", () => {
   it("10 concurrent mfa/verify calls with one valid code: exactly one TokenPair", async () => {
@@ -48,8 +49,7 @@ describe("races", () => {
     // The stored set is the one the winner was shown: each of its codes signs in.
     const pending = await firstFactor(account);
     expect((await verify({ mfaToken: pending.mfaToken, recoveryCode: recoveryCodes[9] })).status).toBe(200);
-    const events = await env.DB.prepare("SELECT count(*) AS n FROM activity WHERE user_id = ? AND type = 'mfa_enabled'").bind(account.userId).first<{ n: number }>();
-    expect(events!.n).toBe(1);
+    expect(await countActivity(account.userId, "mfa_enabled")).toBe(1);
   });
 });
 

@@ -12,6 +12,7 @@ import { call, claims, env, expectError, json, login, mailedToken, uniqueEmail }
 import type { Json } from "../helpers";
 import { firstFactor, mfaAccount, verify } from "./helpers";
 import type { MfaAccount } from "./helpers";
+import { activityOf } from "../helpers/activity";
 
 /** An aal1 session of an account with a factor: one that was open before the factor was enabled. */
 async function aal1Session(label: string): Promise<{ account: MfaAccount; aal1: Json }> {
@@ -56,8 +57,10 @@ describe("claims", () => {
     const account = await mfaAccount("mfa-legacy");
     const pair = account.tokens;
     await env.DB.prepare("UPDATE sessions SET aal = NULL, amr = NULL, auth_time = NULL WHERE id = ?").bind(pair.sessionId).run();
-    // What the migration's backfill does for such a row.
-    await env.DB.prepare("UPDATE sessions SET amr = (SELECT method FROM activity WHERE activity.session_id = sessions.id AND activity.type = 'sign_in' LIMIT 1) WHERE id = ?").bind(pair.sessionId).run();
+    // What the migration's backfill does for such a row: the method of the session's sign_in event.
+    const signIn = (await activityOf(account.userId, "sign_in")).find((e) => e.session_id === pair.sessionId);
+    expect(signIn?.method).toBe("password");
+    await env.DB.prepare("UPDATE sessions SET amr = ? WHERE id = ?").bind(signIn!.method, pair.sessionId).run();
     const refreshed = await json(await call("/v1/auth/refresh", { body: { refreshToken: pair.refreshToken } }));
     expect(claims(refreshed.accessToken)).toMatchObject({ aal: "aal1", amr: ["password"] });
   });

@@ -22,6 +22,7 @@ import type { CallOptions } from "../helpers";
 import { countingD1 } from "../helpers/edge";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
+import { countActivity } from "../helpers/activity";
 
 /** An account with a password and one ES256 passkey registered with counter 0. */
 async function enrolled(label: string) {
@@ -78,8 +79,7 @@ const sessionCount = async (userId: string) => (await env.DB.prepare("SELECT COU
 const attemptCount = (userId: string) => env.DB.prepare("SELECT count FROM counters WHERE key = ?").bind(`login:${userId}`).first<number>("count");
 const passkeyRow = (userId: string) =>
   env.DB.prepare("SELECT sign_count, last_used_at, backed_up FROM passkeys WHERE user_id = ?").bind(userId).first<{ sign_count: number; last_used_at: number | null; backed_up: number }>();
-const failedEvents = (userId: string) =>
-  env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND type = 'sign_in_failed' AND method = 'passkey'").bind(userId).first<number>("n");
+const failedEvents = (userId: string) => countActivity(userId, "sign_in_failed", "passkey");
 
 /**
  * The D1 trips `signIn` itself makes for a fresh account, called directly (not through a passkey):

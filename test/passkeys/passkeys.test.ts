@@ -7,6 +7,7 @@ import { PASSWORD, call, claims, env, expectError, guest, json, login, uniqueEma
 import type { Json } from "../helpers";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { Algorithm, SoftCredential } from "../helpers/webauthn";
+import { activityOf, countActivity } from "../helpers/activity";
 
 async function registrationOptions(token: string): Promise<Json> {
   const response = await call("/v1/auth/passkeys/register/options", { method: "POST", token });
@@ -48,8 +49,8 @@ describe("passkey registration and sign-in", () => {
       const signedIn = await json(response);
       expect(signedIn.user.id).toBe(account.userId);
       expect(claims(signedIn.accessToken)).toMatchObject({ sub: account.userId, role: "user" });
-      const events = await env.DB.prepare("SELECT type, method FROM activity WHERE user_id = ?").bind(account.userId).all<Json>();
-      expect(events.results).toEqual(expect.arrayContaining([{ type: "passkey_added", method: null }, { type: "sign_in", method: "passkey" }]));
+      const events = (await activityOf(account.userId)).map(({ type, method }) => ({ type, method }));
+      expect(events).toEqual(expect.arrayContaining([{ type: "passkey_added", method: null }, { type: "sign_in", method: "passkey" }]));
     });
   }
 });
@@ -176,8 +177,7 @@ describe("passkey sign-in refusals", () => {
     for (const bend of [{ origin: "https://evil.example" }, { origin: "http://auth.test.evil.example" }, { rpId: "evil.example" }, { uv: false }, { up: false }, { type: "webauthn.create" }]) {
       await expectError(await passkeyLogin(credential, bend), 401, "invalid_credentials");
     }
-    const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND type = 'sign_in_failed' AND method = 'passkey'").bind(account.userId).first<Json>();
-    expect(failed.n).toBe(6);
+    expect(await countActivity(account.userId, "sign_in_failed", "passkey")).toBe(6);
     expect((await passkeyLogin(credential)).status).toBe(200);
   });
 
@@ -189,8 +189,7 @@ describe("passkey sign-in refusals", () => {
     await expectError(await passkeyLogin(credential, { counter: 0 }), 401, "invalid_credentials");
     const row = await env.DB.prepare("SELECT sign_count FROM passkeys WHERE user_id = ?").bind(account.userId).first<Json>();
     expect(row.sign_count).toBe(5);
-    const failed = await env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND type = 'sign_in_failed' AND method = 'passkey'").bind(account.userId).first<Json>();
-    expect(failed.n).toBe(3);
+    expect(await countActivity(account.userId, "sign_in_failed", "passkey")).toBe(3);
     expect((await passkeyLogin(credential, { counter: 6 })).status).toBe(200);
   });
 
@@ -271,8 +270,8 @@ describe("managing passkeys", () => {
     const deleted = await call(`/v1/auth/passkeys/${first.passkey.id}`, { method: "DELETE", body: { password: PASSWORD }, token: pair.accessToken });
     expect(deleted.status).toBe(204);
     expect((await json(await call("/v1/auth/passkeys", { token: pair.accessToken }))).passkeys.map((p: Json) => p.id)).toEqual([second.passkey.id]);
-    const events = await env.DB.prepare("SELECT type FROM activity WHERE user_id = ? AND type LIKE 'passkey_%'").bind(account.userId).all<Json>();
-    expect(events.results.map((e: Json) => e.type).sort()).toEqual(["passkey_added", "passkey_added", "passkey_removed"]);
+    const events = (await activityOf(account.userId)).filter((e) => e.type.startsWith("passkey_"));
+    expect(events.map((e) => e.type).sort()).toEqual(["passkey_added", "passkey_added", "passkey_removed"]);
     // The removed passkey no longer signs in; lastUsedAt shows on the one that did.
     await expectError(await passkeyLogin(first.credential), 401, "invalid_credentials");
     expect((await passkeyLogin(second.credential)).status).toBe(200);

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { deleteAccount } from "../../src/deletion";
+import { activityOf } from "../helpers/activity";
 import {
   PASSWORD, adminCall, advanceUserClock, call, env, expectError, guest, json, login, objectStorage, refreshWith, rowsOfUser,
   serviceDeps, uniqueEmail, uniqueUsername, verifiedAccount,
@@ -30,7 +31,7 @@ describe("the session limit under concurrent sign-ins", () => {
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
     expect(await liveCount(account.userId)).toBe(5);
     const evicted = await env.DB.prepare("SELECT id FROM sessions WHERE user_id = ? AND revoked_reason = 'session_limit'").bind(account.userId).all<{ id: string }>();
-    const events = await env.DB.prepare("SELECT id, session_id FROM activity WHERE user_id = ? AND type = 'session_revoked'").bind(account.userId).all<{ id: string; session_id: string }>();
+    const events = { results: await activityOf(account.userId, "session_revoked") };
     expect(evicted.results).toHaveLength(6);
     expect(events.results.map((e) => e.session_id).sort()).toEqual(evicted.results.map((s) => s.id).sort());
     expect(new Set(events.results.map((e) => e.id)).size).toBe(6);

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { makeRefreshToken } from "../../src/sessions/refresh-token";
+import { activityOf } from "../helpers/activity";
 import {
   advanceUserClock, call, env, expectError, guest, json, login, objectStorage, refreshWith, verifiedAccount,
 } from "../helpers";
@@ -68,9 +69,7 @@ describe("a session before its first rotation", () => {
     const pairs = [];
     for (let i = 0; i < 6; i++) pairs.push(await login(account));
     await expectError(await refreshWith(pairs[0].refreshToken), 401, "invalid_token");
-    const events = await env.DB.prepare("SELECT id, session_id FROM activity WHERE user_id = ? AND type = 'session_revoked'")
-      .bind(account.userId)
-      .all<{ id: string; session_id: string }>();
+    const events = { results: await activityOf(account.userId, "session_revoked") };
     expect(events.results).toHaveLength(1);
     expect(events.results[0]!.session_id).toBe(pairs[0].sessionId);
     expect(events.results[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);

@@ -21,6 +21,7 @@ import { idTokenSignIn, mintIdToken } from "../helpers/oidc";
 import { Authenticator, enableMfa, firstFactor, mfaAccount, verify } from "../mfa/helpers";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
+import { activityOf, countActivity } from "../helpers/activity";
 
 const rpc = () => new AuthRpc(createExecutionContext(), env);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,8 +54,7 @@ async function liveInD1(userId: string): Promise<string[]> {
   return results.map((r) => r.id).sort();
 }
 
-const eventsOf = async (userId: string, type: string) =>
-  (await env.DB.prepare("SELECT session_id FROM activity WHERE user_id = ? AND type = ?").bind(userId, type).all<{ session_id: string | null }>()).results.map((r) => r.session_id);
+const eventsOf = async (userId: string, type: string) => (await activityOf(userId, type)).map((r) => r.session_id);
 
 /** A login answer in a race: 200 (its pair), or one of the refusals listed; never a 500. */
 async function outcome(response: Response, refusals: number[]): Promise<Json | null> {
@@ -143,8 +143,7 @@ describe("a sign-in racing what must stop or end it (Promise.all, several rounds
       await userObject(account.userId).settle();
       const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?").bind(account.userId).first<number>("n");
       expect(rows).toBe(0);
-      const activity = await env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ?").bind(account.userId).first<number>("n");
-      expect(activity).toBe(0);
+      expect(await countActivity(account.userId)).toBe(0);
     }
   });
 

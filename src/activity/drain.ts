@@ -1,0 +1,110 @@
+/**
+ * The user object's half of the activity move (issue 27, slice 5; the table is
+ * src/activity/object-log.ts): taking a user's events staged in D1 into the object, deleting them
+ * from D1 once kept, and reading a page after draining. Runs inside the object's serial queue
+ * (src/sessions/user-object.ts), so one drain at a time.
+ *
+ * @example
+ * const drain = new ActivityDrain({ env: () => env, held, storage: ctx.storage });
+ * const rows = await drain.read({ userId, sessionId, limit: 51 }); // null: the session is not live
+ * await drain.release(userId);                                       // after answering
+ */
+import { drizzle } from "drizzle-orm/d1";
+import { loadConfig } from "../config";
+import type { HeldStore } from "../sessions/held-store";
+import { livenessStatement } from "../sessions/statements";
+import { activityPage, keepActivity, loggedEvent, markReleased, releaseStatement, stagedActivityStatement, stagedIds } from "./object-log";
+import type { LoggedEvent } from "./object-log";
+
+/** What the drain works with: the object's bindings, its token store (which holds the table) and storage. */
+export interface ActivityDrainParts {
+  env: () => Env;
+  held: HeldStore;
+  storage: DurableObjectStorage;
+}
+
+/** A page request: `sessionId` names the caller's session (its liveness is read with the drain); none for an operator. */
+export interface ActivityRead {
+  userId: string;
+  sessionId?: string | undefined;
+  /** Rows to return, newest first (the caller asks one more than it shows, to know of a next page). */
+  limit: number;
+  before?: { createdAt: number; id: string } | undefined;
+}
+
+export class ActivityDrain {
+  /** Ids taken from D1 past the retention's edge (not kept): deleted from D1 with the next release. Memory only. */
+  #expired = new Set<string>();
+
+  constructor(private readonly parts: ActivityDrainParts) {}
+
+  /** The retention's edge now (ms): events created before it are dropped, never shown. */
+  #since(): number {
+    return Date.now() - loadConfig(this.parts.env()).activityRetentionMs;
+  }
+
+  /** The object's SQL, its store (and so the table) created and migrated if it had none. */
+  #open(): SqlStorage {
+    void this.parts.held.store;
+    return this.parts.storage.sql;
+  }
+
+  /**
+   * Keeps rows read from D1's staging (a batch's result; drizzle rows or raw columns), marked staged.
+   * Creates the object's storage only when there is something to keep. Synchronous.
+   */
+  take(rows: readonly unknown[]): void {
+    if (rows.length === 0) return;
+    const sql = this.#open();
+    const before = this.#since();
+    const events = rows.map((r) => loggedEvent(r as Record<string, unknown>));
+    for (const e of events) if (e.created_at < before) this.#expired.add(e.id);
+    this.parts.storage.transactionSync(() => keepActivity(sql, events, { staged: true, before }));
+  }
+
+  /** Keeps an event written by the object itself (not staged), in the caller's transaction. */
+  keep(event: LoggedEvent): void {
+    keepActivity(this.#open(), [event], { staged: false, before: this.#since() });
+  }
+
+  /**
+   * Deletes from D1 the rows kept here that are still staged there, and those taken past the
+   * retention's edge (one D1 write, only when there are some), then clears their mark. A D1 failure is left for the next drain (the rows are kept in both
+   * meanwhile, and shown once).
+   */
+  async release(userId: string): Promise<void> {
+    const store = this.parts.held.existing;
+    if (!store) return;
+    const ids = stagedIds(this.parts.storage.sql);
+    const expired = [...this.#expired];
+    if (ids.length + expired.length === 0) return;
+    try {
+      await releaseStatement(drizzle(this.parts.env().DB), userId, [...ids, ...expired]);
+    } catch {
+      return;
+    }
+    markReleased(this.parts.storage.sql, ids);
+    for (const id of expired) this.#expired.delete(id);
+  }
+
+  /**
+   * Drains, then reads one page here: one D1 batch (the caller's session's liveness when
+   * `sessionId` is given, and the staged rows). Null when that session is not live (or its account
+   * is disabled or gone).
+   */
+  async read(input: ActivityRead): Promise<LoggedEvent[] | null> {
+    const db = drizzle(this.parts.env().DB);
+    const staged = stagedActivityStatement(db, input.userId);
+    let rows: readonly unknown[];
+    if (input.sessionId) {
+      const [live, found] = await db.batch([livenessStatement(db, { userId: input.userId, sessionId: input.sessionId }, Date.now()), staged]);
+      if (live.length === 0) return null;
+      rows = found;
+    } else {
+      rows = await staged;
+    }
+    this.take(rows);
+    if (!this.parts.held.existing) return [];
+    return activityPage(this.parts.storage.sql, { limit: input.limit, before: input.before, since: this.#since() });
+  }
+}

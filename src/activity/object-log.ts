@@ -1,0 +1,119 @@
+/**
+ * A user's security activity (API.md §9) kept in that user's Durable Object (issue 27, slice 5;
+ * docs/edge-sessions.md "Built: slice 5"): the table `activity` of the object's SQLite storage
+ * (token-store migration v4), pruned to ACTIVITY_RETENTION_DAYS whenever it is written.
+ *
+ * Two ways in:
+ * - **Written here**: the `sign_in` of a session the object starts (src/sessions/session-start.ts),
+ *   in the same object transaction as the session.
+ * - **Staged in D1, drained here**: every other event is written in the D1 batch of the change it
+ *   records (one transaction, as API.md §9 and §16 ask), into D1's `activity`, which is now a staging
+ *   area. The object takes a user's staged rows whenever it reads D1 anyway (the read rides the batch
+ *   of its outbox, src/sessions/outbox.ts, and the read of an activity list), keeps them marked
+ *   `staged`, and then deletes them from D1 (`releaseStatement`) and clears the mark. A row is kept
+ *   here before it leaves D1, so a failure between the two leaves it in both (kept once: ids are
+ *   keys), never in neither.
+ *
+ * Every reader goes through the object (`readActivity` of src/sessions/user-object.ts), which drains
+ * first, so a page shows every committed event. Rows of users who never come back stay staged in D1
+ * until the daily purge ages them out. D1's rows of the old layout are staged rows by definition:
+ * the first drain after the deploy moves them (no import step).
+ *
+ * @example
+ * keepActivity(sql, [{ id, type: "sign_in", method: "password", created_at: now, ... }], { staged: false, before });
+ * const rows = activityPage(sql, { limit: 51, before: cursor });
+ */
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { activity } from "./schema";
+import type { ActivityRow } from "./schema";
+
+/** The object's table (migration v4 of src/sessions/token-store.ts). `staged` = 1: also still in D1. */
+export const ACTIVITY_LOG_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS activity (
+    id TEXT PRIMARY KEY, type TEXT NOT NULL, method TEXT, created_at INTEGER NOT NULL,
+    ip_address TEXT, user_agent TEXT, session_id TEXT, staged INTEGER NOT NULL DEFAULT 0);
+  CREATE INDEX IF NOT EXISTS activity_time ON activity (created_at, id);
+  CREATE INDEX IF NOT EXISTS activity_staged ON activity (staged) WHERE staged = 1;
+`;
+
+/** How many staged rows one drain takes (the rest on the next one). */
+export const DRAIN_LIMIT = 200;
+
+/** One event as the object keeps it (times ms since the epoch). */
+export interface LoggedEvent {
+  id: string;
+  type: string;
+  method: string | null;
+  created_at: number;
+  ip_address: string | null;
+  user_agent: string | null;
+  session_id: string | null;
+}
+
+/** D1's staged rows of `userId`, oldest first, at most DRAIN_LIMIT: for a batch the object sends anyway. */
+export function stagedActivityStatement(db: DrizzleD1Database, userId: string) {
+  return db.select().from(activity).where(eq(activity.userId, userId)).orderBy(asc(activity.createdAt), asc(activity.id)).limit(DRAIN_LIMIT);
+}
+
+/** Deletes from D1 the staged rows `ids` of `userId`, once the object keeps them. `ids` must not be empty. */
+export function releaseStatement(db: DrizzleD1Database, userId: string, ids: string[]) {
+  return db.delete(activity).where(and(eq(activity.userId, userId), inArray(activity.id, ids)));
+}
+
+/** A D1 `activity` row (drizzle's, or the raw columns of a batch result) as the object keeps it. */
+export function loggedEvent(row: ActivityRow | Record<string, unknown>): LoggedEvent {
+  const r = row as Record<string, unknown>;
+  return {
+    id: String(r.id),
+    type: String(r.type),
+    method: (r.method as string | null) ?? null,
+    created_at: Number(r.createdAt ?? r.created_at),
+    ip_address: ((r.ipAddress ?? r.ip_address) as string | null) ?? null,
+    user_agent: ((r.userAgent ?? r.user_agent) as string | null) ?? null,
+    session_id: ((r.sessionId ?? r.session_id) as string | null) ?? null,
+  };
+}
+
+/**
+ * Keeps `events` (an id kept already is left as it is), marked staged when they are still in D1, and
+ * drops every event created before `before` (ms: now minus ACTIVITY_RETENTION_DAYS). Synchronous:
+ * call it inside the transaction of the change it belongs to.
+ */
+export function keepActivity(sql: SqlStorage, events: LoggedEvent[], options: { staged: boolean; before: number }): void {
+  for (const e of events) {
+    sql.exec(
+      "INSERT OR IGNORE INTO activity (id, type, method, created_at, ip_address, user_agent, session_id, staged) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      e.id, e.type, e.method, e.created_at, e.ip_address, e.user_agent, e.session_id, options.staged ? 1 : 0,
+    );
+  }
+  sql.exec("DELETE FROM activity WHERE created_at < ?", options.before);
+}
+
+/** The ids of the events kept here that are still staged in D1 (at most DRAIN_LIMIT). */
+export function stagedIds(sql: SqlStorage): string[] {
+  return sql.exec<{ id: string }>("SELECT id FROM activity WHERE staged = 1 LIMIT ?", DRAIN_LIMIT).toArray().map((r) => r.id);
+}
+
+/** Clears the staged mark of `ids`: D1 no longer holds them. */
+export function markReleased(sql: SqlStorage, ids: string[]): void {
+  for (const id of ids) sql.exec("UPDATE activity SET staged = 0 WHERE id = ?", id);
+}
+
+/**
+ * Up to `limit` events, newest first by (created_at, id), older than the cursor `before` when given,
+ * and not before `since` (ms; the retention's edge, so an event past it is never shown).
+ */
+export function activityPage(sql: SqlStorage, input: { limit: number; before?: { createdAt: number; id: string } | undefined; since: number }): LoggedEvent[] {
+  const c = input.before;
+  const rows = c
+    ? sql.exec(
+        "SELECT id, type, method, created_at, ip_address, user_agent, session_id FROM activity WHERE created_at >= ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?",
+        input.since, c.createdAt, c.createdAt, c.id, input.limit,
+      )
+    : sql.exec(
+        "SELECT id, type, method, created_at, ip_address, user_agent, session_id FROM activity WHERE created_at >= ? ORDER BY created_at DESC, id DESC LIMIT ?",
+        input.since, input.limit,
+      );
+  return rows.toArray().map((r) => loggedEvent(r));
+}
