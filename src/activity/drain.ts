@@ -13,7 +13,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
 import type { HeldStore } from "../sessions/held-store";
 import { livenessStatement } from "../sessions/statements";
-import { activityPage, keepActivity, loggedEvent, markReleased, releaseStatement, stagedActivityStatement, stagedIds } from "./object-log";
+import { DRAIN_LIMIT, activityPage, keepActivity, loggedEvent, markReleased, releaseStatement, stagedActivityStatement, stagedIds } from "./object-log";
 import type { LoggedEvent } from "./object-log";
 
 /** What the drain works with: the object's bindings, its token store (which holds the table) and storage. */
@@ -31,6 +31,9 @@ export interface ActivityRead {
   limit: number;
   before?: { createdAt: number; id: string } | undefined;
 }
+
+/** At most this many drain rounds for one read (DRAIN_LIMIT rows each: 1,800 staged events). */
+export const MAX_DRAIN_ROUNDS = 20;
 
 export class ActivityDrain {
   /** Ids taken from D1 past the retention's edge (not kept): deleted from D1 with the next release. Memory only. */
@@ -67,30 +70,44 @@ export class ActivityDrain {
     keepActivity(this.#open(), [event], { staged: false, before: this.#since() });
   }
 
+  /** The ids to delete from D1 (at most DRAIN_LIMIT): rows taken past the retention's edge, and rows kept here still staged there. */
+  releasing(): string[] {
+    const expired = [...this.#expired].slice(0, DRAIN_LIMIT);
+    if (!this.parts.held.existing || expired.length === DRAIN_LIMIT) return expired;
+    return [...expired, ...stagedIds(this.parts.storage.sql, DRAIN_LIMIT - expired.length)];
+  }
+
+  /** After a D1 batch that deleted `released` (from `releasing`) and read `staged`: clears the marks, keeps the rows. */
+  drained(released: string[], staged: readonly unknown[]): void {
+    if (released.length > 0) {
+      if (this.parts.held.existing) markReleased(this.parts.storage.sql, released);
+      for (const id of released) this.#expired.delete(id);
+    }
+    this.take(staged);
+  }
+
   /**
    * Deletes from D1 the rows kept here that are still staged there, and those taken past the
    * retention's edge (one D1 write, only when there are some), then clears their mark. A D1 failure is left for the next drain (the rows are kept in both
    * meanwhile, and shown once).
    */
   async release(userId: string): Promise<void> {
-    const store = this.parts.held.existing;
-    if (!store) return;
-    const ids = stagedIds(this.parts.storage.sql);
-    const expired = [...this.#expired];
-    if (ids.length + expired.length === 0) return;
+    const ids = this.releasing();
+    if (ids.length === 0) return;
     try {
-      await releaseStatement(drizzle(this.parts.env().DB), userId, [...ids, ...expired]);
+      await releaseStatement(drizzle(this.parts.env().DB), userId, ids);
     } catch {
       return;
     }
-    markReleased(this.parts.storage.sql, ids);
-    for (const id of expired) this.#expired.delete(id);
+    this.drained(ids, []);
   }
 
   /**
    * Drains, then reads one page here: one D1 batch (the caller's session's liveness when
    * `sessionId` is given, and the staged rows). Null when that session is not live (or its account
-   * is disabled or gone).
+   * is disabled or gone). A backlog of more than DRAIN_LIMIT staged rows (an account of the old
+   * layout) is drained whole first, DRAIN_LIMIT at a time (a delete and a read each), up to
+   * MAX_DRAIN_ROUNDS; so a page never misses a staged event newer than the ones it shows.
    */
   async read(input: ActivityRead): Promise<LoggedEvent[] | null> {
     const db = drizzle(this.parts.env().DB);
@@ -104,6 +121,11 @@ export class ActivityDrain {
       rows = await staged;
     }
     this.take(rows);
+    for (let round = 1; rows.length >= DRAIN_LIMIT && round < MAX_DRAIN_ROUNDS; round++) {
+      await this.release(input.userId);
+      rows = await stagedActivityStatement(db, input.userId);
+      this.take(rows);
+    }
     if (!this.parts.held.existing) return [];
     return activityPage(this.parts.storage.sql, { limit: input.limit, before: input.before, since: this.#since() });
   }

@@ -37,8 +37,11 @@ export const ACTIVITY_LOG_SCHEMA = `
   CREATE INDEX IF NOT EXISTS activity_staged ON activity (staged) WHERE staged = 1;
 `;
 
-/** How many staged rows one drain takes (the rest on the next one). */
-export const DRAIN_LIMIT = 200;
+/**
+ * How many staged rows one D1 statement takes, or deletes: D1 binds at most 100 values a statement
+ * (the delete binds the user id and each row's id). A reader drains again until less came back.
+ */
+export const DRAIN_LIMIT = 90;
 
 /** One event as the object keeps it (times ms since the epoch). */
 export interface LoggedEvent {
@@ -90,9 +93,9 @@ export function keepActivity(sql: SqlStorage, events: LoggedEvent[], options: { 
   sql.exec("DELETE FROM activity WHERE created_at < ?", options.before);
 }
 
-/** The ids of the events kept here that are still staged in D1 (at most DRAIN_LIMIT). */
-export function stagedIds(sql: SqlStorage): string[] {
-  return sql.exec<{ id: string }>("SELECT id FROM activity WHERE staged = 1 LIMIT ?", DRAIN_LIMIT).toArray().map((r) => r.id);
+/** The ids of the events kept here that are still staged in D1, at most `limit`. */
+export function stagedIds(sql: SqlStorage, limit = DRAIN_LIMIT): string[] {
+  return sql.exec<{ id: string }>("SELECT id FROM activity WHERE staged = 1 LIMIT ?", limit).toArray().map((r) => r.id);
 }
 
 /** Clears the staged mark of `ids`: D1 no longer holds them. */

@@ -30,7 +30,7 @@ import { sessions } from "../db/schema";
 import type { ClientInfo } from "../types";
 import { OWED_WRITES_UNAVAILABLE } from "./owed-writes";
 import { revocationStatements } from "./object-statements";
-import { stagedActivityStatement } from "../activity/object-log";
+import { releaseStatement, stagedActivityStatement } from "../activity/object-log";
 
 /** One D1 statement as text and bound values (drizzle's `toSQL()`), so it can be stored and sent. */
 export interface RawStatement {
@@ -80,10 +80,12 @@ export interface FlushListener {
    */
   onEvicted?: (sessionIds: string[]) => void;
   /**
-   * The account's activity staged in D1, read at the end of each written entry's batch (so it holds
-   * that batch's own events, the evictions'): the object keeps it (src/activity/drain.ts `take`).
+   * The activity drain (src/activity/drain.ts), for entries that name their account: `releasing()`
+   * gives the ids of staged rows the object already keeps, deleted from D1 at the start of the
+   * entry's batch; the batch ends by reading what is staged now (so it holds the batch's own events,
+   * the evictions'); `drained` gets both after the batch succeeded.
    */
-  onStaged?: (userId: string, rows: unknown[]) => void;
+  drain?: { releasing(): string[]; drained(released: string[], staged: unknown[]): void };
 }
 
 /**
@@ -97,8 +99,11 @@ export async function flush(sql: SqlStorage, d1: D1Database, listener: FlushList
   for (const { seq, json } of entries) {
     const entry = JSON.parse(json) as OutboxEntry;
     const evictions = entry.evicted.length > 0 ? revocationStatements(db, entry.evicted, "session_limit", entry.at, entry.client, notWrittenYet(db, entry.sessionId)).map(rawStatement) : [];
-    const drain = entry.userId === undefined ? [] : [rawStatement(stagedActivityStatement(db, entry.userId))];
-    const statements = [...evictions, ...entry.statements, ...drain].map((s) => d1.prepare(s.sql).bind(...s.params));
+    const drain = entry.userId === undefined ? undefined : listener.drain;
+    const released = drain?.releasing() ?? [];
+    const release = released.length > 0 ? [rawStatement(releaseStatement(db, entry.userId!, released))] : [];
+    const read = drain ? [rawStatement(stagedActivityStatement(db, entry.userId!))] : [];
+    const statements = [...release, ...evictions, ...entry.statements, ...read].map((s) => d1.prepare(s.sql).bind(...s.params));
     let results: D1Result[];
     try {
       results = await d1.batch(statements);
@@ -107,7 +112,7 @@ export async function flush(sql: SqlStorage, d1: D1Database, listener: FlushList
       throw new Error(`${OWED_WRITES_UNAVAILABLE}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     // Kept before the entry is deleted: a restart between the two reads the rows again (kept once).
-    if (entry.userId !== undefined) listener.onStaged?.(entry.userId, results[results.length - 1]?.results ?? []);
+    drain?.drained(released, results[results.length - 1]?.results ?? []);
     sql.exec("DELETE FROM d1_outbox WHERE seq = ?", seq);
     if (entry.evicted.length > 0) listener.onEvicted?.(entry.evicted);
   }

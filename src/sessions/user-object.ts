@@ -121,20 +121,15 @@ export class UserSessions extends ProfileObject {
   }
 
   /**
-   * Writes what is owed D1 (src/sessions/outbox.ts), keeping the activity each batch found staged,
-   * then deletes that activity from D1 (src/activity/drain.ts; a second write only when some was staged).
+   * Writes what is owed D1 (src/sessions/outbox.ts). Each batch also drains the account's activity
+   * (src/activity/drain.ts): it deletes from D1 the staged rows kept here by an earlier drain, and
+   * reads those staged now, kept here after it; so draining adds no D1 write of its own.
    */
-  async #flush(): Promise<boolean> {
-    let userId: string | undefined;
-    const wrote = await flush(this.ctx.storage.sql, this.env.DB, {
+  #flush(): Promise<boolean> {
+    return flush(this.ctx.storage.sql, this.env.DB, {
       onEvicted: (ids) => ids.forEach((id) => this.profiles.forget(id)),
-      onStaged: (user, rows) => {
-        userId = user;
-        this.#activity.take(rows);
-      },
+      drain: { releasing: () => this.#activity.releasing(), drained: (released, staged) => this.#activity.drained(released, staged) },
     });
-    if (userId !== undefined) await this.#activity.release(userId);
-    return wrote;
   }
 
   /** True when a sign-in started here still owes D1 its writes. */
@@ -257,7 +252,8 @@ export class UserSessions extends ProfileObject {
    */
   readActivity(input: ActivityRead): Promise<LoggedEvent[] | null> {
     const page = this.#serial(() => this.#activity.read(input));
-    this.#serial(() => this.#activity.release(input.userId)).catch(() => undefined);
+    // After the answer, and only for a read that was answered: a refused one leaves D1 as it was.
+    this.#serial(async () => ((await page.catch(() => null)) === null ? undefined : this.#activity.release(input.userId))).catch(() => undefined);
     return page;
   }
 

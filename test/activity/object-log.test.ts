@@ -10,9 +10,13 @@ import { describe, expect, it } from "vitest";
 import { activityOf } from "../helpers/activity";
 import { PASSWORD, call, inUserSessions, json, login, verifiedAccount } from "../helpers";
 import { adminCall } from "../helpers/lifecycle";
+import { countingD1 } from "../helpers/edge";
+import { DRAIN_LIMIT } from "../../src/activity/object-log";
 import type { Json } from "../helpers";
 
 const DAY = 86_400_000;
+/** A D1 trip that writes (a batch holding any write is one write transaction). */
+const writes = (trip: string[]) => trip.some((q) => /^\s*(insert|update|delete|replace)\b/i.test(q));
 const page = async (accessToken: string, query = ""): Promise<Json> => {
   const response = await call(`/v1/auth/activity${query}`, { token: accessToken });
   expect(response.status).toBe(200);
@@ -53,14 +57,47 @@ describe("activity in the user's object", () => {
     expect(((await page(pair.accessToken)).events as Json[]).map((e) => e.type)).toEqual(types);
   });
 
-  it("a sign-in's owed batch takes what D1 staged, and D1 keeps none of it", async () => {
+  it("a sign-in's owed batch takes what D1 staged, and the next one deletes it there: no D1 write of its own", async () => {
     const account = await verifiedAccount("log-outbox");
     await login(account);
-    await env.DB.batch([oldRow(account.userId, "password_changed", Date.now() - DAY)]);
-    await login(account);
     await settle(account.userId);
+    await env.DB.batch([oldRow(account.userId, "password_changed", Date.now() - DAY)]);
+    const placeOf = async () => (await activityOf(account.userId, "password_changed")).map((e) => e.place);
+    const second = await countingD1(account.userId, async () => {
+      await login(account);
+      await settle(account.userId);
+    });
+    expect(await placeOf()).toEqual(["both"]);
+    const third = await countingD1(account.userId, async () => {
+      await login(account);
+      await settle(account.userId);
+    });
+    expect(await placeOf()).toEqual(["object"]);
+    // Each sign-in wrote D1 once from the object: its outbox's batch, the drain's read and delete inside it.
+    for (const run of [second, third]) expect(run.objectSql.filter(writes)).toHaveLength(1);
+    expect(third.objectSql.filter(writes)[0]!.some((q) => /^delete from "activity"/i.test(q))).toBe(true);
+    expect(second.objectSql.filter(writes)[0]!.some((q) => /^select .* from "activity"/i.test(q))).toBe(true);
+  });
+
+  it("a backlog past DRAIN_LIMIT is drained whole before the first page: pages exact, newest first", async () => {
+    const account = await verifiedAccount("log-backlog");
+    const pair = await login(account);
+    await settle(account.userId);
+    const base = Date.now() - 5 * DAY;
+    const ids = Array.from({ length: 2 * DRAIN_LIMIT + 15 }, () => crypto.randomUUID());
+    for (let i = 0; i < ids.length; i += 50) {
+      await env.DB.batch(ids.slice(i, i + 50).map((id, j) => oldRow(account.userId, "sign_out", base + (i + j) * 1000, id)));
+    }
+    const seen: string[] = [];
+    let cursor: string | null = "";
+    while (cursor !== null) {
+      const next: Json = await page(pair.accessToken, `?limit=100${cursor ? `&before=${cursor}` : ""}`);
+      seen.push(...(next.events as Json[]).map((e) => e.id));
+      cursor = next.nextCursor;
+    }
+    expect(seen.filter((id) => ids.includes(id))).toEqual([...ids].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
     await expect.poll(() => stagedCount(account.userId)).toBe(0);
-    expect((await activityOf(account.userId, "password_changed")).map((e) => e.place)).toEqual(["object"]);
   });
 
   it("the old layout's rows (D1 only) are drained by the first read: every page, in order, nothing twice", async () => {
@@ -131,8 +168,10 @@ describe("activity in the user's object", () => {
     const account = await verifiedAccount("log-ended");
     const pair = await login(account);
     expect((await call("/v1/auth/revoke", { body: { refreshToken: pair.refreshToken } })).status).toBeLessThan(300);
-    const before = await stagedCount(account.userId);
+    const before = await activityOf(account.userId);
+    expect(before.find((e) => e.type === "session_revoked" && e.session_id === pair.sessionId)?.place).toBe("d1");
     expect((await call("/v1/auth/activity", { token: pair.accessToken })).status).toBe(401);
-    expect(await stagedCount(account.userId)).toBe(before);
+    await settle(account.userId);
+    expect(await activityOf(account.userId)).toEqual(before);
   });
 });

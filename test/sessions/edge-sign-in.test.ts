@@ -82,10 +82,10 @@ describe("a sign-in started in the user's object", () => {
     const pair = await json(answer as Response);
     expect((await call("/v1/auth/me", { token: pair.accessToken })).status).toBe(200);
     gate.open();
-    // The owed writes first: their batch takes the sign-out's event staged in D1, and deletes it there after (slice 5).
+    // The owed writes first: their batch takes the revocation's event staged in D1 (slice 5; deleted there by the next batch).
     await userObject(account.userId).settle();
     const ended = (await activityOf(account.userId, "session_revoked")).filter((e) => e.session_id === first.sessionId);
-    expect(ended.map((e) => e.place)).toEqual(["object"]);
+    expect(ended.map((e) => e.place)).toEqual(["both"]);
     const list = await countingD1(account.userId, (fetchAs) => fetchAs("/v1/auth/sessions", { token: pair.accessToken }));
     expect((await json(list.value)).sessions.map((s: Json) => s.id)).toEqual([pair.sessionId]);
     expect({ worker: list.workerTrips, object: list.objectTrips }).toEqual({ worker: 0, object: 0 });
