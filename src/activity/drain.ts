@@ -11,9 +11,13 @@
  */
 import { drizzle } from "drizzle-orm/d1";
 import { loadConfig } from "../config";
+import { log } from "../http/log";
 import type { HeldStore } from "../sessions/held-store";
 import { livenessStatement } from "../sessions/statements";
-import { DRAIN_LIMIT, activityPage, keepActivity, loggedEvent, markReleased, releaseStatement, stagedActivityStatement, stagedIds } from "./object-log";
+import {
+  DRAIN_LIMIT, activityPage, keepActivity, loggedEvent, markReleased, oldestActivity, pruneActivity, releaseStatement, stagedActivityStatement,
+  stagedIds, stagedPageStatement,
+} from "./object-log";
 import type { LoggedEvent } from "./object-log";
 
 /** What the drain works with: the object's bindings, its token store (which holds the table) and storage. */
@@ -31,9 +35,6 @@ export interface ActivityRead {
   limit: number;
   before?: { createdAt: number; id: string } | undefined;
 }
-
-/** At most this many drain rounds for one read (DRAIN_LIMIT rows each: 1,800 staged events). */
-export const MAX_DRAIN_ROUNDS = 20;
 
 export class ActivityDrain {
   /** Ids taken from D1 past the retention's edge (not kept): deleted from D1 with the next release. Memory only. */
@@ -88,45 +89,57 @@ export class ActivityDrain {
 
   /**
    * Deletes from D1 the rows kept here that are still staged there, and those taken past the
-   * retention's edge (one D1 write, only when there are some), then clears their mark. A D1 failure is left for the next drain (the rows are kept in both
-   * meanwhile, and shown once).
+   * retention's edge (one D1 write, only when there are some), then clears their mark. A D1 failure
+   * is logged and left for the next drain (the rows are kept in both meanwhile, and shown once).
    */
   async release(userId: string): Promise<void> {
     const ids = this.releasing();
     if (ids.length === 0) return;
     try {
       await releaseStatement(drizzle(this.parts.env().DB), userId, ids);
-    } catch {
+    } catch (error) {
+      log("warn", "activity.release_failed", { rows: ids.length, message: error instanceof Error ? error.message : String(error) });
       return;
     }
     this.drained(ids, []);
   }
 
   /**
-   * Drains, then reads one page here: one D1 batch (the caller's session's liveness when
-   * `sessionId` is given, and the staged rows). Null when that session is not live (or its account
-   * is disabled or gone). A backlog of more than DRAIN_LIMIT staged rows (an account of the old
-   * layout) is drained whole first, DRAIN_LIMIT at a time (a delete and a read each), up to
-   * MAX_DRAIN_ROUNDS; so a page never misses a staged event newer than the ones it shows.
+   * One page, exact whatever is still staged: one D1 batch (the caller's session's liveness when
+   * `sessionId` is given, D1's page of staged rows with the same cursor, and up to DRAIN_LIMIT staged
+   * rows to take), merged with the page kept here (each id once). Null when that session is not live
+   * (or its account is disabled or gone). Drops what is past the retention here first.
    */
   async read(input: ActivityRead): Promise<LoggedEvent[] | null> {
     const db = drizzle(this.parts.env().DB);
+    const page = stagedPageStatement(db, input.userId, input.limit, input.before);
     const staged = stagedActivityStatement(db, input.userId);
+    let d1Page: readonly unknown[];
     let rows: readonly unknown[];
     if (input.sessionId) {
-      const [live, found] = await db.batch([livenessStatement(db, { userId: input.userId, sessionId: input.sessionId }, Date.now()), staged]);
+      const [live, found, taken] = await db.batch([livenessStatement(db, { userId: input.userId, sessionId: input.sessionId }, Date.now()), page, staged]);
       if (live.length === 0) return null;
-      rows = found;
+      [d1Page, rows] = [found, taken];
     } else {
-      rows = await staged;
+      [d1Page, rows] = await db.batch([page, staged]);
     }
     this.take(rows);
-    for (let round = 1; rows.length >= DRAIN_LIMIT && round < MAX_DRAIN_ROUNDS; round++) {
-      await this.release(input.userId);
-      rows = await stagedActivityStatement(db, input.userId);
-      this.take(rows);
+    const since = this.#since();
+    const kept = this.parts.held.existing ? (pruneActivity(this.parts.storage.sql, since), activityPage(this.parts.storage.sql, { limit: input.limit, before: input.before, since })) : [];
+    const merged = new Map(kept.map((e) => [e.id, e]));
+    for (const row of d1Page) {
+      const e = loggedEvent(row as Record<string, unknown>);
+      if (e.created_at >= since && !merged.has(e.id)) merged.set(e.id, e);
     }
-    if (!this.parts.held.existing) return [];
-    return activityPage(this.parts.storage.sql, { limit: input.limit, before: input.before, since: this.#since() });
+    return [...merged.values()].sort((x, y) => y.created_at - x.created_at || (x.id < y.id ? 1 : x.id > y.id ? -1 : 0)).slice(0, input.limit);
+  }
+
+  /** Drops the rows kept past the retention, and gives when the next one will be (ms), or null when none is kept. */
+  expire(): number | null {
+    if (!this.parts.held.existing) return null;
+    const since = this.#since();
+    pruneActivity(this.parts.storage.sql, since);
+    const oldest = oldestActivity(this.parts.storage.sql);
+    return oldest === null ? null : oldest + (Date.now() - since);
   }
 }

@@ -14,16 +14,19 @@
  *   here before it leaves D1, so a failure between the two leaves it in both (kept once: ids are
  *   keys), never in neither.
  *
- * Every reader goes through the object (`readActivity` of src/sessions/user-object.ts), which drains
- * first, so a page shows every committed event. Rows of users who never come back stay staged in D1
- * until the daily purge ages them out. D1's rows of the old layout are staged rows by definition:
+ * Every reader goes through the object (`readActivity` of src/sessions/user-object.ts), which reads
+ * the page of staged rows with the same cursor in the batch that drains, and merges it with its own:
+ * a page shows every committed event however many are still staged. Kept rows past the retention
+ * are dropped on every write and read, and by the object's alarm (set for the oldest row's end), so
+ * an account that goes quiet keeps nothing past ACTIVITY_RETENTION_DAYS. Rows of users who never
+ * come back stay staged in D1 until the daily purge ages them out. D1's rows of the old layout are staged rows by definition:
  * the first drain after the deploy moves them (no import step).
  *
  * @example
  * keepActivity(sql, [{ id, type: "sign_in", method: "password", created_at: now, ... }], { staged: false, before });
  * const rows = activityPage(sql, { limit: 51, before: cursor });
  */
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt, or } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activity } from "./schema";
 import type { ActivityRow } from "./schema";
@@ -39,7 +42,7 @@ export const ACTIVITY_LOG_SCHEMA = `
 
 /**
  * How many staged rows one D1 statement takes, or deletes: D1 binds at most 100 values a statement
- * (the delete binds the user id and each row's id). A reader drains again until less came back.
+ * (the delete binds the user id and each row's id). A backlog drains over several reads and batches.
  */
 export const DRAIN_LIMIT = 90;
 
@@ -57,6 +60,18 @@ export interface LoggedEvent {
 /** D1's staged rows of `userId`, oldest first, at most DRAIN_LIMIT: for a batch the object sends anyway. */
 export function stagedActivityStatement(db: DrizzleD1Database, userId: string) {
   return db.select().from(activity).where(eq(activity.userId, userId)).orderBy(asc(activity.createdAt), asc(activity.id)).limit(DRAIN_LIMIT);
+}
+
+/**
+ * One page of `userId`'s staged rows as the list shows them: newest first by (created_at, id), older
+ * than `before` when given, at most `limit`. A read merges it with the object's own page, so a page
+ * is exact however many rows are still staged.
+ */
+export function stagedPageStatement(db: DrizzleD1Database, userId: string, limit: number, before?: { createdAt: number; id: string }) {
+  const older = before
+    ? or(lt(activity.createdAt, before.createdAt), and(eq(activity.createdAt, before.createdAt), lt(activity.id, before.id)))
+    : undefined;
+  return db.select().from(activity).where(and(eq(activity.userId, userId), older)).orderBy(desc(activity.createdAt), desc(activity.id)).limit(limit);
 }
 
 /** Deletes from D1 the staged rows `ids` of `userId`, once the object keeps them. `ids` must not be empty. */
@@ -90,7 +105,17 @@ export function keepActivity(sql: SqlStorage, events: LoggedEvent[], options: { 
       e.id, e.type, e.method, e.created_at, e.ip_address, e.user_agent, e.session_id, options.staged ? 1 : 0,
     );
   }
-  sql.exec("DELETE FROM activity WHERE created_at < ?", options.before);
+  pruneActivity(sql, options.before);
+}
+
+/** Drops the events created before `before` (ms): the retention's edge. */
+export function pruneActivity(sql: SqlStorage, before: number): void {
+  sql.exec("DELETE FROM activity WHERE created_at < ?", before);
+}
+
+/** The creation time (ms) of the oldest event kept here, or null when none is. */
+export function oldestActivity(sql: SqlStorage): number | null {
+  return sql.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM activity").one().at;
 }
 
 /** The ids of the events kept here that are still staged in D1, at most `limit`. */

@@ -136,7 +136,10 @@ export class SessionStart {
     // The entry clears D1's count; the gate forgets the failures it knew of now.
     if (input.attemptId) this.parts.attempts.release({ id: input.attemptId, outcome: "cleared" });
     // The alarm retries what is still owed if nothing writes it first: also when the evictions' flush below fails.
-    if ((await storage.getAlarm()) === null) await storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+    // (Sooner than an alarm already set for the activity's retention, src/sessions/user-object.ts `alarm`.)
+    const retry = Date.now() + OUTBOX_RETRY_MS;
+    const alarm = await storage.getAlarm();
+    if (alarm === null || alarm > retry) await storage.setAlarm(retry);
     if (evicted.length > 0) await this.parts.flush();
     return { ok: true, user: guard.user };
   }

@@ -178,9 +178,22 @@ export class UserSessions extends ProfileObject {
     return true;
   }
 
-  /** Retries what is still owed to D1 (set by `startSession`); a failure throws, and the runtime retries the alarm. */
+  /**
+   * Retries what is still owed to D1 (set by `startSession`; a failure throws, and the runtime
+   * retries the alarm), drops the activity past its retention, and sets itself again for the end of
+   * the oldest event kept (src/activity/drain.ts `expire`): an account that goes quiet keeps nothing
+   * past ACTIVITY_RETENTION_DAYS.
+   */
   override async alarm(): Promise<void> {
-    await this.#serial(async () => undefined);
+    const next = await this.#serial(async () => this.#activity.expire());
+    await this.#alarmBy(next);
+  }
+
+  /** Sets the alarm for `at` (ms) unless it is already set as early; null sets nothing. */
+  async #alarmBy(at: number | null): Promise<void> {
+    if (at === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** `check`'s answer from storage (profile-object.ts): a held, unexpired, vouched session. Creates no storage. */
@@ -253,7 +266,11 @@ export class UserSessions extends ProfileObject {
   readActivity(input: ActivityRead): Promise<LoggedEvent[] | null> {
     const page = this.#serial(() => this.#activity.read(input));
     // After the answer, and only for a read that was answered: a refused one leaves D1 as it was.
-    this.#serial(async () => ((await page.catch(() => null)) === null ? undefined : this.#activity.release(input.userId))).catch(() => undefined);
+    this.#serial(async () => {
+      if ((await page.catch(() => null)) === null) return;
+      await this.#activity.release(input.userId);
+      await this.#alarmBy(this.#activity.expire());
+    }).catch(() => undefined);
     return page;
   }
 
