@@ -51,6 +51,20 @@ const stageMany = async (userId: string, n: number, newest = Date.now() - 1) => 
   for (let i = 0; i < rows.length; i += 50) await env.DB.batch(rows.slice(i, i + 50));
 };
 
+/**
+ * A signed-in account whose sign-in's writes are settled, with `n` rows then staged in D1, the
+ * newest at `newest` (ms): what the layout before slice 5 left of a busy account, or a pile of an
+ * attacker's failed sign-ins.
+ */
+async function stagedAccount(label: string, n: number, newest = Date.now() - 1) {
+  const account = await verifiedAccount(label);
+  const pair = await login(account);
+  await settle(account.userId);
+  await sleep(300);
+  await stageMany(account.userId, n, newest);
+  return { account, pair };
+}
+
 /** Puts a D1 binding into the user object's env (until its next eviction, or `restore`). */
 async function objectD1(userId: string, make: (real: D1Database) => D1Database) {
   const real = env.DB;
@@ -81,24 +95,15 @@ const releaseFails = (real: D1Database): D1Database =>
 
 describe("activity in the object: more staged than one drain takes", () => {
   it(`more than DRAIN_LIMIT (${DRAIN_LIMIT}) staged at once: the first page starts with the newest event`, async () => {
-    const account = await verifiedAccount("brk-drain-first");
-    const pair = await login(account);
-    await settle(account.userId);
-    await sleep(300);
-    // 250 events after the sign-in (the newest 1 ms ago): the layout before slice 5 left a busy account this.
-    await stageMany(account.userId, DRAIN_LIMIT + 50);
+    const { account, pair } = await stagedAccount("brk-drain-first", DRAIN_LIMIT + 50);
     const first = (await page(pair.accessToken, "?limit=10")).events as Json[];
-    // What is kept in either place (test/helpers/activity.ts): the drain took the oldest 200, the newest 50 are still staged.
+    // What is kept in either place (test/helpers/activity.ts): the read took the oldest DRAIN_LIMIT; the rest is still staged.
     const expected = (await truth(account.userId)).slice(0, 10).map((e) => e.id);
     expect(first.map((e) => e.id)).toEqual(expected);
   });
 
   it("paged from the first page on, > DRAIN_LIMIT staged: every event once, newest first, no gap", async () => {
-    const account = await verifiedAccount("brk-drain-pages");
-    const pair = await login(account);
-    await settle(account.userId);
-    await sleep(300);
-    await stageMany(account.userId, DRAIN_LIMIT + 50);
+    const { account, pair } = await stagedAccount("brk-drain-pages", DRAIN_LIMIT + 50);
     const shown = await allPages(pair.accessToken, 100);
     expect(new Set(shown.map((e) => e.id)).size).toBe(shown.length);
     const expected = (await truth(account.userId)).map((e) => e.id);
@@ -107,35 +112,21 @@ describe("activity in the object: more staged than one drain takes", () => {
   });
 
   it("the admin user view of an account with > DRAIN_LIMIT staged shows its newest 20", async () => {
-    const account = await verifiedAccount("brk-drain-admin");
-    await login(account);
-    await settle(account.userId);
-    await sleep(300);
-    await stageMany(account.userId, DRAIN_LIMIT + 50);
+    const { account } = await stagedAccount("brk-drain-admin", DRAIN_LIMIT + 50);
     const detail = await json(await adminCall(`/users/${account.userId}`));
     const expected = (await truth(account.userId)).slice(0, 20).map((e) => e.id);
     expect((detail.activity as Json[]).map((e) => e.id)).toEqual(expected);
   });
 
   it(`a backlog of ${BACKLOG} staged rows (twenty drains' worth): the first page starts with the newest event`, async () => {
-    const account = await verifiedAccount("brk-backlog-first");
-    const pair = await login(account);
-    await settle(account.userId);
-    await sleep(300);
-    // What the layout before slice 5 left of a busy account, or about two days of an attacker's failed
-    // sign-ins at the documented 10 per 15 minutes while the victim neither signs in nor lists.
-    await stageMany(account.userId, BACKLOG, Date.now() - 1);
+    const { account, pair } = await stagedAccount("brk-backlog-first", BACKLOG, Date.now() - 1);
     const first = (await page(pair.accessToken, "?limit=10")).events as Json[];
     const expected = (await truth(account.userId)).slice(0, 10).map((e) => e.id);
     expect(first.map((e) => e.id)).toEqual(expected);
   });
 
   it("a backlog of many drains' worth, paged from the first page on: every event once, no gap", async () => {
-    const account = await verifiedAccount("brk-backlog-pages");
-    const pair = await login(account);
-    await settle(account.userId);
-    await sleep(300);
-    await stageMany(account.userId, BACKLOG, Date.now() - 1);
+    const { account, pair } = await stagedAccount("brk-backlog-pages", BACKLOG, Date.now() - 1);
     const first: Json = await page(pair.accessToken, "?limit=100");
     const second: Json = await page(pair.accessToken, `?limit=100&before=${first.nextCursor}`);
     const shown = [...first.events, ...second.events].map((e: Json) => e.id);
@@ -143,11 +134,7 @@ describe("activity in the object: more staged than one drain takes", () => {
   });
 
   it("the admin view of an account with a backlog of many drains' worth shows its newest 20", async () => {
-    const account = await verifiedAccount("brk-backlog-admin");
-    await login(account);
-    await settle(account.userId);
-    await sleep(300);
-    await stageMany(account.userId, BACKLOG, Date.now() - 1);
+    const { account } = await stagedAccount("brk-backlog-admin", BACKLOG, Date.now() - 1);
     const detail = await json(await adminCall(`/users/${account.userId}`));
     expect((detail.activity as Json[]).map((e) => e.id)).toEqual((await truth(account.userId)).slice(0, 20).map((e) => e.id));
   });
@@ -176,11 +163,7 @@ describe("activity in the object: more staged than one drain takes", () => {
   });
 
   it("> DRAIN_LIMIT staged: however often the user lists, the newest event is shown at last", async () => {
-    const account = await verifiedAccount("brk-params-stuck");
-    const pair = await login(account);
-    await settle(account.userId);
-    await sleep(300);
-    await stageMany(account.userId, DRAIN_LIMIT + 50);
+    const { account, pair } = await stagedAccount("brk-params-stuck", DRAIN_LIMIT + 50);
     const newest = (await truth(account.userId))[0]!.id;
     // Guard: at c5c4582 each drain took the same oldest 200, none ever released from D1 (the 100-parameter limit).
     let shown: string | undefined;
