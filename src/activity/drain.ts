@@ -15,7 +15,7 @@ import { log } from "../http/log";
 import type { HeldStore } from "../sessions/held-store";
 import { livenessStatement } from "../sessions/statements";
 import {
-  DRAIN_LIMIT, activityPage, keepActivity, loggedEvent, markReleased, oldestActivity, pruneActivity, releaseStatement, stagedActivityStatement,
+  activityPage, keepActivity, loggedEvent, markReleased, oldestActivity, pruneActivity, releaseStatement, stagedActivityStatement,
   stagedIds, stagedPageStatement,
 } from "./object-log";
 import type { LoggedEvent } from "./object-log";
@@ -37,9 +37,6 @@ export interface ActivityRead {
 }
 
 export class ActivityDrain {
-  /** Ids taken from D1 past the retention's edge (not kept): deleted from D1 with the next release. Memory only. */
-  #expired = new Set<string>();
-
   constructor(private readonly parts: ActivityDrainParts) {}
 
   /** The retention's edge now (ms): events created before it are dropped, never shown. */
@@ -60,10 +57,8 @@ export class ActivityDrain {
   take(rows: readonly unknown[]): void {
     if (rows.length === 0) return;
     const sql = this.#open();
-    const before = this.#since();
     const events = rows.map((r) => loggedEvent(r as Record<string, unknown>));
-    for (const e of events) if (e.created_at < before) this.#expired.add(e.id);
-    this.parts.storage.transactionSync(() => keepActivity(sql, events, { staged: true, before }));
+    this.parts.storage.transactionSync(() => keepActivity(sql, events, { staged: true, before: this.#since() }));
   }
 
   /** Keeps an event written by the object itself (not staged), in the caller's transaction. */
@@ -71,25 +66,26 @@ export class ActivityDrain {
     keepActivity(this.#open(), [event], { staged: false, before: this.#since() });
   }
 
-  /** The ids to delete from D1 (at most DRAIN_LIMIT): rows taken past the retention's edge, and rows kept here still staged there. */
+  /** The ids to delete from D1 (at most DRAIN_LIMIT): rows kept here still staged there. */
   releasing(): string[] {
-    const expired = [...this.#expired].slice(0, DRAIN_LIMIT);
-    if (!this.parts.held.existing || expired.length === DRAIN_LIMIT) return expired;
-    return [...expired, ...stagedIds(this.parts.storage.sql, DRAIN_LIMIT - expired.length)];
+    return this.parts.held.existing ? stagedIds(this.parts.storage.sql) : [];
   }
 
-  /** After a D1 batch that deleted `released` (from `releasing`) and read `staged`: clears the marks, keeps the rows. */
+  /**
+   * After a D1 batch that deleted `released` (from `releasing`) and read `staged`: clears the marks
+   * (and drops the released rows past the retention), keeps the rows read.
+   */
   drained(released: string[], staged: readonly unknown[]): void {
-    if (released.length > 0) {
-      if (this.parts.held.existing) markReleased(this.parts.storage.sql, released);
-      for (const id of released) this.#expired.delete(id);
+    if (released.length > 0 && this.parts.held.existing) {
+      markReleased(this.parts.storage.sql, released);
+      pruneActivity(this.parts.storage.sql, this.#since());
     }
     this.take(staged);
   }
 
   /**
-   * Deletes from D1 the rows kept here that are still staged there, and those taken past the
-   * retention's edge (one D1 write, only when there are some), then clears their mark. A D1 failure
+   * Deletes from D1 the rows kept here that are still staged there (one D1 write, only when there
+   * are some), then clears their mark. A D1 failure
    * is logged and left for the next drain (the rows are kept in both meanwhile, and shown once).
    */
   async release(userId: string): Promise<void> {

@@ -108,14 +108,17 @@ export function keepActivity(sql: SqlStorage, events: LoggedEvent[], options: { 
   pruneActivity(sql, options.before);
 }
 
-/** Drops the events created before `before` (ms): the retention's edge. */
+/**
+ * Drops the events created before `before` (ms), the retention's edge, once D1 no longer holds
+ * them: a staged row past the edge waits for its release (never shown: pages start at the edge).
+ */
 export function pruneActivity(sql: SqlStorage, before: number): void {
-  sql.exec("DELETE FROM activity WHERE created_at < ?", before);
+  sql.exec("DELETE FROM activity WHERE created_at < ? AND staged = 0", before);
 }
 
-/** The creation time (ms) of the oldest event kept here, or null when none is. */
+/** The creation time (ms) of the oldest event kept here and released from D1, or null when none is. */
 export function oldestActivity(sql: SqlStorage): number | null {
-  return sql.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM activity").one().at;
+  return sql.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM activity WHERE staged = 0").one().at;
 }
 
 /** The ids of the events kept here that are still staged in D1, at most `limit`. */

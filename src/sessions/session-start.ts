@@ -137,9 +137,7 @@ export class SessionStart {
     if (input.attemptId) this.parts.attempts.release({ id: input.attemptId, outcome: "cleared" });
     // The alarm retries what is still owed if nothing writes it first: also when the evictions' flush below fails.
     // (Sooner than an alarm already set for the activity's retention, src/sessions/user-object.ts `alarm`.)
-    const retry = Date.now() + OUTBOX_RETRY_MS;
-    const alarm = await storage.getAlarm();
-    if (alarm === null || alarm > retry) await storage.setAlarm(retry);
+    await alarmBy(storage, Date.now() + OUTBOX_RETRY_MS);
     if (evicted.length > 0) await this.parts.flush();
     return { ok: true, user: guard.user };
   }
@@ -151,6 +149,13 @@ export class SessionStart {
     if (!store || profiles.pendingAt(Date.now()) || store.completeAt() !== profiles.epoch) return undefined;
     return store.guard(profiles.epoch);
   }
+}
+
+/** Sets the object's alarm for `at` (ms) unless one is already set as early; null sets nothing. */
+export async function alarmBy(storage: DurableObjectStorage, at: number | null): Promise<void> {
+  if (at === null) return;
+  const current = await storage.getAlarm();
+  if (current === null || current > at) await storage.setAlarm(at);
 }
 
 /** Whether the guard lets this sign-in start here (see the module comment). */

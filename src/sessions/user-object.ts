@@ -28,7 +28,7 @@ import { HeldStore } from "./held-store";
 import type { Clock } from "./token-store";
 import { liveSessionIds, unadoptedSession } from "./object-statements";
 import { SessionList } from "./session-list";
-import { SessionStart } from "./session-start";
+import { SessionStart, alarmBy } from "./session-start";
 import { Rotation } from "./rotation";
 import type { ReissueInput } from "./rotation";
 import { Adoption } from "./adoption";
@@ -186,14 +186,7 @@ export class UserSessions extends ProfileObject {
    */
   override async alarm(): Promise<void> {
     const next = await this.#serial(async () => this.#activity.expire());
-    await this.#alarmBy(next);
-  }
-
-  /** Sets the alarm for `at` (ms) unless it is already set as early; null sets nothing. */
-  async #alarmBy(at: number | null): Promise<void> {
-    if (at === null) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    await alarmBy(this.ctx.storage, next);
   }
 
   /** `check`'s answer from storage (profile-object.ts): a held, unexpired, vouched session. Creates no storage. */
@@ -269,7 +262,7 @@ export class UserSessions extends ProfileObject {
     this.#serial(async () => {
       if ((await page.catch(() => null)) === null) return;
       await this.#activity.release(input.userId);
-      await this.#alarmBy(this.#activity.expire());
+      await alarmBy(this.ctx.storage, this.#activity.expire());
     }).catch(() => undefined);
     return page;
   }
