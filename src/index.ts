@@ -88,5 +88,6 @@ export default {
   queue: (batch, env, _ctx) => consume(batch, env),
 } satisfies ExportedHandler<Env, DeliveryMessage>;
 export { RateLimiter } from "./rate-limit/limiter-object";
+export { LoginChallengeObject } from "./passkeys/challenge-object";
 export { UserSessions } from "./sessions/user-object";
 export { AuthRpc } from "./rpc";

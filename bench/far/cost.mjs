@@ -41,6 +41,8 @@ export const PRICES = {
  * Routes not listed make no user-object call.
  */
 const LIMITER = { read: 0, written: 1, ms: 2 };
+/** A passkey sign-in's challenge object (slice 6): reads its mark, writes it and its alarm; the alarm later deletes both. */
+const CHALLENGE_OBJECT = { read: 1, written: 3, ms: 1 };
 const USER_OBJECT = {
   me: { read: 0, written: 0, ms: 1 },
   "verify-session": { read: 0, written: 0, ms: 1 },
@@ -48,8 +50,12 @@ const USER_OBJECT = {
   sessions: { read: 3, written: 0, ms: 155 },
   signIn: { read: 6, written: 7, ms: 155 },
 };
-/** A code or passkey sign-in starts with one more request (send the code / fetch the options): ~1 D1 write and a limiter call, assumed. */
-const SIGN_IN_PREP = { code: { requests: 1, d1Written: 2, limiter: 1 }, passkey: { requests: 1, d1Written: 1, limiter: 1 } };
+/**
+ * A code or passkey sign-in starts with one more request (send the code / fetch the options) and a
+ * limiter call: the code's writes ~2 D1 rows (assumed); the passkey options write nothing since slice 6
+ * (the challenge is derived from its id, src/passkeys/login-challenge.ts).
+ */
+const SIGN_IN_PREP = { code: { requests: 1, d1Written: 2, limiter: 1 }, passkey: { requests: 1, d1Written: 0, limiter: 1 } };
 
 export const PEERS = [
   { name: "Supabase Pro", price: (mau) => 25 + Math.max(0, mau - 100e3) * 0.00325, note: "$25 with 100 k MAU, then $0.00325" },
@@ -83,11 +89,12 @@ function usagePerUser(latency) {
     u.d1Read += n * r.rowsRead;
     u.d1Written += n * (r.rowsWritten + prep.d1Written);
     const limiter = r.limiter + prep.limiter;
-    u.doRequests += n * (limiter + r.userObject);
+    const challenge = r.challengeObject ?? 0;
+    u.doRequests += n * (limiter + r.userObject + challenge);
     const own = USER_OBJECT[route] ?? USER_OBJECT.signIn;
-    u.doGbSeconds += n * PRICES.durableObjects.memoryGb * ((limiter * LIMITER.ms + r.userObject * own.ms) / 1000);
-    u.doRowsRead += n * (limiter * LIMITER.read + r.userObject * own.read);
-    u.doRowsWritten += n * (limiter * LIMITER.written + r.userObject * own.written);
+    u.doGbSeconds += n * PRICES.durableObjects.memoryGb * ((limiter * LIMITER.ms + r.userObject * own.ms + challenge * CHALLENGE_OBJECT.ms) / 1000);
+    u.doRowsRead += n * (limiter * LIMITER.read + r.userObject * own.read + challenge * CHALLENGE_OBJECT.read);
+    u.doRowsWritten += n * (limiter * LIMITER.written + r.userObject * own.written + challenge * CHALLENGE_OBJECT.written);
   }
   return u;
 }

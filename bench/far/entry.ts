@@ -1,6 +1,6 @@
 /**
  * The far-user simulation's entry module (bench only; `npm run bench:far` serves it in place of
- * src/index.ts): the service's Worker, `AuthRpc` and both Durable Object classes, unchanged, but each
+ * src/index.ts): the service's Worker, `AuthRpc` and its Durable Object classes, unchanged, but each
  * handed an `env` whose D1 and object stubs pay the latency model's round trips
  * (bench/far/hops.ts; `BENCH_D1_DELAY_MS`, `BENCH_DO_DELAY_MS`). Every answer carries
  * `x-bench-hops`: the JSON count of D1 trips, rows and object calls made before it was sent.
@@ -16,7 +16,7 @@
  * // wrangler.far.toml (written by bench/far/run.mjs): main = "bench/far/entry.ts"
  * curl -s -D- http://127.0.0.1:8796/v1/auth/me -H 'authorization: Bearer …' | grep x-bench-hops
  */
-import worker, { AuthRpc as ServiceRpc, RateLimiter as ServiceLimiter, UserSessions as ServiceSessions } from "../../src/index";
+import worker, { AuthRpc as ServiceRpc, LoginChallengeObject as ServiceChallenge, RateLimiter as ServiceLimiter, UserSessions as ServiceSessions } from "../../src/index";
 import { beginRequest, counters, emptyCount, farEnv } from "./hops";
 
 export class UserSessions extends ServiceSessions {
@@ -26,6 +26,12 @@ export class UserSessions extends ServiceSessions {
 }
 
 export class RateLimiter extends ServiceLimiter {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, farEnv(env));
+  }
+}
+
+export class LoginChallengeObject extends ServiceChallenge {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, farEnv(env));
   }

@@ -2,7 +2,7 @@
  * The far-user simulation's wrappers (bench only, never in src/): `env.DB` with the latency model's
  * round trip to D1's primary before every statement, batch and exec (reads in a Sessions-API session,
  * `withSession`, pay the trip to a read replica instead, `BENCH_REPLICA_DELAY_MS`), and every
- * Durable Object stub call (fetch and RPC, on USER_SESSIONS and RATE_LIMITER) with the round trip to
+ * Durable Object stub call (fetch and RPC, on USER_SESSIONS, RATE_LIMITER and LOGIN_CHALLENGES) with the round trip to
  * an object near the caller. Each wrapper counts what it delays, into `counters` (one isolate runs the
  * Worker, AuthRpc and both object classes locally, so one set of module-level counters sees them all).
  *
@@ -32,7 +32,7 @@ export interface HopCount {
   changes: number;
   /** Rows written by table (first table named by INSERT INTO / UPDATE / DELETE FROM / REPLACE INTO). */
   writtenByTable: Record<string, number>;
-  /** Durable Object stub calls by binding (USER_SESSIONS, RATE_LIMITER). */
+  /** Durable Object stub calls by binding (USER_SESSIONS, RATE_LIMITER, LOGIN_CHALLENGES). */
   doCalls: Record<string, number>;
   /** Rows written to development-only tables (DEV_ONLY_TABLES), left out of the other figures. */
   devOnlyRows: number;
@@ -261,6 +261,7 @@ export function farEnv(env: Env, given?: Delays): Env {
     DB: wrapQueries(env.DB, delays, router(null)),
     USER_SESSIONS: wrapNamespace(env.USER_SESSIONS, "USER_SESSIONS", delays),
     RATE_LIMITER: wrapNamespace(env.RATE_LIMITER, "RATE_LIMITER", delays),
+    LOGIN_CHALLENGES: wrapNamespace(env.LOGIN_CHALLENGES, "LOGIN_CHALLENGES", delays),
   } as unknown as Env;
   wrappedEnvs.set(env, wrapped);
   return wrapped;

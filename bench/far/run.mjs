@@ -107,6 +107,7 @@ function summarise(runs) {
     rowsWritten: mean(field((h) => h.rowsWritten)),
     userObject: mean(field((h) => h.doCalls.USER_SESSIONS ?? 0)),
     limiter: mean(field((h) => h.doCalls.RATE_LIMITER ?? 0)),
+    challengeObject: mean(field((h) => h.doCalls.LOGIN_CHALLENGES ?? 0)),
     writtenByTable: hops.length ? Object.fromEntries(Object.keys(Object.assign({}, ...hops.map((h) => h.writtenByTable))).map((t) => [t, mean(field((h) => h.writtenByTable[t] ?? 0))])) : {},
   };
 }

@@ -1,17 +1,20 @@
 /**
- * WebAuthn challenges (API.md §12): 32 random bytes, kept 5 minutes in `webauthn_challenges`, and
- * spent by their first use, right or wrong: `spendChallenge` deletes the row and returns it in one
- * statement (`DELETE … RETURNING`), so of two requests with one challenge only one ever sees it.
+ * WebAuthn registration challenges (API.md §12): 32 random bytes, kept 5 minutes in
+ * `webauthn_challenges`, and spent by their first use, right or wrong: `spendChallenge` deletes the
+ * row and returns it in one statement (`DELETE … RETURNING`), so of two requests with one challenge
+ * only one ever sees it. Sign-in challenges have no row since issue 27's slice 6: they are derived
+ * from their id and spent in their own Durable Object (src/passkeys/login-challenge.ts); rows of
+ * kind `authentication` left by the version before expire and go with the daily clean-up.
  *
  * A registration challenge also carries the WebAuthn user handle its options named, so that the
  * verification stores the very handle the authenticator was given (`<challenge>.<userHandle>`).
  *
  * @example
- * const { id, challenge } = await createChallenge(db, { kind: "authentication", userId: null });
- * const row = await spendChallenge(db, id, "authentication"); // null when unknown, spent or expired
- * const verified = await verifyCeremony(config.webauthn, row, (expected) => verifyAuthenticationResponse({ response, ...expected, credential }));
+ * const { id, challenge } = await createChallenge(db, { kind: "registration", userId, userHandle, onlyIf });
+ * const row = await spendChallenge(db, id, "registration", userId); // null when unknown, spent or expired
+ * const verified = await verifyCeremony(config.webauthn, row, (expected) => verifyRegistrationResponse({ response, ...expected }));
  */
-import { and, eq, exists, gt, lt } from "drizzle-orm";
+import { and, eq, lt } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken } from "../crypto";
@@ -101,20 +104,6 @@ export async function verifyCeremony<T extends { verified: boolean }>(
   } catch {
     return null;
   }
-}
-
-/**
- * "The challenge `id` of `kind` is stored and unexpired at `now` (ms)", as an SQL condition for a
- * statement that must run only for a challenge its batch will then spend (the sign-in's attempt
- * count, src/passkeys/login.ts). Place it before the spend in the batch: the spend deletes the row.
- */
-export function challengeIsLive(db: DrizzleD1Database, id: string, kind: ChallengeKind, now: number): SQL {
-  return exists(
-    db
-      .select({ id: webauthnChallenges.id })
-      .from(webauthnChallenges)
-      .where(and(eq(webauthnChallenges.id, id), eq(webauthnChallenges.kind, kind), gt(webauthnChallenges.expiresAt, now))),
-  );
 }
 
 /** Deletes challenges that expired before `before` (ms): the daily clean-up's part (src/maintenance). */

@@ -5,33 +5,39 @@
  * user-verified flag and the signature (by @simplewebauthn/server), and the signature counter (here:
  * one that does not increase, when either side is non-zero, is refused, logged and recorded as a
  * failed sign-in). Every refusal is 401 `invalid_credentials`, counted against the account like a
- * wrong password; past the account's limit (API.md §6) the answer is 429 before the signature is
- * checked.
+ * wrong password; past the account's limit (API.md §6) the answer is 429 before the signature's
+ * answer is used.
  *
- * Round trips to D1 (issue 27: at most one serial trip to the primary before the session starts).
- * The Worker makes one batch: the attempt count (`accountAttemptStatement`, key `login:<user id>`,
- * the key a password attempt on the same account uses and a success clears), the challenge's spend,
- * the passkey read and the user read. The count is written only for a known credential and a
- * challenge still live when the batch runs (it is the batch's first statement, before the spend
- * deletes the challenge), so an unknown credential or a spent, unknown or expired challenge counts
- * nothing, exactly as when the count was a statement of its own made after those checks. Then
- * `signIn` (src/sessions/issue.ts) starts the session: 2 Worker trips in all (it was 3).
+ * Writes and trips (issue 27, slice 6: a passkey sign-in writes D1 once, as a password's does):
+ *
+ * - **Options: no I/O.** The challenge is derived from its id (src/passkeys/login-challenge.ts): no
+ *   D1 row, no trip to the primary.
+ * - **Sign-in: one D1 read, no write before the session.** The challenge is spent in its own Durable
+ *   Object (src/passkeys/challenge-object.ts) while one D1 read batch finds the passkey, its user and
+ *   the account's counter. A challenge that is malformed, expired or used before is refused with
+ *   nothing counted, as is an unknown credential. Then the check is gated in the account's object, as
+ *   a password's is (src/rate-limit/login-attempt.ts `reserveAccountAttempt`): the user-handle and
+ *   signature checks run while the reservation is on its way; a failure is counted in D1 with its
+ *   `sign_in_failed` event (one write), a success's session clears the count in its own writes.
+ *   Then `signIn` (src/sessions/issue.ts) starts the session in the user's object: its D1 writes
+ *   (the one write transaction) follow the answer.
  *
  * The signature counter (WebAuthn §6.1.1): a counter that does not increase may mean a cloned
  * authenticator, so a non-zero one is checked and stored by compare-and-set: `signIn` gets
  * `onlyIf` "the stored counter is still the one checked" and stores the new counter in the same
- * batch, so of two assertions signed with one counter value only one starts a session. A counter
- * that is 0 on both sides (stored and asserted) means the authenticator does not implement one
- * (§6.1.1; synced passkeys always report 0): there is nothing to compare or set, so `signIn` gets no
- * `onlyIf`, and may start the session without a D1 trip on the request's path, while its `alsoRun`
- * records the last use (never moved backwards) and the backed-up flag. Replay is still impossible:
- * each assertion signs its own challenge, which the first batch spent. A removal of the passkey that
- * lands between that batch and the session is ordered after the sign-in, as if it had come a moment
- * later (removing a passkey does not end the sessions it started).
+ * batch, so of two assertions signed with one counter value only one starts a session (that path
+ * writes its session batch on the request's path). A counter that is 0 on both sides (stored and
+ * asserted) means the authenticator does not implement one (§6.1.1; synced passkeys always report 0):
+ * there is nothing to compare or set, so `signIn` gets no `onlyIf`, and may start the session without
+ * a D1 trip on the request's path, while its `alsoRun` records the last use (never moved backwards)
+ * and the backed-up flag. Replay is still impossible: each assertion signs its own challenge, which
+ * the first use spent. A removal of the passkey that lands between the read and the session is
+ * ordered after the sign-in, as if it had come a moment later (removing a passkey does not end the
+ * sessions it started).
  *
  * @example
  * const { challengeId, options } = await loginOptions(deps);
- * const pair = await loginWithPasskey(deps, { challengeId, response }); // 401, 403 or 429 AuthError
+ * const pair = await loginWithPasskey(deps, { challengeId, response }); // 401, 403, 429 or 503 AuthError
  */
 import { generateAuthenticationOptions, verifyAuthenticationResponse } from "@simplewebauthn/server";
 import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/server";
@@ -44,30 +50,31 @@ import { constantTimeEqual, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { log } from "../http/log";
-import { accountAttemptStatement, loginAttemptDecision, tooManyRequests } from "../rate-limit";
+import { accountAttemptRead } from "../rate-limit";
+import { reserveAccountAttempt } from "../rate-limit/login-attempt";
 import { userIsDisabled } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
-import { CHALLENGE_TTL_MS, challengeIsLive, createChallenge, spendChallengeStatement, spentChallenge, verifyCeremony } from "./challenges";
+import { CHALLENGE_TTL_MS, verifyCeremony } from "./challenges";
+import { loginChallengeOf, newLoginChallenge, spendLoginChallenge } from "./login-challenge";
 import { passkeys } from "./schema";
 import type { PasskeyRow } from "./schema";
 
 /**
  * Options for navigator.credentials.get (PublicKeyCredentialRequestOptionsJSON, WebAuthn §5.5) with
- * no allow-list (discoverable credentials) and user verification required, and the id of the stored
- * challenge (32 random bytes, answerable for CHALLENGE_TTL_MS, 5 minutes) to post back with the
- * assertion. One D1 write; D1 errors propagate.
+ * no allow-list (discoverable credentials) and user verification required, and the challenge's id
+ * (a UUID version 7; the 32-byte challenge is derived from it, answerable for CHALLENGE_TTL_MS, 5
+ * minutes) to post back with the assertion. No I/O: nothing is stored until the challenge is used.
  */
 export async function loginOptions(deps: Deps): Promise<{ challengeId: string; options: PublicKeyCredentialRequestOptionsJSON }> {
-  const stored = await createChallenge(drizzle(deps.env.DB), { kind: "authentication", userId: null });
-  if (!stored) throw new Error("challenge not stored"); // unguarded: names no user
+  const made = await newLoginChallenge(deps.config);
   const options = await generateAuthenticationOptions({
     rpID: deps.config.webauthn.rpId,
-    challenge: fromBase64url(stored.challenge) as Uint8Array<ArrayBuffer>,
+    challenge: fromBase64url(made.challenge) as Uint8Array<ArrayBuffer>,
     timeout: CHALLENGE_TTL_MS,
     userVerification: "required",
   });
-  return { challengeId: stored.id, options };
+  return { challengeId: made.id, options };
 }
 
 /** What `POST /v1/auth/passkeys/login` carries (API.md §12). */
@@ -79,12 +86,10 @@ export interface PasskeyLoginInput {
 }
 
 const refused = () => new AuthError("invalid_credentials", "The passkey could not be verified");
+const unavailable = () => new AuthError("unavailable", "The service is busy; try again shortly", undefined, 5);
 
-async function failed(deps: Deps, db: DrizzleD1Database, userId: string, reason: string): Promise<never> {
-  await activityStatement(db, { userId, type: "sign_in_failed", method: "passkey", client: deps.client });
-  log("warn", "passkey.refused", { requestId: deps.requestId, reason });
-  throw refused();
-}
+/** Why a checked assertion is refused (logged as `passkey.refused`), or its verified counter and backed-up flag. */
+type Checked = { refusal: "user_handle" | "verification" | "sign_counter" } | { refusal: null; counter: number; backedUp: boolean };
 
 /**
  * Signs in with a passkey assertion (`response`, as navigator.credentials.get returned it, to the
@@ -92,37 +97,77 @@ async function failed(deps: Deps, db: DrizzleD1Database, userId: string, reason:
  * stays a guest), aal2 (API.md §15). Errors (AuthError): 401 `invalid_credentials` for an unknown,
  * spent or expired challenge, an unknown credential, a wrong user handle, a failed verification or
  * a counter that did not increase (WebAuthn §6.1.1); 429 `rate_limited` past the account's failed
- * sign-in limit (with Retry-After, seconds), before the signature is checked; 403
- * `account_disabled`. D1 errors propagate.
+ * sign-in limit (with Retry-After, seconds); 403 `account_disabled`; 503 `unavailable` when the
+ * challenge's object or the account's gate cannot be reached. D1 errors propagate.
  */
 export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Promise<IssuedPair> {
   const db = drizzle(deps.env.DB);
-  const now = Date.now();
-  const rate = deps.config.accountLoginFailures;
-  // One round trip for the count, the spend and both reads. (Two reads, not a join: a D1 batch
-  // returns rows keyed by column name, and both tables have an `id`.) The count comes first: it
-  // names the account only while the challenge is live, and the spend then deletes it.
-  const credential = eq(passkeys.credentialId, String(input.response.id));
-  const countedAccount = sql`SELECT ${passkeys.userId} FROM ${passkeys} WHERE ${credential} AND ${challengeIsLive(db, input.challengeId, "authentication", now)}`;
-  const [counted, spent, [passkey], [user]] = await db.batch([
-    accountAttemptStatement(db, countedAccount, rate, now),
-    spendChallengeStatement(db, input.challengeId, "authentication"),
-    db.select().from(passkeys).where(credential),
-    db.select().from(users).where(inArray(users.id, db.select({ userId: passkeys.userId }).from(passkeys).where(credential))),
-  ]);
-  const challenge = spentChallenge(spent, now);
+  const challenge = await loginChallengeOf(deps.config, input.challengeId, Date.now());
   if (!challenge) throw refused();
-  if (!passkey || !user) throw refused();
-  const decision = loginAttemptDecision(counted[0], rate, now);
-  if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many failed attempts for this account; try again later");
+  // The spend and the one D1 read (three reads, not a join: a D1 batch returns rows keyed by column
+  // name, and both tables have an `id`) go together; a spend that fails is a 503, a later use a 401.
+  const credential = eq(passkeys.credentialId, String(input.response.id));
+  const owner = db.select({ userId: passkeys.userId }).from(passkeys).where(credential);
+  const spending = spendLoginChallenge(deps.env, challenge).catch(() => null);
+  const [counted, [passkey], [user]] = await db.batch([
+    accountAttemptRead(db, sql`${owner}`),
+    db.select().from(passkeys).where(credential),
+    db.select().from(users).where(inArray(users.id, owner)),
+  ]);
+  const spent = await spending;
+  if (spent === null) throw unavailable();
+  if (!spent || !passkey || !user) throw refused();
 
-  // The authenticator returns the handle it stored with the credential; it must be this passkey's.
-  // The user was not identified before this ceremony, so the handle must be there (WebAuthn §7.2).
-  const handle = input.response.response?.userHandle;
-  if (handle === undefined || handle === null || !constantTimeEqual(String(handle), passkey.userHandle)) {
-    return failed(deps, db, user.id, "user_handle");
+  // The account's gate decides before the checks' answer is used; they run while it is asked.
+  const attempt = await reserveAccountAttempt(deps, { userId: user.id, seen: counted[0] ?? null, found: passkey }, (found) => checkAssertion(deps, input, challenge.challenge, found));
+  try {
+    const checked = attempt.checked;
+    if (checked.refusal !== null) {
+      await attempt.fail([activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "passkey", client: deps.client })]);
+      log("warn", "passkey.refused", { requestId: deps.requestId, reason: checked.refusal });
+      throw refused();
+    }
+    const { counter, backedUp } = checked;
+    const now = Date.now();
+    const noCounter = counter === 0 && passkey.signCount === 0;
+    const pair = await signIn(deps, {
+      userId: user.id,
+      method: "passkey",
+      role: user.isGuest ? "guest" : "user",
+      attempt: attempt.handle,
+      ...(noCounter
+        ? // No counter (WebAuthn §6.1.1): nothing to compare-and-set, so no guard (see the module comment).
+          { alsoRun: [recordUseStatement(db, passkey, now, backedUp)] }
+        : // The new counter is stored in the session's batch, which runs only while the counter is still
+          // the one checked: of two assertions with one counter value, only one starts a session.
+          {
+            onlyIf: exists(db.select({ id: passkeys.id }).from(passkeys).where(counterUnchanged(passkey))),
+            alsoRun: [db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp }).where(counterUnchanged(passkey))],
+          }),
+    });
+    if (pair) {
+      await attempt.succeeded();
+      return pair;
+    }
+    // The guard did not hold (a disable, or the counter moved by a concurrent assertion): counted as failed.
+    await attempt.fail();
+    if (await userIsDisabled(db, user.id)) throw new AuthError("account_disabled", "This account is disabled");
+    throw refused();
+  } finally {
+    await attempt.release(); // nothing, when the attempt was ended above
   }
-  const verified = await verifyCeremony(deps.config.webauthn, challenge, (expected) =>
+}
+
+/**
+ * The checks of an assertion against its passkey (run while the account's gate is asked): the user
+ * handle the authenticator returned (it must be this passkey's: the user was not identified before
+ * the ceremony, WebAuthn §7.2), the ceremony (@simplewebauthn/server: origin, RP ID hash, UV flag,
+ * signature over the challenge), and the signature counter.
+ */
+async function checkAssertion(deps: Deps, input: PasskeyLoginInput, challenge: string, passkey: PasskeyRow): Promise<Checked> {
+  const handle = input.response.response?.userHandle;
+  if (handle === undefined || handle === null || !constantTimeEqual(String(handle), passkey.userHandle)) return { refusal: "user_handle" };
+  const verified = await verifyCeremony(deps.config.webauthn, { id: input.challengeId, challenge, userId: null, userHandle: null }, (expected) =>
     verifyAuthenticationResponse({
       response: input.response,
       ...expected,
@@ -130,29 +175,10 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
       credential: { id: passkey.credentialId, publicKey: fromBase64url(passkey.publicKey) as Uint8Array<ArrayBuffer>, counter: 0 },
     }),
   );
-  if (!verified?.verified) return failed(deps, db, user.id, "verification");
+  if (!verified?.verified) return { refusal: "verification" };
   const counter = verified.authenticationInfo.newCounter;
-  const backedUp = verified.authenticationInfo.credentialBackedUp;
-  const noCounter = counter === 0 && passkey.signCount === 0;
-  if (!noCounter && counter <= passkey.signCount) return failed(deps, db, user.id, "sign_counter");
-
-  const pair = await signIn(deps, {
-    userId: user.id,
-    method: "passkey",
-    role: user.isGuest ? "guest" : "user",
-    ...(noCounter
-      ? // No counter (WebAuthn §6.1.1): nothing to compare-and-set, so no guard (see the module comment).
-        { alsoRun: [recordUseStatement(db, passkey, now, backedUp)] }
-      : // The new counter is stored in the session's batch, which runs only while the counter is still
-        // the one checked: of two assertions with one counter value, only one starts a session.
-        {
-          onlyIf: exists(db.select({ id: passkeys.id }).from(passkeys).where(counterUnchanged(passkey))),
-          alsoRun: [db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp }).where(counterUnchanged(passkey))],
-        }),
-  });
-  if (pair) return pair;
-  if (await userIsDisabled(db, user.id)) throw new AuthError("account_disabled", "This account is disabled");
-  throw refused();
+  if (!(counter === 0 && passkey.signCount === 0) && counter <= passkey.signCount) return { refusal: "sign_counter" };
+  return { refusal: null, counter, backedUp: verified.authenticationInfo.credentialBackedUp };
 }
 
 /**

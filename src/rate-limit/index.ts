@@ -210,6 +210,15 @@ export function loginAttemptRead(db: DrizzleD1Database, normalizedIdentifier: st
   return db.select(countReturned).from(counters).where(eq(counters.key, accountKey(db, normalizedIdentifier, identifierHash, "login:")));
 }
 
+/**
+ * Reads, without counting, the counter of the account `userIdOf` names (a subquery of one user id,
+ * e.g. the owner of a passkey credential): `{ count, windowStart }` (ms), or no row when it names
+ * none or the account has no counter. For the D1 read of a passkey sign-in (src/passkeys/login.ts).
+ */
+export function accountAttemptRead(db: DrizzleD1Database, userIdOf: SQL) {
+  return db.select(countReturned).from(counters).where(eq(counters.key, sql`'login:' || (${userIdOf})`));
+}
+
 /** Counts one failed attempt under `key` (`login:<user id or identifier hash>`); returns the row it made. */
 export function countFailureStatement(db: DrizzleD1Database, key: string, rate: Rate, now: number) {
   return countStatement(db, key, rate, now);

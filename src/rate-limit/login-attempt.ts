@@ -81,14 +81,37 @@ export async function reserveLoginAttempt<T extends BatchItem<"sqlite">, R>(
   check: (found: Awaited<T>) => Promise<R>,
 ): Promise<LoginAttempt<Awaited<T>, R>> {
   const db = drizzle(deps.env.DB);
-  const rate = deps.config.accountLoginFailures;
   const hash = await sha256(normalizedIdentifier);
   const [counted, found] = await db.batch([loginAttemptRead(db, normalizedIdentifier, hash), lookup]);
   const userId = userIdOf(found as Awaited<T>);
-  const gate: Gate = userId ? userSessions(deps, userId) : deps.env.RATE_LIMITER.get(deps.env.RATE_LIMITER.idFromName(`login:${hash}`));
-  const seen: CountRow | null = counted[0] ?? null;
-  const reserving = gate.reserveAttempt({ seen, limit: rate.limit, windowSeconds: rate.windowSeconds });
-  const checking = check(found as Awaited<T>);
+  const account = userId ? { userId } : { identifierHash: hash };
+  return reserveAccountAttempt(deps, { ...account, seen: counted[0] ?? null, found: found as Awaited<T> }, check);
+}
+
+/** The account an attempt is counted against, and what was read of it in the caller's one D1 batch. */
+export type AttemptRead<T> = ({ userId: string } | { identifierHash: string }) & {
+  /** The account's counter row as read (`loginAttemptRead`, `accountAttemptRead`), or null: none. */
+  seen: CountRow | null;
+  /** What the caller's lookup found, handed back as `found`. */
+  found: T;
+};
+
+/**
+ * Step 2 and 3 of the module comment for a caller that made its own D1 read (a passkey sign-in,
+ * whose account is known only from the credential: src/passkeys/login.ts): reserves one check in the
+ * account's gate (the user's object, or for an identifier no account has, its `RateLimiter`) and runs
+ * `check` meanwhile. Throws 429 `rate_limited` past the limit, 503 `unavailable` when the gate cannot
+ * be reached; `check`'s errors propagate (the reservation ended first).
+ */
+export async function reserveAccountAttempt<T, R>(deps: Deps, read: AttemptRead<T>, check: (found: T) => Promise<R>): Promise<LoginAttempt<T, R>> {
+  const db = drizzle(deps.env.DB);
+  const rate = deps.config.accountLoginFailures;
+  const userId = "userId" in read ? read.userId : undefined;
+  const gate: Gate = userId
+    ? userSessions(deps, userId)
+    : deps.env.RATE_LIMITER.get(deps.env.RATE_LIMITER.idFromName(`login:${(read as { identifierHash: string }).identifierHash}`));
+  const reserving = gate.reserveAttempt({ seen: read.seen, limit: rate.limit, windowSeconds: rate.windowSeconds });
+  const checking = check(read.found);
   checking.catch(() => undefined); // awaited below once reserved; unused when refused
   let reserved: ReserveOutcome;
   try {
@@ -104,7 +127,7 @@ export async function reserveLoginAttempt<T extends BatchItem<"sqlite">, R>(
     handle.settled = true;
     await gate.releaseAttempt(release).catch(() => undefined); // a lost release lapses (IN_FLIGHT_MS)
   };
-  const key = `login:${userId ?? hash}`;
+  const key = `login:${userId ?? (read as { identifierHash: string }).identifierHash}`;
   let checked: R;
   try {
     checked = await checking;
@@ -113,7 +136,7 @@ export async function reserveLoginAttempt<T extends BatchItem<"sqlite">, R>(
     throw error;
   }
   return {
-    found: found as Awaited<T>,
+    found: read.found,
     checked,
     handle,
     async fail(extra = []) {

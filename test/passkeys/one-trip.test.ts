@@ -1,15 +1,17 @@
 /**
- * Issue 27 for passkey sign-in (src/passkeys/login.ts): the attempt count shares the batch that
- * spends the challenge and reads the credential and its user, so the Worker makes one D1 trip fewer
- * than before (3 → 2 with today's `signIn`); the 429 past the account's limit is still decided
- * before the signature is checked; a passkey whose counter is 0 on both sides (no counter, WebAuthn
- * §6.1.1) signs in without a compare-and-set, and a non-zero counter keeps it. Over HTTP in workerd
- * with the real D1 and objects; D1 trips are counted by wrapping the binding (test/helpers/edge.ts).
+ * Issue 27 for passkey sign-in (src/passkeys/login.ts): the options make no D1 trip (the challenge
+ * is derived from its id, src/passkeys/login-challenge.ts); the sign-in spends the challenge in its
+ * own Durable Object while one D1 read finds the credential, its user and the account's count, and
+ * writes nothing before the session (slice 6: a passkey sign-in writes D1 once, its session's batch);
+ * the 429 past the account's limit is decided by the account's gate before the signature's answer is
+ * used; a passkey whose counter is 0 on both sides (no counter, WebAuthn §6.1.1) signs in without a
+ * compare-and-set, and a non-zero counter keeps it. Over HTTP in workerd with the real D1 and
+ * objects; D1 trips are counted by wrapping the binding (test/helpers/edge.ts).
  *
  * @example
  * flock /tmp/vitest.lock npx vitest run --project workers test/passkeys/one-trip.test.ts
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
@@ -19,10 +21,12 @@ import { signIn } from "../../src/sessions";
 import type { SignInInput } from "../../src/sessions/issue";
 import { PASSWORD, call, callRequest, countingDb, env, expectError, json, login, serviceDeps, verifiedAccount } from "../helpers";
 import type { CallOptions } from "../helpers";
-import { countingD1 } from "../helpers/edge";
+import { countingD1, userObject } from "../helpers/edge";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
 import { countActivity } from "../helpers/activity";
+import { CHALLENGE_TTL_MS } from "../../src/passkeys/challenges";
+import { loginChallengeOf, uuidV7 } from "../../src/passkeys/login-challenge";
 
 /** An account with a password and one ES256 passkey registered with counter 0. */
 async function enrolled(label: string) {
@@ -142,7 +146,7 @@ describe("a passkey sign-in makes one D1 trip before signIn", () => {
   });
 });
 
-describe("the attempt count in the first batch", () => {
+describe("the account's gate", () => {
   it("429 past the account's limit before the signature is checked: a forged assertion is 429, not 401, and nothing is recorded", async () => {
     const { account, credential } = await enrolled("pk-429-first");
     // The passkey's count is the account's `login:<user id>`, the one wrong passwords fill.
@@ -159,10 +163,11 @@ describe("the attempt count in the first batch", () => {
     expect(await passkeyRow(account.userId)).toMatchObject({ sign_count: 0, last_used_at: null });
     expect(await sessionCount(account.userId)).toBe(sessionsBefore);
     expect(await failedEvents(account.userId)).toBe(0);
-    expect(await attemptCount(account.userId)).toBe(12);
+    // Refused by the gate before anything was checked: counted nowhere (as a password's 429 since slice 4).
+    expect(await attemptCount(account.userId)).toBe(10);
   });
 
-  it("under the limit, every try is counted before the check, and a success clears the count", async () => {
+  it("under the limit, every failed try is counted, and a success clears the count", async () => {
     const { account, credential } = await enrolled("pk-count-clear");
     for (let i = 0; i < 3; i++) await expectError(await passkeyLogin(credential, { origin: "https://evil.example" }), 401, "invalid_credentials");
     expect(await attemptCount(account.userId)).toBe(3);
@@ -171,30 +176,95 @@ describe("the attempt count in the first batch", () => {
     expect(await attemptCount(account.userId)).toBe(0);
   });
 
-  it("an unknown credential, or a spent, unknown or expired challenge, counts nothing and is 401 invalid_credentials", async () => {
+  it("an unknown credential, or a used, malformed, expired or future challenge, counts nothing and is 401 invalid_credentials", async () => {
     const { account, credential } = await enrolled("pk-count-nothing");
-    // An unknown credential: the batch writes nothing but the challenge's spend, under any key.
+    // An unknown credential: one D1 read batch that writes nothing (the challenge is spent in its object).
     const stranger = await softCredential("ES256");
     const unknown = await recorded("/v1/auth/passkeys/login", { body: await signInBody({ ...stranger, userHandle: credential.userHandle }) });
     await expectError(unknown.response, 401, "invalid_credentials");
     expect(unknown.batches).toHaveLength(1);
-    expect(unknown.batches[0]!.map((result) => result.meta.changes)).toEqual([0, 1, 0, 0]);
+    expect(unknown.batches[0]!.map((result) => result.meta.rows_written)).toEqual([0, 0, 0]);
 
-    // A spent challenge with the right credential: nothing counted, nothing spent.
+    // A used challenge with the right credential: the same one read, nothing counted or written.
     const used = await signInBody(credential, { counter: 0 });
     expect((await call("/v1/auth/passkeys/login", { body: used })).status).toBe(200);
     const replay = await recorded("/v1/auth/passkeys/login", { body: used });
     await expectError(replay.response, 401, "invalid_credentials");
-    expect(replay.batches.map((results) => results.map((result) => result.meta.changes))).toEqual([[0, 0, 0, 0]]);
+    expect(replay.batches.map((results) => results.map((result) => result.meta.rows_written))).toEqual([[0, 0, 0]]);
 
-    // An unknown challenge id, and an expired challenge.
+    // Not a UUID version 7 (the ids of the version before, or made up), expired, or from the future:
+    // refused by the id alone, with no D1 trip and no object.
     const made = await signInBody(credential, { counter: 0 });
-    await expectError(await call("/v1/auth/passkeys/login", { body: { ...made, challengeId: crypto.randomUUID() } }), 401, "invalid_credentials");
-    await env.DB.prepare("UPDATE webauthn_challenges SET expires_at = ? WHERE id = ?").bind(Date.now() - 1, made.challengeId).run();
-    await expectError(await call("/v1/auth/passkeys/login", { body: made }), 401, "invalid_credentials");
-    // Nothing counted: no row, or the one the success above cleared (count 0).
+    const config = serviceDeps().config;
+    const aged = uuidV7(Date.now() - CHALLENGE_TTL_MS - 1_000);
+    const future = uuidV7(Date.now() + 60_000);
+    for (const challengeId of [crypto.randomUUID(), aged, future]) {
+      // Each answered with its own derived challenge, so only the id's age or form can refuse it.
+      const expected = (await loginChallengeOf(config, challengeId, parseInt(challengeId.slice(0, 8) + challengeId.slice(9, 13), 16)))?.challenge ?? "A".repeat(43);
+      const body = { challengeId, response: await assert(credential, { challenge: expected, counter: 0 }) };
+      const run = await recorded("/v1/auth/passkeys/login", { body });
+      await expectError(run.response, 401, "invalid_credentials");
+      expect(run.queries).toEqual([]);
+    }
+    // The options' own challenge is still answerable after all that.
+    expect((await call("/v1/auth/passkeys/login", { body: made })).status).toBe(200);
+    // Nothing counted: no row, or the one the successes above cleared (count 0).
     expect((await attemptCount(account.userId)) ?? 0).toBe(0);
     expect(await failedEvents(account.userId)).toBe(0);
+  });
+});
+
+describe("the challenge (slice 6: no D1 row)", () => {
+  it("the options make no D1 trip: a UUID version 7 and a 32-byte challenge derived from it", async () => {
+    const run = await recorded("/v1/auth/passkeys/login/options", { method: "POST" });
+    expect(run.response.status).toBe(200);
+    expect(run.queries).toEqual([]);
+    const { challengeId, options } = await json(run.response);
+    expect(challengeId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(Buffer.from(options.challenge, "base64url")).toHaveLength(32);
+    expect((await loginChallengeOf(serviceDeps().config, challengeId, Date.now()))?.challenge).toBe(options.challenge);
+    // Two options, two different challenges.
+    const again = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+    expect(again.options.challenge).not.toBe(options.challenge);
+  });
+
+  it("is spent by its first use, right or wrong", async () => {
+    const { account, credential } = await enrolled("pk-first-use");
+    const { challengeId, options } = await json(await call("/v1/auth/passkeys/login/options", { method: "POST" }));
+    // First use: a wrong origin (counted as a failure, with its event).
+    const wrong = await assert(credential, { challenge: options.challenge, origin: "https://evil.example" });
+    await expectError(await call("/v1/auth/passkeys/login", { body: { challengeId, response: wrong } }), 401, "invalid_credentials");
+    expect(await attemptCount(account.userId)).toBe(1);
+    // The right assertion to the same challenge: refused, and not counted (the challenge was used).
+    const right = await assert(credential, { challenge: options.challenge, counter: 0 });
+    await expectError(await call("/v1/auth/passkeys/login", { body: { challengeId, response: right } }), 401, "invalid_credentials");
+    expect(await attemptCount(account.userId)).toBe(1);
+    expect(await failedEvents(account.userId)).toBe(1);
+  });
+
+  it("of one challenge used five times at once, exactly one signs in", async () => {
+    const { account, credential } = await enrolled("pk-spend-race");
+    const body = await signInBody(credential, { counter: 0 });
+    const sessionsBefore = await sessionCount(account.userId);
+    const statuses = await Promise.all(Array.from({ length: 5 }, async () => (await call("/v1/auth/passkeys/login", { body })).status));
+    expect(statuses.sort()).toEqual([200, 401, 401, 401, 401]);
+    await userObject(account.userId).settle();
+    expect(await sessionCount(account.userId)).toBe(sessionsBefore + 1);
+  });
+
+  it("its object keeps one mark, and its alarm forgets it", async () => {
+    const { credential } = await enrolled("pk-spend-alarm");
+    const body = await signInBody(credential, { counter: 0 });
+    expect((await call("/v1/auth/passkeys/login", { body })).status).toBe(200);
+    const stub = env.LOGIN_CHALLENGES.get(env.LOGIN_CHALLENGES.idFromName(body.challengeId));
+    const kept = await runInDurableObject(stub, async (_object, state) => ({ keys: [...state.storage.kv.list()].map(([key]) => key), alarm: await state.storage.getAlarm() }));
+    expect(kept.keys).toEqual(["spent"]);
+    const made = parseInt(body.challengeId.slice(0, 8) + body.challengeId.slice(9, 13), 16);
+    // Kept a full lifetime past the challenge's expiry: until then its id's age alone would not refuse it.
+    expect(kept.alarm).toBe(made + 2 * CHALLENGE_TTL_MS);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = await runInDurableObject(stub, (_object, state) => [...state.storage.kv.list()].length);
+    expect(after).toBe(0);
   });
 });
 
