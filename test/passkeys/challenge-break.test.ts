@@ -519,6 +519,35 @@ describe("faults: an unreachable object is 503 unavailable, never 500", () => {
   });
 });
 
+describe("faults in the user's object after the gate", () => {
+  it("the session start in the user's object rejects (a zero counter's path): 503 unavailable, not 500, and the reservation is not leaked", async () => {
+    const { account, credential } = await enrolled("pkb-start-down");
+    const namespace = {
+      idFromName: (name: string) => env.USER_SESSIONS.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const real = env.USER_SESSIONS.get(id);
+        return new Proxy(real, {
+          get(target, key) {
+            if (key === "startSession") return () => Promise.reject(new Error("Durable Object reset because its code was updated (test)"));
+            return Reflect.get(target, key);
+          },
+        });
+      },
+    };
+    const down = via({ ...env, USER_SESSIONS: namespace } as unknown as Env);
+    const answer = await down("/v1/auth/passkeys/login", { body: await signInBody(credential, { counter: 0 }) });
+    const body = await json(answer); // JSON whatever the status
+    expect(answer.status).not.toBe(200);
+    expect(await attemptCount(account.userId)).toBe(0);
+    // The gate holds nothing for it: a full 10 checks, then 429.
+    const bodies = await Promise.all(Array.from({ length: 11 }, () => signInBody(credential, { uv: false, counter: 0 })));
+    expect(tally(await Promise.all(bodies.map(async (b) => (await call("/v1/auth/passkeys/login", { body: b })).status)))).toEqual({ 401: 10, 429: 1 });
+    // API.md §5: a dependency that cannot answer is 503 unavailable (with Retry-After), never 500.
+    expect({ status: answer.status, error: body.error }).toEqual({ status: 503, error: "unavailable" });
+    expect(Number(answer.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+});
+
 describe("secrets", () => {
   it("refusals are one indistinguishable 401; no answer or log line carries a challenge, signature, handle, token or key", async () => {
     const { account, credential } = await enrolled("pkb-secrets");
