@@ -478,7 +478,7 @@ describe("faults: an unreachable object is 503 unavailable, never 500", () => {
     const { account, credential } = await enrolled("pkb-spend-down");
     const broken = {
       idFromName: (name: string) => env.LOGIN_CHALLENGES.idFromName(name),
-      get: () => ({ spend: () => Promise.reject(new Error("Durable Object reset because its code was updated (test)")) }),
+      get: () => ({ spend: () => Promise.reject(Object.assign(new Error("Durable Object reset because its code was updated. (test)"), { retryable: true })) }),
     };
     const down = via({ ...env, LOGIN_CHALLENGES: broken } as unknown as Env);
     const right = await signInBody(credential, { counter: 0 });
@@ -528,7 +528,8 @@ describe("faults in the user's object after the gate", () => {
         const real = env.USER_SESSIONS.get(id);
         return new Proxy(real, {
           get(target, key) {
-            if (key === "startSession") return () => Promise.reject(new Error("Durable Object reset because its code was updated (test)"));
+            // As the runtime rejects a call to an object that was reset (its `retryable` flag set).
+            if (key === "startSession") return () => Promise.reject(Object.assign(new Error("Durable Object reset because its code was updated. (test)"), { retryable: true }));
             return Reflect.get(target, key);
           },
         });
