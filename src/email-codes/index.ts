@@ -4,6 +4,10 @@
  * - `requestCode` stores a fresh 6-digit code for the address (replacing any earlier one) and
  *   answers the same whether or not an account uses it; the account lookup and the mail happen
  *   after the answer.
+ * - `verifyCode` first tries the common case, a right code of a verified owner asked without a
+ *   guest's token, with no D1 write before the session (src/email-codes/known-code.ts; issue 27,
+ *   slice 6: one read, the try gated in the account's object, the code spent in the user's object
+ *   with the session). Every other case:
  * - `verifyCode` checks the code in ONE D1 batch (src/email-codes/check.ts; issue 27: one serial
  *   trip to the primary before the session starts): the try is counted against the account, the
  *   owner is read, and the code is either spent (`DELETE … WHERE code_hash = ? … RETURNING`, so of
@@ -58,6 +62,8 @@ import { emailCodes } from "./schema";
 import { codeMailCount } from "./limits";
 import { insertWhere } from "../db/insert-where";
 import { MAX_CODE_ATTEMPTS, checkCode } from "./check";
+import { codeProofKey, signInWithKnownCode } from "./known-code";
+import type { SpentProof } from "../sessions/spent-proofs";
 
 export { MAX_CODE_ATTEMPTS } from "./check";
 
@@ -157,8 +163,15 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
   const now = Date.now();
   const guest = auth?.user.isGuest ? auth : undefined;
   const hash = await codeHash(deps.config, email, input.code.trim());
-  // The one D1 trip before the session (src/email-codes/check.ts): counted, owner read, spent or tried.
+  // The common case, a right code of a verified owner: no D1 write before the session (src/email-codes/known-code.ts).
+  if (!guest) {
+    const pair = await signInWithKnownCode(deps, { email, hash, now });
+    if (pair) return pair;
+  }
+  // Every other case (src/email-codes/check.ts): counted, owner read, spent or tried, in one batch.
   const check = await checkCode(deps, db, { email, hash, guest: guest !== undefined, signUp: deps.config.emailCodeSignUp, now });
+  // Spent here in D1: recorded in the owner's object too, so a sign-in of known-code.ts with the same code cannot also start.
+  const spend = { key: codeProofKey(hash), expiresAt: now + deps.config.emailCodeTtlMs };
   let owner = check.owner;
   if (!check.spent) {
     if (guest && owner && check.kept) {
@@ -173,16 +186,16 @@ export async function verifyCode(deps: Deps, input: VerifyCodeInput, auth?: Auth
     // The common case, a known address: the code is already spent, so the session starts with no
     // guard of its own (`signIn` without `onlyIf`: no further D1 trip on the request's path).
     if (owner.disabledAt !== null) throw new AuthError("account_disabled", "This account is disabled");
-    const pair = await signIn(deps, { userId: owner.id, method: "code" });
+    const pair = await signIn(deps, { userId: owner.id, method: "code", spend });
     if (pair) return pair;
-    // Disabled or deleted since the check.
+    // Disabled or deleted since the check, or the code spent by a sign-in of known-code.ts.
     if (await userIsDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
     return wrongCode(deps, db, email, owner, undefined);
   }
 
   if (!owner && guest) return upgradeGuestInPlace(deps, guest, { email: input.email });
   if (!owner) owner = await signUp(deps, db, input.email, now);
-  return signInOwner(deps, db, owner, now);
+  return signInOwner(deps, db, owner, now, spend);
 }
 
 /**
@@ -229,7 +242,7 @@ async function signUp(deps: Deps, db: DrizzleD1Database, typed: string, now: num
  * was attached meanwhile, the password included (src/accounts/address-proven.ts); the session
  * this code starts comes after, and stays.
  */
-async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, now: number): Promise<IssuedPair> {
+async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, now: number, spend: SpentProof): Promise<IssuedPair> {
   if (owner.emailVerifiedAt === null && owner.disabledAt === null) {
     const proof = { userId: owner.id, emailNormalized: owner.emailNormalized!, now, client: deps.client, onlyIf: userMatches(db, owner.id, { enabled: true }) };
     const handedOver = changesHands(db, proof);
@@ -244,7 +257,7 @@ async function signInOwner(deps: Deps, db: DrizzleD1Database, owner: UserRow, no
     const results = await changeUser(deps, owner.id, () => db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]));
     if ((results[results.length - 1] as D1Result).meta.changes === 1) publish(deps, verified);
   }
-  const pair = await signIn(deps, { userId: owner.id, method: "code" });
+  const pair = await signIn(deps, { userId: owner.id, method: "code", spend });
   if (pair) return pair;
   if (await userIsDisabled(db, owner.id)) throw new AuthError("account_disabled", "This account is disabled");
   throw invalidCode();

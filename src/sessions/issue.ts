@@ -76,7 +76,8 @@ export type { SignInInput } from "./sign-in-input";
 
 /**
  * Starts a session and returns its pair, or null when the account no longer matched the guard (gone,
- * disabled, or its password hash changed) or `onlyIf` did not hold. Throws `MfaRequiredError` (403
+ * disabled, or its password hash changed), `onlyIf` did not hold or its single-use proof (`spend`) was
+ * spent before. Throws `MfaRequiredError` (403
  * `mfa_required`) when the account has an active factor and the method needs one. Times in ms; D1
  * errors propagate (nothing was written).
  */
@@ -91,16 +92,18 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   // Issue 27, slice 3: started in the user's object when it can decide (no D1 trip after the lookup).
   if (mayStartInObject(input)) {
     const started = await startInObject(deps, input, { sessionId, refreshToken, expiresAt, assurance: assuranceFor([input.method], now), method: input.method, now });
-    if (started) return started;
+    if (started !== undefined) return started;
   }
   // An existing account's batch may end sessions (the limit) and the merged guest's: both objects'
   // cached checks go first (src/sessions/profile-object.ts), begun now so the calls overlap the work
   // below; the new session is registered at the end. A throw before the batch leaves the change
   // pending until its deadline: checks read D1 meanwhile, nothing worse.
   const beginning = Promise.all(
-    (input.createGuest ? [] : [input.userId, ...(input.mergeGuest ? [input.mergeGuest] : [])]).map(async (id) => {
+    (input.createGuest ? [] : [input.userId, ...(input.mergeGuest ? [input.mergeGuest] : [])]).map(async (id, i) => {
       const stub = userSessions(deps, id);
-      return { stub, ticket: await stub.beginChange() };
+      // The account's object records a single-use proof before the batch spends it (src/sessions/spent-proofs.ts).
+      const spend = i === 0 && input.spend ? { key: input.spend.key, expiresAt: input.spend.expiresAt } : undefined;
+      return { stub, ticket: await stub.beginChange(spend) };
     }),
   );
   beginning.catch(() => undefined);
@@ -113,7 +116,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const account = input.createGuest
     ? undefined
     : // The role must still fit the account: a guest upgraded since its lookup starts no guest-role (never-expiring) session.
-      and(userMatches(db, input.userId, { enabled: true, isGuest: role === "guest", ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf, second?.onlyIf)!;
+      and(userMatches(db, input.userId, { enabled: true, isGuest: role === "guest", ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf, second?.onlyIf, input.spend?.onlyIf)!;
   const guard = mayNeedFactor ? and(account, not(hasActiveFactor(db, input.userId)))! : account;
   const row = {
     id: sessionId,
@@ -150,9 +153,14 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
         3,
         5,
       ];
-  const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? [])];
+  const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? []), ...(input.spend?.alsoRun ?? [])];
   const endAll = (registration?: SessionRegistration) =>
     Promise.all(changes.map(({ stub, ticket }, i) => stub.endChange(ticket.id, i === 0 ? registration : undefined).catch(() => undefined)));
+  // The proof was spent before (by a sign-in started in the object, its D1 delete still owed): nothing is written.
+  if (changes[0]?.ticket.spent) {
+    await endAll();
+    return null;
+  }
   let results: unknown[];
   try {
     results = await db.batch([...batch, ...extra] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);

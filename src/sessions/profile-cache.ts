@@ -54,6 +54,8 @@ export interface ChangeTicket {
   id: string;
   epoch: number;
   expired?: string[];
+  /** A sign-in's single-use proof given to `beginChange` had been spent before (src/sessions/spent-proofs.ts): the sign-in must fail. */
+  spent?: boolean;
 }
 
 /** The durable half of the ledger: the object's synchronous KV storage (`ctx.storage.kv`). */

@@ -18,6 +18,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { publicUser } from "../accounts/users";
+import type { SpentProof } from "./spent-proofs";
 import type { PublicUser } from "../types";
 import { ProfileCache } from "./profile-cache";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
@@ -66,7 +67,7 @@ export class ProfileObject extends DurableObject<Env> {
    * Call before a D1 write that may change a check's answer for this user: drops the cache and keeps
    * cold reads from being cached until `endChange` (or CHANGE_DEADLINE_MS). Returns the change's ticket.
    */
-  async beginChange(): Promise<ChangeTicket> {
+  async beginChange(_spend?: SpentProof): Promise<ChangeTicket> {
     return this.profiles.begin(Date.now());
   }
 

@@ -41,6 +41,8 @@ import { holdSessions } from "./session-list";
 import type { Clock, SignInGuard } from "./token-store";
 import type { AttemptGate } from "../rate-limit/attempt-gate";
 import type { ActivityDrain } from "../activity/drain";
+import { isSpent, markSpent } from "./spent-proofs";
+import type { SpentProof } from "./spent-proofs";
 
 /** How soon the object's alarm retries an entry still owed (ms), if nothing else flushed it. */
 export const OUTBOX_RETRY_MS = 10_000;
@@ -69,10 +71,15 @@ export interface StartSessionInput {
   method: string;
   /** A password check's reservation in this object's gate (src/rate-limit/attempt-gate.ts), ended as cleared when the session starts. */
   attemptId?: string;
+  /** A single-use proof the sign-in spends (an email code): recorded here with the session, refused when recorded before (src/sessions/spent-proofs.ts). */
+  spend?: SpentProof;
 }
 
-/** Started (with the public user the answer shows), or not decided here: take the D1 path. */
-export type StartOutcome = { ok: true; user: PublicUser } | { ok: false };
+/**
+ * Started (with the public user the answer shows); `spent`: refused, its proof was spent before
+ * (nothing written; the sign-in fails); else not decided here: take the D1 path.
+ */
+export type StartOutcome = { ok: true; user: PublicUser } | { ok: false; spent?: true };
 
 /** What `SessionStart` works with. */
 export interface SessionStartParts {
@@ -96,6 +103,7 @@ export class SessionStart {
   /** Starts the session, or `{ ok: false }` (nothing written). D1 errors of the cold read or an eviction's flush propagate. */
   async start(input: StartSessionInput): Promise<StartOutcome> {
     const { held, profiles, clock, storage } = this.parts;
+    if (input.spend && held.existing && isSpent(storage.sql, input.spend.key, Date.now())) return { ok: false, spent: true };
     let guard = this.#current();
     if (!guard || !passes(guard, input)) {
       const ticket = profiles.ticket(Date.now());
@@ -112,6 +120,8 @@ export class SessionStart {
     }
     // From here to the entry, no await: the guard decided at this epoch is the one the write keeps.
     const store = held.store;
+    // Again after the awaits above: a sign-in on the D1 path may have recorded the proof meanwhile (`beginChange`).
+    if (input.spend && isSpent(storage.sql, input.spend.key, Date.now())) return { ok: false, spent: true };
     const epoch = profiles.epoch;
     const now = clock.now();
     const max = loadConfig(this.parts.env()).maxSessionsPerUser;
@@ -129,6 +139,7 @@ export class SessionStart {
       store.addSession(input.sessionId, at(input.now)!, at(input.expiresAt), input.tokenHash, { d1ExpiresAt, lastUsedAt: at(input.now)!, ...client });
       store.markChecked(input.sessionId, epoch, { user: guard.user, assurance: input.assurance, d1ExpiresAt });
       store.setRole(input.role);
+      if (input.spend) markSpent(storage.sql, input.spend, Date.now());
       this.parts.activity.keep({ id: crypto.randomUUID(), type: "sign_in", method: input.method, created_at: input.now, ip_address: client.ipAddress, user_agent: client.userAgent, session_id: input.sessionId });
       addEntry(storage.sql, { userId: input.userId, sessionId: input.sessionId, evicted, at: input.now, client, statements: input.statements });
     });

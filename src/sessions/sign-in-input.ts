@@ -11,6 +11,7 @@ import type { SignInMethod } from "../activity";
 import type { SecondFactorProof } from "../mfa/proof";
 import type { AttemptHandle } from "../rate-limit/login-attempt";
 import type { Role } from "../types";
+import type { SpentProof } from "./spent-proofs";
 
 export interface SignInInput {
   userId: string;
@@ -56,4 +57,13 @@ export interface SignInInput {
    * object ends it with the session it starts, and sets `settled`; otherwise the caller ends it.
    */
   attempt?: AttemptHandle;
+  /**
+   * A single-use proof the sign-in spends (an email code, src/email-codes/known-code.ts) without a
+   * D1 write of its own (issue 27, slice 6). Started in the user's object, the object records `key`
+   * with the session and refuses one recorded before (src/sessions/spent-proofs.ts), and its outbox
+   * runs `alsoRun` (the code row's delete). On the D1 path the proof is recorded in the object first
+   * (`beginChange`: refused when recorded before), `onlyIf` joins the batch's guard and `alsoRun`
+   * runs in it. Unlike `onlyIf`, it leaves the sign-in free to start in the object.
+   */
+  spend?: SpentProof & { onlyIf?: SQL; alsoRun?: BatchItem<"sqlite">[] };
 }

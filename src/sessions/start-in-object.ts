@@ -47,10 +47,11 @@ export interface NewSession {
 }
 
 /**
- * Starts the session in the user's object, or undefined when it did not decide (nothing written).
+ * Starts the session in the user's object; undefined when it did not decide (nothing written), null
+ * when it refused a single-use proof spent before (`input.spend`: nothing written, the sign-in fails).
  * Object errors propagate (the object answers before anything is owed when its own D1 read fails).
  */
-export async function startInObject(deps: Deps, input: SignInInput, session: NewSession): Promise<IssuedPair | undefined> {
+export async function startInObject(deps: Deps, input: SignInInput, session: NewSession): Promise<IssuedPair | null | undefined> {
   const db = drizzle(deps.env.DB);
   const { sessionId, now, expiresAt, assurance } = session;
   const client = deps.client;
@@ -60,6 +61,7 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     clearLoginAttemptsStatement(db, input.userId, fresh, now),
     recordSignInStatement(db, input.userId, now, fresh),
     ...(input.alsoRun ?? []),
+    ...(input.spend?.alsoRun ?? []),
     // Last: the guard of every statement above is this row's absence. No first token's hash: the object holds the session.
     insertForUser(db, sessions, { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt: d1ExpiresAt, ...client, firstRefreshTokenHash: null, ...assuranceColumns(assurance, now) }, fresh),
   ].map((statement) => rawStatement(statement as unknown as Parameters<typeof rawStatement>[0]));
@@ -80,8 +82,9 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     method: session.method,
     statements,
     ...(input.attempt ? { attemptId: input.attempt.id } : {}),
+    ...(input.spend ? { spend: { key: input.spend.key, expiresAt: input.spend.expiresAt } } : {}),
   });
-  if (!outcome.ok) return undefined;
+  if (!outcome.ok) return outcome.spent ? null : undefined;
   if (input.attempt) input.attempt.settled = true;
   return tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, session.refreshToken, outcome.user, now);
 }

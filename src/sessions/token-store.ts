@@ -18,6 +18,7 @@
  */
 import type { Migration } from "../db/object-migrations";
 import { ACTIVITY_LOG_SCHEMA } from "../activity/object-log";
+import { SPENT_PROOFS_SCHEMA } from "./spent-proofs";
 import type { Assurance, Role } from "../tokens";
 import type { PublicUser } from "../types";
 
@@ -91,6 +92,8 @@ export const TOKEN_STORE_MIGRATIONS: readonly Migration[] = [
   (sql) => sql.exec("CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL)"),
   // Version 4 (issue 27, slice 5): the user's security activity (API.md §9), src/activity/object-log.ts.
   (sql) => sql.exec(ACTIVITY_LOG_SCHEMA),
+  // Version 5 (issue 27, slice 6): single-use proofs spent here (email codes), src/sessions/spent-proofs.ts.
+  (sql) => sql.exec(SPENT_PROOFS_SCHEMA),
 ];
 
 /**

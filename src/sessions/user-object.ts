@@ -38,6 +38,8 @@ import { flush, owed } from "./outbox";
 import type { HeldSessionView } from "./session-list";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
+import { isSpent, markSpent } from "./spent-proofs";
+import type { SpentProof } from "./spent-proofs";
 import { ProfileObject } from "./profile-object";
 import type { PairOutcome } from "./pair-outcome";
 import type { ClientInfo } from "../types";
@@ -140,10 +142,24 @@ export class UserSessions extends ProfileObject {
   /**
    * As `ProfileObject.beginChange`, naming the sessions this object holds past their own expiry.
    * What the object owes D1 is written first, so the change's D1 write sees every session started here.
+   * With `spend` (a sign-in on the D1 path spending a single-use proof), the proof is recorded here
+   * first, or the ticket says it was `spent` before (src/sessions/spent-proofs.ts).
    */
-  override async beginChange(): Promise<ChangeTicket> {
-    const ticket = async () => ({ ...(await super.beginChange()), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [] });
+  override async beginChange(spend?: SpentProof): Promise<ChangeTicket> {
+    const ticket = async () => {
+      const spent = spend ? this.#spend(spend) : undefined;
+      return { ...(await super.beginChange()), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [], ...(spent === undefined ? {} : { spent }) };
+    };
     return this.#owes() ? this.#serial(ticket) : ticket();
+  }
+
+  /** Records the proof as spent; true when it already was (one synchronous step: no other call between). */
+  #spend(proof: SpentProof): boolean {
+    void this.#store; // opened (and migrated) first: the record lives with the token store
+    const { sql } = this.ctx.storage;
+    if (isSpent(sql, proof.key, Date.now())) return true;
+    markSpent(sql, proof, Date.now());
+    return false;
   }
 
   /**
