@@ -47,6 +47,7 @@ import { users } from "../accounts/schema";
 import type { UserRow } from "../accounts/schema";
 import type { Config } from "../config";
 import { base64url } from "../crypto";
+import { serverHmacKey } from "../crypto/server-key";
 import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { sendMail } from "../mail";
@@ -83,23 +84,10 @@ export interface VerifyCodeInput {
 }
 
 const encoder = new TextEncoder();
-const keys = new WeakMap<Config, Promise<CryptoKey>>();
-
-/** The HMAC key codes are hashed under: derived from secrets that live outside the database. */
-function codeKey(config: Config): Promise<CryptoKey> {
-  let key = keys.get(config);
-  if (!key) {
-    key = crypto.subtle
-      .digest("SHA-256", encoder.encode(`email-code\u0000${config.pepper ?? ""}\u0000${config.signingKey.d}`))
-      .then((material) => crypto.subtle.importKey("raw", material, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
-    keys.set(config, key);
-  }
-  return key;
-}
 
 /** HMAC-SHA-256 of the normalised address and the code, base64url. */
 export async function codeHash(config: Config, normalizedEmail: string, code: string): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", await codeKey(config), encoder.encode(`${normalizedEmail}\u0000${code}`));
+  const mac = await crypto.subtle.sign("HMAC", await serverHmacKey(config, "email-code"), encoder.encode(`${normalizedEmail}\u0000${code}`));
   return base64url(new Uint8Array(mac));
 }
 

@@ -30,6 +30,7 @@
  */
 import type { Config } from "../config";
 import { base64url } from "../crypto";
+import { serverHmacKey } from "../crypto/server-key";
 import { CHALLENGE_TTL_MS } from "./challenges";
 
 /** How far ahead of this Worker's clock a challenge id's time may be (ms). */
@@ -46,19 +47,6 @@ export interface LoginChallenge {
 }
 
 const encoder = new TextEncoder();
-const keys = new WeakMap<Config, Promise<CryptoKey>>();
-
-/** The HMAC key challenges are derived under: from secrets that live outside the database. */
-function challengeKey(config: Config): Promise<CryptoKey> {
-  let key = keys.get(config);
-  if (!key) {
-    key = crypto.subtle
-      .digest("SHA-256", encoder.encode(`webauthn-login\u0000${config.pepper ?? ""}\u0000${config.signingKey.d}`))
-      .then((material) => crypto.subtle.importKey("raw", material, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
-    keys.set(config, key);
-  }
-  return key;
-}
 
 /**
  * A UUID version 7 (RFC 9562 §5.7) for the instant `now` (ms since the epoch): 48 bits of time, the
@@ -84,7 +72,7 @@ export function uuidV7Time(id: string): number | null {
 }
 
 async function derive(config: Config, id: string): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", await challengeKey(config), encoder.encode(`webauthn.get\u0000${id}`));
+  const mac = await crypto.subtle.sign("HMAC", await serverHmacKey(config, "webauthn-login"), encoder.encode(`webauthn.get\u0000${id}`));
   return base64url(new Uint8Array(mac));
 }
 
