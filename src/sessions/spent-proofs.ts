@@ -14,7 +14,7 @@
  *
  * @example
  * if (isSpent(sql, key, now)) return { ok: false, spent: true };
- * markSpent(sql, key, expiresAt, now);
+ * markSpent(sql, { key, expiresAt }, now);
  */
 
 /** The table, for TOKEN_STORE_MIGRATIONS (src/sessions/token-store.ts). */
