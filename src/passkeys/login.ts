@@ -52,7 +52,7 @@ import { AuthError } from "../http/errors";
 import { log } from "../http/log";
 import { accountAttemptRead } from "../rate-limit";
 import { reserveAccountAttempt } from "../rate-limit/login-attempt";
-import { userIsDisabled } from "../accounts/statements";
+import { userIsDisabled, userMatches } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { CHALLENGE_TTL_MS, verifyCeremony } from "./challenges";
@@ -145,16 +145,22 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
           // the one checked: of two assertions with one counter value, only one starts a session.
           {
             onlyIf: exists(db.select({ id: passkeys.id }).from(passkeys).where(counterUnchanged(passkey))),
-            alsoRun: [db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp }).where(counterUnchanged(passkey))],
+            // Only with the session: not for an account disabled meanwhile, whose sign-in is refused.
+            alsoRun: [db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp }).where(and(counterUnchanged(passkey), userMatches(db, user.id, { enabled: true })))],
           }),
     });
     if (pair) {
       await attempt.succeeded();
       return pair;
     }
-    // The guard did not hold (a disable, or the counter moved by a concurrent assertion): counted as failed.
-    await attempt.fail();
-    if (await userIsDisabled(db, user.id)) throw new AuthError("account_disabled", "This account is disabled");
+    // The guard did not hold: a disable (403, as when found so before), or the counter moved by a
+    // concurrent assertion with the same value (a counter that did not increase: refused and recorded, API.md §12).
+    if (await userIsDisabled(db, user.id)) {
+      await attempt.fail();
+      throw new AuthError("account_disabled", "This account is disabled");
+    }
+    await attempt.fail([activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "passkey", client: deps.client })]);
+    log("warn", "passkey.refused", { requestId: deps.requestId, reason: "sign_counter" });
     throw refused();
   } finally {
     await attempt.release(); // nothing, when the attempt was ended above
@@ -186,13 +192,14 @@ async function checkAssertion(deps: Deps, input: PasskeyLoginInput, challenge: s
 
 /**
  * A passkey without a counter: its last use (ms; never moved backwards, so sign-ins whose writes
- * land out of order keep the latest) and its backed-up flag (WebAuthn §6.1, BS), nothing else.
+ * land out of order keep the latest) and its backed-up flag (WebAuthn §6.1, BS), nothing else;
+ * only while the account is enabled (a refused sign-in of a disabled account records no use).
  */
 const recordUseStatement = (db: DrizzleD1Database, passkey: PasskeyRow, now: number, backedUp: boolean) =>
   db
     .update(passkeys)
     .set({ lastUsedAt: sql`MAX(COALESCE(${passkeys.lastUsedAt}, 0), ${now})`, backedUp })
-    .where(eq(passkeys.id, passkey.id));
+    .where(and(eq(passkeys.id, passkey.id), userMatches(db, passkey.userId, { enabled: true })));
 
 /** The passkey row while its counter is the one this assertion was checked against. */
 const counterUnchanged = (passkey: PasskeyRow) => and(eq(passkeys.id, passkey.id), eq(passkeys.signCount, passkey.signCount));

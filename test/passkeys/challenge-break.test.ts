@@ -175,6 +175,8 @@ describe("spent by its first use, whatever the answer", () => {
     await expectError(await call("/v1/auth/passkeys/login", { body: zero }), 403, "account_disabled");
     const counted = await signInBody(credential, { counter: 4 });
     await expectError(await call("/v1/auth/passkeys/login", { body: counted }), 403, "account_disabled");
+    // A refused sign-in stores nothing of its assertion: no counter, no last use.
+    expect(await env.DB.prepare("SELECT sign_count, last_used_at FROM passkeys WHERE user_id = ?").bind(account.userId).first()).toEqual({ sign_count: 0, last_used_at: null });
     // Without the key, the account's state is not revealed: a wrong assertion is the usual 401.
     await expectError(await passkeyLogin(credential, { origin: "https://evil.example", counter: 0 }), 401, "invalid_credentials");
     expect(await liveSessions(account.userId)).toBe(0);

@@ -321,6 +321,8 @@ describe("the signature counter (WebAuthn §6.1.1)", () => {
     expect(statuses.sort()).toEqual([200, 401]);
     expect(await sessionCount(account.userId)).toBe(sessionsBefore + 1);
     expect((await passkeyRow(account.userId))?.sign_count).toBe(9);
+    // The loser's counter did not increase past the winner's: refused and recorded (API.md §12).
+    expect(await failedEvents(account.userId)).toBe(3);
     expect((await passkeyLogin(credential, { counter: 10 })).status).toBe(200);
   });
 });
