@@ -20,7 +20,7 @@ import type { CallOptions, Json } from "../helpers";
 import { fetchWith, holdObjectD1, userObject } from "../helpers/edge";
 import { requestCode } from "../helpers/email-code";
 import { countActivity } from "../helpers/activity";
-import { mfaAccount, verify as mfaVerify } from "../mfa/helpers";
+import { enableMfa, mfaAccount, verify as mfaVerify } from "../mfa/helpers";
 
 // A TOTP step's code is accepted once (test/mfa/helpers.ts may wait for the next step); the gate waits up to 8 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -134,9 +134,10 @@ describe("one code, one session: right answers in parallel, mixed with wrong one
     const code = await requestCode(account.email, 2);
     const kinds = ["right", "wrong", "right", "guest", "right", "right", "wrong", "guest", "right", "right"] as const;
     let wrongs = 0;
+    let guestsAsked = 0;
     const answers = await Promise.all(
-      kinds.map((kind, i) =>
-        kind === "right" ? verify(account.email, code) : kind === "wrong" ? verify(account.email, wrong(code, wrongs++)) : verify(account.email, code, guests[i % 2 === 1 ? 0 : 1]!.accessToken),
+      kinds.map((kind) =>
+        kind === "right" ? verify(account.email, code) : kind === "wrong" ? verify(account.email, wrong(code, wrongs++)) : verify(account.email, code, guests[guestsAsked++]!.accessToken),
       ),
     );
     for (const answer of answers) await expectNoInternal(answer);
@@ -251,6 +252,28 @@ describe("what happens between a right code's read and its session (held at the 
     expect(await liveSessionsInD1(account.userId)).toBe(0);
   });
 
+  it("a second factor is activated in between: 403 mfa_required, no aal1 session; mfa/verify completes it", async () => {
+    const account = await verifiedAccount("cb-factor");
+    const first = await login(account);
+    await settle(account.userId);
+    const code = await requestCode(account.email, 2);
+    const held = holdAfterReserve();
+    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code } });
+    await expect.poll(held.count).toBe(1);
+    const factor = await enableMfa(first.accessToken, account.password);
+    held.open();
+    const challenge = await expectError(await signingIn, 403, "mfa_required");
+    await settle(account.userId);
+    // Only the calling session (now aal2): the code started none of its own.
+    expect(await liveSessionsInD1(account.userId)).toBe(1);
+    expect(await countActivity(account.userId, "sign_in", "code")).toBe(0);
+    await expectError(await verify(account.email, code), 401, "invalid_credentials");
+    const completed = await mfaVerify({ mfaToken: challenge.mfaToken, code: await factor.authenticator.next() });
+    expect(completed.status).toBe(200);
+    expect((await json(completed)).aal).toBe("aal2");
+    expect(await liveSessionsInD1(account.userId)).toBe(2);
+  });
+
   it("the account is deleted in between: no 500, no session, and the deleted user's object keeps nothing", async () => {
     const account = await verifiedAccount("cb-delete");
     await login(account);
@@ -268,6 +291,21 @@ describe("what happens between a right code's read and its session (held at the 
     const rows = await rowsOfUser(account.userId, account.email.toLowerCase());
     expect({ ...rows, counters: 0 }).toEqual({ users: 0, sessions: 0, identities: 0, passkeys: 0, webauthn_challenges: 0, one_time_tokens: 0, activity: 0, counters: 0, email_codes: 0 });
     // API.md §9: deletion removes the user object's storage; a sign-in that raced it must not bring any back.
+    expect(await objectStorage(account.userId)).toEqual({ tables: [], rows: 0 });
+  });
+
+  it("control: a password sign-in held the same way across the deletion leaves the object empty (what the code's spend breaks)", async () => {
+    const account = await verifiedAccount("cb-delete-pw");
+    await login(account);
+    await settle(account.userId);
+    const held = holdAfterReserve();
+    const signingIn = held.fetch("/v1/auth/login", { body: { email: account.email, password: PASSWORD } });
+    await expect.poll(held.count).toBe(1);
+    expect((await adminCall(`/users/${account.userId}`, { method: "DELETE" })).status).toBe(204);
+    held.open();
+    const answer = await signingIn;
+    await expectNoInternal(answer);
+    expect(answer.status).not.toBe(200);
     expect(await objectStorage(account.userId)).toEqual({ tables: [], rows: 0 });
   });
 
@@ -383,10 +421,11 @@ describe("the account's failed logins (§6), shared with passwords", () => {
 
   it("an account with a second factor: the code's 403 and a lost race leak no reservation either (9 failures, then the code is 403 mfa_required, not 429)", async () => {
     const account = await mfaAccount("cb-leak-mfa");
-    const code = await requestCode(account.email, 2);
+    // Two mails before the first code: the verification and the factor's notice (test/mfa/helpers.ts).
+    const code = await requestCode(account.email, 3);
     const answers = await Promise.all(Array.from({ length: 3 }, () => verify(account.email, code)));
     expect(answers.map((r) => r.status).sort()).toEqual([401, 401, 403]);
-    const next = await requestCode(account.email, 3);
+    const next = await requestCode(account.email, 4);
     await setCounter(account.userId, 9);
     const again = await verify(account.email, next);
     const body = await expectError(again, 403, "mfa_required");
@@ -397,7 +436,7 @@ describe("the account's failed logins (§6), shared with passwords", () => {
 describe("an account with a second factor (§15)", () => {
   it("5 right codes at once: one 403 mfa_required; mfa/verify completes one aal2 session; neither the code nor the mfaToken works again", async () => {
     const account = await mfaAccount("cb-mfa");
-    const code = await requestCode(account.email, 2);
+    const code = await requestCode(account.email, 3); // after the verification and the factor's notice
     const answers = await Promise.all(Array.from({ length: 5 }, () => verify(account.email, code)));
     for (const answer of answers) await expectNoInternal(answer);
     const statuses = answers.map((r) => r.status);
