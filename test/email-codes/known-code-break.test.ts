@@ -367,6 +367,30 @@ describe("what happens between a right code's read and its session (held at the 
     if (replay.status === 200) expect((await json(replay)).user.id).not.toBe(account.userId);
     expect(await codeRow(account.email)).toBeNull();
   });
+
+  it("the owner moves away in between and a guest takes the freed address with the same code: still one use (no outbox held)", async () => {
+    const account = await verifiedAccount("cb-move-guest");
+    const pair = await login(account);
+    await settle(account.userId);
+    const g = await guest();
+    const code = await requestCode(account.email, 2);
+    const held = holdAfterReserve();
+    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code } });
+    await expect.poll(held.count).toBe(1);
+    const next = uniqueEmail("cb-move-guest-next");
+    expect((await call("/v1/auth/change-email", { token: pair.accessToken, body: { newEmail: next, password: PASSWORD } })).status).toBe(200);
+    expect((await call("/v1/auth/confirm-email-change", { body: { token: await mailedToken(next, "/confirm-email-change") } })).status).toBe(200);
+    // The address is free: a guest proves it with the same code (upgraded in place, API.md §11).
+    const upgraded = await verify(account.email, code, g.accessToken);
+    await expectNoInternal(upgraded);
+    held.open();
+    const late = await signingIn;
+    await expectNoInternal(late);
+    await settle(account.userId);
+    const statuses = [upgraded.status, late.status];
+    expect(statuses.filter((s) => s === 200).length, `guest ${upgraded.status}, owner ${late.status}`).toBeLessThanOrEqual(1);
+    expect(await countActivity(account.userId, "sign_in", "code") + (upgraded.status === 200 ? 1 : 0)).toBeLessThanOrEqual(1);
+  });
 });
 
 describe("the account's failed logins (§6), shared with passwords", () => {
