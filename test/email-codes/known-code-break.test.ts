@@ -333,6 +333,25 @@ describe("what happens between a right code's read and its session (held at the 
     expect(await countActivity(account.userId, "sign_in", "code")).toBe(late.status === 200 ? 2 : 1);
   });
 
+  it("an account with a second factor, a new code requested in between: the old code starts nothing (its D1 path finds it replaced), the new one asks for the factor", async () => {
+    const account = await mfaAccount("cb-newcode-mfa");
+    const old = await requestCode(account.email, 3); // after the verification and the factor's notice
+    const held = holdAfterReserve();
+    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code: old } });
+    await expect.poll(held.count).toBe(1);
+    const fresh = await requestCode(account.email, 4);
+    held.open();
+    const late = await signingIn;
+    await expectNoInternal(late);
+    expect([401, 403]).toContain(late.status);
+    // The old code's pending sign-in, if any, is the only one; the new code is untouched by the old one's batch.
+    if (fresh !== old) expect(await codeRow(account.email)).toEqual({ attempts: 0 });
+    await expectError(await verify(account.email, fresh), 403, "mfa_required");
+    const pending = await env.DB.prepare("SELECT count(*) AS n FROM mfa_challenges WHERE user_id = ?").bind(account.userId).first<number>("n");
+    expect(pending).toBe(late.status === 403 ? 2 : 1);
+    await expectError(await verify(account.email, fresh), 401, "invalid_credentials");
+  });
+
   it("the owner moves to another address in between: the code still signs in at most once (no second account's session from it)", async () => {
     const account = await verifiedAccount("cb-move");
     const pair = await login(account);
