@@ -51,6 +51,12 @@ const USER_OBJECT = {
   signIn: { read: 6, written: 7, ms: 155 },
 };
 /**
+ * A sign-in's call to the account's gate of checks in flight (src/rate-limit/attempt-gate.ts: a
+ * password's since slice 4, a passkey's and a code's since slice 6): memory only, no SQLite row. A
+ * sign-in route's user-object calls past its first (the session's) are these.
+ */
+const GATE = { read: 0, written: 0, ms: 1 };
+/**
  * A code or passkey sign-in starts with one more request (send the code / fetch the options) and a
  * limiter call: the code's writes ~2 D1 rows (assumed); the passkey options write nothing since slice 6
  * (the challenge is derived from its id, src/passkeys/login-challenge.ts).
@@ -92,9 +98,11 @@ function usagePerUser(latency) {
     const challenge = r.challengeObject ?? 0;
     u.doRequests += n * (limiter + r.userObject + challenge);
     const own = USER_OBJECT[route] ?? USER_OBJECT.signIn;
-    u.doGbSeconds += n * PRICES.durableObjects.memoryGb * ((limiter * LIMITER.ms + r.userObject * own.ms + challenge * CHALLENGE_OBJECT.ms) / 1000);
-    u.doRowsRead += n * (limiter * LIMITER.read + r.userObject * own.read + challenge * CHALLENGE_OBJECT.read);
-    u.doRowsWritten += n * (limiter * LIMITER.written + r.userObject * own.written + challenge * CHALLENGE_OBJECT.written);
+    const gate = route in USER_OBJECT ? 0 : Math.max(0, r.userObject - 1);
+    const calls = r.userObject - gate;
+    u.doGbSeconds += n * PRICES.durableObjects.memoryGb * ((limiter * LIMITER.ms + calls * own.ms + gate * GATE.ms + challenge * CHALLENGE_OBJECT.ms) / 1000);
+    u.doRowsRead += n * (limiter * LIMITER.read + calls * own.read + challenge * CHALLENGE_OBJECT.read);
+    u.doRowsWritten += n * (limiter * LIMITER.written + calls * own.written + challenge * CHALLENGE_OBJECT.written);
   }
   return u;
 }

@@ -12,7 +12,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import type { ErrorHandler, NotFoundHandler } from "hono";
-import { AuthError, goneUserError, owedWritesError } from "./errors";
+import { AuthError, goneUserError, owedWritesError, transientError } from "./errors";
 import type { ErrorCode } from "./errors";
 import type { AppEnv } from "./index";
 import { log } from "./log";
@@ -36,7 +36,7 @@ function toAuthError(error: unknown): AuthError {
     const message = error.status === 400 ? "The body is not valid JSON" : error.message || code;
     return new AuthError(code, message, error.status === 400 ? [{ field: "body", message }] : undefined);
   }
-  return goneUserError(error) ?? owedWritesError(error) ?? new AuthError("internal", "Something went wrong on our side");
+  return goneUserError(error) ?? owedWritesError(error) ?? transientError(error) ?? new AuthError("internal", "Something went wrong on our side");
 }
 
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
@@ -44,6 +44,10 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
   const spelling = c.get("spelling");
   if (spelling && authError.details) {
     authError = new AuthError(authError.code, authError.message, respellIssues(authError.details, spelling), authError.retryAfter);
+  }
+  if (authError.code === "unavailable" && !(error instanceof AuthError)) {
+    // A dependency's failure of the moment (src/http/errors.ts `transientError`): named, for operators.
+    log("warn", "unavailable", { requestId: c.get("requestId"), route: c.req.routePath, name: error instanceof Error ? error.name : typeof error, message: error instanceof Error ? error.message.split(/params:/i)[0]!.slice(0, 200) : undefined });
   }
   if (authError.code === "internal") {
     // Name and message only: a stack or a cause may quote request data.

@@ -130,3 +130,31 @@ export function owedWritesError(error: unknown): AuthError | null {
   }
   return null;
 }
+
+/**
+ * What D1 and Durable Objects name a failure of the moment in their messages (Cloudflare's D1 "Retry
+ * queries" page; Durable Object resets and overloads): the call may succeed if made again.
+ */
+const TRANSIENT_MESSAGES = [
+  "Network connection lost",
+  "storage caused object to be reset",
+  "reset because its code was updated",
+  "is overloaded",
+];
+
+/**
+ * The answer for an error the platform marks as transient: a Durable Object call or a D1 query that
+ * failed for reasons of the moment (an object reset or overloaded, a lost connection). Workers flags
+ * such errors `retryable` or `overloaded` (also on errors crossing an RPC call); D1 names them in its
+ * message. 503 `unavailable` with Retry-After 1 (s), as for any busy dependency, not a 500. Null for
+ * any other error.
+ */
+export function transientError(error: unknown): AuthError | null {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const flags = e as Error & { retryable?: unknown; overloaded?: unknown };
+    if (flags.retryable === true || flags.overloaded === true || TRANSIENT_MESSAGES.some((m) => flags.message.includes(m))) {
+      return new AuthError("unavailable", "The service is busy; try again shortly", undefined, 1);
+    }
+  }
+  return null;
+}

@@ -107,9 +107,10 @@ export async function loginChallengeOf(config: Config, id: string, now: number):
 
 /**
  * Spends the challenge in its own Durable Object: true for its first use, false for any later one.
- * The object's errors propagate (the caller answers 503).
+ * The object's errors (and the binding's, thrown as the stub is made) reject the promise: the
+ * caller answers 503.
  */
-export function spendLoginChallenge(env: Env, challenge: LoginChallenge): Promise<boolean> {
+export async function spendLoginChallenge(env: Env, challenge: LoginChallenge): Promise<boolean> {
   const stub = env.LOGIN_CHALLENGES.get(env.LOGIN_CHALLENGES.idFromName(challenge.id));
   return stub.spend(challenge.expiresAt + CHALLENGE_TTL_MS);
 }

@@ -108,7 +108,10 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   // name, and both tables have an `id`) go together; a spend that fails is a 503, a later use a 401.
   const credential = eq(passkeys.credentialId, String(input.response.id));
   const owner = db.select({ userId: passkeys.userId }).from(passkeys).where(credential);
-  const spending = spendLoginChallenge(deps.env, challenge).catch(() => null);
+  const spending = spendLoginChallenge(deps.env, challenge).catch((error: unknown) => {
+    log("warn", "passkey.challenge_unavailable", { requestId: deps.requestId, name: error instanceof Error ? error.name : typeof error });
+    return null;
+  });
   const [counted, [passkey], [user]] = await db.batch([
     accountAttemptRead(db, sql`${owner}`),
     db.select().from(passkeys).where(credential),

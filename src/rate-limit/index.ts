@@ -37,7 +37,7 @@ import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
 import type { RateDecision } from "./limiter-object";
-import { counters } from "../db/schema";
+import { counters, users } from "../db/schema";
 import { userIdByIdentifier } from "../accounts/statements";
 
 export class LimiterUnavailable extends Error {
@@ -217,6 +217,15 @@ export function loginAttemptRead(db: DrizzleD1Database, normalizedIdentifier: st
  */
 export function accountAttemptRead(db: DrizzleD1Database, userIdOf: SQL) {
   return db.select(countReturned).from(counters).where(eq(counters.key, sql`'login:' || (${userIdOf})`));
+}
+
+/**
+ * Counts one failed attempt of the account `userId` (key `login:<user id>`) while that account
+ * exists; returns the row it made, or no row when the account is gone (a deletion between the
+ * sign-in's read and its failure: nothing of the user is left behind).
+ */
+export function accountFailureStatement(db: DrizzleD1Database, userId: string, rate: Rate, now: number) {
+  return accountAttemptStatement(db, sql`SELECT ${users.id} FROM ${users} WHERE ${users.id} = ${userId}`, rate, now);
 }
 
 /** Counts one failed attempt under `key` (`login:<user id or identifier hash>`); returns the row it made. */

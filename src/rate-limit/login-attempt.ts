@@ -31,7 +31,7 @@ import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
 import type { CountRow, ReleaseInput, ReserveInput, ReserveOutcome } from "./attempt-gate";
-import { clearLoginAttemptsStatement, countFailureStatement, loginAttemptRead, tooManyRequests } from "./index";
+import { accountFailureStatement, clearLoginAttemptsStatement, countFailureStatement, loginAttemptRead, tooManyRequests } from "./index";
 
 /** The gate's two calls, as both objects that keep one answer them. */
 interface Gate {
@@ -140,7 +140,10 @@ export async function reserveAccountAttempt<T, R>(deps: Deps, read: AttemptRead<
     checked,
     handle,
     async fail(extra = []) {
-      const results = await db.batch([...extra, countFailureStatement(db, key, rate, Date.now())] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+      // An account's failure is counted only while the account exists: a deletion that landed after
+      // the read leaves no row behind (API.md §9); nothing counted ends the reservation as unchecked.
+      const count = userId ? accountFailureStatement(db, userId, rate, Date.now()) : countFailureStatement(db, key, rate, Date.now());
+      const results = await db.batch([...extra, count] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
       const [row] = results.at(-1) as CountRow[];
       await end(row ? { id: handle.id, outcome: "failed", row } : { id: handle.id, outcome: "unchecked" });
     },
