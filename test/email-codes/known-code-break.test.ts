@@ -11,6 +11,13 @@
  * - `holdObjectWrites(userId)`: the user object's D1 binding holds (or fails) only its outbox's
  *   batches (the ones that insert a session), so its reads still go through.
  *
+ * Three tests fail on real bugs (kept failing on purpose; the report of the `codebreak` branch has
+ * the evidence and a fix): a right code held between its read and its session while its owner
+ * moves to another address is spent twice (the object's record is per account, the row per
+ * address: the owner's late session and a sign-up's, or a guest's upgrade, from one code), and a
+ * deletion in that window leaves the deleted user's object with storage (`beginChange(spend)`
+ * opens the token store to record the proof).
+ *
  * @example
  * flock /tmp/vitest.lock npx vitest run --project workers test/email-codes/known-code-break.test.ts
  */
@@ -419,8 +426,8 @@ describe("the account's failed logins (§6), shared with passwords", () => {
     await login(account);
     await settle(account.userId);
     const code = await requestCode(account.email, 2);
-    // 10 failures in 6 s stands for 10 in 15 minutes: every call of this test uses it.
-    const compressed = { ...env, RATE_LIMIT_ACCOUNT_LOGIN_FAILURES: "10/6" } as unknown as Env;
+    // 10 failures in 8 s stands for 10 in 15 minutes: every call of this test uses it.
+    const compressed = { ...env, RATE_LIMIT_ACCOUNT_LOGIN_FAILURES: "10/8" } as unknown as Env;
     const as = (path: string, options: CallOptions) => fetchWith(compressed, path, options);
     const guesses = await Promise.all(Array.from({ length: 10 }, (_, i) => as("/v1/auth/login", { body: { email: account.email, password: `wrong-guess-${i}` } })));
     expect(guesses.map((r) => r.status)).toEqual(Array(10).fill(401));
@@ -428,7 +435,7 @@ describe("the account's failed logins (§6), shared with passwords", () => {
     await expectError(refused, 429, "rate_limited");
     const retryAfter = Number(refused.headers.get("Retry-After"));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(6);
+    expect(retryAfter).toBeLessThanOrEqual(8);
     // 429 leaves the code as it was: no try taken, not spent.
     expect(await codeRow(account.email)).toEqual({ attempts: 0 });
     await expectError(await as(VERIFY, { body: { email: account.email, code } }), 429, "rate_limited");
