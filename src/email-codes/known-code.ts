@@ -77,7 +77,12 @@ export async function signInWithKnownCode(deps: Deps, input: KnownCodeInput): Pr
       spend: {
         key: codeProofKey(hash),
         expiresAt: code.expiresAt,
-        onlyIf: exists(db.select({ one: emailCodes.emailNormalized }).from(emailCodes).where(live)),
+        address: email,
+        // The code is still there, and the account still uses the address it was mailed to.
+        onlyIf: and(
+          exists(db.select({ one: emailCodes.emailNormalized }).from(emailCodes).where(live)),
+          exists(db.select({ id: users.id }).from(users).where(and(eq(users.id, owner.id), eq(users.emailNormalized, email)))),
+        ),
         alsoRun: [db.delete(emailCodes).where(thisCode)],
       },
     }).catch(async (error: unknown) => {

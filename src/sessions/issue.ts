@@ -52,7 +52,7 @@ import type { Deps } from "../http/deps";
 import { sha256 } from "../crypto";
 import { insertWhere } from "../db/insert-where";
 import { sqlUuidV4 } from "../db/sql-uuid";
-import { activity, sessions } from "../db/schema";
+import { activity, sessions, users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { insertGuestStatement, recordSignInStatement, userMatches } from "../accounts/statements";
 import { activityStatement } from "../activity";
@@ -174,6 +174,11 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   try {
     if ((results[insertAt] as D1Result).meta.changes !== 1) {
       if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);
+      // `beginChange(spend)` opened the object's storage to record the proof: an account deleted meanwhile keeps none (API.md §9).
+      if (input.spend && !(await db.select({ id: users.id }).from(users).where(eq(users.id, input.userId)).get())) {
+        await ended;
+        await userSessions(deps, input.userId).erase();
+      }
       return null;
     }
     const user = (results[userAt] as UserRow[])[0];

@@ -27,7 +27,7 @@
  * const outcome = await start.start(input); // inside the object's serial queue
  */
 import { drizzle } from "drizzle-orm/d1";
-import { publicUser } from "../accounts/users";
+import { normalizeEmail, publicUser } from "../accounts/users";
 import { loadConfig } from "../config";
 import { constantTimeEqual, sha256 } from "../crypto";
 import type { Assurance } from "../tokens";
@@ -172,6 +172,8 @@ export async function alarmBy(storage: DurableObjectStorage, at: number | null):
 /** Whether the guard lets this sign-in start here (see the module comment). */
 function passes(guard: SignInGuard, input: StartSessionInput): boolean {
   if (guard.user.isGuest !== (input.role === "guest")) return false;
+  // A proof mailed to an address the account no longer uses is not this account's to spend: the D1 path decides.
+  if (input.spend?.address !== undefined && (guard.user.email === null || normalizeEmail(guard.user.email) !== input.spend.address)) return false;
   if (input.needsNoFactor && guard.user.mfaEnabled) return false;
   if (input.passwordFp === undefined) return true;
   return guard.passwordFp !== null && constantTimeEqual(guard.passwordFp, input.passwordFp);

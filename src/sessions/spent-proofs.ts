@@ -24,6 +24,11 @@ export const SPENT_PROOFS_SCHEMA = "CREATE TABLE IF NOT EXISTS spent_proofs (key
 export interface SpentProof {
   key: string;
   expiresAt: number;
+  /**
+   * The normalised address the proof was mailed to (an email code): the account must still use it
+   * when the proof is spent, or the sign-in is not started in the object (src/sessions/session-start.ts).
+   */
+  address?: string;
 }
 
 /** True when `key` was recorded and has not expired at `now` (ms). */

@@ -82,7 +82,7 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     method: session.method,
     statements,
     ...(input.attempt ? { attemptId: input.attempt.id } : {}),
-    ...(input.spend ? { spend: { key: input.spend.key, expiresAt: input.spend.expiresAt } } : {}),
+    ...(input.spend ? { spend: { key: input.spend.key, expiresAt: input.spend.expiresAt, ...(input.spend.address === undefined ? {} : { address: input.spend.address }) } } : {}),
   });
   if (!outcome.ok) return outcome.spent ? null : undefined;
   if (input.attempt) input.attempt.settled = true;
