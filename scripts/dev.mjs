@@ -61,6 +61,15 @@ if (migrated.status !== 0) {
   process.exit(migrated.status ?? 1);
 }
 
+// Passkeys locally (API.md §12; /_dev/passkeys): with neither PUBLIC_URL nor WEBAUTHN_ORIGINS set, the
+// relying party would accept no origin at all, so every registration fails. The page as `wrangler dev`
+// serves it, http://localhost:<port>, is the origin to accept (the RP ID is then `localhost`: open it
+// at localhost, not 127.0.0.1). Set either variable (.dev.vars, --env-file or --var) to choose another.
+const varsFile = option("--env-file") ?? ".dev.vars";
+const vars = existsSync(varsFile) ? readFileSync(varsFile, "utf8") : "";
+const named = (name) => new RegExp(`^${name}=(?![ \\t]*$)`, "m").test(vars) || args.some((a) => a.startsWith(`${name}:`) || a.startsWith(`${name}=`));
+if (!named("PUBLIC_URL") && !named("WEBAUTHN_ORIGINS")) args.push("--var", `WEBAUTHN_ORIGINS:http://localhost:${option("--port") ?? "8787"}`);
+
 // wrangler's own launcher, run directly (not through npx, which does not pass a SIGTERM on), so
 // stopping this process by its pid stops wrangler and workerd too, as Ctrl-C does; by the pinned
 // Node 24 of node_modules, as npx would, even when this script was started by an older one.
