@@ -30,11 +30,13 @@ export class Authenticator {
   async next(): Promise<string> {
     for (;;) {
       const now = Authenticator.step();
-      // The window's near edge moves up at the next step boundary: the step before `now` only while
-      // that boundary is more than 3 s away (a loaded machine's request may cross it; seen once in a full run).
-      const step = Math.max(this.lastStep + 1, Date.now() % 30_000 < 27_000 ? now - 1 : now);
-      // Keep a margin at the window's far edge: the request may cross a step boundary.
-      if (step <= now || (step === now + 1 && Date.now() % 30_000 > 2_000)) {
+      const step = Math.max(this.lastStep + 1, now - 1);
+      // Keep a margin at both edges of the window: the request may cross a step boundary. The window's
+      // near edge moves up at the next boundary, so the step before `now` is handed out only while
+      // that boundary is more than 3 s away (a loaded machine's request crossed it once in a full run);
+      // else wait for it, and the earliest step is still the one before the new `now`.
+      const nearEdge = step === now - 1 && Date.now() % 30_000 >= 27_000;
+      if (!nearEdge && (step <= now || (step === now + 1 && Date.now() % 30_000 > 2_000))) {
         this.lastStep = step;
         return this.codeAt(step);
       }
