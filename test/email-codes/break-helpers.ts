@@ -8,8 +8,8 @@
  */
 import { expect, vi } from "vitest";
 import { call, env, json, login } from "../helpers";
-import type { CallOptions, Json } from "../helpers";
-import { fetchWith, userObject } from "../helpers/edge";
+import type { Json } from "../helpers";
+import { holdReservations, userObject } from "../helpers/edge";
 
 // A TOTP step's code is accepted once (test/mfa/helpers.ts may wait for the next step); the gate waits up to 8 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -42,35 +42,7 @@ export async function expectNoInternal(response: Response): Promise<Json> {
 }
 
 /** Code sign-ins held after their reservation in the account's gate (see the module comment). */
-export function holdAfterReserve() {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  let reserved = 0;
-  const real = env.USER_SESSIONS;
-  const USER_SESSIONS = {
-    idFromName: (name: string) => real.idFromName(name),
-    get: (id: DurableObjectId) => {
-      const stub = real.get(id) as unknown as Record<string | symbol, unknown>;
-      return new Proxy(stub, {
-        get(target, prop) {
-          if (prop === "reserveAttempt") {
-            return async (input: unknown) => {
-              const outcome = await (target.reserveAttempt as (i: unknown) => Promise<unknown>)(input);
-              reserved++;
-              await gate;
-              return outcome;
-            };
-          }
-          if (prop === "then") return undefined;
-          return (...args: unknown[]) => (target[prop] as (...a: unknown[]) => unknown)(...args); // RPC methods only
-        },
-      });
-    },
-  };
-  const heldEnv = { ...env, USER_SESSIONS } as unknown as Env;
-  const fetch = (path: string, options?: CallOptions) => fetchWith(heldEnv, path, options);
-  return { fetch, open, count: () => reserved };
-}
+export const holdAfterReserve = holdReservations;
 
 /**
  * The user object's D1 binding with its outbox batches (those inserting a session) held until

@@ -84,3 +84,39 @@ export async function holdObjectD1(userId: string, fail = false) {
     });
   return { open, restore };
 }
+
+/**
+ * Sign-ins held after their reservation in the account's gate (src/rate-limit/attempt-gate.ts): an env
+ * whose `USER_SESSIONS` answers `reserveAttempt` (the real reservation, made) only once `open()` is
+ * called, so a sign-in waits between its D1 read and its check or session while the test does
+ * something else. `fetch` sends to the Worker with that env; `count()` is how many were reserved.
+ */
+export function holdReservations() {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let reserved = 0;
+  const real = env.USER_SESSIONS;
+  const USER_SESSIONS = {
+    idFromName: (name: string) => real.idFromName(name),
+    get: (id: DurableObjectId) => {
+      const stub = real.get(id) as unknown as Record<string | symbol, unknown>;
+      return new Proxy(stub, {
+        get(target, prop) {
+          if (prop === "reserveAttempt") {
+            return async (input: unknown) => {
+              const outcome = await (target.reserveAttempt as (i: unknown) => Promise<unknown>)(input);
+              reserved++;
+              await gate;
+              return outcome;
+            };
+          }
+          if (prop === "then") return undefined;
+          return (...args: unknown[]) => (target[prop] as (...a: unknown[]) => unknown)(...args); // RPC methods only
+        },
+      });
+    },
+  };
+  const heldEnv = { ...env, USER_SESSIONS } as unknown as Env;
+  const fetch = (path: string, options?: CallOptions) => fetchWith(heldEnv, path, options);
+  return { fetch, open, count: () => reserved };
+}

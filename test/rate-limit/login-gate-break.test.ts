@@ -13,8 +13,7 @@
 import { describe, expect, it } from "vitest";
 import { PASSWORD, adminCall, call, env, expectError, login, serviceDeps, uniqueUsername, verifiedAccount } from "../helpers";
 import { deleteAccount } from "../../src/deletion";
-import type { CallOptions } from "../helpers";
-import { fetchWith, holdObjectD1 } from "../helpers/edge";
+import { holdObjectD1, holdReservations } from "../helpers/edge";
 import { requestCode } from "../helpers/email-code";
 import { firstFactor, mfaAccount, verify } from "../mfa/helpers";
 import { countActivity } from "../helpers/activity";
@@ -26,36 +25,6 @@ const counter = (userId: string) =>
 const sessionsInD1 = (userId: string) => env.DB.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ?").bind(userId).first<number>("n");
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Password checks held after their reservation (see the module comment). */
-function holdReservations() {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  let reserved = 0;
-  const real = env.USER_SESSIONS;
-  const USER_SESSIONS = {
-    idFromName: (name: string) => real.idFromName(name),
-    get: (id: DurableObjectId) => {
-      const stub = real.get(id) as unknown as Record<string | symbol, unknown>;
-      return new Proxy(stub, {
-        get(target, prop) {
-          if (prop === "reserveAttempt") {
-            return async (input: unknown) => {
-              const outcome = await (target.reserveAttempt as (i: unknown) => Promise<unknown>)(input);
-              reserved++;
-              await gate;
-              return outcome;
-            };
-          }
-          if (prop === "then") return undefined;
-          return (...args: unknown[]) => (target[prop] as (...a: unknown[]) => unknown)(...args); // RPC methods only
-        },
-      });
-    },
-  };
-  const heldEnv = { ...env, USER_SESSIONS } as unknown as Env;
-  const fetch = (path: string, options?: CallOptions) => fetchWith(heldEnv, path, options);
-  return { fetch, open, count: () => reserved };
-}
 
 // A documented bound, not a hole closed (SECURITY.md "Password-check gate (issue 27, slice 4): review",
 // docs/edge-sessions.md slice 4): codes count their try in D1 before their check and cannot see the
