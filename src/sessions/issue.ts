@@ -43,7 +43,7 @@
  * if (!pair) throw new AuthError("account_disabled", "…"); // the guard did not hold
  * // For an account with a factor, a password sign-in throws MfaRequiredError instead.
  */
-import { and, desc, eq, inArray, not, notInArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, not, notInArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -62,6 +62,9 @@ import { mergedEvent, previousChanged, publish, userEvent } from "../events";
 import { userSessions } from "../http/deps";
 import type { ClientInfo, IssuedPair } from "../types";
 import { refreshExpiry } from "./expiry";
+import { d1Expiry } from "./vouch";
+import { AuthError } from "../http/errors";
+import { log } from "../http/log";
 import { publicUser } from "../accounts/users";
 import type { SessionRegistration } from "./profile-object";
 import { tokenPair } from "./pair";
@@ -118,15 +121,22 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     : // The role must still fit the account: a guest upgraded since its lookup starts no guest-role (never-expiring) session.
       and(userMatches(db, input.userId, { enabled: true, isGuest: role === "guest", ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf, second?.onlyIf, input.spend?.onlyIf)!;
   const guard = mayNeedFactor ? and(account, not(hasActiveFactor(db, input.userId)))! : account;
+  // A full account's session is held by its object from the start (`endChange` below; issue 27,
+  // slice 7): D1's row gets no first token's hash and, as for a session started there, an expiry
+  // later by the slack (src/sessions/vouch.ts), so its first refresh needs no D1 trip. A guest's keeps
+  // its hash and is adopted at its first refresh (BENCHMARKS.md: a new guest makes no object call).
+  const held = !input.createGuest && role === "user";
+  const tokenHash = await sha256(refreshToken);
+  const d1ExpiresAt = held ? d1Expiry(deps.config, expiresAt, now) : expiresAt;
   const row = {
     id: sessionId,
     userId: input.userId,
     createdAt: now,
     lastUsedAt: now,
-    expiresAt,
+    expiresAt: d1ExpiresAt,
     ipAddress: client.ipAddress,
     userAgent: client.userAgent,
-    firstRefreshTokenHash: await sha256(refreshToken),
+    firstRefreshTokenHash: held ? null : tokenHash,
     ...assuranceColumns(assurance, now),
   };
   const signInEvent = activityStatement(db, { userId: input.userId, type: "sign_in", method: methods.join("+"), sessionId, client, at: now }, guard);
@@ -154,8 +164,15 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
         5,
       ];
   const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? []), ...(input.spend?.alsoRun ?? [])];
+  // Each object's `endChange`; a failure is ignored (its pending change lapses at its deadline), but
+  // not the account's when it must hold the new session: that rejects (see below).
   const endAll = (registration?: SessionRegistration) =>
-    Promise.all(changes.map(({ stub, ticket }, i) => stub.endChange(ticket.id, i === 0 ? registration : undefined).catch(() => undefined)));
+    Promise.all(
+      changes.map(async ({ stub, ticket }, i) => {
+        const ending = Promise.resolve(stub.endChange(ticket.id, i === 0 ? registration : undefined));
+        return registration?.hold && i === 0 ? ending : ending.catch(() => undefined);
+      }),
+    );
   // The proof was spent before (by a sign-in started in the object, its D1 delete still owed): nothing is written.
   if (changes[0]?.ticket.spent) {
     await endAll();
@@ -170,13 +187,16 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   }
   const inserted = (results[insertAt] as D1Result).meta.changes === 1 ? (results[userAt] as UserRow[])[0] : undefined;
   // Not awaited yet: the answer's token is signed while the object calls are in flight.
-  const ended = endAll(inserted && changes[0] ? { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt } } : undefined);
+  const hold = held ? { tokenHash, createdAt: now, expiresAt, d1ExpiresAt, assurance, client } : undefined;
+  const ended = endAll(inserted && changes[0] ? { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt }, ...(hold ? { hold } : {}) } : undefined);
+  // A session the object could not take is of no use (its D1 row has no first token's hash): it is ended now, and the sign-in answers 503.
+  const holding = inserted && hold ? ended.catch(async (error: unknown) => unheld(db, sessionId, error)) : ended;
   try {
     if ((results[insertAt] as D1Result).meta.changes !== 1) {
       if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);
       // `beginChange(spend)` opened the object's storage to record the proof: an account deleted meanwhile keeps none (API.md §9).
       if (input.spend && !(await db.select({ id: users.id }).from(users).where(eq(users.id, input.userId)).get())) {
-        await ended;
+        await holding;
         await userSessions(deps, input.userId).erase();
       }
       return null;
@@ -185,15 +205,33 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     if (!user) throw new Error("user row missing after session insert");
     if (created) publish(deps, created);
     if (merge && (results[userAt + merge.statements.length] as D1Result).meta.changes === 1) {
-      // The guest's rows are gone with the batch; its object's storage (adopted sessions) goes now.
-      await ended;
+      // The guest's rows are gone with the batch; its object's storage (adopted sessions) goes now (also when the account's object failed: 503 below).
+      await holding.catch(() => undefined);
       await userSessions(deps, input.mergeGuest!).erase();
       publish(deps, merge.event);
     }
-    return await tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, refreshToken, publicUser(user), now);
+    const pair = await tokenPair(deps.config, { userId: input.userId, sessionId, role, expiresAt, assurance }, refreshToken, publicUser(user), now);
+    await holding;
+    return pair;
   } finally {
-    await ended;
+    await holding.catch(() => undefined);
   }
+}
+
+/**
+ * The account's object did not take a session the batch wrote with no first token's hash: nothing
+ * could ever refresh it, so its D1 row is ended (reason `unheld`, no event: the client never got its
+ * tokens) and the sign-in answers 503 `unavailable` (retry the sign-in). A failure to end it is
+ * logged; the row then ends at its expiry, listed by no object.
+ */
+async function unheld(db: DrizzleD1Database, sessionId: string, error: unknown): Promise<never> {
+  await db
+    .update(sessions)
+    .set({ revokedAt: Date.now(), revokedReason: "unheld" })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .catch((failure: unknown) => log("error", "session.unheld_not_ended", { sessionId, message: failure instanceof Error ? failure.message : String(failure) }));
+  log("warn", "session.unheld", { sessionId, message: error instanceof Error ? error.message : String(error) });
+  throw new AuthError("unavailable", "The sign-in could not be completed; sign in again", undefined, 1);
 }
 
 /**

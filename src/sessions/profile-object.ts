@@ -19,7 +19,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { publicUser } from "../accounts/users";
 import type { SpentProof } from "./spent-proofs";
-import type { PublicUser } from "../types";
+import type { ClientInfo, PublicUser } from "../types";
+import type { Assurance } from "../tokens";
 import { ProfileCache } from "./profile-cache";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
 import { liveSessionRow } from "./liveness";
@@ -32,6 +33,24 @@ export interface SessionRegistration {
   epoch: number;
   sessionId: string;
   session: CachedSession;
+  /**
+   * A full account's session written by the Worker's D1 batch with no first token's hash (issue 27,
+   * slice 7): the user's object holds it from now on (src/sessions/user-object.ts `endChange`), so no
+   * call ever adopts it. Absent: a check answer to keep warm only.
+   */
+  hold?: HeldSession;
+}
+
+/** What the object needs to hold a session the Worker started in D1. Times in ms. */
+export interface HeldSession {
+  /** SHA-256 (base64url) of the session's first refresh token. */
+  tokenHash: string;
+  /** The sign-in's instant, the session's true expiry and the expiry its D1 row holds (never earlier). */
+  createdAt: number;
+  expiresAt: number | null;
+  d1ExpiresAt: number | null;
+  assurance: Assurance;
+  client: ClientInfo;
 }
 
 export class ProfileObject extends DurableObject<Env> {
@@ -75,7 +94,7 @@ export class ProfileObject extends DurableObject<Env> {
    * Call after that D1 write (whether it succeeded or not). With `register`, a sign-in's new session
    * is kept warm when nothing else changed meanwhile.
    */
-  endChange(id: string, register?: SessionRegistration): void {
+  endChange(id: string, register?: SessionRegistration): void | Promise<void> {
     this.profiles.end(id, Date.now(), register);
   }
 }

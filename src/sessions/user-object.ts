@@ -38,6 +38,7 @@ import { flush, owed } from "./outbox";
 import type { HeldSessionView } from "./session-list";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
+import type { SessionRegistration } from "./profile-object";
 import { isSpent, markSpent } from "./spent-proofs";
 import type { SpentProof } from "./spent-proofs";
 import { ProfileObject } from "./profile-object";
@@ -151,6 +152,27 @@ export class UserSessions extends ProfileObject {
       return { ...(await super.beginChange()), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [], ...(spent === undefined ? {} : { spent }) };
     };
     return this.#owes() ? this.#serial(ticket) : ticket();
+  }
+
+  /**
+   * As `ProfileObject.endChange`; with `register.hold` (a full account's sign-in the Worker wrote in
+   * D1, src/sessions/issue.ts), the store holds the new session from now on, in the serial queue so
+   * no operation that read D1 before the batch can forget it: its refresh, sign-out and list need no
+   * adoption, and its first refresh no D1 trip when nothing else changed meanwhile (issue 27, slice 7).
+   */
+  override endChange(id: string, register?: SessionRegistration): void | Promise<void> {
+    const hold = register?.hold;
+    if (!register || !hold) return super.endChange(id, register);
+    return this.#serial(async () => {
+      super.endChange(id, register);
+      const store = this.#held.store;
+      const { sessionId } = register;
+      const at = (ms: number | null) => (ms === null ? null : ms + this.clock.now() - Date.now());
+      store.addSession(sessionId, at(hold.createdAt)!, at(hold.expiresAt), hold.tokenHash, { d1ExpiresAt: at(hold.d1ExpiresAt), lastUsedAt: at(hold.createdAt)!, ...hold.client });
+      store.setRole("user");
+      // Vouched only when `end` kept the answer: nothing else changed since `beginChange`.
+      if (this.profiles.get(sessionId, Date.now())) store.markChecked(sessionId, this.profiles.epoch, { user: register.session.user, assurance: hold.assurance, d1ExpiresAt: at(hold.d1ExpiresAt) });
+    });
   }
 
   /** Records the proof as spent; true when it already was (one synchronous step: no other call between). */

@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from "vitest";
 
 // A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
 vi.setConfig({ testTimeout: 90_000 });
-import { call, claims, env, expectError, json, login, mailedToken, uniqueEmail } from "../helpers";
+import { call, claims, env, expectError, inUserSessions, json, login, mailedToken, uniqueEmail } from "../helpers";
 import type { Json } from "../helpers";
 import { firstFactor, mfaAccount, verify } from "./helpers";
 import type { MfaAccount } from "./helpers";
@@ -28,6 +28,8 @@ async function aal1Pair(account: MfaAccount): Promise<Json> {
   const pending = await firstFactor(account);
   const pair = await json(await verify({ mfaToken: pending.mfaToken, recoveryCode: account.recoveryCodes.pop() }));
   await env.DB.prepare("UPDATE sessions SET aal = 'aal1', amr = 'password', auth_time = created_at WHERE id = ?").bind(pair.sessionId).run();
+  // The user's object holds the new session, vouched aal2 (issue 27, slice 7): as for an old session, it must read D1's row.
+  await inUserSessions(account.userId, (sql) => sql.exec("UPDATE session_state SET checked_epoch = NULL WHERE id = ?", pair.sessionId));
   const refreshed = await json(await call("/v1/auth/refresh", { body: { refreshToken: pair.refreshToken } }));
   expect(claims(refreshed.accessToken)).toMatchObject({ aal: "aal1", amr: ["password"] });
   return refreshed;

@@ -1,0 +1,139 @@
+/**
+ * Issue 27, slice 7: a full account's sign-in that the Worker writes in D1 (src/sessions/issue.ts's
+ * D1 path: a second factor's `mfa/verify`, a guest merged by a login, and any sign-in the object
+ * could not decide) is held by the user's object from the start (src/sessions/user-object.ts
+ * `endChange` with `hold`): D1's row gets no first token's hash, and its first refresh needs no
+ * adoption and no D1 trip. When the object cannot take it, the row is ended and the sign-in answers
+ * 503. A new guest keeps its hash (adopted at its first refresh). Over HTTP in workerd, with the real
+ * D1 and objects.
+ *
+ * @example
+ * flock /tmp/vitest.lock npx vitest run test/sessions/held-from-start.test.ts
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { PASSWORD, advanceUserClock, call, claims, expectError, guest, inUserSessions, json, objectStorage, refreshWith, verifiedAccount } from "../helpers";
+import type { Json } from "../helpers";
+import { countingD1, fetchWith } from "../helpers/edge";
+import { firstFactor, mfaAccount, verify } from "../mfa/helpers";
+
+// A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
+vi.setConfig({ testTimeout: 90_000 });
+
+const d1Row = (sessionId: string) =>
+  env.DB.prepare("SELECT expires_at, revoked_reason, first_refresh_token_hash FROM sessions WHERE id = ?")
+    .bind(sessionId)
+    .first<{ expires_at: number | null; revoked_reason: string | null; first_refresh_token_hash: string | null }>();
+const heldSession = (userId: string, sessionId: string) =>
+  inUserSessions(userId, (sql) => sql.exec<{ id: string; checked_epoch: number | null }>("SELECT id, checked_epoch FROM session_state WHERE id = ?", sessionId).toArray()[0]);
+
+/** A second factor's sign-in: password, then a TOTP code (the D1 path). */
+async function mfaSignIn(label: string) {
+  const account = await mfaAccount(label);
+  const pending = await firstFactor(account);
+  const response = await verify({ mfaToken: pending.mfaToken, code: await account.authenticator.next() });
+  expect(response.status).toBe(200);
+  return { account, pair: (await json(response)) as Json };
+}
+
+describe("a full account's session written in D1 by the Worker", () => {
+  it("is held by the object at once: no first token's hash in D1, an expiry there no earlier than the token's, the session vouched", async () => {
+    const { account, pair } = await mfaSignIn("held-mfa");
+    const row = await d1Row(pair.sessionId);
+    expect(row).toMatchObject({ revoked_reason: null, first_refresh_token_hash: null });
+    // The refresh token's expiry, as the answer gives it; D1's is later by the slack (src/sessions/vouch.ts).
+    expect(row!.expires_at).toBeGreaterThan(Date.now() + pair.refreshExpiresIn * 1000);
+    const held = await heldSession(account.userId, pair.sessionId);
+    expect(held?.id).toBe(pair.sessionId);
+    expect(held?.checked_epoch).not.toBeNull();
+  });
+
+  it("refreshes with no D1 trip, keeps its aal2, and its first token is then reuse after the window", async () => {
+    const { account, pair } = await mfaSignIn("held-refresh");
+    const run = await countingD1(account.userId, async (fetchAs) => json(await fetchAs("/v1/auth/refresh", { body: { refreshToken: pair.refreshToken } })));
+    expect({ worker: run.workerTrips, object: run.objectTrips }).toEqual({ worker: 0, object: 0 });
+    expect(claims(run.value.accessToken)).toMatchObject({ aal: "aal2", amr: ["password", "totp"] });
+    // Inside the reuse window the first token gets the same pair; after it, reuse ends the session.
+    expect((await json(await refreshWith(pair.refreshToken))).refreshToken).toBe(run.value.refreshToken);
+    await advanceUserClock(account.userId, 11_000);
+    await expectError(await refreshWith(pair.refreshToken), 401, "invalid_token");
+    await expectError(await refreshWith(run.value.refreshToken), 401, "invalid_token");
+    await expectError(await call("/v1/auth/me", { token: run.value.accessToken }), 401, "invalid_token");
+    expect(await d1Row(pair.sessionId)).toMatchObject({ revoked_reason: "reuse" });
+  });
+
+  it("is listed, signed out by its token, and ended by revoke-all like any other", async () => {
+    const { account, pair } = await mfaSignIn("held-list");
+    const list = await json(await call("/v1/auth/sessions", { token: pair.accessToken }));
+    expect(list.sessions.map((s: Json) => s.id)).toContain(pair.sessionId);
+    expect((await call("/v1/auth/revoke", { body: { refreshToken: pair.refreshToken } })).status).toBe(204);
+    await expectError(await refreshWith(pair.refreshToken), 401, "invalid_token");
+    await expectError(await call("/v1/auth/me", { token: pair.accessToken }), 401, "invalid_token");
+    const second = await mfaSignInAgain(account);
+    expect((await call("/v1/auth/revoke-all", { method: "POST", token: second.accessToken })).status).toBe(204);
+    await expectError(await refreshWith(second.refreshToken), 401, "invalid_token");
+  });
+
+  it("holds a merged guest's sign-in too (a login with the guest's token)", async () => {
+    const account = await verifiedAccount("held-merge");
+    const g = await guest();
+    const response = await call("/v1/auth/login", { token: g.accessToken, body: { email: account.email, password: PASSWORD } });
+    expect(response.status).toBe(200);
+    const pair = await json(response);
+    expect(await d1Row(pair.sessionId)).toMatchObject({ first_refresh_token_hash: null });
+    expect((await heldSession(account.userId, pair.sessionId))?.id).toBe(pair.sessionId);
+    const run = await countingD1(account.userId, async (fetchAs) => (await fetchAs("/v1/auth/refresh", { body: { refreshToken: pair.refreshToken } })).status);
+    expect(run.value).toBe(200);
+    expect(run.workerTrips + run.objectTrips).toBe(0);
+  });
+
+  it("a new guest keeps its first token's hash in D1 and no object storage until its first refresh", async () => {
+    const g = await guest();
+    expect((await d1Row(g.sessionId))?.first_refresh_token_hash).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await objectStorage(g.user.id)).toEqual({ tables: [], rows: 0 });
+  });
+
+  it("when the object cannot take the session: 503, the D1 row ended (reason unheld), and a new sign-in works", async () => {
+    const account = await mfaAccount("held-fail");
+    const pending = await firstFactor(account);
+    const real = env.USER_SESSIONS;
+    const failing = {
+      idFromName: (name: string) => real.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const stub = real.get(id) as unknown as Record<string | symbol, unknown>;
+        return new Proxy(stub, {
+          get(target, prop) {
+            if (prop === "then") return undefined;
+            if (prop === "endChange") {
+              return (changeId: string, register?: { hold?: unknown }) => {
+                const ending = (target.endChange as (...a: unknown[]) => Promise<unknown>)(changeId, register && { ...register, hold: undefined });
+                return register?.hold ? ending.then(() => Promise.reject(new Error("object reset (test)"))) : ending;
+              };
+            }
+            return (...args: unknown[]) => (target[prop] as (...a: unknown[]) => unknown)(...args);
+          },
+        });
+      },
+    };
+    const response = await fetchWith({ ...env, USER_SESSIONS: failing } as unknown as Env, "/v1/auth/mfa/verify", {
+      body: { mfaToken: pending.mfaToken, code: await account.authenticator.next() },
+    });
+    await expectError(response, 503, "unavailable");
+    const ended = await env.DB.prepare("SELECT id, revoked_reason FROM sessions WHERE user_id = ? AND created_at > ? ORDER BY created_at DESC")
+      .bind(account.userId, Date.now() - 60_000)
+      .all<{ id: string; revoked_reason: string | null }>();
+    const unheld = ended.results.filter((r) => r.revoked_reason === "unheld");
+    expect(unheld).toHaveLength(1);
+    expect(await heldSession(account.userId, unheld[0]!.id)).toBeUndefined();
+    const again = await mfaSignInAgain(account);
+    expect((await call("/v1/auth/me", { token: again.accessToken })).status).toBe(200);
+  });
+});
+
+/** Another second factor's sign-in of the same account. */
+async function mfaSignInAgain(account: Awaited<ReturnType<typeof mfaAccount>>): Promise<Json> {
+  const pending = await firstFactor(account);
+  const response = await verify({ mfaToken: pending.mfaToken, code: await account.authenticator.next() });
+  expect(response.status).toBe(200);
+  return json(response);
+}
