@@ -26,9 +26,7 @@
  */
 import { and, eq, exists, gt, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { activityStatement } from "../activity";
 import { users } from "../accounts/schema";
-import { userIsDisabled } from "../accounts/statements";
 import { constantTimeEqual, sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError, MfaRequiredError } from "../http/errors";
@@ -96,12 +94,7 @@ export async function signInWithKnownCode(deps: Deps, input: KnownCodeInput): Pr
     }
     // Disabled since the read (403, as when the check finds it so), or the code spent by a concurrent
     // right answer (a wrong try: 401 with its event, as src/email-codes/index.ts `wrongCode` answers).
-    if (await userIsDisabled(db, owner.id)) {
-      await attempt.fail();
-      throw new AuthError("account_disabled", "This account is disabled");
-    }
-    await attempt.fail([activityStatement(db, { userId: owner.id, type: "sign_in_failed", method: "code", client: deps.client })]);
-    throw new AuthError("invalid_credentials", "The code is wrong or has expired");
+    return await attempt.signInRefused({ method: "code", error: () => new AuthError("invalid_credentials", "The code is wrong or has expired") });
   } finally {
     await attempt.release(); // nothing, when the attempt was ended above
   }

@@ -52,7 +52,7 @@ import { AuthError } from "../http/errors";
 import { log } from "../http/log";
 import { accountAttemptRead } from "../rate-limit";
 import { reserveAccountAttempt } from "../rate-limit/login-attempt";
-import { userIsDisabled, userMatches } from "../accounts/statements";
+import { userMatches } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { CHALLENGE_TTL_MS, verifyCeremony } from "./challenges";
@@ -155,13 +155,7 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
     }
     // The guard did not hold: a disable (403, as when found so before), or the counter moved by a
     // concurrent assertion with the same value (a counter that did not increase: refused and recorded, API.md §12).
-    if (await userIsDisabled(db, user.id)) {
-      await attempt.fail();
-      throw new AuthError("account_disabled", "This account is disabled");
-    }
-    await attempt.fail([activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "passkey", client: deps.client })]);
-    log("warn", "passkey.refused", { requestId: deps.requestId, reason: "sign_counter" });
-    throw refused();
+    return await attempt.signInRefused({ method: "passkey", error: refused, log: () => log("warn", "passkey.refused", { requestId: deps.requestId, reason: "sign_counter" }) });
   } finally {
     await attempt.release(); // nothing, when the attempt was ended above
   }

@@ -17,7 +17,10 @@
  *      handle's `settled` is already true, when the user's object started the session and ended the
  *      reservation in the same call (src/sessions/session-start.ts);
  *    - `clear()`: a right password that signs in nobody (an unverified address): the count is cleared;
- *    - `release()`: nothing was decided (an error): the reservation ends, nothing is counted.
+ *    - `release()`: nothing was decided (an error): the reservation ends, nothing is counted;
+ *    - `signInRefused(refusal)`: a right credential whose session did not start (its guard no longer
+ *      held): 403 for an account disabled meanwhile, else `fail` with the method's `sign_in_failed`
+ *      event and the method's 401 (an email code, a passkey).
  *
  * @example
  * const attempt = await reserveLoginAttempt(deps, "ann@example.com", db.select().from(users).where(…).limit(1), (found) => found[0]?.id, (found) => verifyPassword(password, found[0]?.passwordHash, options));
@@ -27,6 +30,8 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { sha256 } from "../crypto";
+import { activityStatement } from "../activity";
+import { userIsDisabled } from "../accounts/statements";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError } from "../http/errors";
@@ -55,6 +60,23 @@ export interface LoginAttempt<T, R> {
   clear(): Promise<void>;
   /** Ends the reservation, counting nothing. */
   release(): Promise<void>;
+  /**
+   * Ends an attempt whose credential was right but whose sign-in did not start (`signIn` returned
+   * null: its guard no longer held): 403 `account_disabled` when the account was disabled meanwhile
+   * (counted, with no event, as when it is found disabled first); else a counted failure with its
+   * `sign_in_failed` event (`method`, API.md §9), `refused.log` called, and `refused.error` thrown.
+   */
+  signInRefused(refused: SignInRefusal): Promise<never>;
+}
+
+/** How a method answers a sign-in refused after its check (`LoginAttempt.signInRefused`). */
+export interface SignInRefusal {
+  /** The `sign_in_failed` event's method: "code", "passkey", … */
+  method: string;
+  /** The method's own refusal (a 401). */
+  error: () => Error;
+  /** Called after the failure is counted and before the throw (a log line). */
+  log?: () => void;
 }
 
 /** The reservation as the sign-in carries it to the user's object (src/sessions/sign-in-input.ts). */
@@ -135,7 +157,7 @@ export async function reserveAccountAttempt<T, R>(deps: Deps, read: AttemptRead<
     await end({ id: handle.id, outcome: "unchecked" });
     throw error;
   }
-  return {
+  const attempt: LoginAttempt<T, R> = {
     found: read.found,
     checked,
     handle,
@@ -153,5 +175,15 @@ export async function reserveAccountAttempt<T, R>(deps: Deps, read: AttemptRead<
       await end({ id: handle.id, outcome: "cleared" });
     },
     release: () => end({ id: handle.id, outcome: "unchecked" }),
+    async signInRefused(refused) {
+      if (userId && (await userIsDisabled(db, userId))) {
+        await attempt.fail();
+        throw new AuthError("account_disabled", "This account is disabled");
+      }
+      await attempt.fail(userId ? [activityStatement(db, { userId, type: "sign_in_failed", method: refused.method, client: deps.client })] : []);
+      refused.log?.();
+      throw refused.error();
+    },
   };
+  return attempt;
 }
