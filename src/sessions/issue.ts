@@ -134,8 +134,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     createdAt: now,
     lastUsedAt: now,
     expiresAt: d1ExpiresAt,
-    ipAddress: client.ipAddress,
-    userAgent: client.userAgent,
+    // The object is of record for a held session's client and last use: D1 keeps none (privacy, and bytes).
+    ipAddress: held ? null : client.ipAddress,
+    userAgent: held ? null : client.userAgent,
     firstRefreshTokenHash: held ? null : tokenHash,
     ...assuranceColumns(assurance, now),
   };

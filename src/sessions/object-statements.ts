@@ -7,7 +7,7 @@
  *
  * @example
  * import { revokeInD1, touchSession } from "./object-statements";
- * const { row, user } = await touchSession(db, userId, sessionId, expiresAt, client, now);
+ * const { row, user } = await touchSession(db, userId, sessionId, expiresAt, now);
  * if (!row && user && user.disabledAt !== null) await revokeInD1(db, [sessionId], "disabled", now, client);
  */
 import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
@@ -63,13 +63,13 @@ export function liveSessionIds(db: DrizzleD1Database, userId: string, now: numbe
 }
 
 /**
- * The D1 write of record for a rotation: the session's last use, expiry and client, as a
- * compare-and-set on a live row of an account that is not disabled, batched with the read of the
- * user. With `addMethod` (a step-up, API.md §15) that method joins the row's `amr` (once) and makes
+ * The D1 write of record for a rotation: the session's expiry, as a compare-and-set on a live row of
+ * an account that is not disabled, batched with the read of the user. Its last use and client are
+ * the object's (it holds the session from now on): D1's copies are cleared (issue 27, slice 7). With `addMethod` (a step-up, API.md §15) that method joins the row's `amr` (once) and makes
  * it aal2 with `auth_time` now, in the same statement. `row` (the session's assurance columns) is
  * undefined when nothing was updated; `user` is null when the account is gone.
  */
-export async function touchSession(db: DrizzleD1Database, userId: string, sessionId: string, expiresAt: number | null, client: ClientInfo, now: number, addMethod?: string) {
+export async function touchSession(db: DrizzleD1Database, userId: string, sessionId: string, expiresAt: number | null, now: number, addMethod?: string) {
   const amr = sql`coalesce(${sessions.amr}, '')`;
   const stepUp = addMethod
     ? { aal: "aal2", amr: sql`CASE WHEN ' ' || ${amr} || ' ' LIKE ${`% ${addMethod} %`} THEN ${amr} ELSE trim(${amr} || ${` ${addMethod}`}) END`, authTime: now }
@@ -77,7 +77,8 @@ export async function touchSession(db: DrizzleD1Database, userId: string, sessio
   const [updated, userRows] = await db.batch([
     db
       .update(sessions)
-      .set({ lastUsedAt: now, expiresAt, ipAddress: client.ipAddress, userAgent: client.userAgent, firstRefreshTokenHash: null, ...stepUp })
+      // The object holds the session now: it is of record for its last use and client, so D1 drops them (issue 27, slice 7).
+      .set({ expiresAt, ipAddress: null, userAgent: null, firstRefreshTokenHash: null, ...stepUp })
       .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true })))
       .returning({ aal: sessions.aal, amr: sessions.amr, authTime: sessions.authTime, createdAt: sessions.createdAt }),
     selectUserStatement(db, userId),

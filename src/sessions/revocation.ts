@@ -9,11 +9,14 @@
  * @example
  * const revocation = new Revocation({ env: () => this.env, held, profiles });
  * await revocation.revoke([sessionId], "signout", now, client); // inside the object's serial queue
+ * await revocation.revokeToken(refreshToken, now, client, "signout"); // the session id, or null
  */
 import { drizzle } from "drizzle-orm/d1";
 import type { ClientInfo } from "../types";
 import type { HeldStore } from "./held-store";
-import { revokeInD1 } from "./object-statements";
+import { sha256 } from "../crypto";
+import { revokeInD1, unadoptedSession } from "./object-statements";
+import { parseRefreshToken } from "./refresh-token";
 import type { ProfileCache } from "./profile-cache";
 
 /** Runs one of the object's D1 writes as a change of what `check` answers: `begin` before, `end` after. */
@@ -49,5 +52,25 @@ export class Revocation {
     for (const id of sessionIds) store?.forget(id);
     // Nothing else D1 would answer moved (the begin and end of this change alone bumped the epoch).
     if (store && profiles.current({ ...before, epoch: before.epoch + 2 }, Date.now())) store.carryForward(before.epoch, profiles.epoch);
+  }
+
+  /**
+   * Revokes the session a refresh token belongs to (any of its tokens, current or rotated) with
+   * `reason` at `now` (ms); returns its id, or null for an unknown token (ignored). A guest's session
+   * never adopted is ended without being adopted: signing out gives the object no storage.
+   */
+  async revokeToken(token: string, now: number, client: ClientInfo | undefined, reason: string): Promise<string | null> {
+    const parsed = parseRefreshToken(token);
+    if (!parsed) return null;
+    const hash = await sha256(token);
+    const store = this.parts.held.existing;
+    const row = store?.token(hash);
+    if (row) {
+      await this.revoke([row.session_id], reason, now, client);
+      return row.session_id;
+    }
+    if (store?.session(parsed.sessionId) || !(await unadoptedSession(drizzle(this.parts.env().DB), parsed.userId, parsed.sessionId, now, hash))?.hash) return null;
+    await this.revoke([parsed.sessionId], reason, now, client);
+    return parsed.sessionId;
   }
 }

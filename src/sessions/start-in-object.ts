@@ -63,7 +63,8 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     ...(input.alsoRun ?? []),
     ...(input.spend?.alsoRun ?? []),
     // Last: the guard of every statement above is this row's absence. No first token's hash: the object holds the session.
-    insertForUser(db, sessions, { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt: d1ExpiresAt, ...client, firstRefreshTokenHash: null, ...assuranceColumns(assurance, now) }, fresh),
+    // No client either: the object is of record for a held session's last use and client (slice 7).
+    insertForUser(db, sessions, { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt: d1ExpiresAt, ipAddress: null, userAgent: null, firstRefreshTokenHash: null, ...assuranceColumns(assurance, now) }, fresh),
   ].map((statement) => rawStatement(statement as unknown as Parameters<typeof rawStatement>[0]));
   const [tokenHash, passwordFp] = await Promise.all([sha256(session.refreshToken), input.passwordHash === undefined ? undefined : sha256(input.passwordHash)]);
   const role = input.role ?? "user";

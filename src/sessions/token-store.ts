@@ -40,8 +40,8 @@ export interface TokenRow {
  * A session this object holds. From version 2 (issue 27, slice 2) it also keeps what a refresh needs
  * without D1: `checked_epoch`, the change epoch at which D1 last vouched the session live (null:
  * never; see `ProfileCache`), the session's assurance (API.md §15: `aal`, `amr` space-separated,
- * `auth_time` ms), its last use and client (of record here: D1's copy is written only with the
- * expiry), `d1_expires_at`, the expiry D1's row holds (ms; never earlier than `expires_at`), and
+ * `auth_time` ms), its last use and client (of record here: since slice 7 D1's row of a held session
+ * keeps neither), `d1_expires_at`, the expiry D1's row holds (ms; never earlier than `expires_at`), and
  * `signed_in_at`, the session's start as D1 records it (`created_at` restarts when a guest upgrades).
  */
 export interface SessionStateRow {

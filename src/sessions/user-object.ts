@@ -21,12 +21,10 @@
  * if (outcome.ok) outcome.pair.refreshToken;
  */
 import { drizzle } from "drizzle-orm/d1";
-import { sha256 } from "../crypto";
-import { parseRefreshToken } from "./refresh-token";
 import { TokenStore, systemClock } from "./token-store";
 import { HeldStore } from "./held-store";
 import type { Clock } from "./token-store";
-import { liveSessionIds, unadoptedSession } from "./object-statements";
+import { liveSessionIds } from "./object-statements";
 import { SessionList } from "./session-list";
 import { SessionStart, alarmBy } from "./session-start";
 import { Rotation } from "./rotation";
@@ -39,6 +37,7 @@ import type { HeldSessionView } from "./session-list";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
 import type { SessionRegistration } from "./profile-object";
+import { holdSession } from "./hold";
 import { isSpent, markSpent } from "./spent-proofs";
 import type { SpentProof } from "./spent-proofs";
 import { ProfileObject } from "./profile-object";
@@ -161,17 +160,10 @@ export class UserSessions extends ProfileObject {
    * adoption, and its first refresh no D1 trip when nothing else changed meanwhile (issue 27, slice 7).
    */
   override endChange(id: string, register?: SessionRegistration): void | Promise<void> {
-    const hold = register?.hold;
-    if (!register || !hold) return super.endChange(id, register);
+    if (!register?.hold) return super.endChange(id, register);
     return this.#serial(async () => {
       super.endChange(id, register);
-      const store = this.#held.store;
-      const { sessionId } = register;
-      const at = (ms: number | null) => (ms === null ? null : ms + this.clock.now() - Date.now());
-      store.addSession(sessionId, at(hold.createdAt)!, at(hold.expiresAt), hold.tokenHash, { d1ExpiresAt: at(hold.d1ExpiresAt), lastUsedAt: at(hold.createdAt)!, ...hold.client });
-      store.setRole("user");
-      // Vouched only when `end` kept the answer: nothing else changed since `beginChange`.
-      if (this.profiles.get(sessionId, Date.now())) store.markChecked(sessionId, this.profiles.epoch, { user: register.session.user, assurance: hold.assurance, d1ExpiresAt: at(hold.d1ExpiresAt) });
+      holdSession({ store: this.#held.store, profiles: this.profiles, clock: this.clock }, register);
     });
   }
 
@@ -245,22 +237,7 @@ export class UserSessions extends ProfileObject {
 
   /** Revokes the session a refresh token belongs to; unknown tokens are ignored. */
   revokeToken(token: string, client?: ClientInfo, reason = "signout"): Promise<string | null> {
-    return this.#serial(async () => {
-      const parsed = parseRefreshToken(token);
-      if (!parsed) return null;
-      const hash = await sha256(token);
-      const now = this.clock.now();
-      const store = this.#existingStore;
-      const row = store?.token(hash);
-      if (row) {
-        await this.#revocation.revoke([row.session_id], reason, now, client);
-        return row.session_id;
-      }
-      // A session never adopted ends without being adopted: signing out gives this object no storage.
-      if (store?.session(parsed.sessionId) || !(await unadoptedSession(this.#db, parsed.userId, parsed.sessionId, now, hash))?.hash) return null;
-      await this.#revocation.revoke([parsed.sessionId], reason, now, client);
-      return parsed.sessionId;
-    });
+    return this.#serial(() => this.#revocation.revokeToken(token, this.clock.now(), client, reason));
   }
 
   /**

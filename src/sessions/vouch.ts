@@ -106,7 +106,7 @@ export class Vouching {
   }
 
   /**
-   * The D1 write of a rotation (`touchSession`: last use, client and D1's expiry, `expiresAt` made
+   * The D1 write of a rotation (`touchSession`: D1's expiry, its copies of last use and client cleared, `expiresAt` made
    * later by the slack from the session's start `sessionStart`, as a compare-and-set; with
    * `addMethod`, a step-up); it returns the account and the session's assurance (API.md §15) for the
    * new access token, and marks the session vouched when no change overlapped. Null when the row is
@@ -118,7 +118,7 @@ export class Vouching {
     // Not a change of what checks answer (it only lengthens the session and, for a step-up, raises its
     // assurance, which `check` does not show), so other sessions' marks stay: it reads of record.
     const ticket = this.parts.profiles.ticket(Date.now());
-    const { row, user } = await touchSession(drizzle(this.parts.env().DB), userId, sessionId, d1ExpiresAt, client, now, addMethod);
+    const { row, user } = await touchSession(drizzle(this.parts.env().DB), userId, sessionId, d1ExpiresAt, now, addMethod);
     if (row && user) {
       const seen = { user: publicUser(user), assurance: sessionAssurance(row), d1ExpiresAt };
       this.#markIfCurrent(ticket, sessionId, seen);

@@ -14,16 +14,16 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { PASSWORD, advanceUserClock, call, claims, expectError, guest, inUserSessions, json, objectStorage, refreshWith, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
-import { countingD1, fetchWith } from "../helpers/edge";
+import { countingD1, fetchWith, userObject } from "../helpers/edge";
 import { firstFactor, mfaAccount, verify } from "../mfa/helpers";
 
 // A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
 vi.setConfig({ testTimeout: 90_000 });
 
 const d1Row = (sessionId: string) =>
-  env.DB.prepare("SELECT expires_at, revoked_reason, first_refresh_token_hash FROM sessions WHERE id = ?")
+  env.DB.prepare("SELECT expires_at, revoked_reason, first_refresh_token_hash, ip_address, user_agent FROM sessions WHERE id = ?")
     .bind(sessionId)
-    .first<{ expires_at: number | null; revoked_reason: string | null; first_refresh_token_hash: string | null }>();
+    .first<{ expires_at: number | null; revoked_reason: string | null; first_refresh_token_hash: string | null; ip_address: string | null; user_agent: string | null }>();
 const heldSession = (userId: string, sessionId: string) =>
   inUserSessions(userId, (sql) => sql.exec<{ id: string; checked_epoch: number | null }>("SELECT id, checked_epoch FROM session_state WHERE id = ?", sessionId).toArray()[0]);
 
@@ -85,6 +85,23 @@ describe("a full account's session written in D1 by the Worker", () => {
     const run = await countingD1(account.userId, async (fetchAs) => (await fetchAs("/v1/auth/refresh", { body: { refreshToken: pair.refreshToken } })).status);
     expect(run.value).toBe(200);
     expect(run.workerTrips + run.objectTrips).toBe(0);
+  });
+
+  it("leaves no client in D1 once the object holds the session (it is of record), and the list still shows it", async () => {
+    const client = { ip: "198.51.100.23", headers: { "user-agent": "Held/7" } };
+    const account = await verifiedAccount("held-client");
+    const password = await json(await call("/v1/auth/login", { body: { email: account.email, password: PASSWORD }, ...client }));
+    await userObject(account.userId).settle();
+    const g = await json(await call("/v1/auth/guest", { method: "POST", ...client }));
+    // A guest's row keeps its client until the object adopts it (its first refresh).
+    expect(await d1Row(g.sessionId)).toMatchObject({ ip_address: "198.51.100.23", user_agent: "Held/7" });
+    const refreshed = await json(await call("/v1/auth/refresh", { body: { refreshToken: g.refreshToken }, ...client }));
+    const { pair } = await mfaSignIn("held-client-mfa");
+    for (const sessionId of [password.sessionId, g.sessionId, pair.sessionId]) expect(await d1Row(sessionId)).toMatchObject({ ip_address: null, user_agent: null });
+    for (const token of [password.accessToken, refreshed.accessToken]) {
+      const listed = await json(await call("/v1/auth/sessions", { token }));
+      expect(listed.sessions.find((s: Json) => s.current)).toMatchObject({ ipAddress: "198.51.100.23", userAgent: "Held/7" });
+    }
   });
 
   it("a new guest keeps its first token's hash in D1 and no object storage until its first refresh", async () => {

@@ -1,0 +1,38 @@
+/**
+ * Holding a session the Worker started in D1 (issue 27, slice 7): a full account's sign-in on
+ * src/sessions/issue.ts's D1 path ends with `endChange(ticket, { …, hold })` on the user's object,
+ * which takes the session into its token store here, inside its serial queue (src/sessions/user-object.ts).
+ * The store then holds the first token's hash (D1's row has none), the session's start, true expiry
+ * and D1's (later by the slack, src/sessions/vouch.ts), its client and, when nothing else changed
+ * since `beginChange` (the profile cache kept the registration's answer), the mark that lets the
+ * first refresh answer with no D1 trip.
+ *
+ * @example
+ * holdSession({ store: held.store, profiles, clock }, registration); // after profiles.end(...)
+ */
+import type { ProfileCache } from "./profile-cache";
+import type { SessionRegistration } from "./profile-object";
+import type { Clock, TokenStore } from "./token-store";
+
+/** What holding works with: the object's store (opened), change ledger and clock. */
+export interface HoldParts {
+  store: TokenStore;
+  profiles: ProfileCache;
+  clock: Clock;
+}
+
+/**
+ * Adds the registered session (`register.hold` must be set) to the store with the role "user" (only
+ * a full account's session is held this way), and marks it vouched at the current epoch when the
+ * cache kept the registration's answer (`ProfileCache.end`: nothing else changed). Synchronous.
+ */
+export function holdSession(parts: HoldParts, register: SessionRegistration): void {
+  const { store, profiles, clock } = parts;
+  const hold = register.hold!;
+  // The store keeps the object's time (tests move it; in production the shift is 0); D1's rows keep the real one.
+  const at = (ms: number | null) => (ms === null ? null : ms + clock.now() - Date.now());
+  const d1ExpiresAt = at(hold.d1ExpiresAt);
+  store.addSession(register.sessionId, at(hold.createdAt)!, at(hold.expiresAt), hold.tokenHash, { d1ExpiresAt, lastUsedAt: at(hold.createdAt)!, ...hold.client });
+  store.setRole("user");
+  if (profiles.get(register.sessionId, Date.now())) store.markChecked(register.sessionId, profiles.epoch, { user: register.session.user, assurance: hold.assurance, d1ExpiresAt });
+}
