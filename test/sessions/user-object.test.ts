@@ -86,7 +86,7 @@ describe("refresh rotation", () => {
     const first = await guest();
     const trigger = `fail_refresh_${first.user.id.replace(/-/g, "")}`;
     await env.DB.exec(
-      `CREATE TRIGGER ${trigger} BEFORE UPDATE OF last_used_at ON sessions WHEN NEW.user_id = '${first.user.id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+      `CREATE TRIGGER ${trigger} BEFORE UPDATE OF expires_at ON sessions WHEN NEW.user_id = '${first.user.id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
     );
     try {
       const failed = await refreshWith(first.refreshToken);
