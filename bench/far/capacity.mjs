@@ -15,20 +15,25 @@
  *    service's persisted D1 file, read-only: every table's and index's pages, and their payload; the
  *    development mail outbox left out) over `ACCOUNTS` full accounts (register,
  *    verify, three sign-ins as three devices, one refresh each, one passkey), and over `GUESTS` guests
- *    (one guest sign-up each); D1's `meta.size_after` beside it.
+ *    (one guest sign-up each); D1's `meta.size_after` beside it. Then **at scale**: the rows the
+ *    `ACCOUNTS` accounts left in the tables kept past a day (every table but `TRANSIENT` and the
+ *    outbox) copied `COPIES` times with fresh ids and keys (bench/far/scale.mjs), `ACCOUNTS × (COPIES
+ *    + 1)` accounts of that shape in all, and the pages they added per copied account, by table: the
+ *    figure without the few-pages granularity of `ACCOUNTS` accounts.
  *
  * The same command gives the after-figures once sessions move (docs/edge-sessions.md).
  *
  * @example
  * import { capacity } from "./capacity.mjs";
  * const figures = await capacity(agent, "http://127.0.0.1:8802", { log: console.log, persistTo: "/tmp/x/near", routes });
- * figures.perUserHour.d1Writes; figures.bytes.perAccount;
+ * figures.perUserHour.d1Writes; figures.bytes.account.keptPerAccount; figures.bytes.atScale.account.keptPerAccount;
  */
 import { readdirSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { addresses, login, parse, prepareUsers } from "../accounts.mjs";
 import { send } from "../driver.mjs";
 import { Passkey } from "../webauthn.mjs";
+import { replicate } from "./scale.mjs";
 
 /** The usage profile of the capacity step and of the cost model (bench/far/cost.mjs). */
 export const PROFILE = {
@@ -46,6 +51,8 @@ const USERS = 4;
 const HOURS = 20;
 const ACCOUNTS = 30;
 const GUESTS = 60;
+/** Copies of the `ACCOUNTS` accounts' kept rows for the figure at scale: 30 × (99 + 1) = 3,000 accounts. */
+const COPIES = 99;
 const ORIGIN = "http://localhost:8790"; // bench/features.mjs's WEBAUTHN_ORIGINS
 
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
@@ -127,6 +134,28 @@ function growth(before, after, n) {
   return { perAccount: (a.bytes - b.bytes) / n, keptPerAccount: kept, payloadPerAccount: (a.payload - b.payload) / n, sizeAfterPerAccount: (after.sizeAfter - before.sizeAfter) / n, byTable };
 }
 
+/**
+ * The bytes at scale: `accounts`' rows in the kept tables they grew (`account`, their growth) copied
+ * `COPIES` times (bench/far/scale.mjs), measured against `before`. Returns `{ accounts (of this shape
+ * in all), copies, replicated, rowsPerAccount, inserted, seconds, databaseAfter, account: growth per
+ * copied account, mismatch }`: `mismatch` names the tables where the rows copied per account are
+ * not the rows the accounts grew (rows written after their measurement), null when none.
+ */
+async function bytesAtScale(agent, url, persistTo, accounts, account, before, log) {
+  const started = Date.now();
+  const kept = Object.keys(account.byTable).filter((t) => !TRANSIENT.has(t) && account.byTable[t].rowsPer > 0);
+  log(`capacity: bytes at scale, the ${ACCOUNTS} accounts' rows in ${kept.join(", ")} copied ×${COPIES}`);
+  const copied = await replicate(agent, url, d1File(persistTo), accounts.map((a) => a.id), kept, COPIES);
+  const differ = kept.filter((t) => Math.abs(copied.rowsPerAccount[t] - account.byTable[t].rowsPer) > 1e-9);
+  const mismatch = differ.map((t) => `${t} ${copied.rowsPerAccount[t]} rows per account copied, ${account.byTable[t].rowsPer} grew`).join("; ") || null;
+  if (mismatch) log(`capacity: at scale, WARNING: the rows copied are not the rows the accounts grew: ${mismatch}`);
+  const after = await measure(agent, url, persistTo);
+  const atScale = { accounts: ACCOUNTS * (COPIES + 1), ...copied, mismatch, seconds: (Date.now() - started) / 1000, databaseAfter: after.sizeAfter, account: growth(before, after, copied.replicated) };
+  const byTable = Object.entries(atScale.account.byTable).map(([t, v]) => `${t} ${v.bytesPer.toFixed(0)} (${account.byTable[t]?.bytesPer.toFixed(0) ?? "–"})`).join(", ");
+  log(`capacity: at scale ${atScale.accounts} accounts, B of pages per account (at ${ACCOUNTS}): kept ${atScale.account.keptPerAccount.toFixed(0)} (${account.keptPerAccount.toFixed(0)}); ${byTable}; ${atScale.seconds.toFixed(1)} s`);
+  return atScale;
+}
+
 async function fullAccount(agent, url, user) {
   const pairs = [];
   for (let device = 0; device < 3; device++) pairs.push(await login(agent, url, user, addresses.fresh()));
@@ -194,11 +223,13 @@ export async function capacity(agent, url, { log, persistTo, routes }) {
   await each(Array.from({ length: GUESTS }), () => ok(agent, url, { method: "POST", path: "/v1/auth/guest", headers: { "cf-connecting-ip": addresses.fresh() } }), 8);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const afterGuests = await measure(agent, url, persistTo);
+  const account = growth(start, afterAccounts, ACCOUNTS);
+  const atScale = await bytesAtScale(agent, url, persistTo, accounts, account, afterGuests, log);
   return {
     profile: { users: USERS, hours: HOURS, userHours, signIns: USERS + USERS / 2, perActiveHour: PROFILE.perActiveHour, sessionsListsPerUser: 2 },
     counted,
     perUserHour,
     signInMix: { byMethod: mix, share: PROFILE.signInMix, d1WritesPerUserHour: mixed },
-    bytes: { accounts: ACCOUNTS, guests: GUESTS, account: growth(start, afterAccounts, ACCOUNTS), guest: growth(afterAccounts, afterGuests, GUESTS), databaseAfter: afterGuests.sizeAfter },
+    bytes: { accounts: ACCOUNTS, guests: GUESTS, account, guest: growth(afterAccounts, afterGuests, GUESTS), databaseAfter: afterGuests.sizeAfter, atScale },
   };
 }

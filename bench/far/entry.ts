@@ -10,7 +10,11 @@
  * which in production runs in the caller's location: no hop of its own), answering `{ session }`;
  * `GET /__bench/totals` the run's cumulative counts (D1 meta included) and `DELETE /__bench/totals`
  * resets them; `GET /__bench/size` the database's size now (one `select 1`, D1 `meta.size_after`; the bytes per
- * table are read from the persisted SQLite file by bench/far/capacity.mjs).
+ * table are read from the persisted SQLite file by bench/far/capacity.mjs); `POST /__bench/rows
+ * {tables: [{table, columns, rows}]}` inserts the rows (arrays in `columns` order) into each table in
+ * one D1 batch, `INSERT … SELECT` over `json_each` of the rows, on the service's own D1 (no latency
+ * model), answering `{ inserted: { table: rows } }` (the capacity step's copies at scale,
+ * bench/far/scale.mjs).
  *
  * @example
  * // wrangler.far.toml (written by bench/far/run.mjs): main = "bench/far/entry.ts"
@@ -60,6 +64,26 @@ async function size(env: Env) {
   return { sizeAfter: counters.totals.sizeAfter, metaSeen: counters.metaSeen };
 }
 
+/** Rows for `POST /__bench/rows`: each row an array of SQL values in `columns` order. */
+interface TableRows {
+  table: string;
+  columns: string[];
+  rows: unknown[][];
+}
+
+const NAME = /^[a-z_][a-z0-9_]*$/i;
+
+/** Inserts each table's rows in one D1 batch (all or none); returns the rows inserted by table. Throws on a name that is no plain identifier. */
+async function insertRows(env: Env, tables: TableRows[]) {
+  const statements = tables.map(({ table, columns, rows }) => {
+    if (![table, ...columns].every((name) => NAME.test(name))) throw new Error(`not a plain identifier in ${table}`);
+    const values = columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(", ");
+    return env.DB.prepare(`INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) SELECT ${values} FROM json_each(?1)`).bind(JSON.stringify(rows));
+  });
+  const results = await env.DB.batch(statements);
+  return { inserted: Object.fromEntries(tables.map(({ table }, i) => [table, results[i]?.meta.changes ?? 0])) };
+}
+
 async function bench(request: Request, env: Env, ctx: ExecutionContext, path: string): Promise<Response> {
   if (path === "/__bench/verify-session" && request.method === "POST") {
     const { accessToken } = await request.json<{ accessToken: string }>();
@@ -72,6 +96,10 @@ async function bench(request: Request, env: Env, ctx: ExecutionContext, path: st
     return Response.json({ totals: counters.totals, metaSeen: counters.metaSeen });
   }
   if (path === "/__bench/size") return Response.json(await size(env));
+  if (path === "/__bench/rows" && request.method === "POST") {
+    const { tables } = await request.json<{ tables: TableRows[] }>();
+    return Response.json(await insertRows(env, tables));
+  }
   return Response.json({ error: "not_found" }, { status: 404 });
 }
 

@@ -56,8 +56,19 @@ function capacityText(c) {
     ...(c.signInMix ? [mixText(c.signInMix), ""] : []),
     `D1 bytes per account (SQLite \`dbstat\` on the persisted file: each table's and index's pages, the outbox left out), over ${c.bytes.accounts} full accounts (register, verify, three sign-ins as three devices, one refresh each, one passkey): **${f(c.bytes.account.perAccount, 0)} B** of pages (**${f(c.bytes.account.keptPerAccount, 0)} B** in the tables kept past a day: users, sessions, activity, identities, passkeys), ${f(c.bytes.account.payloadPerAccount, 0)} B of payload (D1's meta.size_after grew ${f(c.bytes.account.sizeAfterPerAccount, 0)} B per account, the outbox's mail included); by table: ${bytes(c.bytes.account)}.`,
     "",
+    ...(c.bytes.atScale ? [atScaleText(c.bytes), ""] : []),
     `Per guest (one guest sign-up), over ${c.bytes.guests} guests: **${f(c.bytes.guest.perAccount, 0)} B** of pages, ${f(c.bytes.guest.payloadPerAccount, 0)} B of payload (size_after ${f(c.bytes.guest.sizeAfterPerAccount, 0)} B); ${bytes(c.bytes.guest)}. Database at the end: ${c.bytes.databaseAfter} B.`,
   ].join("\n");
+}
+
+/** The bytes at scale (bench/far/scale.mjs): pages per copied account by table, the figure at `bytes.accounts` accounts beside each. */
+function atScaleText(bytes) {
+  const s = bytes.atScale;
+  const small = bytes.account.byTable;
+  const byTable = Object.entries(s.account.byTable)
+    .map(([t, v]) => `${t} **${f(v.bytesPer, 0)} B** (${f(small[t]?.bytesPer, 0)} B at ${bytes.accounts}) for ${f(v.rowsPer, 2)} rows, ${f(v.rowsPer ? v.bytesPer / v.rowsPer : null, 0)} B per row with its indexes (${f(v.payloadPerRow, 0)} B payload/row)`)
+    .join("; ");
+  return `At scale: the rows of the ${bytes.accounts} accounts in the tables kept past a day copied ${s.copies} times with fresh ids and keys (every UUID, address, passkey credential id and handle; foreign keys to the copy's user), ${s.accounts.toLocaleString("en-US")} accounts of this shape in all; the pages added per copied account (${s.replicated.toLocaleString("en-US")}): **${f(s.account.keptPerAccount, 0)} B** in the tables kept past a day (${f(bytes.account.keptPerAccount, 0)} B at ${bytes.accounts} accounts), ${f(s.account.payloadPerAccount, 0)} B of payload (D1's meta.size_after grew ${f(s.account.sizeAfterPerAccount, 0)} B per account); by table: ${byTable}. Copies and measure took ${f(s.seconds, 1)} s${s.mismatch ? `; **the rows copied are not the rows the accounts grew**: ${s.mismatch}` : ""}.`;
 }
 
 /** The whole sign-in's write transactions by method, and the profile's figure under the cost model's mix. */
