@@ -62,13 +62,13 @@ async function mailedToken(agent, base, to, path) {
   throw new Error(`no mail with a ${path} link reached ${to}`);
 }
 
-/** Registers and verifies one user; returns { email, password, id }. */
-export async function prepareUser(agent, base, label) {
+/** Registers and verifies one user (`headers` added to both requests); returns { email, password, id }. */
+export async function prepareUser(agent, base, label, headers = {}) {
   const email = `${label}-${crypto.randomUUID().slice(0, 8)}@example.com`;
   const registered = await send(agent, base, {
     method: "POST",
     path: "/v1/auth/register",
-    headers: { "cf-connecting-ip": addresses.fresh() },
+    headers: { "cf-connecting-ip": addresses.fresh(), ...headers },
     body: { email, password: PASSWORD },
   });
   const { user } = await expectStatus(registered, 201, "register");
@@ -76,29 +76,29 @@ export async function prepareUser(agent, base, label) {
   const verified = await send(agent, base, {
     method: "POST",
     path: "/v1/auth/verify-email",
-    headers: { "cf-connecting-ip": addresses.fresh() },
+    headers: { "cf-connecting-ip": addresses.fresh(), ...headers },
     body: { token },
   });
   await expectStatus(verified, 200, "verify-email");
   return { email, password: PASSWORD, id: user.id };
 }
 
-/** `count` verified users, a few at a time (each registration hashes a password). */
-export async function prepareUsers(agent, base, count, label) {
+/** `count` verified users, a few at a time (each registration hashes a password); `headers` as `prepareUser`'s. */
+export async function prepareUsers(agent, base, count, label, headers = {}) {
   const users = [];
   for (let i = 0; i < count; i += 4) {
-    const batch = Array.from({ length: Math.min(4, count - i) }, () => prepareUser(agent, base, label));
+    const batch = Array.from({ length: Math.min(4, count - i) }, () => prepareUser(agent, base, label, headers));
     users.push(...(await Promise.all(batch)));
   }
   return users;
 }
 
-/** A password login; returns the TokenPair. */
-export async function login(agent, base, user, ip) {
+/** A password login (`headers` added to the request); returns the TokenPair. */
+export async function login(agent, base, user, ip, headers = {}) {
   const res = await send(agent, base, {
     method: "POST",
     path: "/v1/auth/login",
-    headers: { "cf-connecting-ip": ip },
+    headers: { "cf-connecting-ip": ip, ...headers },
     body: { email: user.email, password: user.password },
   });
   return expectStatus(res, 200, "login");

@@ -30,7 +30,7 @@
  */
 import { readdirSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
-import { addresses, login, parse, prepareUsers } from "../accounts.mjs";
+import { addresses, login as loginWith, parse, prepareUsers as prepareUsersWith } from "../accounts.mjs";
 import { send } from "../driver.mjs";
 import { Passkey } from "../webauthn.mjs";
 import { replicate } from "./scale.mjs";
@@ -57,8 +57,18 @@ const ORIGIN = "http://localhost:8790"; // bench/features.mjs's WEBAUTHN_ORIGINS
 
 const bearer = (token) => ({ authorization: `Bearer ${token}` });
 
+/**
+ * The user agent every request of this step sends: a browser's (~110 characters), so the bytes a
+ * session or an event keeps of its client are counted as in production (Node's http sends none).
+ */
+const BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/** A password login and verified users, as the shared helpers make them, from that browser. */
+const login = (agent, url, user, ip) => loginWith(agent, url, user, ip, { "user-agent": BROWSER_UA });
+const prepareUsers = (agent, url, count, label) => prepareUsersWith(agent, url, count, label, { "user-agent": BROWSER_UA });
+
 async function ok(agent, url, request, status = 200) {
-  const res = await send(agent, url, request);
+  const res = await send(agent, url, { ...request, headers: { "user-agent": BROWSER_UA, ...request.headers } });
   if (res.status !== status) throw new Error(`${request.method ?? "GET"} ${request.path}: ${res.status} ${res.text.slice(0, 160)}`);
   return parse(res);
 }
