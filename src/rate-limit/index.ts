@@ -148,7 +148,7 @@ export async function recoveryMailCount(db: DrizzleD1Database, normalizedEmail: 
     decide: decideRow,
     refuse(row: { count: number; windowStart: number } | undefined): void {
       const decision = decideRow(row);
-      if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many recovery mails for this address; try again later");
+      if (!decision.allowed) throw tooManyRequests(decision.retryAfter, "Too many mails to this address (codes and recovery links share the limit); try again later");
     },
   };
 }
