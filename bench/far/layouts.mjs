@@ -73,6 +73,7 @@ const withoutClient = service(false);
 const layouts = {
   "rowid + user_id index": index("rowid", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL); CREATE INDEX live_sessions_user ON live_sessions (user_id);", false),
   "WITHOUT ROWID, text ids": index("text", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL) WITHOUT ROWID;", false),
+  "WITHOUT ROWID, text ids, with a user_id index": index("text-user", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL) WITHOUT ROWID; CREATE INDEX live_sessions_user ON live_sessions (user_id);", false),
   "WITHOUT ROWID, 16-byte BLOB ids": index("blob", "CREATE TABLE live_sessions (id BLOB PRIMARY KEY NOT NULL, user_id BLOB NOT NULL) WITHOUT ROWID;", true),
 };
 rmSync(dir, { recursive: true, force: true });
