@@ -85,6 +85,33 @@ export async function holdObjectD1(userId: string, fail = false) {
   return { open, restore };
 }
 
+/** One RPC method of the user's object as a test replaces it: `call` runs the real one. */
+export type MethodOverride = (call: (...args: unknown[]) => Promise<unknown>, ...args: unknown[]) => unknown;
+
+/**
+ * An env whose `USER_SESSIONS` stubs run `overrides` in place of the named RPC methods (each given
+ * the real method to call), and the real ones otherwise: how a test delays or fails one call of the
+ * user's object on the Worker's side. Send requests to it with `fetchWith`.
+ */
+export function envWithUserSessions(overrides: Record<string, MethodOverride>): Env {
+  const real = env.USER_SESSIONS;
+  const USER_SESSIONS = {
+    idFromName: (name: string) => real.idFromName(name),
+    get: (id: DurableObjectId) => {
+      const stub = real.get(id) as unknown as Record<string | symbol, unknown>;
+      return new Proxy(stub, {
+        get(target, prop) {
+          if (prop === "then") return undefined;
+          const method = (...args: unknown[]) => (target[prop] as (...a: unknown[]) => Promise<unknown>)(...args); // RPC methods only
+          const override = typeof prop === "string" ? overrides[prop] : undefined;
+          return override ? (...args: unknown[]) => override(method, ...args) : method;
+        },
+      });
+    },
+  };
+  return { ...env, USER_SESSIONS } as unknown as Env;
+}
+
 /**
  * Sign-ins held after their reservation in the account's gate (src/rate-limit/attempt-gate.ts): an env
  * whose `USER_SESSIONS` answers `reserveAttempt` (the real reservation, made) only once `open()` is
@@ -95,28 +122,14 @@ export function holdReservations() {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
   let reserved = 0;
-  const real = env.USER_SESSIONS;
-  const USER_SESSIONS = {
-    idFromName: (name: string) => real.idFromName(name),
-    get: (id: DurableObjectId) => {
-      const stub = real.get(id) as unknown as Record<string | symbol, unknown>;
-      return new Proxy(stub, {
-        get(target, prop) {
-          if (prop === "reserveAttempt") {
-            return async (input: unknown) => {
-              const outcome = await (target.reserveAttempt as (i: unknown) => Promise<unknown>)(input);
-              reserved++;
-              await gate;
-              return outcome;
-            };
-          }
-          if (prop === "then") return undefined;
-          return (...args: unknown[]) => (target[prop] as (...a: unknown[]) => unknown)(...args); // RPC methods only
-        },
-      });
+  const heldEnv = envWithUserSessions({
+    reserveAttempt: async (call, input) => {
+      const outcome = await call(input);
+      reserved++;
+      await gate;
+      return outcome;
     },
-  };
-  const heldEnv = { ...env, USER_SESSIONS } as unknown as Env;
+  });
   const fetch = (path: string, options?: CallOptions) => fetchWith(heldEnv, path, options);
   return { fetch, open, count: () => reserved };
 }

@@ -14,7 +14,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { PASSWORD, advanceUserClock, call, claims, expectError, guest, inUserSessions, json, objectStorage, refreshWith, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
-import { countingD1, fetchWith, userObject } from "../helpers/edge";
+import { countingD1, envWithUserSessions, fetchWith, userObject } from "../helpers/edge";
 import { firstFactor, mfaAccount, verify } from "../mfa/helpers";
 
 // A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
@@ -113,26 +113,14 @@ describe("a full account's session written in D1 by the Worker", () => {
   it("when the object cannot take the session: 503, the D1 row ended (reason unheld), and a new sign-in works", async () => {
     const account = await mfaAccount("held-fail");
     const pending = await firstFactor(account);
-    const real = env.USER_SESSIONS;
-    const failing = {
-      idFromName: (name: string) => real.idFromName(name),
-      get: (id: DurableObjectId) => {
-        const stub = real.get(id) as unknown as Record<string | symbol, unknown>;
-        return new Proxy(stub, {
-          get(target, prop) {
-            if (prop === "then") return undefined;
-            if (prop === "endChange") {
-              return (changeId: string, register?: { hold?: unknown }) => {
-                const ending = (target.endChange as (...a: unknown[]) => Promise<unknown>)(changeId, register && { ...register, hold: undefined });
-                return register?.hold ? ending.then(() => Promise.reject(new Error("object reset (test)"))) : ending;
-              };
-            }
-            return (...args: unknown[]) => (target[prop] as (...a: unknown[]) => unknown)(...args);
-          },
-        });
+    // The account's object takes the change's end but not the session: its `endChange` with `hold` fails.
+    const failing = envWithUserSessions({
+      endChange: async (call, changeId, register) => {
+        await call(changeId, register && { ...(register as object), hold: undefined });
+        if ((register as { hold?: unknown } | undefined)?.hold) throw new Error("object reset (test)");
       },
-    };
-    const response = await fetchWith({ ...env, USER_SESSIONS: failing } as unknown as Env, "/v1/auth/mfa/verify", {
+    });
+    const response = await fetchWith(failing, "/v1/auth/mfa/verify", {
       body: { mfaToken: pending.mfaToken, code: await account.authenticator.next() },
     });
     await expectError(response, 503, "unavailable");
