@@ -21,6 +21,7 @@ import { purgeSignInStatesStatements } from "../identities/purge";
 import { purgeChallengesStatement } from "../passkeys/challenges";
 import { purgeCodesStatement } from "../email-codes";
 import { purgeEventsStatement } from "../events/feed";
+import { purgeMfaStatements } from "../mfa/statements";
 import type { Config } from "../config";
 import { GUESTS_PER_RUN, pruneDeadGuests } from "../deletion/guests";
 import type { Deps } from "../http/deps";
@@ -46,6 +47,8 @@ export async function purgeExpired(env: Env, now = Date.now(), config?: Config, 
     ...purgeSignInStatesStatements(d, now),
     purgeChallengesStatement(d, now),
     purgeCodesStatement(d, now),
+    // Second-factor sign-ins never completed (5 minutes) and enrolments never activated (15 minutes).
+    ...purgeMfaStatements(d, now),
     // Events (and their deliveries) past EVENT_RETENTION_DAYS (30 without a config).
     purgeEventsStatement(d, now - (config?.eventRetentionMs ?? 30 * DAY)),
   ]);

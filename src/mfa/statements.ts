@@ -8,7 +8,7 @@
  * const challenge = await insertChallengeStatement(db, { userId, method: "password", now }, and(account, hasActiveFactor(db, userId)));
  * await db.batch([insertWhere(db, sessions, row, guard), challenge.statement]);
  */
-import { and, count, eq, exists, isNotNull, isNull } from "drizzle-orm";
+import { and, count, eq, exists, isNotNull, isNull, lt } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { randomToken, sha256 } from "../crypto";
@@ -76,5 +76,17 @@ export function removeFactorsStatements(db: AnyDatabase, userId: string, onlyIf?
   return [
     db.delete(recoveryCodes).where(and(eq(recoveryCodes.userId, userId), onlyIf)),
     db.delete(mfaFactors).where(and(eq(mfaFactors.userId, userId), onlyIf)),
+  ] as const;
+}
+
+/**
+ * The daily clean-up's part (src/maintenance): pending sign-ins (`mfaToken`s) past their expiry, and
+ * enrolments never activated past theirs, at `now` (ms). Without it a password typed and a second
+ * factor never given, or an enrolment abandoned, would keep its row until the account is deleted.
+ */
+export function purgeMfaStatements(db: AnyDatabase, now: number) {
+  return [
+    db.delete(mfaChallenges).where(lt(mfaChallenges.expiresAt, now)),
+    db.delete(mfaFactors).where(and(isNull(mfaFactors.activatedAt), lt(mfaFactors.expiresAt, now))),
   ] as const;
 }
