@@ -180,3 +180,25 @@ describe("step-up on a held D1-path session", () => {
     expect(await env.DB.prepare("SELECT aal, amr FROM sessions WHERE id = ?").bind(merged.sessionId).first()).toEqual({ aal: "aal2", amr: "password totp" });
   });
 });
+
+describe("concurrent held D1-path sign-ins at the session limit", () => {
+  it("5 live, then 3 merges at once: D1 keeps 5, the object lists exactly those, and every other session is refused", async () => {
+    const account = await verifiedAccount("held-limit-race");
+    const all: Json[] = [];
+    for (let i = 0; i < 5; i++) all.push(await login(account));
+    const responses = await Promise.all([0, 1, 2].map(() => mergeLogin(account.email)));
+    for (const response of responses) expect(response.status).toBe(200);
+    for (const response of responses) all.push(await json(response));
+    const live = await env.DB.prepare("SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(account.userId).all<{ id: string }>();
+    const liveIds = live.results.map((r) => r.id).sort();
+    expect(liveIds).toHaveLength(5);
+    const survivor = all.find((pair) => liveIds.includes(pair.sessionId))!;
+    expect((await listedIds(survivor.accessToken)).sort()).toEqual(liveIds);
+    for (const pair of all) {
+      const me = await call("/v1/auth/me", { token: pair.accessToken });
+      expect(me.status, pair.sessionId).toBe(liveIds.includes(pair.sessionId) ? 200 : 401);
+      const refreshed = await refreshWith(pair.refreshToken);
+      expect(refreshed.status, pair.sessionId).toBe(liveIds.includes(pair.sessionId) ? 200 : 401);
+    }
+  });
+});
