@@ -167,6 +167,20 @@ export class ProfileCache {
     return true;
   }
 
+  /** True while change `id` is one this instance began and has not ended or forgotten (`forgetChanges`). */
+  begunHere(id: string): boolean {
+    return this.#begunHere.has(id);
+  }
+
+  /**
+   * Forgets every change begun or pending (the object's storage was erased: API.md §9): their ends
+   * still invalidate, but none of them counts as begun here any more.
+   */
+  forgetChanges(): void {
+    this.#begunHere.clear();
+    this.#pending.clear();
+  }
+
   /** Begins a change: drops every entry, marks it pending until `now + CHANGE_DEADLINE_MS`. */
   begin(now: number): ChangeTicket {
     const id = crypto.randomUUID();

@@ -162,7 +162,11 @@ export class UserSessions extends ProfileObject {
   override endChange(id: string, register?: SessionRegistration): void | Promise<void> {
     if (!register?.hold) return super.endChange(id, register);
     return this.#serial(async () => {
-      super.endChange(id, register);
+      // Only a change begun in this instance and not erased since: an account deleted meanwhile keeps
+      // no storage (API.md §9), and after a restart the sign-in answers 503 (src/sessions/issue.ts `unheld`).
+      const begunHere = this.profiles.begunHere(id);
+      super.endChange(id, begunHere ? register : undefined);
+      if (!begunHere) throw new Error("session not held: its change was not begun in this instance, or the account was erased since");
       holdSession({ store: this.#held.store, profiles: this.profiles, clock: this.clock }, register);
     });
   }
@@ -292,6 +296,7 @@ export class UserSessions extends ProfileObject {
     return this.#serial(async () => {
       this.#held.erased();
       this.profiles.invalidate();
+      this.profiles.forgetChanges();
       await this.ctx.storage.deleteAll();
     });
   }

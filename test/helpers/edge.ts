@@ -133,3 +133,35 @@ export function holdReservations() {
   const fetch = (path: string, options?: CallOptions) => fetchWith(heldEnv, path, options);
   return { fetch, open, count: () => reserved };
 }
+
+/**
+ * A full account's D1-path sign-in held between its D1 batch and its hold (issue 27, slice 7): the
+ * account's `endChange` carrying `hold` waits until `open()`; `reached` resolves once it is called
+ * (the batch is written). `fetch` sends to the Worker with that env.
+ */
+export function gatedHold() {
+  let open!: () => void;
+  let reach!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const gated = envWithUserSessions({
+    endChange: async (call, changeId, register) => {
+      if ((register as { hold?: unknown } | undefined)?.hold) {
+        reach();
+        await gate;
+      }
+      return call(changeId, register);
+    },
+  });
+  return { fetch: (path: string, options?: CallOptions) => fetchWith(gated, path, options), reached, open };
+}
+
+/** An env whose user objects end the change but fail to take a held session (`endChange` with `hold` rejects). */
+export function unheldEnv(): Env {
+  return envWithUserSessions({
+    endChange: async (call, changeId, register) => {
+      await call(changeId, register && { ...(register as object), hold: undefined });
+      if ((register as { hold?: unknown } | undefined)?.hold) throw new Error("object reset (test)");
+    },
+  });
+}

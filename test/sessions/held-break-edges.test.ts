@@ -13,50 +13,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { PASSWORD, adminCall, advanceUserClock, call, claims, expectError, guest, json, login, objectStorage, refreshWith, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
-import { fetchWith } from "../helpers/edge";
+import { fetchWith, gatedHold, unheldEnv } from "../helpers/edge";
 import { enableMfa } from "../mfa/helpers";
 
 // A TOTP step's code is accepted once: the step-up test may wait up to one 30-second step for a fresh one.
 vi.setConfig({ testTimeout: 90_000 });
-
-type Ending = (target: Record<string | symbol, unknown>, changeId: string, register?: { hold?: unknown }) => Promise<unknown>;
-
-/** An env whose objects' `endChange` goes through `ending` (every other call reaches the real object). */
-function envWith(ending: Ending): Env {
-  const real = env.USER_SESSIONS;
-  const USER_SESSIONS = {
-    idFromName: (name: string) => real.idFromName(name),
-    get: (id: DurableObjectId) => {
-      const stub = real.get(id) as unknown as Record<string | symbol, unknown>;
-      return new Proxy(stub, {
-        get(target, prop) {
-          if (prop === "then") return undefined;
-          if (prop === "endChange") return (changeId: string, register?: { hold?: unknown }) => ending(target, changeId, register);
-          return (...args: unknown[]) => (target[prop] as (...a: unknown[]) => unknown)(...args);
-        },
-      });
-    },
-  };
-  return { ...env, USER_SESSIONS } as unknown as Env;
-}
-
-const realEnd = (target: Record<string | symbol, unknown>, ...args: unknown[]) => (target.endChange as (...a: unknown[]) => Promise<unknown>)(...args);
-
-/** The account's hold waits at a gate (`reached` once the D1 batch is written; `open()` lets it on). */
-function gatedHold() {
-  let open!: () => void;
-  let reach!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const reached = new Promise<void>((resolve) => (reach = resolve));
-  const gated = envWith(async (target, changeId, register) => {
-    if (register?.hold) {
-      reach();
-      await gate;
-    }
-    return realEnd(target, changeId, register);
-  });
-  return { fetch: (path: string, options?: Parameters<typeof fetchWith>[2]) => fetchWith(gated, path, options), reached, open };
-}
 
 const mergeLogin = async (email: string) => call("/v1/auth/login", { token: (await guest()).accessToken, body: { email, password: PASSWORD } });
 const revokedReason = async (sessionId: string) =>
@@ -70,10 +31,7 @@ describe("a merge whose account object cannot take the session", () => {
     // The guest refreshed once: its object holds (adopted) its session, storage the merge must erase.
     const gPair = await json(await refreshWith(g.refreshToken));
     expect((await objectStorage(g.user.id)).rows).toBeGreaterThan(0);
-    const failing = envWith((target, changeId, register) => {
-      const ending = realEnd(target, changeId, register && { ...register, hold: undefined });
-      return register?.hold ? ending.then(() => Promise.reject(new Error("object reset (test)"))) : ending;
-    });
+    const failing = unheldEnv();
     const response = await fetchWith(failing, "/v1/auth/login", { token: gPair.accessToken, body: { email: account.email, password: PASSWORD } });
     await expectError(response, 503, "unavailable");
     const rows = await env.DB.prepare("SELECT id, revoked_reason FROM sessions WHERE user_id = ?").bind(account.userId).all<{ id: string; revoked_reason: string | null }>();

@@ -14,7 +14,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { PASSWORD, advanceUserClock, call, claims, expectError, guest, inUserSessions, json, objectStorage, refreshWith, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
-import { countingD1, envWithUserSessions, fetchWith, userObject } from "../helpers/edge";
+import { countingD1, fetchWith, unheldEnv, userObject } from "../helpers/edge";
 import { firstFactor, mfaAccount, verify } from "../mfa/helpers";
 
 // A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
@@ -114,12 +114,7 @@ describe("a full account's session written in D1 by the Worker", () => {
     const account = await mfaAccount("held-fail");
     const pending = await firstFactor(account);
     // The account's object takes the change's end but not the session: its `endChange` with `hold` fails.
-    const failing = envWithUserSessions({
-      endChange: async (call, changeId, register) => {
-        await call(changeId, register && { ...(register as object), hold: undefined });
-        if ((register as { hold?: unknown } | undefined)?.hold) throw new Error("object reset (test)");
-      },
-    });
+    const failing = unheldEnv();
     const response = await fetchWith(failing, "/v1/auth/mfa/verify", {
       body: { mfaToken: pending.mfaToken, code: await account.authenticator.next() },
     });
