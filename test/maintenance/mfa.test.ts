@@ -4,10 +4,13 @@
  * (15 minutes). Live ones, and active factors, stay. Rows made over HTTP in workerd, the clean-up
  * run at a later instant.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { purgeExpired } from "../../src/maintenance";
 import { call, env, json, login, verifiedAccount } from "../helpers";
 import { firstFactor, mfaAccount, verify } from "../mfa/helpers";
+
+// A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
+vi.setConfig({ testTimeout: 90_000 });
 
 const count = async (sql: string, ...binds: unknown[]) => (await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())!.n;
 const challenges = (userId: string) => count("SELECT count(*) AS n FROM mfa_challenges WHERE user_id = ?", userId);
