@@ -7,9 +7,11 @@
  * const held = holdAfterReserve();
  */
 import { expect, vi } from "vitest";
-import { call, env, json, login } from "../helpers";
+import { call, env, json, login, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
 import { holdReservations, userObject } from "../helpers/edge";
+import type { CallOptions } from "../helpers/http";
+import { requestCode } from "../helpers/email-code";
 
 // A TOTP step's code is accepted once (test/mfa/helpers.ts may wait for the next step); the gate waits up to 8 s.
 vi.setConfig({ testTimeout: 120_000 });
@@ -43,6 +45,29 @@ export async function expectNoInternal(response: Response): Promise<Json> {
 
 /** Code sign-ins held after their reservation in the account's gate (see the module comment). */
 export const holdAfterReserve = holdReservations;
+
+/**
+ * A verified account signed in once (`first`, its object's owed writes settled) with a code mailed
+ * to it (the second mail, after the verification's): where the cases "held at the gate" start.
+ */
+export async function accountWithCode(label: string) {
+  const account = await verifiedAccount(label);
+  const first = await login(account);
+  await settle(account.userId);
+  const code = await requestCode(account.email, 2);
+  return { account, first, code };
+}
+
+/**
+ * Sends a sign-in (a code's verify by default) that is held at the account's gate once reserved, and
+ * resolves when it is: `held.open()` lets it on, `signingIn` is its answer.
+ */
+export async function heldAtGate(options: CallOptions, path = VERIFY) {
+  const held = holdAfterReserve();
+  const signingIn = held.fetch(path, options);
+  await expect.poll(held.count).toBe(1);
+  return { held, signingIn };
+}
 
 /**
  * The user object's D1 binding with its outbox batches (those inserting a session) held until

@@ -29,7 +29,7 @@ import { holdObjectD1 } from "../helpers/edge";
 import { requestCode } from "../helpers/email-code";
 import { countActivity } from "../helpers/activity";
 import { enableMfa, mfaAccount, verify as mfaVerify } from "../mfa/helpers";
-import { VERIFY, verify, wrong, codeRow, liveSessionsInD1, settle, me, expectNoInternal, holdAfterReserve, holdObjectWrites } from "./break-helpers";
+import { verify, wrong, codeRow, liveSessionsInD1, settle, me, expectNoInternal, accountWithCode, heldAtGate, holdObjectWrites } from "./break-helpers";
 
 describe("one code, one session: right answers in parallel, mixed with wrong ones and guests", () => {
   it("6 right answers, 2 wrong codes and 2 guests' tokens at once: one session, guests untouched, each 401 recorded once", async () => {
@@ -138,13 +138,8 @@ describe("a replay while the object still owes the code's delete", () => {
 
 describe("what happens between a right code's read and its session (held at the gate)", () => {
   it("a disable lands in between: 403 account_disabled, no session; enabled again, the code is spent", async () => {
-    const account = await verifiedAccount("cb-disable");
-    const first = await login(account);
-    await settle(account.userId);
-    const code = await requestCode(account.email, 2);
-    const held = holdAfterReserve();
-    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code } });
-    await expect.poll(held.count).toBe(1);
+    const { account, first, code } = await accountWithCode("cb-disable");
+    const { held, signingIn } = await heldAtGate({ body: { email: account.email, code } });
     expect((await adminCall(`/users/${account.userId}/disable`, { method: "POST" })).status).toBe(200);
     held.open();
     await expectError(await signingIn, 403, "account_disabled");
@@ -159,13 +154,8 @@ describe("what happens between a right code's read and its session (held at the 
   });
 
   it("a second factor is activated in between: 403 mfa_required, no aal1 session; mfa/verify completes it", async () => {
-    const account = await verifiedAccount("cb-factor");
-    const first = await login(account);
-    await settle(account.userId);
-    const code = await requestCode(account.email, 2);
-    const held = holdAfterReserve();
-    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code } });
-    await expect.poll(held.count).toBe(1);
+    const { account, first, code } = await accountWithCode("cb-factor");
+    const { held, signingIn } = await heldAtGate({ body: { email: account.email, code } });
     const factor = await enableMfa(first.accessToken, account.password);
     held.open();
     const challenge = await expectError(await signingIn, 403, "mfa_required");
@@ -185,9 +175,7 @@ describe("what happens between a right code's read and its session (held at the 
     await login(account);
     await settle(account.userId);
     const code = await requestCode(account.email, 2);
-    const held = holdAfterReserve();
-    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code } });
-    await expect.poll(held.count).toBe(1);
+    const { held, signingIn } = await heldAtGate({ body: { email: account.email, code } });
     expect((await adminCall(`/users/${account.userId}`, { method: "DELETE" })).status).toBe(204);
     expect(await objectStorage(account.userId)).toEqual({ tables: [], rows: 0 });
     held.open();
@@ -205,9 +193,7 @@ describe("what happens between a right code's read and its session (held at the 
     const account = await verifiedAccount("cb-delete-pw");
     await login(account);
     await settle(account.userId);
-    const held = holdAfterReserve();
-    const signingIn = held.fetch("/v1/auth/login", { body: { email: account.email, password: PASSWORD } });
-    await expect.poll(held.count).toBe(1);
+    const { held, signingIn } = await heldAtGate({ body: { email: account.email, password: PASSWORD } }, "/v1/auth/login");
     expect((await adminCall(`/users/${account.userId}`, { method: "DELETE" })).status).toBe(204);
     held.open();
     const answer = await signingIn;
@@ -221,9 +207,7 @@ describe("what happens between a right code's read and its session (held at the 
     await login(account);
     await settle(account.userId);
     const old = await requestCode(account.email, 2);
-    const held = holdAfterReserve();
-    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code: old } });
-    await expect.poll(held.count).toBe(1);
+    const { held, signingIn } = await heldAtGate({ body: { email: account.email, code: old } });
     const fresh = await requestCode(account.email, 3);
     held.open();
     const late = await signingIn;
@@ -243,9 +227,7 @@ describe("what happens between a right code's read and its session (held at the 
   it("an account with a second factor, a new code requested in between: the old code starts nothing (its D1 path finds it replaced), the new one asks for the factor", async () => {
     const account = await mfaAccount("cb-newcode-mfa");
     const old = await requestCode(account.email, 3); // after the verification and the factor's notice
-    const held = holdAfterReserve();
-    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code: old } });
-    await expect.poll(held.count).toBe(1);
+    const { held, signingIn } = await heldAtGate({ body: { email: account.email, code: old } });
     const fresh = await requestCode(account.email, 4);
     held.open();
     const late = await signingIn;
@@ -260,13 +242,8 @@ describe("what happens between a right code's read and its session (held at the 
   });
 
   it("the owner moves to another address in between: the code still signs in at most once (no second account's session from it)", async () => {
-    const account = await verifiedAccount("cb-move");
-    const pair = await login(account);
-    await settle(account.userId);
-    const code = await requestCode(account.email, 2);
-    const held = holdAfterReserve();
-    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code } });
-    await expect.poll(held.count).toBe(1);
+    const { account, first: pair, code } = await accountWithCode("cb-move");
+    const { held, signingIn } = await heldAtGate({ body: { email: account.email, code } });
     // Meanwhile the owner changes the account's address (confirmed), freeing the old one.
     const next = uniqueEmail("cb-move-next");
     expect((await call("/v1/auth/change-email", { token: pair.accessToken, body: { newEmail: next, password: PASSWORD } })).status).toBe(200);
@@ -300,9 +277,7 @@ describe("what happens between a right code's read and its session (held at the 
     await settle(account.userId);
     const g = await guest();
     const code = await requestCode(account.email, 2);
-    const held = holdAfterReserve();
-    const signingIn = held.fetch(VERIFY, { body: { email: account.email, code } });
-    await expect.poll(held.count).toBe(1);
+    const { held, signingIn } = await heldAtGate({ body: { email: account.email, code } });
     const next = uniqueEmail("cb-move-guest-next");
     expect((await call("/v1/auth/change-email", { token: pair.accessToken, body: { newEmail: next, password: PASSWORD } })).status).toBe(200);
     expect((await call("/v1/auth/confirm-email-change", { body: { token: await mailedToken(next, "/confirm-email-change") } })).status).toBe(200);
