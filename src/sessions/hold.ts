@@ -1,6 +1,6 @@
 /**
- * Holding a session the Worker started in D1 (issue 27, slice 7): a full account's sign-in on
- * src/sessions/issue.ts's D1 path ends with `endChange(ticket, { …, hold })` on the user's object,
+ * Holding a session the Worker started in D1 (issue 27, slice 7; a new guest's since slice 8): a
+ * sign-in on src/sessions/issue.ts's D1 path ends with `endChange(ticket, { …, hold })` on the user's object,
  * which takes the session into its token store here, inside its serial queue (src/sessions/user-object.ts).
  * The store then holds the first token's hash (D1's row has none), the session's start, true expiry
  * and D1's (later by the slack, src/sessions/vouch.ts), its client and, when nothing else changed
@@ -22,8 +22,8 @@ export interface HoldParts {
 }
 
 /**
- * Adds the registered session (`register.hold` must be set) to the store with the role "user" (only
- * a full account's session is held this way), and marks it vouched at the current epoch when the
+ * Adds the registered session (`register.hold` must be set) to the store with the sign-in's role
+ * (a new guest's, or a full account's), and marks it vouched at the current epoch when the
  * cache kept the registration's answer (`ProfileCache.end`: nothing else changed). Synchronous.
  */
 export function holdSession(parts: HoldParts, register: SessionRegistration): void {
@@ -33,6 +33,6 @@ export function holdSession(parts: HoldParts, register: SessionRegistration): vo
   const at = (ms: number | null) => (ms === null ? null : ms + clock.now() - Date.now());
   const d1ExpiresAt = at(hold.d1ExpiresAt);
   store.addSession(register.sessionId, at(hold.createdAt)!, at(hold.expiresAt), hold.tokenHash, { d1ExpiresAt, lastUsedAt: at(hold.createdAt)!, ...hold.client });
-  store.setRole("user");
+  store.setRole(hold.role);
   if (profiles.get(register.sessionId, Date.now())) store.markChecked(register.sessionId, profiles.epoch, { user: register.session.user, assurance: hold.assurance, d1ExpiresAt });
 }

@@ -23,11 +23,12 @@
  * was written, `signIn` throws `MfaRequiredError` (403 `mfa_required` with the `mfaToken`); the
  * first factor's counted attempts stay counted until the second factor succeeds.
  *
- * The first refresh token needs no serialising until it is presented: the batch stores its SHA-256
- * in the session row (`first_refresh_token_hash`), and the user's object (src/sessions/user-object.ts)
- * adopts the session the first time a refresh or upgrade names it, inside its serial queue. The
- * object calls here (an existing account's sign-in only; a new guest makes none) are the liveness
- * cache's `beginChange`/`endChange` (src/sessions/profile-object.ts), nothing of the token state.
+ * The session is handed to the user's object after the batch (`endChange` with `hold`, src/sessions/hold.ts;
+ * issue 27: a full account's since slice 7, a guest's since slice 8), which holds its first token's
+ * hash from then on, so D1's row keeps none. Rows written before slice 8 may still hold that hash
+ * (`first_refresh_token_hash`): the object adopts such a session the first time a refresh or upgrade
+ * names it (src/sessions/adoption.ts). The object calls here are the liveness cache's
+ * `beginChange`/`endChange` (src/sessions/profile-object.ts), the hold riding the latter.
  *
  * The batch: the guest's user row (or, for an existing account, the clearing of its counted failed
  * logins), the `session_revoked` events and revocations of the oldest sessions past
@@ -102,7 +103,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   // below; the new session is registered at the end. A throw before the batch leaves the change
   // pending until its deadline: checks read D1 meanwhile, nothing worse.
   const beginning = Promise.all(
-    (input.createGuest ? [] : [input.userId, ...(input.mergeGuest ? [input.mergeGuest] : [])]).map(async (id, i) => {
+    [input.userId, ...(input.mergeGuest && !input.createGuest ? [input.mergeGuest] : [])].map(async (id, i) => {
       const stub = userSessions(deps, id);
       // The account's object records a single-use proof before the batch spends it (src/sessions/spent-proofs.ts).
       const spend = i === 0 && input.spend ? { key: input.spend.key, expiresAt: input.spend.expiresAt } : undefined;
@@ -121,23 +122,22 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     : // The role must still fit the account: a guest upgraded since its lookup starts no guest-role (never-expiring) session.
       and(userMatches(db, input.userId, { enabled: true, isGuest: role === "guest", ...(input.passwordHash === undefined ? {} : { passwordHash: input.passwordHash }) }), input.onlyIf, second?.onlyIf, input.spend?.onlyIf)!;
   const guard = mayNeedFactor ? and(account, not(hasActiveFactor(db, input.userId)))! : account;
-  // A full account's session is held by its object from the start (`endChange` below; issue 27,
-  // slice 7): D1's row gets no first token's hash and, as for a session started there, an expiry
-  // later by the slack (src/sessions/vouch.ts), so its first refresh needs no D1 trip. A guest's keeps
-  // its hash and is adopted at its first refresh (BENCHMARKS.md: a new guest makes no object call).
-  const held = !input.createGuest && role === "user";
+  // Every session this path starts is held by its user's object from the start (`endChange` below;
+  // issue 27: a full account's since slice 7, a guest's since slice 8): D1's row gets no first
+  // token's hash, no client and, as for a session started there, an expiry later by the slack
+  // (src/sessions/vouch.ts; a guest's has none), so its first refresh needs no D1 trip.
   const tokenHash = await sha256(refreshToken);
-  const d1ExpiresAt = held ? d1Expiry(deps.config, expiresAt, now) : expiresAt;
+  const d1ExpiresAt = d1Expiry(deps.config, expiresAt, now);
   const row = {
     id: sessionId,
     userId: input.userId,
     createdAt: now,
     lastUsedAt: now,
     expiresAt: d1ExpiresAt,
-    // The object is of record for a held session's client and last use: D1 keeps none (privacy, and bytes).
-    ipAddress: held ? null : client.ipAddress,
-    userAgent: held ? null : client.userAgent,
-    firstRefreshTokenHash: held ? null : tokenHash,
+    // The object is of record for a held session's token, client and last use: D1 keeps none (privacy, and bytes).
+    ipAddress: null,
+    userAgent: null,
+    firstRefreshTokenHash: null,
     ...assuranceColumns(assurance, now),
   };
   const signInEvent = activityStatement(db, { userId: input.userId, type: "sign_in", method: methods.join("+"), sessionId, client, at: now }, guard);
@@ -188,10 +188,10 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   }
   const inserted = (results[insertAt] as D1Result).meta.changes === 1 ? (results[userAt] as UserRow[])[0] : undefined;
   // Not awaited yet: the answer's token is signed while the object calls are in flight.
-  const hold = held ? { tokenHash, createdAt: now, expiresAt, d1ExpiresAt, assurance, client } : undefined;
-  const ended = endAll(inserted && changes[0] ? { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt }, ...(hold ? { hold } : {}) } : undefined);
+  const hold = { tokenHash, createdAt: now, expiresAt, d1ExpiresAt, assurance, client, role };
+  const ended = endAll(inserted && changes[0] ? { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt }, hold } : undefined);
   // A session the object could not take is of no use (its D1 row has no first token's hash): it is ended now, and the sign-in answers 503.
-  const holding = inserted && hold ? ended.catch(async (error: unknown) => unheld(db, sessionId, error)) : ended;
+  const holding = inserted ? ended.catch(async (error: unknown) => unheld(db, sessionId, error)) : ended;
   try {
     if ((results[insertAt] as D1Result).meta.changes !== 1) {
       if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);

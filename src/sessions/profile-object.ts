@@ -19,7 +19,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { publicUser } from "../accounts/users";
 import type { SpentProof } from "./spent-proofs";
-import type { ClientInfo, PublicUser } from "../types";
+import type { ClientInfo, PublicUser, Role } from "../types";
 import type { Assurance } from "../tokens";
 import { ProfileCache } from "./profile-cache";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
@@ -34,9 +34,10 @@ export interface SessionRegistration {
   sessionId: string;
   session: CachedSession;
   /**
-   * A full account's session written by the Worker's D1 batch with no first token's hash (issue 27,
-   * slice 7): the user's object holds it from now on (src/sessions/user-object.ts `endChange`), so no
-   * call ever adopts it. Absent: a check answer to keep warm only.
+   * A session written by the Worker's D1 batch with no first token's hash (issue 27: a full account's
+   * since slice 7, a new guest's since slice 8): the user's object holds it from now on
+   * (src/sessions/user-object.ts `endChange`), so no call ever adopts it. Absent: a check answer to
+   * keep warm only.
    */
   hold?: HeldSession;
 }
@@ -51,6 +52,8 @@ export interface HeldSession {
   d1ExpiresAt: number | null;
   assurance: Assurance;
   client: ClientInfo;
+  /** The account's role the session was started for: a guest's never expires (`expiresAt` null). */
+  role: Role;
 }
 
 export class ProfileObject extends DurableObject<Env> {

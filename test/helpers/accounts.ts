@@ -4,7 +4,8 @@
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { PASSWORD, call, json, uniqueEmail, uniqueUsername } from "./http";
+import { PASSWORD, call, freshIp, json, uniqueEmail, uniqueUsername } from "./http";
+import { sha256 } from "../../src/crypto";
 import type { Json } from "./http";
 import type { UserSessions } from "../../src/sessions/user-object";
 import { loadConfig } from "../../src/config";
@@ -69,6 +70,25 @@ export async function guest(ip?: string): Promise<Json> {
   const response = await call("/v1/auth/guest", { method: "POST", ...(ip ? { ip } : {}) });
   expect(response.status).toBe(200);
   return json(response);
+}
+
+/**
+ * A guest as a sign-up wrote it before issue 27's slice 8, for the adoption and upgrade tests: its
+ * session is a D1 row holding its first token's hash and its client, and its object stores nothing
+ * and runs no instance (the sign-up is made, then its object's storage is deleted and the instance
+ * evicted, and the row given the old layout's columns). Same shape as `guest()`.
+ */
+export async function legacyGuest(ip?: string): Promise<Json> {
+  const { runInDurableObject, evictDurableObject } = await import("cloudflare:test");
+  const address = ip ?? freshIp();
+  const g = await guest(address);
+  const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(g.user.id));
+  await runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => state.storage.deleteAll());
+  await evictDurableObject(stub);
+  await env.DB.prepare("UPDATE sessions SET first_refresh_token_hash = ?, ip_address = ? WHERE id = ?")
+    .bind(await sha256(g.refreshToken), address, g.sessionId)
+    .run();
+  return g;
 }
 
 /** The payload of a JWT, unverified (tests read what the service issued). */

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { deleteAccount } from "../../src/deletion";
 import { activityOf } from "../helpers/activity";
 import {
-  PASSWORD, adminCall, advanceUserClock, call, env, expectError, guest, json, login, objectStorage, refreshWith, rowsOfUser,
+  PASSWORD, adminCall, advanceUserClock, call, env, expectError, json, legacyGuest, login, objectStorage, refreshWith, rowsOfUser,
   serviceDeps, uniqueEmail, uniqueUsername, verifiedAccount,
 } from "../helpers";
 
@@ -74,7 +74,7 @@ describe("revocations reach sessions the object never adopted", () => {
 
 describe("rotation of a session never adopted", () => {
   it("a never-refreshed guest's first token after its upgrade: refused quietly inside the window, reuse after it", async () => {
-    const g = await guest();
+    const g = await legacyGuest();
     const upgraded = await call("/v1/auth/upgrade", {
       body: { email: uniqueEmail("rv-up"), username: uniqueUsername("rvu"), password: PASSWORD },
       token: g.accessToken,
@@ -89,7 +89,7 @@ describe("rotation of a session never adopted", () => {
   });
 
   it("sign-out with the first token, then that token: 401, and nothing kept in the object", async () => {
-    const g = await guest();
+    const g = await legacyGuest();
     expect((await call("/v1/auth/revoke", { body: { refreshToken: g.refreshToken } })).status).toBe(204);
     await expectError(await refreshWith(g.refreshToken), 401, "invalid_token");
     expect((await objectStorage(g.user.id)).rows).toBe(0);
@@ -98,7 +98,7 @@ describe("rotation of a session never adopted", () => {
 
 describe("the one-trip lists", () => {
   it("another user's id: 403 for a live caller, 401 for a revoked one", async () => {
-    const [a, b] = [await guest(), await guest()];
+    const [a, b] = [await legacyGuest(), await legacyGuest()];
     await expectError(await call(`/auth/${b.user.id}/sessions`, { token: a.accessToken }), 403, "forbidden");
     expect((await call("/v1/auth/revoke-all", { method: "POST", token: a.accessToken })).status).toBe(204);
     await expectError(await call(`/auth/${b.user.id}/sessions`, { token: a.accessToken }), 401, "invalid_token");
@@ -124,7 +124,7 @@ describe("login's in-flight mark", () => {
 describe("account deletion racing a first refresh", () => {
   it("leaves no rows and no object storage, whichever wins", async () => {
     for (let i = 0; i < 3; i++) {
-      const g = await guest();
+      const g = await legacyGuest();
       const [, refreshed] = await Promise.all([deleteAccount(serviceDeps(), g.user.id), refreshWith(g.refreshToken)]);
       expect([200, 401]).toContain(refreshed.status);
       expect(Object.values(await rowsOfUser(g.user.id)).every((n) => n === 0)).toBe(true);

@@ -6,7 +6,7 @@
  * "expired" at its first refresh once the guest is older than SESSION_MAX_DAYS.
  */
 import { describe, expect, it } from "vitest";
-import { PASSWORD, advanceUserClock, call, guest, json, refreshWith, uniqueEmail, uniqueUsername } from "../helpers";
+import { PASSWORD, advanceUserClock, call, json, legacyGuest, refreshWith, uniqueEmail, uniqueUsername } from "../helpers";
 import type { Json } from "../helpers";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
@@ -40,7 +40,7 @@ async function upgrade(token: string): Promise<Json> {
 
 describe("a guest's second session after the guest's upgrade (guest older than SESSION_MAX_DAYS)", () => {
   it("keeps working when the object had adopted it before the upgrade (control)", async () => {
-    const g = await guest();
+    const g = await legacyGuest();
     const credential = await addPasskey(g.accessToken);
     const other = await passkeyLogin(credential);
     const rotated = await json(await refreshWith(other.refreshToken)); // adopted now
@@ -50,7 +50,7 @@ describe("a guest's second session after the guest's upgrade (guest older than S
   });
 
   it("keeps working when the object adopts it only after the upgrade", async () => {
-    const g = await guest();
+    const g = await legacyGuest();
     const credential = await addPasskey(g.accessToken);
     const other = await passkeyLogin(credential); // never refreshed: not adopted
     await advanceUserClock(g.user.id, 400 * DAY);

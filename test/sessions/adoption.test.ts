@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { makeRefreshToken } from "../../src/sessions/refresh-token";
 import { activityOf } from "../helpers/activity";
 import {
-  advanceUserClock, call, env, expectError, guest, json, login, objectStorage, refreshWith, verifiedAccount,
+  advanceUserClock, call, env, expectError, json, legacyGuest, login, objectStorage, refreshWith, verifiedAccount,
 } from "../helpers";
 
 const firstHashOf = (sessionId: string) =>
@@ -17,14 +17,14 @@ const firstHashOf = (sessionId: string) =>
 
 describe("a session before its first rotation", () => {
   it("is a D1 row only: the sign-in creates no object storage, and the row holds its first token's hash", async () => {
-    const g = await guest();
+    const g = await legacyGuest();
     expect(await objectStorage(g.user.id)).toEqual({ tables: [], rows: 0 });
     expect(await firstHashOf(g.sessionId)).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect((await call("/v1/auth/me", { token: g.accessToken })).status).toBe(200);
   });
 
   it("is adopted once at its first rotation: the row's hash is cleared and the object holds the token", async () => {
-    const g = await guest();
+    const g = await legacyGuest();
     const next = await json(await refreshWith(g.refreshToken));
     expect(next.refreshToken).not.toBe(g.refreshToken);
     expect(await firstHashOf(g.sessionId)).toBeNull();
@@ -38,13 +38,13 @@ describe("a session before its first rotation", () => {
   });
 
   it("gives concurrent first presentations of its token one successor", async () => {
-    const g = await guest();
+    const g = await legacyGuest();
     const answers = await Promise.all(Array.from({ length: 6 }, async () => json(await refreshWith(g.refreshToken))));
     expect(new Set(answers.map((a) => a.refreshToken)).size).toBe(1);
   });
 
   it("adopts nothing for a made-up token that names a real session (right user and session ids, wrong secret)", async () => {
-    const g = await guest();
+    const g = await legacyGuest();
     const forged = makeRefreshToken(g.user.id, g.sessionId);
     await expectError(await refreshWith(forged), 401, "invalid_token");
     expect(await objectStorage(g.user.id)).toEqual({ tables: [], rows: 0 });

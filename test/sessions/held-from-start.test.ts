@@ -4,7 +4,7 @@
  * could not decide) is held by the user's object from the start (src/sessions/user-object.ts
  * `endChange` with `hold`): D1's row gets no first token's hash, and its first refresh needs no
  * adoption and no D1 trip. When the object cannot take it, the row is ended and the sign-in answers
- * 503. A new guest keeps its hash (adopted at its first refresh). Over HTTP in workerd, with the real
+ * 503. A new guest's sign-up is held the same way (slice 8). Over HTTP in workerd, with the real
  * D1 and objects.
  *
  * @example
@@ -93,8 +93,8 @@ describe("a full account's session written in D1 by the Worker", () => {
     const password = await json(await call("/v1/auth/login", { body: { email: account.email, password: PASSWORD }, ...client }));
     await userObject(account.userId).settle();
     const g = await json(await call("/v1/auth/guest", { method: "POST", ...client }));
-    // A guest's row keeps its client until the object adopts it (its first refresh).
-    expect(await d1Row(g.sessionId)).toMatchObject({ ip_address: "198.51.100.23", user_agent: "Held/7" });
+    // A new guest's session is held from its sign-up too (slice 8): D1 keeps no client from the start.
+    expect(await d1Row(g.sessionId)).toMatchObject({ ip_address: null, user_agent: null });
     const refreshed = await json(await call("/v1/auth/refresh", { body: { refreshToken: g.refreshToken }, ...client }));
     const { pair } = await mfaSignIn("held-client-mfa");
     for (const sessionId of [password.sessionId, g.sessionId, pair.sessionId]) expect(await d1Row(sessionId)).toMatchObject({ ip_address: null, user_agent: null });
@@ -104,10 +104,19 @@ describe("a full account's session written in D1 by the Worker", () => {
     }
   });
 
-  it("a new guest keeps its first token's hash in D1 and no object storage until its first refresh", async () => {
-    const g = await guest();
-    expect((await d1Row(g.sessionId))?.first_refresh_token_hash).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(await objectStorage(g.user.id)).toEqual({ tables: [], rows: 0 });
+  it("holds a new guest's session from its sign-up (slice 8): no hash or client in D1, and its first refresh makes no D1 trip", async () => {
+    const g = await json(await call("/v1/auth/guest", { method: "POST", ip: "198.51.100.24", headers: { "user-agent": "Guest/8" } }));
+    expect(await d1Row(g.sessionId)).toMatchObject({ expires_at: null, revoked_reason: null, first_refresh_token_hash: null, ip_address: null, user_agent: null });
+    expect((await heldSession(g.user.id, g.sessionId))?.checked_epoch).not.toBeNull();
+    // The object is of record for the guest's client: the list shows the sign-up's.
+    const listed = await json(await call("/v1/auth/sessions", { token: g.accessToken }));
+    expect(listed.sessions).toEqual([expect.objectContaining({ id: g.sessionId, current: true, ipAddress: "198.51.100.24", userAgent: "Guest/8" })]);
+    const run = await countingD1(g.user.id, async (fetchAs) => json(await fetchAs("/v1/auth/refresh", { body: { refreshToken: g.refreshToken } })));
+    expect({ worker: run.workerTrips, object: run.objectTrips }).toEqual({ worker: 0, object: 0 });
+    expect(claims(run.value.accessToken)).toMatchObject({ sub: g.user.id, sid: g.sessionId });
+    // A guest's session still never expires: refreshed after a year, it lives.
+    await advanceUserClock(g.user.id, 366 * 24 * 3600 * 1000);
+    expect((await refreshWith(run.value.refreshToken)).status).toBe(200);
   });
 
   it("when the object cannot take the session: 503, the D1 row ended (reason unheld), and a new sign-in works", async () => {
