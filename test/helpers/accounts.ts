@@ -73,22 +73,27 @@ export async function guest(ip?: string): Promise<Json> {
 }
 
 /**
- * A guest as a sign-up wrote it before issue 27's slice 8, for the adoption and upgrade tests: its
- * session is a D1 row holding its first token's hash and its client, and its object stores nothing
- * and runs no instance (the sign-up is made, then its object's storage is deleted and the instance
- * evicted, and the row given the old layout's columns). Same shape as `guest()`.
+ * Gives a signed-in session the layout every sign-in wrote before issue 27's slices 7 and 8, for the
+ * adoption and upgrade tests: the session is a D1 row holding its first token's hash, its client
+ * (`ip`; no user agent) and its true expiry, and the user's object stores nothing and runs no
+ * instance (its storage is deleted, which drops every session it held, and the instance evicted).
+ * Use it on a user's first session, or on one whose object holds no other. Returns `pair` as it is.
  */
-export async function legacyGuest(ip?: string): Promise<Json> {
+export async function toLegacyLayout(pair: Json, ip: string, expiresAt: number | null = pair.user.isGuest ? null : Date.now() + pair.refreshExpiresIn * 1000): Promise<Json> {
   const { runInDurableObject, evictDurableObject } = await import("cloudflare:test");
-  const address = ip ?? freshIp();
-  const g = await guest(address);
-  const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(g.user.id));
+  const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(pair.user.id));
   await runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => state.storage.deleteAll());
   await evictDurableObject(stub);
-  await env.DB.prepare("UPDATE sessions SET first_refresh_token_hash = ?, ip_address = ? WHERE id = ?")
-    .bind(await sha256(g.refreshToken), address, g.sessionId)
+  await env.DB.prepare("UPDATE sessions SET first_refresh_token_hash = ?, ip_address = ?, expires_at = ? WHERE id = ?")
+    .bind(await sha256(pair.refreshToken), ip, expiresAt, pair.sessionId)
     .run();
-  return g;
+  return pair;
+}
+
+/** A guest as a sign-up wrote it before issue 27's slice 8 (`toLegacyLayout`). Same shape as `guest()`. */
+export async function legacyGuest(ip?: string): Promise<Json> {
+  const address = ip ?? freshIp();
+  return toLegacyLayout(await guest(address), address);
 }
 
 /** The payload of a JWT, unverified (tests read what the service issued). */

@@ -6,7 +6,7 @@
  * "expired" at its first refresh once the guest is older than SESSION_MAX_DAYS.
  */
 import { describe, expect, it } from "vitest";
-import { PASSWORD, advanceUserClock, call, json, legacyGuest, refreshWith, uniqueEmail, uniqueUsername } from "../helpers";
+import { PASSWORD, advanceUserClock, call, freshIp, json, legacyGuest, refreshWith, toLegacyLayout, uniqueEmail, uniqueUsername } from "../helpers";
 import type { Json } from "../helpers";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
@@ -52,7 +52,8 @@ describe("a guest's second session after the guest's upgrade (guest older than S
   it("keeps working when the object adopts it only after the upgrade", async () => {
     const g = await legacyGuest();
     const credential = await addPasskey(g.accessToken);
-    const other = await passkeyLogin(credential); // never refreshed: not adopted
+    // Never refreshed, and of the layout before slice 8 (held by no object): not adopted.
+    const other = await toLegacyLayout(await passkeyLogin(credential), freshIp(), null);
     await advanceUserClock(g.user.id, 400 * DAY);
     await upgrade(g.accessToken);
     // Fails before the fix: 401 invalid_token (adopted with the D1 row's old created_at, "expired").
