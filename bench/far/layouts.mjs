@@ -3,8 +3,10 @@
  * service's migrations applied to a fresh SQLite file (node:sqlite), 5,000 synthetic full accounts
  * inserted (a user with email and password hash, three sessions with a browser's user agent, one
  * passkey), and SQLite's `dbstat` read per table and index; then the candidate layouts of a session
- * in D1 once the sessions move (an index of live sessions, session id → user id). Page-exact at this
- * scale, unlike the 30 accounts of the capacity step. Offline, about 10 s.
+ * in D1 once the sessions move (an index of live sessions, session id → user id), and of the
+ * `passkeys` table (./passkey-layouts.mjs: bytes per passkey, and each layout's full scans among the
+ * service's queries). Page-exact at this scale, unlike the 30 accounts of the capacity step. Offline,
+ * about 10 s.
  *
  * @example
  * npx node bench/far/layouts.mjs
@@ -13,12 +15,16 @@ import { readFileSync, readdirSync, rmSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { passkeyLayouts, QUERIES } from "./passkey-layouts.mjs";
 
 const ACCOUNTS = 5000;
 const SESSIONS = 3;
 const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const dir = mkdtempSync(join(tmpdir(), "layouts-"));
-const migrations = readdirSync("migrations").filter((f) => f.endsWith(".sql")).sort().map((f) => readFileSync(join("migrations", f), "utf8")).join("\n").split("--> statement-breakpoint").join("\n");
+/** The service's migrations as one script: all, or those up to a file name prefix ("0005"). */
+const migrationsUpTo = (upTo) =>
+  readdirSync("migrations").filter((f) => f.endsWith(".sql") && (!upTo || f.slice(0, upTo.length) <= upTo)).sort().map((f) => readFileSync(join("migrations", f), "utf8")).join("\n").split("--> statement-breakpoint").join("\n");
+const migrations = migrationsUpTo();
 const random = (n) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
 /** Bytes per account of the named tables (pages of each table and its indexes) in `db`. */
@@ -76,10 +82,15 @@ const layouts = {
   "WITHOUT ROWID, text ids, with a user_id index": index("text-user", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL) WITHOUT ROWID; CREATE INDEX live_sessions_user ON live_sessions (user_id);", false),
   "WITHOUT ROWID, 16-byte BLOB ids": index("blob", "CREATE TABLE live_sessions (id BLOB PRIMARY KEY NOT NULL, user_id BLOB NOT NULL) WITHOUT ROWID;", true),
 };
+const passkeys = passkeyLayouts(dir, migrationsUpTo);
 rmSync(dir, { recursive: true, force: true });
 console.log(`D1 bytes per account at scale (${ACCOUNTS} accounts, ${SESSIONS} sessions and one passkey each; SQLite dbstat pages):`);
 console.log(`  today, sessions with a browser's client: users ${withClient.users}, sessions ${withClient.sessions} (${Math.round(withClient.sessions / SESSIONS)} a session), passkeys ${withClient.passkeys}: ${withClient.users + withClient.sessions + withClient.passkeys}`);
 console.log(`  sessions with no client (slice 7):       users ${withoutClient.users}, sessions ${withoutClient.sessions} (${Math.round(withoutClient.sessions / SESSIONS)} a session), passkeys ${withoutClient.passkeys}: ${withoutClient.users + withoutClient.sessions + withoutClient.passkeys}`);
 for (const [name, bytes] of Object.entries(layouts)) {
   console.log(`  an index of live sessions, ${name}: ${bytes} (${Math.round(bytes / SESSIONS)} a session): with users and passkey ${withoutClient.users + bytes + withoutClient.passkeys}`);
+}
+console.log(`D1 bytes per passkey by layout of \`passkeys\` (${ACCOUNTS} passkeys; full scans among the service's ${QUERIES.length} queries of it):`);
+for (const { name, bytes, scans } of passkeys) {
+  console.log(`  ${name}: ${bytes}${scans.length ? `; FULL SCANS: ${scans.join(" | ")}` : "; every query indexed"}`);
 }

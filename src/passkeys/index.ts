@@ -136,7 +136,8 @@ export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInp
   // registration with another handle loses), checked in the INSERT itself.
   const fits = sql`(SELECT COUNT(*) FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId}) < ${MAX_PASSKEYS}
     AND NOT EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND ${passkeys.userHandle} != ${row.userHandle})`;
-  const added = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.id} = ${row.id})`;
+  // By user and id, as every query by a passkey's id (its index is the user's: src/passkeys/schema.ts).
+  const added = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND ${passkeys.id} = ${row.id})`;
   const [inserted] = await db
     .batch([
       insertForUser(db, passkeys, row, and(fits, sessionIsLive(db, auth, now))),

@@ -193,7 +193,10 @@ const recordUseStatement = (db: DrizzleD1Database, passkey: PasskeyRow, now: num
   db
     .update(passkeys)
     .set({ lastUsedAt: sql`MAX(COALESCE(${passkeys.lastUsedAt}, 0), ${now})`, backedUp })
-    .where(and(eq(passkeys.id, passkey.id), userMatches(db, passkey.userId, { enabled: true })));
+    .where(and(eq(passkeys.userId, passkey.userId), eq(passkeys.id, passkey.id), userMatches(db, passkey.userId, { enabled: true })));
 
-/** The passkey row while its counter is the one this assertion was checked against. */
-const counterUnchanged = (passkey: PasskeyRow) => and(eq(passkeys.id, passkey.id), eq(passkeys.signCount, passkey.signCount));
+/**
+ * The passkey row while its counter is the one this assertion was checked against (by user and id:
+ * the table's index for a passkey's id is its user's, src/passkeys/schema.ts).
+ */
+const counterUnchanged = (passkey: PasskeyRow) => and(eq(passkeys.userId, passkey.userId), eq(passkeys.id, passkey.id), eq(passkeys.signCount, passkey.signCount));

@@ -8,7 +8,12 @@ import { users } from "../accounts/schema";
 export const passkeys = sqliteTable(
   "passkeys",
   {
-    id: text("id").primaryKey(),
+    /**
+     * The passkey's id (a UUID, API.md §12). Not a key: no index of its own (issue 27, item 4:
+     * each index costs ~50 B a passkey); every query by id also names the user, found through
+     * `passkeys_user_idx` among the user's ≤ MAX_PASSKEYS rows. Unique by its generation.
+     */
+    id: text("id").notNull(),
     userId: text("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
@@ -26,7 +31,8 @@ export const passkeys = sqliteTable(
     createdAt: integer("created_at").notNull(),
     lastUsedAt: integer("last_used_at"),
   },
-  (t) => [index("passkeys_user_idx").on(t.userId), index("passkeys_user_handle_idx").on(t.userHandle)],
+  // No index on the user handle: it is read only with the user's other passkeys (by user_id).
+  (t) => [index("passkeys_user_idx").on(t.userId)],
 );
 
 export const webauthnChallenges = sqliteTable("webauthn_challenges", {
