@@ -81,6 +81,9 @@ const layouts = {
   "WITHOUT ROWID, text ids": index("text", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL) WITHOUT ROWID;", false),
   "WITHOUT ROWID, text ids, with a user_id index": index("text-user", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL) WITHOUT ROWID; CREATE INDEX live_sessions_user ON live_sessions (user_id);", false),
   "WITHOUT ROWID, 16-byte BLOB ids": index("blob", "CREATE TABLE live_sessions (id BLOB PRIMARY KEY NOT NULL, user_id BLOB NOT NULL) WITHOUT ROWID;", true),
+  // Slice 8's question: keep every per-user query indexed at less cost (8 characters of the user id)?
+  "rowid, text ids, an index on substr(user_id, 1, 8)": index("prefix", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL); CREATE INDEX live_sessions_user ON live_sessions (substr(user_id, 1, 8));", false),
+  "WITHOUT ROWID, text ids, an index on substr(user_id, 1, 8)": index("prefix-wr", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL) WITHOUT ROWID; CREATE INDEX live_sessions_user ON live_sessions (substr(user_id, 1, 8));", false),
 };
 const passkeys = passkeyLayouts(dir, migrationsUpTo);
 rmSync(dir, { recursive: true, force: true });
