@@ -22,6 +22,7 @@ import { changeUser } from "./change-user";
 import { and, eq, exists, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { drainSoon } from "../activity/drain-soon";
 import { previousChanged, publish, userEvent } from "../events";
 import { sha256 } from "../crypto";
 import type { Deps } from "../http/deps";
@@ -92,6 +93,7 @@ export async function requestEmailChange(deps: Deps, auth: Auth, input: EmailCha
   });
   const [, stored] = await db.batch([...statements, activityStatement(db, { userId: user.id, type: "email_change_requested", sessionId: auth.sessionId, client: deps.client, at: now }, sessionIsLive(db, auth, now))]);
   if (stored.meta.changes !== 1) throw new AuthError("invalid_token", "The session has ended");
+  drainSoon(deps, user.id);
 
   const platformName = deps.config.platformName;
   const link = `${serviceBase(deps.config, deps.origin)}/confirm-email-change?${new URLSearchParams({ token })}`;

@@ -20,6 +20,7 @@
 import { and, count, eq, ne } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { drainSoon } from "../activity/drain-soon";
 import type { Deps } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
 import { identities } from "../identities/schema";
@@ -126,6 +127,7 @@ export async function checkPassword(deps: Deps, user: UserRow, password: string,
   const { valid } = await verifyPassword(password, user.passwordHash, hashOptions(deps));
   if (!valid) {
     await activityStatement(db, { userId: user.id, type: "sign_in_failed", method: "password", client: deps.client });
+    drainSoon(deps, user.id);
     throw new AuthError("invalid_credentials", message);
   }
   await clearLoginAttemptsStatement(db, user.id);

@@ -13,13 +13,21 @@
  *   `staged`, and then deletes them from D1 (`releaseStatement`) and clears the mark. A row is kept
  *   here before it leaves D1, so a failure between the two leaves it in both (kept once: ids are
  *   keys), never in neither.
+ * - **Drained soon** (slice 8, docs/edge-sessions.md): so a staged row costs D1 bytes for seconds,
+ *   not until the user's next sign-in, whatever may have staged rows tells the object (`drainSoon` of
+ *   src/sessions/user-object.ts: each `endChange`, the object's own revocations, a counted failed
+ *   sign-in, the Worker's changes outside `changeUser` through src/activity/drain-soon.ts, and an
+ *   outbox batch that took rows), which marks it in KV and sets its alarm ACTIVITY_DRAIN_DELAY_MS
+ *   ahead; the alarm drains with the same statements and the same order (src/activity/drain.ts
+ *   `drainStaged`). Unmarked, with nothing kept staged, the alarm makes no D1 trip, so the paths that
+ *   stage nothing (`me`, a refresh, a sign-in started here) gain none.
  *
  * Every reader goes through the object (`readActivity` of src/sessions/user-object.ts), which reads
  * the page of staged rows with the same cursor in the batch that drains, and merges it with its own:
  * a page shows every committed event however many are still staged. Kept rows past the retention
  * are dropped on every write and read, and by the object's alarm (set for the oldest row's end), so
- * an account that goes quiet keeps nothing past ACTIVITY_RETENTION_DAYS. Rows of users who never
- * come back stay staged in D1 until the daily purge ages them out. D1's rows of the old layout are staged rows by definition:
+ * an account that goes quiet keeps nothing past ACTIVITY_RETENTION_DAYS. Rows the object is never
+ * told of (a new guest's `sign_in`) stay staged until its next drain, or the daily purge. D1's rows of the old layout are staged rows by definition:
  * the first drain after the deploy moves them (no import step).
  *
  * @example
@@ -45,6 +53,14 @@ export const ACTIVITY_LOG_SCHEMA = `
  * (the delete binds the user id and each row's id). A backlog drains over several reads and batches.
  */
 export const DRAIN_LIMIT = 90;
+
+/**
+ * How soon (ms) after a change that may have staged rows the user object's alarm drains them from D1
+ * (issue 27, item 4: a staged row costs D1 bytes until it leaves; docs/edge-sessions.md "Slice 8").
+ * Long enough for a burst of changes to share one drain, short enough that D1 keeps no staged row
+ * of a user who does not come back.
+ */
+export const ACTIVITY_DRAIN_DELAY_MS = 5_000;
 
 /** One event as the object keeps it (times ms since the epoch). */
 export interface LoggedEvent {

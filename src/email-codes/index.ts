@@ -41,6 +41,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { drainSoon } from "../activity/drain-soon";
 import { normalizeEmail } from "../accounts/users";
 import { upgradeGuestInPlace } from "../accounts/upgrade-in-place";
 import { users } from "../accounts/schema";
@@ -203,6 +204,7 @@ async function wrongCode(
     db.delete(emailCodes).where(and(eq(emailCodes.emailNormalized, email), void_ ? or(lte(emailCodes.expiresAt, Date.now()), void_) : lte(emailCodes.expiresAt, Date.now()))),
     ...(owner && !owner.isGuest ? [activityStatement(db, { userId: owner.id, type: "sign_in_failed", method: "code", client: deps.client })] : []),
   ]);
+  if (owner && !owner.isGuest) drainSoon(deps, owner.id);
   throw invalidCode();
 }
 

@@ -22,6 +22,7 @@ import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { drainSoon } from "../activity/drain-soon";
 import type { SignInMethod } from "../activity";
 import { requireAnotherWayToSignIn, requireReauthentication } from "../accounts/reauthentication";
 import type { ReauthProof } from "../accounts/reauthentication";
@@ -191,6 +192,7 @@ export async function linkIdentity(deps: Deps, auth: Auth, input: IdTokenInput):
   const live = sessionIsLive(db, auth);
   const [inserted] = await db.batch(linkStatements(deps, db, identityRow(auth.userId, identity, Date.now()), auth.sessionId, live)).catch(linkedElsewhere);
   if (inserted.meta.changes !== 1) throw new AuthError("invalid_token", "The session has ended");
+  drainSoon(deps, auth.userId);
   const [row] = await find();
   if (!row || row.userId !== auth.userId) throw new AuthError("conflict", "This identity is linked to another account");
   return view(row);
@@ -223,7 +225,7 @@ export async function unlinkIdentity(deps: Deps, auth: Auth, identityId: string,
     // changes() is the row count of the DELETE just before: the event only when it removed the link.
     activityStatement(db, { userId, type: "identity_unlinked", sessionId: auth.sessionId, client: deps.client }, sql`changes() = 1`),
   ]);
-  if (deleted.meta.changes === 1) return;
+  if (deleted.meta.changes === 1) return drainSoon(deps, userId);
   const [still] = await db.select({ id: identities.id }).from(identities).where(eq(identities.id, identityId));
   if (!still) throw new AuthError("not_found", "No such identity");
   throw new AuthError("conflict", "This is the last way to sign in to the account; add another first");

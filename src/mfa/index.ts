@@ -16,6 +16,7 @@ import { and, asc, count, eq, gt, isNotNull, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { drainSoon } from "../activity/drain-soon";
 import { requireReauthentication } from "../accounts/reauthentication";
 import type { ReauthProof } from "../accounts/reauthentication";
 import { setMfaEnabledStatement } from "../accounts/statements";
@@ -119,6 +120,7 @@ export async function activateTotp(
   const step = await matchingStep(secret, input.code, now);
   if (step === null) {
     await activityStatement(db, { userId: auth.userId, type: "mfa_failed", method: "totp", sessionId: auth.sessionId, client: deps.client });
+    drainSoon(deps, auth.userId);
     throw new AuthError("invalid_credentials", "The code is wrong; check the device's clock and try again");
   }
   const resealed = await sealSecret(deps.config, { factorId: row.id, userId: auth.userId }, secret);
@@ -232,6 +234,7 @@ export async function regenerateRecoveryCodes(deps: Deps, auth: Auth, proof: Rea
     ...hashes.map((codeHash) => insertWhere(db, recoveryCodes, { codeHash, userId: auth.userId, createdAt: now, usedAt: null }, active)),
   ]);
   if ((results[2] as D1Result).meta.changes !== 1) throw new AuthError("not_found", "The account has no second factor");
+  drainSoon(deps, auth.userId);
   return codes;
 }
 

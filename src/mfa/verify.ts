@@ -17,6 +17,7 @@ import { and, eq, gt, lt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { SignInMethod } from "../activity";
+import { drainSoon } from "../activity/drain-soon";
 import { users } from "../accounts/schema";
 import type { UserRow } from "../accounts/schema";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -72,6 +73,7 @@ export async function verifyMfa(deps: Deps, input: VerifyInput): Promise<IssuedP
   if (!proof) {
     const voided = challenge.attempts >= MAX_CHALLENGE_ATTEMPTS;
     await db.batch([failedStatement(deps, db, user.id, input), db.delete(mfaChallenges).where(and(eq(mfaChallenges.tokenHash, tokenHash), sql`${voided ? 1 : 0} = 1`))]);
+    drainSoon(deps, user.id);
     throw wrong();
   }
 
@@ -116,11 +118,15 @@ export async function proveSecondFactor(deps: Deps, user: UserRow, input: CodeIn
   // The spend is the proof's last statement (a recovery code's event, guarded by the code being unused, runs before it).
   const results = await db.batch([clearLoginAttemptsStatement(db, user.id), ...proof.alsoRun] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   if ((results[proof.alsoRun.length] as D1Result).meta.changes !== 1) return failed(deps, db, user.id, input, sessionId);
-  if (proof.recoveryCodeUsed) notice(deps, user, (unused[0]?.n ?? 1) - 1);
+  if (proof.recoveryCodeUsed) {
+    drainSoon(deps, user.id); // its `recovery_code_used`, staged outside `changeUser`
+    notice(deps, user, (unused[0]?.n ?? 1) - 1);
+  }
   return proof.method;
 }
 
 async function failed(deps: Deps, db: DrizzleD1Database, userId: string, input: CodeInput, sessionId: string | null): Promise<never> {
   await failedStatement(deps, db, userId, input, sessionId);
+  drainSoon(deps, userId);
   throw new AuthError("invalid_credentials", "The code is wrong or was already used");
 }

@@ -17,6 +17,7 @@ import type { PublicKeyCredentialCreationOptionsJSON, RegistrationResponseJSON }
 import { and, asc, eq, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
+import { drainSoon } from "../activity/drain-soon";
 import { requireAal2ToAddFactor, requireAnotherWayToSignIn, requireReauthentication } from "../accounts/reauthentication";
 import type { ReauthProof } from "../accounts/reauthentication";
 import { users } from "../accounts/schema";
@@ -154,6 +155,7 @@ export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInp
     if ((await livenessStatement(db, auth, Date.now())).length === 0) throw sessionEnded();
     throw tooMany();
   }
+  drainSoon(deps, auth.userId);
   return passkeyView(row);
 }
 
@@ -199,4 +201,5 @@ export async function removePasskey(deps: Deps, auth: Auth, passkeyId: string, p
     db.delete(passkeys).where(and(eq(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId), anotherWay)),
   ]);
   if (removed.meta.changes !== 1) throw new AuthError("conflict", "This is the last way to sign in to the account; add another first");
+  drainSoon(deps, auth.userId);
 }

@@ -34,6 +34,8 @@ export interface RevocationParts {
   env: () => Env;
   held: HeldStore;
   profiles: ProfileCache;
+  /** Called after a revocation's batch staged its events in D1: the object drains them soon (slice 8). */
+  staged?: () => Promise<void>;
 }
 
 export class Revocation {
@@ -52,6 +54,7 @@ export class Revocation {
     for (const id of sessionIds) store?.forget(id);
     // Nothing else D1 would answer moved (the begin and end of this change alone bumped the epoch).
     if (store && profiles.current({ ...before, epoch: before.epoch + 2 }, Date.now())) store.carryForward(before.epoch, profiles.epoch);
+    await this.parts.staged?.();
   }
 
   /**

@@ -67,7 +67,7 @@ export class UserSessions extends ProfileObject {
   /** The sessions list (src/sessions/session-list.ts). */
   readonly #list = new SessionList({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock });
   /** This object's revocations (src/sessions/revocation.ts). */
-  readonly #revocation = new Revocation({ env: () => this.env, held: this.#held, profiles: this.profiles });
+  readonly #revocation = new Revocation({ env: () => this.env, held: this.#held, profiles: this.profiles, staged: () => this.drainSoon() });
   /** Sessions started in D1 taken into the store (src/sessions/adoption.ts). */
   readonly #adoption = new Adoption({ env: () => this.env, held: this.#held });
   /** The account's password checks in flight (src/rate-limit/attempt-gate.ts): memory only. */
@@ -125,13 +125,26 @@ export class UserSessions extends ProfileObject {
   /**
    * Writes what is owed D1 (src/sessions/outbox.ts). Each batch also drains the account's activity
    * (src/activity/drain.ts): it deletes from D1 the staged rows kept here by an earlier drain, and
-   * reads those staged now, kept here after it; so draining adds no D1 write of its own.
+   * reads those staged now, kept here after it; so draining adds no D1 write to the batch. The rows
+   * it took are deleted from D1 by the alarm ACTIVITY_DRAIN_DELAY_MS later (slice 8: one write).
    */
-  #flush(): Promise<boolean> {
-    return flush(this.ctx.storage.sql, this.env.DB, {
+  async #flush(): Promise<boolean> {
+    const written = await flush(this.ctx.storage.sql, this.env.DB, {
       onEvicted: (ids) => ids.forEach((id) => this.profiles.forget(id)),
       drain: { releasing: () => this.#activity.releasing(), drained: (released, staged) => this.#activity.drained(released, staged) },
     });
+    if (written) await alarmBy(this.ctx.storage, this.#activity.releaseSoon());
+    return written;
+  }
+
+  /**
+   * Called when this user's D1 staging may hold new activity rows (issue 27, slice 8): by each
+   * `endChange`, the object's own revocations, a counted failed sign-in, and the Worker after a
+   * change that stages an event outside `changeUser` (src/activity/drain-soon.ts). Marks it and sets
+   * the alarm for ACTIVITY_DRAIN_DELAY_MS from now (unless one is set sooner); the alarm drains. No D1 trip.
+   */
+  async drainSoon(): Promise<void> {
+    await alarmBy(this.ctx.storage, this.#activity.soon());
   }
 
   /** True when a sign-in started here still owes D1 its writes. */
@@ -159,8 +172,12 @@ export class UserSessions extends ProfileObject {
    * no operation that read D1 before the batch can forget it: its refresh, sign-out and list need no
    * adoption, and its first refresh no D1 trip when nothing else changed meanwhile (issue 27, slice 7).
    */
-  override endChange(id: string, register?: SessionRegistration): void | Promise<void> {
-    if (!register?.hold) return super.endChange(id, register);
+  override async endChange(id: string, register?: SessionRegistration): Promise<void> {
+    // Every change may have staged activity rows in its batch (the sign-in's `sign_in`, a password change's event): drained soon.
+    if (!register?.hold) {
+      super.endChange(id, register);
+      return this.drainSoon();
+    }
     return this.#serial(async () => {
       // Only a change begun in this instance and not erased since: an account deleted meanwhile keeps
       // no storage (API.md §9), and after a restart the sign-in answers 503 (src/sessions/issue.ts `unheld`).
@@ -168,6 +185,7 @@ export class UserSessions extends ProfileObject {
       super.endChange(id, begunHere ? register : undefined);
       if (!begunHere) throw new Error("session not held: its change was not begun in this instance, or the account was erased since");
       holdSession({ store: this.#held.store, profiles: this.profiles, clock: this.clock }, register);
+      await this.drainSoon();
     });
   }
 
@@ -200,9 +218,10 @@ export class UserSessions extends ProfileObject {
     return this.#attempts.reserve(input);
   }
 
-  /** Ends a reservation of `reserveAttempt`. */
-  releaseAttempt(input: ReleaseInput): void {
+  /** Ends a reservation of `reserveAttempt`; a counted failure staged its `sign_in_failed`: drained soon. */
+  async releaseAttempt(input: ReleaseInput): Promise<void> {
     this.#attempts.release(input);
+    if (input.outcome === "failed") await this.drainSoon();
   }
 
   /** Writes what this object owes D1 before answering; true when something was owed. For D1 readers that missed a session. */
@@ -214,12 +233,19 @@ export class UserSessions extends ProfileObject {
 
   /**
    * Retries what is still owed to D1 (set by `startSession`; a failure throws, and the runtime
-   * retries the alarm), drops the activity past its retention, and sets itself again for the end of
-   * the oldest event kept (src/activity/drain.ts `expire`): an account that goes quiet keeps nothing
-   * past ACTIVITY_RETENTION_DAYS.
+   * retries the alarm), drains D1's staged activity rows of this user (its name: `idFromName(userId)`)
+   * when `drainSoon` marked some or rows kept here are still staged there (src/activity/drain.ts
+   * `drainDue`; else no D1 trip), drops the activity past its retention, and sets itself again for
+   * the sooner of a drain left unfinished and the end of the oldest event kept (`expire`): an
+   * account that goes quiet keeps nothing past ACTIVITY_RETENTION_DAYS. An erased object creates no storage here: nothing is staged
+   * for a deleted account, and `expire` reads only a store that exists.
    */
   override async alarm(): Promise<void> {
-    const next = await this.#serial(async () => this.#activity.expire());
+    const next = await this.#serial(async () => {
+      const drainAgain = await this.#activity.drainDue(this.ctx.id.name);
+      const expiry = this.#activity.expire();
+      return drainAgain === null ? expiry : expiry === null ? drainAgain : Math.min(drainAgain, expiry);
+    });
     await alarmBy(this.ctx.storage, next);
   }
 
