@@ -5,26 +5,32 @@
  * The store then holds the first token's hash (D1's row has none), the session's start, true expiry
  * and D1's (later by the slack, src/sessions/vouch.ts), its client and, when nothing else changed
  * since `beginChange` (the profile cache kept the registration's answer), the mark that lets the
- * first refresh answer with no D1 trip.
+ * first refresh answer with no D1 trip. Since slice 8 the sign-in's `sign_in` event is kept here too,
+ * with the session (the batch writes none to D1's staging table, so nothing is left to drain).
  *
  * @example
- * holdSession({ store: held.store, profiles, clock }, registration); // after profiles.end(...)
+ * holdSession({ store: held.store, profiles, clock, activity }, registration); // after profiles.end(...)
  */
+import type { ActivityDrain } from "../activity/drain";
 import type { ProfileCache } from "./profile-cache";
 import type { SessionRegistration } from "./profile-object";
 import type { Clock, TokenStore } from "./token-store";
 
-/** What holding works with: the object's store (opened), change ledger and clock. */
+/** What holding works with: the object's store (opened), change ledger, clock and activity. */
 export interface HoldParts {
   store: TokenStore;
   profiles: ProfileCache;
   clock: Clock;
+  /** Where the sign-in's `sign_in` event is kept (src/activity/drain.ts). */
+  activity: Pick<ActivityDrain, "keep">;
 }
 
 /**
  * Adds the registered session (`register.hold` must be set) to the store with the sign-in's role
- * (a new guest's, or a full account's), and marks it vouched at the current epoch when the
- * cache kept the registration's answer (`ProfileCache.end`: nothing else changed). Synchronous.
+ * (a new guest's, or a full account's), keeps its `sign_in` event (slice 8: the batch stages none),
+ * and marks it vouched at the current epoch when the cache kept the registration's answer
+ * (`ProfileCache.end`: nothing else changed). Synchronous: one write of the object's storage, so the
+ * session and its event are kept together or not at all.
  */
 export function holdSession(parts: HoldParts, register: SessionRegistration): void {
   const { store, profiles, clock } = parts;
@@ -34,5 +40,7 @@ export function holdSession(parts: HoldParts, register: SessionRegistration): vo
   const d1ExpiresAt = at(hold.d1ExpiresAt);
   store.addSession(register.sessionId, at(hold.createdAt)!, at(hold.expiresAt), hold.tokenHash, { d1ExpiresAt, lastUsedAt: at(hold.createdAt)!, ...hold.client });
   store.setRole(hold.role);
+  // Real time, as every event's (the store's clock is for its sessions' lifetimes only).
+  parts.activity.keep({ id: crypto.randomUUID(), type: "sign_in", method: hold.method, created_at: hold.createdAt, ip_address: hold.client.ipAddress, user_agent: hold.client.userAgent, session_id: register.sessionId });
   if (profiles.get(register.sessionId, Date.now())) store.markChecked(register.sessionId, profiles.epoch, { user: register.session.user, assurance: hold.assurance, d1ExpiresAt });
 }

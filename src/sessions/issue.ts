@@ -32,9 +32,9 @@
  *
  * The batch: the guest's user row (or, for an existing account, the clearing of its counted failed
  * logins), the `session_revoked` events and revocations of the oldest sessions past
- * MAX_SESSIONS_PER_USER, the session row (with its `aal`, `amr` and `auth_time`), the `sign_in`
- * event, the account's `last_sign_in_at` (which returns the user row the answer shows), and the
- * second-factor challenge. For an existing account every statement is guarded:
+ * MAX_SESSIONS_PER_USER, the session row (with its `aal`, `amr` and `auth_time`), the account's
+ * `last_sign_in_at` (which returns the user row the answer shows), and the second-factor challenge
+ * (the `sign_in` event is kept by the object with the session it holds: slice 8). For an existing account every statement is guarded:
  * the account exists, is not disabled and is a guest exactly when the role says so, and for a password sign-in its hash is still the one the
  * password was checked against, so a disable, reset or change that lands first wins and nothing is
  * written (null).
@@ -56,7 +56,6 @@ import { sqlUuidV4 } from "../db/sql-uuid";
 import { activity, sessions, users } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { insertGuestStatement, recordSignInStatement, userMatches } from "../accounts/statements";
-import { activityStatement } from "../activity";
 import { clearLoginAttemptsStatement } from "../rate-limit";
 import { deletionStatements } from "../deletion/statements";
 import { mergedEvent, previousChanged, publish, userEvent } from "../events";
@@ -140,7 +139,6 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     firstRefreshTokenHash: null,
     ...assuranceColumns(assurance, now),
   };
-  const signInEvent = activityStatement(db, { userId: input.userId, type: "sign_in", method: methods.join("+"), sessionId, client, at: now }, guard);
   const pending = input.mergeGuest && !input.createGuest ? { ...input.pending, mergeGuest: input.mergeGuest } : input.pending;
   const challenge = mayNeedFactor ? await insertChallengeStatement(db, { userId: input.userId, method: input.method, pending, now }, and(account, hasActiveFactor(db, input.userId))!) : undefined;
   const created = input.createGuest ? userEvent(db, "user.created", input.userId, { at: now }) : undefined;
@@ -151,18 +149,17 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const expiredHeld = changes[0]?.ticket.expired ?? [];
   // The positions of the session insert and of the statement that returns the user row.
   const [batch, insertAt, userAt]: [BatchItem<"sqlite">[], number, number] = input.createGuest
-    ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), signInEvent, created!.statement], 1, 0]
+    ? [[insertGuestStatement(db, input.userId, input.createGuest.createdAt, now).returning(), insertWhere(db, sessions, row), created!.statement], 1, 0]
     : [
         [
           clearLoginAttemptsStatement(db, input.userId, guard, now),
           ...sessionLimitStatements(db, input.userId, { max: deps.config.maxSessionsPerUser, expiredHeld }, client, now, guard!),
           insertWhere(db, sessions, row, guard),
-          signInEvent,
           recordSignInStatement(db, input.userId, now, guard).returning(),
           ...(merge?.statements ?? []),
         ],
         3,
-        5,
+        4,
       ];
   const extra = [...(challenge ? [challenge.statement] : []), ...(input.alsoRun ?? []), ...(second?.alsoRun ?? []), ...(input.spend?.alsoRun ?? [])];
   // Each object's `endChange`; a failure is ignored (its pending change lapses at its deadline), but
@@ -188,7 +185,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   }
   const inserted = (results[insertAt] as D1Result).meta.changes === 1 ? (results[userAt] as UserRow[])[0] : undefined;
   // Not awaited yet: the answer's token is signed while the object calls are in flight.
-  const hold = { tokenHash, createdAt: now, expiresAt, d1ExpiresAt, assurance, client, role };
+  // The `sign_in` event is the object's to keep with the session (slice 8); a second factor's
+  // statements may have staged `recovery_code_used` (src/mfa/check.ts): the object drains it soon.
+  const hold = { tokenHash, createdAt: now, expiresAt, d1ExpiresAt, assurance, client, role, method: methods.join("+"), drain: second !== undefined };
   const ended = endAll(inserted && changes[0] ? { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt }, hold } : undefined);
   // A session the object could not take is of no use (its D1 row has no first token's hash): it is ended now, and the sign-in answers 503.
   const holding = inserted ? ended.catch(async (error: unknown) => unheld(db, sessionId, error)) : ended;

@@ -54,6 +54,13 @@ export interface HeldSession {
   client: ClientInfo;
   /** The account's role the session was started for: a guest's never expires (`expiresAt` null). */
   role: Role;
+  /**
+   * The method(s) of the sign-in (`password`, `password+totp`, `guest`, …): its `sign_in` event
+   * (API.md §9) is kept by the object with the session, in the same step (slice 8), not staged in D1.
+   */
+  method: string;
+  /** The batch may have staged other activity rows (a recovery code's `recovery_code_used`): drained soon. */
+  drain: boolean;
 }
 
 export class ProfileObject extends DurableObject<Env> {

@@ -184,8 +184,10 @@ export class UserSessions extends ProfileObject {
       const begunHere = this.profiles.begunHere(id);
       super.endChange(id, begunHere ? register : undefined);
       if (!begunHere) throw new Error("session not held: its change was not begun in this instance, or the account was erased since");
-      holdSession({ store: this.#held.store, profiles: this.profiles, clock: this.clock }, register);
-      await this.drainSoon();
+      holdSession({ store: this.#held.store, profiles: this.profiles, clock: this.clock, activity: this.#activity }, register);
+      // The sign-in's event is kept here (slice 8); D1 holds a staged row only when the batch wrote one besides.
+      if (register.hold!.drain) await this.drainSoon();
+      else await alarmBy(this.ctx.storage, this.#activity.expire());
     });
   }
 

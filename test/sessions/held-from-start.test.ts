@@ -14,6 +14,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { PASSWORD, advanceUserClock, call, claims, expectError, guest, inUserSessions, json, objectStorage, refreshWith, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
+import { activityOf } from "../helpers/activity";
 import { countingD1, fetchWith, unheldEnv, userObject } from "../helpers/edge";
 import { firstFactor, mfaAccount, verify } from "../mfa/helpers";
 
@@ -46,6 +47,10 @@ describe("a full account's session written in D1 by the Worker", () => {
     const held = await heldSession(account.userId, pair.sessionId);
     expect(held?.id).toBe(pair.sessionId);
     expect(held?.checked_epoch).not.toBeNull();
+    // The sign-in's event is the object's, kept with the session (slice 8), never staged in D1.
+    expect((await activityOf(account.userId, "sign_in")).filter((e) => e.session_id === pair.sessionId)).toEqual([
+      expect.objectContaining({ method: "password+totp", place: "object" }),
+    ]);
   });
 
   it("refreshes with no D1 trip, keeps its aal2, and its first token is then reuse after the window", async () => {
@@ -108,6 +113,8 @@ describe("a full account's session written in D1 by the Worker", () => {
     const g = await json(await call("/v1/auth/guest", { method: "POST", ip: "198.51.100.24", headers: { "user-agent": "Guest/8" } }));
     expect(await d1Row(g.sessionId)).toMatchObject({ expires_at: null, revoked_reason: null, first_refresh_token_hash: null, ip_address: null, user_agent: null });
     expect((await heldSession(g.user.id, g.sessionId))?.checked_epoch).not.toBeNull();
+    // Its `sign_in` is kept by the object with the session: nothing staged in D1, nothing to drain.
+    expect(await activityOf(g.user.id)).toEqual([expect.objectContaining({ type: "sign_in", method: "guest", session_id: g.sessionId, ip_address: "198.51.100.24", user_agent: "Guest/8", place: "object" })]);
     // The object is of record for the guest's client: the list shows the sign-up's.
     const listed = await json(await call("/v1/auth/sessions", { token: g.accessToken }));
     expect(listed.sessions).toEqual([expect.objectContaining({ id: g.sessionId, current: true, ipAddress: "198.51.100.24", userAgent: "Guest/8" })]);
