@@ -8,16 +8,18 @@
  * @example
  * flock /tmp/vitest.lock npx vitest run test/sessions/guest-held-break.test.ts
  */
+import { createExecutionContext, evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
+import { AuthRpc } from "../../src/rpc";
 import { purgeExpired } from "../../src/maintenance";
 import {
   PASSWORD, adminCall, call, claims, expectError, guest, inUserSessions, json, legacyGuest, objectStorage, refreshWith, rowsOfUser,
   uniqueEmail, uniqueUsername, verifiedAccount,
 } from "../helpers";
 import type { Json } from "../helpers";
-import { envWithUserSessions, fetchWith, gatedHold, unheldEnv } from "../helpers/edge";
+import { envWithUserSessions, fetchWith, gatedHold, unheldEnv, userObject } from "../helpers/edge";
 import type { CallOptions } from "../helpers/http";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
@@ -36,6 +38,7 @@ const heldIds = (userId: string) =>
   });
 const storedRole = (userId: string) =>
   inUserSessions(userId, (sql) => sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'role'").toArray()[0]?.value);
+const rpc = () => new AuthRpc(createExecutionContext(), env);
 const listedIds = async (accessToken: string) => (await json(await call("/v1/auth/sessions", { token: accessToken }))).sessions.map((s: Json) => s.id);
 
 /** Registers a software passkey (counter-bearing: its sign-ins take the D1 path, `onlyIf` on the counter) for the token's user. */
@@ -258,5 +261,38 @@ describe("a new guest's sign-up that dies after its object's beginChange", () =>
     const kept = await runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => [...state.storage.kv.list()].map(([key]) => key));
     expect(kept).toEqual([]);
     expect(await objectStorage(userId)).toEqual({ tables: [], rows: 0 });
+  });
+});
+
+describe("a new guest's held session after its sign-up", () => {
+  it("me and AuthRpc.verifySession answer at once, after an eviction of the object too, and refuse after sign-out", async () => {
+    const g = await guest();
+    expect((await call("/v1/auth/me", { token: g.accessToken })).status).toBe(200);
+    expect(await rpc().verifySession(g.accessToken)).not.toBeNull();
+    await evictDurableObject(userObject(g.user.id));
+    expect(await rpc().verifySession(g.accessToken)).not.toBeNull();
+    const refreshed = await json(await refreshWith(g.refreshToken));
+    expect(claims(refreshed.accessToken)).toMatchObject({ sub: g.user.id, role: "guest" });
+    expect((await call("/v1/auth/revoke", { token: refreshed.accessToken, body: { refreshToken: refreshed.refreshToken } })).status).toBe(204);
+    expect(await rpc().verifySession(refreshed.accessToken)).toBeNull();
+    await expectError(await call("/v1/auth/me", { token: refreshed.accessToken }), 401, "invalid_token");
+  });
+
+  it("a guest's sessions count toward the limit of five: a 6th (passkey, held on the D1 path) ends the sign-up's", async () => {
+    const g = await guest();
+    const credential = await addPasskey(g.accessToken);
+    const pairs: Json[] = [];
+    for (let i = 0; i < config.maxSessionsPerUser; i++) {
+      const response = await passkeyLogin(credential);
+      expect(response.status).toBe(200);
+      pairs.push(await json(response));
+    }
+    expect(await sessionRow(g.sessionId)).toMatchObject({ revoked_reason: "session_limit" });
+    await expectError(await refreshWith(g.refreshToken), 401, "invalid_token");
+    await expectError(await call("/v1/auth/me", { token: g.accessToken }), 401, "invalid_token");
+    expect(await rpc().verifySession(g.accessToken)).toBeNull();
+    const newest = pairs[pairs.length - 1]!;
+    expect((await listedIds(newest.accessToken)).sort()).toEqual(pairs.map((p) => p.sessionId).sort());
+    for (const pair of pairs) expect((await refreshWith(pair.refreshToken)).status).toBe(200);
   });
 });
