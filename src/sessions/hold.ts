@@ -26,6 +26,20 @@ export interface HoldParts {
 }
 
 /**
+ * True when a guest's session (`register.hold.role` "guest": an existing guest's D1-path sign-in, a
+ * passkey's, whose batch checked the account was a guest) reaches an object whose store records the
+ * role "user": the account was upgraded after that batch (its reissue ran first in the serial queue,
+ * src/sessions/rotation.ts). Such a session is not held (the sign-in answers 503 and its row is
+ * ended, src/sessions/issue.ts `unheld`): held, it would never expire and would set the store's role
+ * back to "guest", so the upgraded account's refreshes would issue guest tokens with no expiry. An
+ * account never becomes a guest again, so a recorded "user" is final. `store`: the object's store if
+ * it has one (null: a new object, nothing recorded).
+ */
+export function upgradedSince(store: TokenStore | null, register: SessionRegistration): boolean {
+  return register.hold?.role === "guest" && store !== null && store.role() === "user";
+}
+
+/**
  * Adds the registered session (`register.hold` must be set) to the store with the sign-in's role
  * (a new guest's, or a full account's), keeps its `sign_in` event (slice 8: the batch stages none),
  * and marks it vouched at the current epoch when the cache kept the registration's answer

@@ -106,7 +106,9 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
       const stub = userSessions(deps, id);
       // The account's object records a single-use proof before the batch spends it (src/sessions/spent-proofs.ts).
       const spend = i === 0 && input.spend ? { key: input.spend.key, expiresAt: input.spend.expiresAt } : undefined;
-      return { stub, ticket: await stub.beginChange(spend) };
+      // A new guest's object keeps the change in memory only: a sign-up that dies before `endChange`
+      // leaves no storage for a user never written (`ProfileCache.begin`).
+      return { stub, ticket: await stub.beginChange(spend, input.createGuest !== undefined) };
     }),
   );
   beginning.catch(() => undefined);

@@ -181,13 +181,20 @@ export class ProfileCache {
     this.#pending.clear();
   }
 
-  /** Begins a change: drops every entry, marks it pending until `now + CHANGE_DEADLINE_MS`. */
-  begin(now: number): ChangeTicket {
+  /**
+   * Begins a change: drops every entry, marks it pending until `now + CHANGE_DEADLINE_MS`. With
+   * `memoryOnly` (a new guest's sign-up, whose user has no row in D1 yet), the pending change is
+   * not written to the durable ledger: if the sign-up dies before its `end`, nothing is left in an
+   * object whose user was never written, which no deletion or clean-up could ever reach; and
+   * nothing needs it, since no check can name a user no token was issued for, and a restarted
+   * object refuses the sign-up's hold anyway (`begunHere`).
+   */
+  begin(now: number, memoryOnly = false): ChangeTicket {
     const id = crypto.randomUUID();
     this.invalidate();
     this.#pending.set(id, now + CHANGE_DEADLINE_MS);
     this.#begunHere.add(id);
-    this.durable?.put(PENDING + id, now + CHANGE_DEADLINE_MS);
+    if (!memoryOnly) this.durable?.put(PENDING + id, now + CHANGE_DEADLINE_MS);
     return { id, epoch: this.#epoch };
   }
 

@@ -95,9 +95,11 @@ export class ProfileObject extends DurableObject<Env> {
   /**
    * Call before a D1 write that may change a check's answer for this user: drops the cache and keeps
    * cold reads from being cached until `endChange` (or CHANGE_DEADLINE_MS). Returns the change's ticket.
+   * `newUser`: the write creates the user (a new guest's sign-up): the change is kept in memory only,
+   * so a sign-up that dies before its `endChange` leaves this object no storage (`ProfileCache.begin`).
    */
-  async beginChange(_spend?: SpentProof): Promise<ChangeTicket> {
-    return this.profiles.begin(Date.now());
+  async beginChange(_spend?: SpentProof, newUser?: boolean): Promise<ChangeTicket> {
+    return this.profiles.begin(Date.now(), newUser === true);
   }
 
   /**

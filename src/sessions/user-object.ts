@@ -37,7 +37,7 @@ import type { HeldSessionView } from "./session-list";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
 import type { SessionRegistration } from "./profile-object";
-import { holdSession } from "./hold";
+import { holdSession, upgradedSince } from "./hold";
 import { isSpent, markSpent } from "./spent-proofs";
 import type { SpentProof } from "./spent-proofs";
 import { ProfileObject } from "./profile-object";
@@ -156,19 +156,20 @@ export class UserSessions extends ProfileObject {
    * As `ProfileObject.beginChange`, naming the sessions this object holds past their own expiry.
    * What the object owes D1 is written first, so the change's D1 write sees every session started here.
    * With `spend` (a sign-in on the D1 path spending a single-use proof), the proof is recorded here
-   * first, or the ticket says it was `spent` before (src/sessions/spent-proofs.ts).
+   * first, or the ticket says it was `spent` before (src/sessions/spent-proofs.ts). `newUser`: a new
+   * guest's sign-up, whose change is kept in memory only (`ProfileObject.beginChange`).
    */
-  override async beginChange(spend?: SpentProof): Promise<ChangeTicket> {
+  override async beginChange(spend?: SpentProof, newUser?: boolean): Promise<ChangeTicket> {
     const ticket = async () => {
       const spent = spend ? this.#spend(spend) : undefined;
-      return { ...(await super.beginChange()), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [], ...(spent === undefined ? {} : { spent }) };
+      return { ...(await super.beginChange(undefined, newUser)), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [], ...(spent === undefined ? {} : { spent }) };
     };
     return this.#owes() ? this.#serial(ticket) : ticket();
   }
 
   /**
-   * As `ProfileObject.endChange`; with `register.hold` (a full account's sign-in the Worker wrote in
-   * D1, src/sessions/issue.ts), the store holds the new session from now on, in the serial queue so
+   * As `ProfileObject.endChange`; with `register.hold` (a sign-in the Worker wrote in D1,
+   * src/sessions/issue.ts: a full account's, or a guest's since slice 8), the store holds the new session from now on, in the serial queue so
    * no operation that read D1 before the batch can forget it: its refresh, sign-out and list need no
    * adoption, and its first refresh no D1 trip when nothing else changed meanwhile (issue 27, slice 7).
    */
@@ -182,8 +183,11 @@ export class UserSessions extends ProfileObject {
       // Only a change begun in this instance and not erased since: an account deleted meanwhile keeps
       // no storage (API.md §9), and after a restart the sign-in answers 503 (src/sessions/issue.ts `unheld`).
       const begunHere = this.profiles.begunHere(id);
-      super.endChange(id, begunHere ? register : undefined);
+      // Nor a guest's session once the account was upgraded since its batch (src/sessions/hold.ts `upgradedSince`).
+      const upgraded = upgradedSince(this.#existingStore, register);
+      super.endChange(id, begunHere && !upgraded ? register : undefined);
       if (!begunHere) throw new Error("session not held: its change was not begun in this instance, or the account was erased since");
+      if (upgraded) throw new Error("session not held: a guest's sign-in, and the account was upgraded since its batch");
       holdSession({ store: this.#held.store, profiles: this.profiles, clock: this.clock, activity: this.#activity }, register);
       // The sign-in's event is kept here (slice 8); D1 holds a staged row only when the batch wrote one besides.
       if (register.hold!.drain) await this.drainSoon();
