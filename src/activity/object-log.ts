@@ -5,7 +5,8 @@
  *
  * Two ways in:
  * - **Written here**: the `sign_in` of a session the object starts (src/sessions/session-start.ts),
- *   in the same object transaction as the session.
+ *   in the same object transaction as the session, and since slice 8 that of a session the Worker
+ *   wrote in D1, when the object holds it (src/sessions/hold.ts).
  * - **Staged in D1, drained here**: every other event is written in the D1 batch of the change it
  *   records (one transaction, as API.md §9 and §16 ask), into D1's `activity`, which is now a staging
  *   area. The object takes a user's staged rows whenever it reads D1 anyway (the read rides the batch
@@ -15,7 +16,8 @@
  *   keys), never in neither.
  * - **Drained soon** (slice 8, docs/edge-sessions.md): so a staged row costs D1 bytes for seconds,
  *   not until the user's next sign-in, whatever may have staged rows tells the object (`drainSoon` of
- *   src/sessions/user-object.ts: each `endChange`, the object's own revocations, a counted failed
+ *   src/sessions/user-object.ts: each `endChange` of a change (a held sign-in's only when its batch
+ *   staged a row), the object's own revocations, a counted failed
  *   sign-in, the Worker's changes outside `changeUser` through src/activity/drain-soon.ts, and an
  *   outbox batch that took rows), which marks it in KV and sets its alarm ACTIVITY_DRAIN_DELAY_MS
  *   ahead; the alarm drains with the same statements and the same order (src/activity/drain.ts
@@ -26,8 +28,8 @@
  * the page of staged rows with the same cursor in the batch that drains, and merges it with its own:
  * a page shows every committed event however many are still staged. Kept rows past the retention
  * are dropped on every write and read, and by the object's alarm (set for the oldest row's end), so
- * an account that goes quiet keeps nothing past ACTIVITY_RETENTION_DAYS. Rows the object is never
- * told of (a new guest's `sign_in`) stay staged until its next drain, or the daily purge. D1's rows of the old layout are staged rows by definition:
+ * an account that goes quiet keeps nothing past ACTIVITY_RETENTION_DAYS. Rows whose drain failed,
+ * or staged before slice 8, stay staged until the user's next drain, or the daily purge. D1's rows of the old layout are staged rows by definition:
  * the first drain after the deploy moves them (no import step).
  *
  * @example

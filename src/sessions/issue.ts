@@ -182,14 +182,18 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   try {
     results = await db.batch([...batch, ...extra] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   } catch (error) {
-    await endAll();
+    // A new guest's user was never written: its object keeps nothing, not even a drain's mark (the
+    // change was begun in memory only and lapses at its deadline).
+    if (!input.createGuest) await endAll();
     throw error;
   }
   const inserted = (results[insertAt] as D1Result).meta.changes === 1 ? (results[userAt] as UserRow[])[0] : undefined;
   // Not awaited yet: the answer's token is signed while the object calls are in flight.
-  // The `sign_in` event is the object's to keep with the session (slice 8); a second factor's
-  // statements may have staged `recovery_code_used` (src/mfa/check.ts): the object drains it soon.
-  const hold = { tokenHash, createdAt: now, expiresAt, d1ExpiresAt, assurance, client, role, method: methods.join("+"), drain: second !== undefined };
+  // The `sign_in` event is the object's to keep with the session (slice 8). The batch staged rows
+  // besides only for a second factor (`recovery_code_used`, src/mfa/check.ts) or for sessions the
+  // limit evicted (their `session_revoked`): then the object drains them soon.
+  const evicted = !input.createGuest && (results[2] as D1Result).meta.changes > 0;
+  const hold = { tokenHash, createdAt: now, expiresAt, d1ExpiresAt, assurance, client, role, method: methods.join("+"), drain: second !== undefined || evicted };
   const ended = endAll(inserted && changes[0] ? { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt }, hold } : undefined);
   // A session the object could not take is of no use (its D1 row has no first token's hash): it is ended now, and the sign-in answers 503.
   const holding = inserted ? ended.catch(async (error: unknown) => unheld(db, sessionId, error)) : ended;

@@ -8,10 +8,12 @@
  * (input gates do not cover awaits on D1); a D1 write goes first, storage changes after it succeeded.
  * D1 keeps the session rows of record for revocation; a rotation the store vouches for (vouch.ts:
  * D1 confirmed it at the current change epoch) makes no D1 trip, and D1's row is written only when
- * its expiry must move. Sessions start as D1 rows holding their first token's hash (issue.ts); the
- * first call naming one **adopts** it (src/sessions/adoption.ts), and the touch that follows clears the hash.
- * Since slice 3 most sign-ins start their session here instead (src/sessions/session-start.ts), and the
- * D1 writes they owe follow from the object's outbox (src/sessions/outbox.ts). Refreshes and reissues
+ * its expiry must move. Most sign-ins start their session here (slice 3, src/sessions/session-start.ts),
+ * and the D1 writes they owe follow from the object's outbox (src/sessions/outbox.ts); the others
+ * (issue.ts's D1 path: a new guest, a merge, a second factor, a counted passkey) write D1 first and
+ * are **held** here from their `endChange` (src/sessions/hold.ts; slices 7 and 8). A row written
+ * before slice 8 with its first token's hash is **adopted** by the first call naming it
+ * (src/sessions/adoption.ts), and the touch that follows clears the hash. Refreshes and reissues
  * are src/sessions/rotation.ts; the gate of the account's password checks in flight (slice 4) is
  * src/rate-limit/attempt-gate.ts, in memory.
  *
@@ -37,8 +39,7 @@ import type { HeldSessionView } from "./session-list";
 import { Vouching } from "./vouch";
 import type { CachedSession, ChangeTicket } from "./profile-cache";
 import type { SessionRegistration } from "./profile-object";
-import { holdSession, upgradedSince } from "./hold";
-import { isSpent, markSpent } from "./spent-proofs";
+import { ChangeGate } from "./change-gate";
 import type { SpentProof } from "./spent-proofs";
 import { ProfileObject } from "./profile-object";
 import type { PairOutcome } from "./pair-outcome";
@@ -84,6 +85,17 @@ export class UserSessions extends ProfileObject {
   });
   /** The account's activity (src/activity/drain.ts, the table src/activity/object-log.ts). */
   readonly #activity = new ActivityDrain({ env: () => this.env, held: this.#held, storage: this.ctx.storage });
+  /** The object's side of a change the Worker writes in D1, and the hold of its sessions (src/sessions/change-gate.ts). */
+  readonly #changes = new ChangeGate({
+    held: this.#held,
+    profiles: this.profiles,
+    clock: this.clock,
+    storage: this.ctx.storage,
+    activity: this.#activity,
+    serial: (operation) => this.#serial(operation),
+    owes: () => this.#owes(),
+    drainSoon: () => this.drainSoon(),
+  });
   /** Sign-ins started here (src/sessions/session-start.ts). */
   readonly #start = new SessionStart({
     env: () => this.env,
@@ -153,55 +165,20 @@ export class UserSessions extends ProfileObject {
   }
 
   /**
-   * As `ProfileObject.beginChange`, naming the sessions this object holds past their own expiry.
-   * What the object owes D1 is written first, so the change's D1 write sees every session started here.
-   * With `spend` (a sign-in on the D1 path spending a single-use proof), the proof is recorded here
-   * first, or the ticket says it was `spent` before (src/sessions/spent-proofs.ts). `newUser`: a new
-   * guest's sign-up, whose change is kept in memory only (`ProfileObject.beginChange`).
+   * As `ProfileObject.beginChange`, after what the object owes D1, recording a D1-path sign-in's
+   * single-use proof (`spend`) and naming the sessions held past their own expiry; `newUser`: a new
+   * guest's sign-up, whose change is kept in memory only (src/sessions/change-gate.ts).
    */
-  override async beginChange(spend?: SpentProof, newUser?: boolean): Promise<ChangeTicket> {
-    const ticket = async () => {
-      const spent = spend ? this.#spend(spend) : undefined;
-      return { ...(await super.beginChange(undefined, newUser)), expired: this.#existingStore?.expiredSessionIds(this.clock.now()) ?? [], ...(spent === undefined ? {} : { spent }) };
-    };
-    return this.#owes() ? this.#serial(ticket) : ticket();
+  override beginChange(spend?: SpentProof, newUser?: boolean): Promise<ChangeTicket> {
+    return this.#changes.begin(spend, () => super.beginChange(undefined, newUser));
   }
 
   /**
-   * As `ProfileObject.endChange`; with `register.hold` (a sign-in the Worker wrote in D1,
-   * src/sessions/issue.ts: a full account's, or a guest's since slice 8), the store holds the new session from now on, in the serial queue so
-   * no operation that read D1 before the batch can forget it: its refresh, sign-out and list need no
-   * adoption, and its first refresh no D1 trip when nothing else changed meanwhile (issue 27, slice 7).
+   * As `ProfileObject.endChange`; with `register.hold` (a sign-in the Worker wrote in D1), the store
+   * holds the new session from now on, or the call rejects (src/sessions/change-gate.ts, hold.ts).
    */
-  override async endChange(id: string, register?: SessionRegistration): Promise<void> {
-    // Every change may have staged activity rows in its batch (the sign-in's `sign_in`, a password change's event): drained soon.
-    if (!register?.hold) {
-      super.endChange(id, register);
-      return this.drainSoon();
-    }
-    return this.#serial(async () => {
-      // Only a change begun in this instance and not erased since: an account deleted meanwhile keeps
-      // no storage (API.md §9), and after a restart the sign-in answers 503 (src/sessions/issue.ts `unheld`).
-      const begunHere = this.profiles.begunHere(id);
-      // Nor a guest's session once the account was upgraded since its batch (src/sessions/hold.ts `upgradedSince`).
-      const upgraded = upgradedSince(this.#existingStore, register);
-      super.endChange(id, begunHere && !upgraded ? register : undefined);
-      if (!begunHere) throw new Error("session not held: its change was not begun in this instance, or the account was erased since");
-      if (upgraded) throw new Error("session not held: a guest's sign-in, and the account was upgraded since its batch");
-      holdSession({ store: this.#held.store, profiles: this.profiles, clock: this.clock, activity: this.#activity }, register);
-      // The sign-in's event is kept here (slice 8); D1 holds a staged row only when the batch wrote one besides.
-      if (register.hold!.drain) await this.drainSoon();
-      else await alarmBy(this.ctx.storage, this.#activity.expire());
-    });
-  }
-
-  /** Records the proof as spent; true when it already was (one synchronous step: no other call between). */
-  #spend(proof: SpentProof): boolean {
-    void this.#store; // opened (and migrated) first: the record lives with the token store
-    const { sql } = this.ctx.storage;
-    if (isSpent(sql, proof.key, Date.now())) return true;
-    markSpent(sql, proof, Date.now());
-    return false;
+  override endChange(id: string, register?: SessionRegistration): Promise<void> {
+    return this.#changes.end(id, register, (i, r) => super.endChange(i, r));
   }
 
   /**

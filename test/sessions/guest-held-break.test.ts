@@ -8,7 +8,7 @@
  * @example
  * flock /tmp/vitest.lock npx vitest run test/sessions/guest-held-break.test.ts
  */
-import { createExecutionContext, evictDurableObject } from "cloudflare:test";
+import { createExecutionContext, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
@@ -19,6 +19,7 @@ import {
   uniqueEmail, uniqueUsername, verifiedAccount,
 } from "../helpers";
 import type { Json } from "../helpers";
+import { activityOf } from "../helpers/activity";
 import { envWithUserSessions, fetchWith, gatedHold, unheldEnv, userObject } from "../helpers/edge";
 import type { CallOptions } from "../helpers/http";
 import { assert, attest, softCredential } from "../helpers/webauthn";
@@ -26,6 +27,8 @@ import type { SoftCredential } from "../helpers/webauthn";
 
 const config = loadConfig(env);
 const DAY = 86_400_000;
+/** D1's staged activity rows of the user (src/activity/object-log.ts: drained by the object's alarm). */
+const stagedCount = async (userId: string) => (await env.DB.prepare("SELECT COUNT(*) AS n FROM activity WHERE user_id = ?").bind(userId).first<number>("n")) ?? 0;
 
 const sessionRow = (sessionId: string) =>
   env.DB.prepare("SELECT user_id, expires_at, revoked_reason, first_refresh_token_hash FROM sessions WHERE id = ?")
@@ -281,6 +284,9 @@ describe("a new guest's held session after its sign-up", () => {
   it("a guest's sessions count toward the limit of five: a 6th (passkey, held on the D1 path) ends the sign-up's", async () => {
     const g = await guest();
     const credential = await addPasskey(g.accessToken);
+    // The registration's `passkey_added` drained now: what D1 stages below is the sign-ins' alone.
+    await runDurableObjectAlarm(userObject(g.user.id));
+    expect(await stagedCount(g.user.id)).toBe(0);
     const pairs: Json[] = [];
     for (let i = 0; i < config.maxSessionsPerUser; i++) {
       const response = await passkeyLogin(credential);
@@ -288,6 +294,11 @@ describe("a new guest's held session after its sign-up", () => {
       pairs.push(await json(response));
     }
     expect(await sessionRow(g.sessionId)).toMatchObject({ revoked_reason: "session_limit" });
+    // The eviction's `session_revoked` was staged in D1 by the batch: the hold armed its drain.
+    expect(await stagedCount(g.user.id)).toBe(1);
+    expect(await runDurableObjectAlarm(userObject(g.user.id))).toBe(true);
+    expect(await stagedCount(g.user.id)).toBe(0);
+    expect((await activityOf(g.user.id, "session_revoked")).map((e) => [e.session_id, e.place])).toEqual([[g.sessionId, "object"]]);
     await expectError(await refreshWith(g.refreshToken), 401, "invalid_token");
     await expectError(await call("/v1/auth/me", { token: g.accessToken }), 401, "invalid_token");
     expect(await rpc().verifySession(g.accessToken)).toBeNull();
