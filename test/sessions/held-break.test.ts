@@ -31,13 +31,22 @@ const d1Row = (sessionId: string) =>
 const newestSession = (userId: string) =>
   env.DB.prepare("SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC LIMIT 1").bind(userId).first<{ id: string }>();
 
+/**
+ * A login merging a new guest (the D1 path, so its session is held at `endChange`), paused between
+ * its D1 batch and its hold: `gated.open()` lets the hold run; `signingIn` is the login's answer.
+ */
+async function mergeLoginAtGate(account: { email: string }) {
+  const gated = gatedHold();
+  const guestPair = await guest();
+  const signingIn = gated.fetch("/v1/auth/login", { token: guestPair.accessToken, body: { email: account.email, password: PASSWORD } });
+  await gated.reached;
+  return { gated, signingIn };
+}
+
 describe("what lands between a held sign-in's D1 batch and its hold", () => {
   it("an account deleted there leaves the object no storage (API.md §9) and the session nothing to refresh", async () => {
     const account = await verifiedAccount("held-del");
-    const gated = gatedHold();
-    const guestPair = await guest();
-    const signingIn = gated.fetch("/v1/auth/login", { token: guestPair.accessToken, body: { email: account.email, password: PASSWORD } });
-    await gated.reached;
+    const { gated, signingIn } = await mergeLoginAtGate(account);
     expect((await adminCall(`/users/${account.userId}`, { method: "DELETE" })).status).toBe(204);
     gated.open();
     // The batch committed before the deletion, but the erased object does not take the session: 503, no tokens.
@@ -50,10 +59,7 @@ describe("what lands between a held sign-in's D1 batch and its hold", () => {
   it("revoke-all there ends the new session too: refresh, me, AuthRpc and the list refuse it", async () => {
     const account = await verifiedAccount("held-ra");
     const other = await login(account);
-    const gated = gatedHold();
-    const guestPair = await guest();
-    const signingIn = gated.fetch("/v1/auth/login", { token: guestPair.accessToken, body: { email: account.email, password: PASSWORD } });
-    await gated.reached;
+    const { gated, signingIn } = await mergeLoginAtGate(account);
     const newId = (await newestSession(account.userId))!.id;
     expect((await call("/v1/auth/revoke-all", { method: "POST", token: other.accessToken })).status).toBe(204);
     gated.open();
@@ -70,10 +76,7 @@ describe("what lands between a held sign-in's D1 batch and its hold", () => {
 
   it("an admin disable there ends the new session: me, AuthRpc and refresh refuse it", async () => {
     const account = await verifiedAccount("held-dis");
-    const gated = gatedHold();
-    const guestPair = await guest();
-    const signingIn = gated.fetch("/v1/auth/login", { token: guestPair.accessToken, body: { email: account.email, password: PASSWORD } });
-    await gated.reached;
+    const { gated, signingIn } = await mergeLoginAtGate(account);
     expect((await adminCall(`/users/${account.userId}/disable`, { method: "POST" })).status).toBe(200);
     gated.open();
     const response = await signingIn;

@@ -24,11 +24,17 @@ const row = (sessionId: string) =>
     .first<{ hash: string | null; ip: string | null; reason: string | null }>();
 const listOf = async (accessToken: string) => (await json(await call("/v1/auth/sessions", { token: accessToken }))).sessions as Json[];
 
+/** A verified account signed in from a fresh address, its session then given the layout before slice 7. */
+async function legacySignIn(label: string) {
+  const account = await verifiedAccount(label);
+  const ip = freshIp();
+  const old = await toLegacyLayout(await login(account, ip), ip);
+  return { account, ip, old };
+}
+
 describe("a full account's session of the layout before slice 7, after the deploy", () => {
   it("answers me, is listed with its client, is adopted by its first refresh, and ends by sign-out", async () => {
-    const account = await verifiedAccount("upgrade-full");
-    const ip = freshIp();
-    const old = await toLegacyLayout(await login(account, ip), ip);
+    const { account, ip, old } = await legacySignIn("upgrade-full");
     expect(await objectStorage(account.userId)).toEqual({ tables: [], rows: 0 });
     expect((await row(old.sessionId))?.hash).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
@@ -46,9 +52,7 @@ describe("a full account's session of the layout before slice 7, after the deplo
   });
 
   it("lives beside sessions started after the deploy: listed with them, evicted first by the limit, ended by revoke-all", async () => {
-    const account = await verifiedAccount("upgrade-mixed");
-    const ip = freshIp();
-    const old = await toLegacyLayout(await login(account, ip), ip);
+    const { account, ip, old } = await legacySignIn("upgrade-mixed");
     // Four sign-ins of the new layout: the object (no storage yet) reads D1 once and holds all five.
     const fresh: Json[] = [];
     for (let i = 0; i < 4; i++) fresh.push(await login(account));
@@ -67,9 +71,7 @@ describe("a full account's session of the layout before slice 7, after the deplo
   });
 
   it("is ended by a password change that revokes the other sessions, before its first refresh", async () => {
-    const account = await verifiedAccount("upgrade-password");
-    const ip = freshIp();
-    const old = await toLegacyLayout(await login(account, ip), ip);
+    const { account, old } = await legacySignIn("upgrade-password");
     const current = await login(account);
     const body = { currentPassword: PASSWORD, newPassword: `${PASSWORD}-2`, revokeOtherSessions: true };
     expect((await call("/v1/auth/change-password", { token: current.accessToken, body })).status).toBe(200);
@@ -77,10 +79,9 @@ describe("a full account's session of the layout before slice 7, after the deplo
     await expectError(await refreshWith(old.refreshToken), 401, "invalid_token");
     await expectError(await call("/v1/auth/me", { token: old.accessToken }), 401, "invalid_token");
   });
+
   it("stays ended when its row was revoked before the deploy: refused by refresh, me and the list", async () => {
-    const account = await verifiedAccount("upgrade-revoked");
-    const ip = freshIp();
-    const old = await toLegacyLayout(await login(account, ip), ip);
+    const { account, old } = await legacySignIn("upgrade-revoked");
     await env.DB.prepare("UPDATE sessions SET revoked_at = ?, revoked_reason = 'revoke_all' WHERE id = ?").bind(Date.now(), old.sessionId).run();
     await expectError(await refreshWith(old.refreshToken), 401, "invalid_token");
     await expectError(await call("/v1/auth/me", { token: old.accessToken }), 401, "invalid_token");
