@@ -1,6 +1,7 @@
 /**
  * D1 bytes per account at scale, by layout (issue 27, item 4; docs/edge-sessions.md "Slice 7"): the
- * service's migrations applied to a fresh SQLite file (node:sqlite), 5,000 synthetic full accounts
+ * service's migrations applied to a fresh SQLite file (node:sqlite: before slice 9, up to migration
+ * 0006, and all of them, rows as slice 9 writes them), 5,000 synthetic full accounts
  * inserted (a user with email and password hash, three sessions with a browser's user agent, one
  * passkey), and SQLite's `dbstat` read per table and index; then the candidate layouts of a session
  * in D1 once the sessions move (an index of live sessions, session id → user id), and of the
@@ -33,24 +34,35 @@ function perAccount(db, tables) {
   return Object.fromEntries(tables.map((t) => [t, Math.round((rows.find((r) => r.tbl === t)?.bytes ?? 0) / ACCOUNTS)]));
 }
 
-/** Today's schema, with or without the client in the session rows. */
-function service(withClient) {
-  const file = join(dir, `service-${withClient}.sqlite`);
+/**
+ * The service's schema (its migrations, all or up to `upTo`), with or without the client in the
+ * session rows; `slice9`: rows as slice 9 writes them (no last use; the id begins with its user's
+ * first 8 hex digits), inserted in random order as sign-ins arrive (a user's sessions at different times).
+ */
+function service(withClient, upTo, slice9 = false) {
+  const file = join(dir, `service-${withClient}-${upTo}-${slice9}.sqlite`);
   const db = new DatabaseSync(file);
-  db.exec(migrations);
+  db.exec(upTo ? migrationsUpTo(upTo) : migrations);
   const user = db.prepare("insert into users (id, email, email_normalized, password_hash, is_guest, email_verified_at, created_at, updated_at, last_sign_in_at) values (?, ?, ?, ?, 0, ?, ?, ?, ?)");
   const session = db.prepare("insert into sessions (id, user_id, created_at, last_used_at, expires_at, ip_address, user_agent, aal, amr, auth_time) values (?, ?, ?, ?, ?, ?, ?, 'aal1', 'password', ?)");
   const passkey = db.prepare("insert into passkeys (id, user_id, credential_id, public_key, sign_count, transports, user_handle, backed_up, name, created_at) values (?, ?, ?, ?, 0, '[\"internal\",\"hybrid\"]', ?, 1, 'Chrome on Linux', ?)");
   db.exec("BEGIN");
   let t = 1.76e12;
+  const sessionRows = [];
   for (let i = 0; i < ACCOUNTS; i++) {
     t += 1000;
     const id = crypto.randomUUID();
     const email = `user${i}.${random(4)}@example.com`;
     user.run(id, email, email, `pbkdf2-sha256$100000$${random(16)}$${random(32)}`, t, t, t, t);
-    for (let k = 0; k < SESSIONS; k++) session.run(crypto.randomUUID(), id, t, t, t + 30 * 86_400_000, withClient ? "203.0.113.7" : null, withClient ? UA : null, t);
+    for (let k = 0; k < SESSIONS; k++) sessionRows.push([slice9 ? id.slice(0, 8) + crypto.randomUUID().slice(8) : crypto.randomUUID(), id, t, slice9 ? null : t, t + 30 * 86_400_000, withClient ? "203.0.113.7" : null, withClient ? UA : null, t]);
     passkey.run(crypto.randomUUID(), id, random(32), random(77), random(32), t);
   }
+  // A user's sessions start at different times: rows arrive in no order of the key.
+  for (let i = sessionRows.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [sessionRows[i], sessionRows[j]] = [sessionRows[j], sessionRows[i]];
+  }
+  for (const row of sessionRows) session.run(...row);
   db.exec("COMMIT");
   const bytes = perAccount(db, ["users", "sessions", "passkeys"]);
   db.close();
@@ -74,11 +86,13 @@ function index(name, ddl, blob) {
   return bytes;
 }
 
-const withClient = service(true);
-const withoutClient = service(false);
+const withClient = service(true, "0006");
+const withoutClient = service(false, "0006");
+const clustered = service(false, undefined, true);
 const layouts = {
   "rowid + user_id index": index("rowid", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL); CREATE INDEX live_sessions_user ON live_sessions (user_id);", false),
   "WITHOUT ROWID, text ids": index("text", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL) WITHOUT ROWID;", false),
+  "WITHOUT ROWID keyed by (user_id, id), text ids (every per-user query indexed)": index("text-clustered", "CREATE TABLE live_sessions (id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (user_id, id)) WITHOUT ROWID;", false),
   "WITHOUT ROWID, text ids, with a user_id index": index("text-user", "CREATE TABLE live_sessions (id TEXT PRIMARY KEY NOT NULL, user_id TEXT NOT NULL) WITHOUT ROWID; CREATE INDEX live_sessions_user ON live_sessions (user_id);", false),
   "WITHOUT ROWID, 16-byte BLOB ids": index("blob", "CREATE TABLE live_sessions (id BLOB PRIMARY KEY NOT NULL, user_id BLOB NOT NULL) WITHOUT ROWID;", true),
   // Slice 8's question: keep every per-user query indexed at less cost (8 characters of the user id)?
@@ -88,8 +102,9 @@ const layouts = {
 const passkeys = passkeyLayouts(dir, migrationsUpTo);
 rmSync(dir, { recursive: true, force: true });
 console.log(`D1 bytes per account at scale (${ACCOUNTS} accounts, ${SESSIONS} sessions and one passkey each; SQLite dbstat pages):`);
-console.log(`  today, sessions with a browser's client: users ${withClient.users}, sessions ${withClient.sessions} (${Math.round(withClient.sessions / SESSIONS)} a session), passkeys ${withClient.passkeys}: ${withClient.users + withClient.sessions + withClient.passkeys}`);
+console.log(`  before slice 7, with a browser's client: users ${withClient.users}, sessions ${withClient.sessions} (${Math.round(withClient.sessions / SESSIONS)} a session), passkeys ${withClient.passkeys}: ${withClient.users + withClient.sessions + withClient.passkeys}`);
 console.log(`  sessions with no client (slice 7):       users ${withoutClient.users}, sessions ${withoutClient.sessions} (${Math.round(withoutClient.sessions / SESSIONS)} a session), passkeys ${withoutClient.passkeys}: ${withoutClient.users + withoutClient.sessions + withoutClient.passkeys}`);
+console.log(`  keyed by (user_id, id), WITHOUT ROWID (slice 9, built): users ${clustered.users}, sessions ${clustered.sessions} (${Math.round(clustered.sessions / SESSIONS)} a session), passkeys ${clustered.passkeys}: ${clustered.users + clustered.sessions + clustered.passkeys}`);
 for (const [name, bytes] of Object.entries(layouts)) {
   console.log(`  an index of live sessions, ${name}: ${bytes} (${Math.round(bytes / SESSIONS)} a session): with users and passkey ${withoutClient.users + bytes + withoutClient.passkeys}`);
 }

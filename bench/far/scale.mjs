@@ -46,7 +46,11 @@ function readRows(file, userIds, tables) {
       const rowid = info.filter((c) => c.pk > 0).length === 1 ? info.find((c) => c.pk > 0 && c.type.toLowerCase() === "integer")?.name : undefined;
       const columns = info.map((c) => c.name).filter((name) => name !== rowid);
       const all = info.map((c) => c.name);
-      const rows = db.prepare(`select ${columns.map((c) => `"${c}"`).join(", ")} from "${table}" where ${owned(table, all)} order by rowid`).all(JSON.stringify(userIds));
+      // A WITHOUT ROWID table (sessions, since slice 9) has no rowid: its key orders it.
+      const ddl = db.prepare("select sql from sqlite_master where type = 'table' and name = ?").get(table)?.sql ?? "";
+      const key = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => `"${c.name}"`);
+      const order = /WITHOUT\s+ROWID\s*$/i.test(ddl) ? key.join(", ") : "rowid";
+      const rows = db.prepare(`select ${columns.map((c) => `"${c}"`).join(", ")} from "${table}" where ${owned(table, all)} order by ${order}`).all(JSON.stringify(userIds));
       return { table, columns, rows: rows.map((row) => columns.map((c) => row[c])) };
     });
   } finally {

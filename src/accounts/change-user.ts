@@ -23,7 +23,7 @@ import { log } from "../http/log";
  * `beginChange` and `endChange`, and returns what `write` returned (or throws what it threw).
  */
 export async function changeUser<T>(deps: Pick<Deps, "env" | "requestId">, userId: string, write: () => Promise<T>): Promise<T> {
-  const stub = userSessions(deps as Deps, userId);
+  const stub = userSessions(deps, userId);
   const change = await stub.beginChange();
   try {
     return await write();

@@ -61,7 +61,7 @@ export async function requireReauthentication(deps: Deps, auth: Auth, proof: Rea
   if (auth.issuedAt * 1000 < oldest) throw reauthenticationRequired();
   // A refresh issues a fresh `iat` without a sign-in: the session itself must have started recently,
   // or whoever holds the refresh token (an unattended device) would pass by refreshing first.
-  const session = await drizzle(deps.env.DB).select({ createdAt: sessions.createdAt }).from(sessions).where(eq(sessions.id, auth.sessionId)).get();
+  const session = await drizzle(deps.env.DB).select({ createdAt: sessions.createdAt }).from(sessions).where(and(eq(sessions.userId, auth.userId), eq(sessions.id, auth.sessionId))).get();
   if (!session || session.createdAt < oldest) throw reauthenticationRequired();
 }
 

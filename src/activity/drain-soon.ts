@@ -14,5 +14,5 @@ import { userSessions } from "../http/deps";
 
 /** Asks `userId`'s object to drain D1's staged activity rows soon (`UserSessions.drainSoon`), after the answer. */
 export function drainSoon(deps: Pick<Deps, "env" | "waitUntil">, userId: string): void {
-  deps.waitUntil(userSessions(deps as Deps, userId).drainSoon().catch(() => undefined));
+  deps.waitUntil(userSessions(deps, userId).drainSoon().catch(() => undefined));
 }

@@ -19,6 +19,7 @@ export interface Deps {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-export function userSessions(deps: Deps, userId: string) {
+/** The user's `UserSessions` Durable Object stub (`idFromName(userId)`, src/sessions/user-object.ts); needs only the env. */
+export function userSessions(deps: Pick<Deps, "env">, userId: string) {
   return deps.env.USER_SESSIONS.get(deps.env.USER_SESSIONS.idFromName(userId));
 }

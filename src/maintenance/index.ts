@@ -16,6 +16,7 @@ import { purgeOutboxStatement } from "../mail";
 import { purgeTokensStatement } from "../one-time-tokens";
 import { purgeCountersStatement } from "../rate-limit";
 import { purgeEndedSessionsStatement } from "../sessions/statements";
+import { purgeSessionOwnersStatement } from "../sessions/owner";
 import { purgeActivityStatement } from "../activity";
 import { purgeSignInStatesStatements } from "../identities/purge";
 import { purgeChallengesStatement } from "../passkeys/challenges";
@@ -41,6 +42,8 @@ export async function purgeExpired(env: Env, now = Date.now(), config?: Config, 
     purgeCountersStatement(d, now - DAY),
     purgeTokensStatement(d, now - DAY),
     purgeEndedSessionsStatement(d, now - 30 * DAY),
+    // The owners of sessions older than slice 9 whose rows are gone now (src/sessions/owner.ts).
+    purgeSessionOwnersStatement(d),
     purgeOutboxStatement(d, now - 7 * DAY),
     purgeActivityStatement(d, now - activityRetentionMs),
     // Web sign-ins never finished (10 minutes) and one-time codes never exchanged (60 s).

@@ -1,13 +1,15 @@
 /**
- * A session's assurance (API.md §15): `aal`, `amr` and `auth_time`, as its row in D1 keeps them and
- * its access tokens carry them. One place decides the level: a passkey, or any two methods, make
+ * A session's assurance (API.md §15): `aal`, `amr` and `auth_time`, as the user's object holds them
+ * (since issue 27's slice 9, from the sign-in on) or, for a session from before, as its D1 row keeps
+ * them until the object copies them (src/sessions/vouch.ts `heldAssurance`), and as its access
+ * tokens carry them. One place decides the level: a passkey, or any two methods, make
  * `aal2` (NIST SP 800-63B-4: a device with user verification is two factors; a first factor and a
  * TOTP or recovery code are two); anything else is `aal1`.
  *
  * @example
  * const assurance = assuranceFor(["password", "totp"], Date.now()); // { aal: "aal2", amr: [...], authTime }
- * const row = assuranceColumns(assurance); // { aal, amr: "password totp", authTime } for the sessions row
- * sessionAssurance(sessionRow); // back from the row, defaults for sessions from before the columns
+ * withMethod(assurance, "totp", Date.now()); // a step-up: aal2, "totp" joins amr
+ * sessionAssurance(sessionRow); // back from a row, defaults for sessions from before the columns
  */
 import type { Aal, Assurance } from "../tokens";
 
@@ -21,14 +23,20 @@ export function assuranceFor(methods: readonly string[], now: number): Assurance
   return { aal: levelOf(methods), amr: [...methods], authTime: Math.floor(now / 1000) };
 }
 
-/** The sessions row's columns for an assurance (`auth_time` in ms there). */
-export function assuranceColumns(assurance: Assurance, now: number) {
-  return { aal: assurance.aal, amr: assurance.amr.join(" "), authTime: now };
+/**
+ * A step-up (API.md §15): `method` joins `amr` (once), the session becomes aal2, proven at `now` (ms).
+ * The same rule as the D1 row's step-up (src/sessions/object-statements.ts `touchSession`).
+ */
+export function withMethod(assurance: Assurance, method: string, now: number): Assurance {
+  const amr = assurance.amr.includes(method) ? assurance.amr : [...assurance.amr, method];
+  return { aal: "aal2", amr, authTime: Math.floor(now / 1000) };
 }
 
 /**
- * The assurance a session row records. A session from before the second factor (null columns) is
- * aal1, with its sign-in method as `amr` when the migration could name it, proven at its start.
+ * The assurance a session row records (D1's, or the object's `session_state`). Null columns (a
+ * session from before the second factor) read as aal1, with its sign-in method as `amr` when the
+ * migration could name it, proven at its start. A D1 row written since slice 9 has null columns
+ * too, but its assurance is taken from the object, which holds it.
  */
 export function sessionAssurance(row: { aal: string | null; amr: string | null; authTime: number | null; createdAt: number }): Assurance {
   const amr = row.amr ? row.amr.split(" ").filter(Boolean) : [];

@@ -3,7 +3,8 @@
  * sign-in on src/sessions/issue.ts's D1 path ends with `endChange(ticket, { …, hold })` on the user's object,
  * which takes the session into its token store here, inside its serial queue (src/sessions/user-object.ts).
  * The store then holds the first token's hash (D1's row has none), the session's start, true expiry
- * and D1's (later by the slack, src/sessions/vouch.ts), its client and, when nothing else changed
+ * and D1's (later by the slack, src/sessions/vouch.ts), its client, its assurance (since slice 9;
+ * D1's row has none: src/sessions/vouch.ts `heldAssurance`) and, when nothing else changed
  * since `beginChange` (the profile cache kept the registration's answer), the mark that lets the
  * first refresh answer with no D1 trip. Since slice 8 the sign-in's `sign_in` event is kept here too,
  * with the session (the batch writes none to D1's staging table, so nothing is left to drain).
@@ -52,7 +53,7 @@ export function holdSession(parts: HoldParts, register: SessionRegistration): vo
   // The store keeps the object's time (tests move it; in production the shift is 0); D1's rows keep the real one.
   const at = (ms: number | null) => (ms === null ? null : ms + clock.now() - Date.now());
   const d1ExpiresAt = at(hold.d1ExpiresAt);
-  store.addSession(register.sessionId, at(hold.createdAt)!, at(hold.expiresAt), hold.tokenHash, { d1ExpiresAt, lastUsedAt: at(hold.createdAt)!, ...hold.client });
+  store.addSession(register.sessionId, at(hold.createdAt)!, at(hold.expiresAt), hold.tokenHash, { d1ExpiresAt, lastUsedAt: at(hold.createdAt)!, ...hold.client, assurance: hold.assurance });
   store.setRole(hold.role);
   // Real time, as every event's (the store's clock is for its sessions' lifetimes only).
   parts.activity.keep({ id: crypto.randomUUID(), type: "sign_in", method: hold.method, created_at: hold.createdAt, ip_address: hold.client.ipAddress, user_agent: hold.client.userAgent, session_id: register.sessionId });

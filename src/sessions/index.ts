@@ -9,16 +9,14 @@
  * const auth = await authenticate(deps, request.headers.get("authorization"));
  * const pair = await refresh(deps, body.refreshToken);
  */
-import { and, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Deps } from "../http/deps";
 import { userSessions } from "../http/deps";
 import { AuthError, invalidToken } from "../http/errors";
 import { parseRefreshToken } from "./refresh-token";
 import { liveSessionRow } from "./liveness";
+import { liveSessionOwners } from "./owner";
 import { settle } from "./settle";
-import { liveSession } from "./statements";
-import { sessions } from "../db/schema";
 import type { UserRow } from "../db/schema";
 import { bearerToken, verifyAccessToken } from "../tokens";
 import type { AccessClaims } from "../tokens";
@@ -113,11 +111,8 @@ export async function signOutSessions(deps: Deps, auth: Auth, sessionIds?: strin
   // Like DELETE /auth/{sessionId}/sessions: a list that names only other users' live sessions is
   // a 403; in a mixed list the caller's own end and the others are left alone (docs/sessions.md).
   if (sessionIds?.length) {
-    const owners = await drizzle(deps.env.DB)
-      .select({ userId: sessions.userId })
-      .from(sessions)
-      .where(and(inArray(sessions.id, sessionIds), liveSession(Date.now())));
-    if (owners.length > 0 && owners.every((row) => row.userId !== auth.userId)) throw new AuthError("forbidden", "The sessions are not yours");
+    const owners = [...(await liveSessionOwners(drizzle(deps.env.DB), sessionIds, Date.now())).values()];
+    if (owners.length > 0 && owners.every((userId) => userId !== auth.userId)) throw new AuthError("forbidden", "The sessions are not yours");
   }
   await userSessions(deps, auth.userId).revokeSessions({ userId: auth.userId, sessionIds: sessionIds ?? [auth.sessionId], reason: "signout", client: deps.client });
 }
@@ -156,16 +151,11 @@ export async function listSessions(deps: Deps, claims: AccessClaims, userId = cl
 
 /** 404 when no live session has this id, 403 when it is someone else's. */
 export async function deleteSession(deps: Deps, auth: Auth, sessionId: string): Promise<void> {
-  const read = () =>
-    drizzle(deps.env.DB)
-      .select({ userId: sessions.userId })
-      .from(sessions)
-      .where(and(eq(sessions.id, sessionId), liveSession(Date.now())))
-      .get();
-  let row = await read();
-  if (!row && (await settle(deps, auth.userId))) row = await read();
-  if (!row) throw new AuthError("not_found", "No such session");
-  if (row.userId !== auth.userId) throw new AuthError("forbidden", "The session is not yours");
+  const read = async () => (await liveSessionOwners(drizzle(deps.env.DB), [sessionId], Date.now())).get(sessionId);
+  let owner = await read();
+  if (!owner && (await settle(deps, auth.userId))) owner = await read();
+  if (!owner) throw new AuthError("not_found", "No such session");
+  if (owner !== auth.userId) throw new AuthError("forbidden", "The session is not yours");
   // D1 may still count a held session live past its own expiry (src/sessions/vouch.ts): the object decides.
   const ended = await userSessions(deps, auth.userId).revokeSessions({ userId: auth.userId, sessionIds: [sessionId], reason: "deleted", client: deps.client });
   if (ended.length === 0) throw new AuthError("not_found", "No such session");

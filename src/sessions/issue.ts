@@ -32,7 +32,7 @@
  *
  * The batch: the guest's user row (or, for an existing account, the clearing of its counted failed
  * logins), the `session_revoked` events and revocations of the oldest sessions past
- * MAX_SESSIONS_PER_USER, the session row (with its `aal`, `amr` and `auth_time`), the account's
+ * MAX_SESSIONS_PER_USER, the session row (no assurance since slice 9: the object holds it), the account's
  * `last_sign_in_at` (which returns the user row the answer shows), and the second-factor challenge
  * (the `sign_in` event is kept by the object with the session it holds: slice 8). For an existing account every statement is guarded:
  * the account exists, is not disabled and is a guest exactly when the role says so, and for a password sign-in its hash is still the one the
@@ -71,8 +71,9 @@ import { tokenPair } from "./pair";
 import { mayStartInObject, startInObject } from "./start-in-object";
 import type { SignInInput } from "./sign-in-input";
 import { makeRefreshToken } from "./refresh-token";
+import { newSessionId } from "./owner";
 import { liveSession } from "./statements";
-import { assuranceColumns, assuranceFor } from "./assurance";
+import { assuranceFor } from "./assurance";
 import { hasActiveFactor, insertChallengeStatement, mfaRequired } from "../mfa/statements";
 
 export type { SignInInput } from "./sign-in-input";
@@ -88,7 +89,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const db = drizzle(deps.env.DB);
   const role = input.role ?? "user";
   const now = Date.now();
-  const sessionId = crypto.randomUUID();
+  const sessionId = newSessionId(input.userId);
   const refreshToken = makeRefreshToken(input.userId, sessionId);
   const expiresAt = refreshExpiry(deps.config, role, now, now);
   const client: ClientInfo = deps.client;
@@ -133,13 +134,16 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
     id: sessionId,
     userId: input.userId,
     createdAt: now,
-    lastUsedAt: now,
+    lastUsedAt: null,
     expiresAt: d1ExpiresAt,
     // The object is of record for a held session's token, client and last use: D1 keeps none (privacy, and bytes).
     ipAddress: null,
     userAgent: null,
     firstRefreshTokenHash: null,
-    ...assuranceColumns(assurance, now),
+    // The object holds the session's assurance from the start (slice 9): D1's row keeps none.
+    aal: null,
+    amr: null,
+    authTime: null,
   };
   const pending = input.mergeGuest && !input.createGuest ? { ...input.pending, mergeGuest: input.mergeGuest } : input.pending;
   const challenge = mayNeedFactor ? await insertChallengeStatement(db, { userId: input.userId, method: input.method, pending, now }, and(account, hasActiveFactor(db, input.userId))!) : undefined;
@@ -196,7 +200,7 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
   const hold = { tokenHash, createdAt: now, expiresAt, d1ExpiresAt, assurance, client, role, method: methods.join("+"), drain: second !== undefined || evicted };
   const ended = endAll(inserted && changes[0] ? { epoch: changes[0].ticket.epoch, sessionId, session: { user: publicUser(inserted), expiresAt }, hold } : undefined);
   // A session the object could not take is of no use (its D1 row has no first token's hash): it is ended now, and the sign-in answers 503.
-  const holding = inserted ? ended.catch(async (error: unknown) => unheld(db, sessionId, error)) : ended;
+  const holding = inserted ? ended.catch(async (error: unknown) => unheld(db, input.userId, sessionId, error)) : ended;
   try {
     if ((results[insertAt] as D1Result).meta.changes !== 1) {
       if (challenge && (results[batch.length] as D1Result).meta.changes === 1) throw await mfaRequired(db, input.userId, challenge.token);
@@ -230,11 +234,11 @@ export async function signIn(deps: Deps, input: SignInInput): Promise<IssuedPair
  * tokens) and the sign-in answers 503 `unavailable` (retry the sign-in). A failure to end it is
  * logged; the row then ends at its expiry, listed by no object.
  */
-async function unheld(db: DrizzleD1Database, sessionId: string, error: unknown): Promise<never> {
+async function unheld(db: DrizzleD1Database, userId: string, sessionId: string, error: unknown): Promise<never> {
   await db
     .update(sessions)
     .set({ revokedAt: Date.now(), revokedReason: "unheld" })
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .where(and(eq(sessions.userId, userId), eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
     .catch((failure: unknown) => log("error", "session.unheld_not_ended", { sessionId, message: failure instanceof Error ? failure.message : String(failure) }));
   log("warn", "session.unheld", { sessionId, message: error instanceof Error ? error.message : String(error) });
   throw new AuthError("unavailable", "The sign-in could not be completed; sign in again", undefined, 1);
@@ -283,11 +287,11 @@ function sessionLimitStatements(db: DrizzleD1Database, userId: string, limit: Se
   const evicted = sessionsPastLimit(db, userId, limit, now);
   const events = db.insert(activity).select(
     sql`SELECT ${sqlUuidV4}, ${sessions.userId}, 'session_revoked', NULL, ${now}, ${client.ipAddress}, ${client.userAgent}, ${sessions.id}
-      FROM ${sessions} WHERE ${inArray(sessions.id, evicted)} AND ${guard}`,
+      FROM ${sessions} WHERE ${sessions.userId} = ${userId} AND ${inArray(sessions.id, evicted)} AND ${guard}`,
   );
   const revocations = db
     .update(sessions)
     .set({ revokedAt: now, revokedReason: "session_limit" })
-    .where(and(inArray(sessions.id, sessionsPastLimit(db, userId, limit, now)), guard));
+    .where(and(eq(sessions.userId, userId), inArray(sessions.id, sessionsPastLimit(db, userId, limit, now)), guard));
   return [events, revocations] as const;
 }

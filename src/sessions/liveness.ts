@@ -34,7 +34,10 @@ function prepare(db: D1Database) {
     .prepare();
 }
 
-/** What the liveness read returns: the user row, and the session's expiry (ms, null: none) and assurance columns. */
+/**
+ * What the liveness read returns: the user row, and the session's expiry (ms, null: none) and
+ * assurance columns (null for a session since slice 9, whose assurance the user's object holds).
+ */
 export interface LiveSessionRow {
   user: UserRow;
   expiresAt: number | null;

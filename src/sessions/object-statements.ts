@@ -66,20 +66,28 @@ export function liveSessionIds(db: DrizzleD1Database, userId: string, now: numbe
  * The D1 write of record for a rotation: the session's expiry, as a compare-and-set on a live row of
  * an account that is not disabled, batched with the read of the user. Its last use and client are
  * the object's (it holds the session from now on): D1's copies are cleared (issue 27, slice 7). With `addMethod` (a step-up, API.md §15) that method joins the row's `amr` (once) and makes
- * it aal2 with `auth_time` now, in the same statement. `row` (the session's assurance columns) is
+ * it aal2 with `auth_time` now, in the same statement, when the row records an assurance (`aal` set:
+ * a session from before slice 9, whose D1 row is of record for it); a row with none is left so. `row` (the session's assurance columns) is
  * undefined when nothing was updated; `user` is null when the account is gone.
  */
 export async function touchSession(db: DrizzleD1Database, userId: string, sessionId: string, expiresAt: number | null, now: number, addMethod?: string) {
   const amr = sql`coalesce(${sessions.amr}, '')`;
+  // Only a row that records its session's assurance (aal set: a session from before issue 27's slice 9) is
+  // stepped up here; a row with none keeps none (the user's object holds it: src/sessions/vouch.ts `assuranceOf`).
+  const recorded = sql`${sessions.aal} IS NOT NULL`;
   const stepUp = addMethod
-    ? { aal: "aal2", amr: sql`CASE WHEN ' ' || ${amr} || ' ' LIKE ${`% ${addMethod} %`} THEN ${amr} ELSE trim(${amr} || ${` ${addMethod}`}) END`, authTime: now }
+    ? {
+        aal: sql`CASE WHEN ${recorded} THEN 'aal2' END`,
+        amr: sql`CASE WHEN ${recorded} THEN (CASE WHEN ' ' || ${amr} || ' ' LIKE ${`% ${addMethod} %`} THEN ${amr} ELSE trim(${amr} || ${` ${addMethod}`}) END) ELSE ${sessions.amr} END`,
+        authTime: sql`CASE WHEN ${recorded} THEN ${now} ELSE ${sessions.authTime} END`,
+      }
     : {};
   const [updated, userRows] = await db.batch([
     db
       .update(sessions)
       // The object holds the session now: it is of record for its last use and client, so D1 drops them (issue 27, slice 7).
       .set({ expiresAt, ipAddress: null, userAgent: null, firstRefreshTokenHash: null, ...stepUp })
-      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true })))
+      .where(and(eq(sessions.userId, userId), eq(sessions.id, sessionId), isNull(sessions.revokedAt), userMatches(db, userId, { enabled: true })))
       .returning({ aal: sessions.aal, amr: sessions.amr, authTime: sessions.authTime, createdAt: sessions.createdAt }),
     selectUserStatement(db, userId),
   ]);
@@ -110,26 +118,28 @@ export function expireUnlimitedSessions(db: DrizzleD1Database, userId: string, e
 }
 
 /**
- * Revokes the sessions (those not revoked yet) with `reason` and records each revocation's event in
+ * Revokes the sessions of `userId` (those not revoked yet) with `reason` and records each revocation's event in
  * the same D1 batch. `sessionIds` must not be empty.
  */
-export async function revokeInD1(db: DrizzleD1Database, sessionIds: string[], reason: string, now: number, client: ClientInfo | null): Promise<void> {
-  const [first, ...rest] = revocationStatements(db, sessionIds, reason, now, client);
+export async function revokeInD1(db: DrizzleD1Database, userId: string, sessionIds: string[], reason: string, now: number, client: ClientInfo | null): Promise<void> {
+  const [first, ...rest] = revocationStatements(db, userId, sessionIds, reason, now, client);
   await db.batch([first!, ...rest]);
 }
 
 /**
  * The statements of `revokeInD1`, for a batch the caller writes: the revocation, then each
- * session's event; every one only while `onlyIf` holds (the sign-in outbox's "not written yet",
+ * session's event (`userId` undefined only for an owed entry kept before entries named their user:
+ * the sessions are then found by id alone, a scan of `sessions`); every one only while `onlyIf` holds (the sign-in outbox's "not written yet",
  * src/sessions/outbox.ts), so a batch run twice records nothing twice.
  */
-export function revocationStatements(db: DrizzleD1Database, sessionIds: string[], reason: string, now: number, client: ClientInfo | null, onlyIf?: SQL) {
+export function revocationStatements(db: DrizzleD1Database, userId: string | undefined, sessionIds: string[], reason: string, now: number, client: ClientInfo | null, onlyIf?: SQL) {
   return [
     db
       .update(sessions)
       .set({ revokedAt: now, revokedReason: reason })
-      .where(and(inArray(sessions.id, sessionIds), isNull(sessions.revokedAt), onlyIf)),
-    ...sessionIds.map((id) => revocationEvent(db, id, reason, client, now, onlyIf)),
+      // The ids as one JSON parameter: a revoke-all may name MAX_SESSIONS_PER_USER (up to 100) of them, and D1 binds at most 100.
+      .where(and(userId === undefined ? undefined : eq(sessions.userId, userId), inArray(sessions.id, sql`(SELECT value FROM json_each(${JSON.stringify(sessionIds)}))`), isNull(sessions.revokedAt), onlyIf)),
+    ...sessionIds.map((id) => revocationEvent(db, userId, id, reason, client, now, onlyIf)),
   ];
 }
 
@@ -158,9 +168,9 @@ function revocationType(reason: string): ActivityType | null {
  * the session row, and the event is written only if that batch's update revoked the session now
  * (with this reason), so an already ended session records nothing.
  */
-function revocationEvent(db: DrizzleD1Database, sessionId: string, reason: string, client: ClientInfo | null, now: number, onlyIf?: SQL) {
+function revocationEvent(db: DrizzleD1Database, userId: string | undefined, sessionId: string, reason: string, client: ClientInfo | null, now: number, onlyIf?: SQL) {
   const type = revocationType(reason);
   const source = sql`SELECT ${crypto.randomUUID()}, ${sessions.userId}, ${type}, NULL, ${now}, ${client?.ipAddress ?? null}, ${client?.userAgent ?? null}, ${sessions.id}
-    FROM ${sessions} WHERE ${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now} AND ${sessions.revokedReason} = ${reason}${onlyIf ? sql` AND ${onlyIf}` : sql``}`;
+    FROM ${sessions} WHERE ${userId === undefined ? sql`` : sql`${sessions.userId} = ${userId} AND `}${sessions.id} = ${sessionId} AND ${sessions.revokedAt} = ${now} AND ${sessions.revokedReason} = ${reason}${onlyIf ? sql` AND ${onlyIf}` : sql``}`;
   return db.insert(activity).select(type ? source : sql`${source} AND 0`);
 }

@@ -24,7 +24,7 @@
  * await flush(ctx.storage.sql, env.DB);          // true when something was written
  */
 import { drizzle } from "drizzle-orm/d1";
-import { notExists, eq } from "drizzle-orm";
+import { and, notExists, eq } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { sessions } from "../db/schema";
 import type { ClientInfo } from "../types";
@@ -58,9 +58,12 @@ export function rawStatement(query: { toSQL(): { sql: string; params: unknown[] 
   return { sql, params };
 }
 
-/** "The new session's row is not in D1 yet": the guard of an entry's statements. */
-export const notWrittenYet = (db: DrizzleD1Database, sessionId: string) =>
-  notExists(db.select({ id: sessions.id }).from(sessions).where(eq(sessions.id, sessionId)));
+/**
+ * "The new session's row is not in D1 yet": the guard of an entry's statements, through the key of
+ * `sessions` (user, id); an entry kept by code before its `userId` (none is owed for long) names the id alone.
+ */
+export const notWrittenYet = (db: DrizzleD1Database, userId: string | undefined, sessionId: string) =>
+  notExists(db.select({ id: sessions.id }).from(sessions).where(and(userId === undefined ? undefined : eq(sessions.userId, userId), eq(sessions.id, sessionId))));
 
 /** Keeps an entry (call inside the transaction that starts the session). */
 export function addEntry(sql: SqlStorage, entry: OutboxEntry): void {
@@ -98,7 +101,7 @@ export async function flush(sql: SqlStorage, d1: D1Database, listener: FlushList
   const db = drizzle(d1);
   for (const { seq, json } of entries) {
     const entry = JSON.parse(json) as OutboxEntry;
-    const evictions = entry.evicted.length > 0 ? revocationStatements(db, entry.evicted, "session_limit", entry.at, entry.client, notWrittenYet(db, entry.sessionId)).map(rawStatement) : [];
+    const evictions = entry.evicted.length > 0 ? revocationStatements(db, entry.userId, entry.evicted, "session_limit", entry.at, entry.client, notWrittenYet(db, entry.userId, entry.sessionId)).map(rawStatement) : [];
     const drain = entry.userId === undefined ? undefined : listener.drain;
     const released = drain?.releasing() ?? [];
     const release = released.length > 0 ? [rawStatement(releaseStatement(db, entry.userId!, released))] : [];

@@ -8,7 +8,7 @@
  *
  * @example
  * const revocation = new Revocation({ env: () => this.env, held, profiles });
- * await revocation.revoke([sessionId], "signout", now, client); // inside the object's serial queue
+ * await revocation.revoke(userId, [sessionId], "signout", now, client); // inside the object's serial queue
  * await revocation.revokeToken(refreshToken, now, client, "signout"); // the session id, or null
  */
 import { drizzle } from "drizzle-orm/d1";
@@ -42,14 +42,14 @@ export class Revocation {
   constructor(private readonly parts: RevocationParts) {}
 
   /**
-   * Revokes the sessions (ids) with `reason` at `now` (ms) in D1, their events in the same batch, then
+   * Revokes the sessions (ids) of `userId` with `reason` at `now` (ms) in D1, their events in the same batch, then
    * forgets them here (see the module comment). Nothing for an empty list; D1 errors propagate.
    */
-  async revoke(sessionIds: string[], reason: string, now: number, client?: ClientInfo | null): Promise<void> {
+  async revoke(userId: string, sessionIds: string[], reason: string, now: number, client?: ClientInfo | null): Promise<void> {
     if (sessionIds.length === 0) return;
     const { held, profiles } = this.parts;
     const before = profiles.ticket(Date.now());
-    await changing(profiles, () => revokeInD1(drizzle(this.parts.env().DB), sessionIds, reason, now, client ?? null));
+    await changing(profiles, () => revokeInD1(drizzle(this.parts.env().DB), userId, sessionIds, reason, now, client ?? null));
     const store = held.existing;
     for (const id of sessionIds) store?.forget(id);
     // Nothing else D1 would answer moved (the begin and end of this change alone bumped the epoch).
@@ -69,11 +69,11 @@ export class Revocation {
     const store = this.parts.held.existing;
     const row = store?.token(hash);
     if (row) {
-      await this.revoke([row.session_id], reason, now, client);
+      await this.revoke(parsed.userId, [row.session_id], reason, now, client);
       return row.session_id;
     }
     if (store?.session(parsed.sessionId) || !(await unadoptedSession(drizzle(this.parts.env().DB), parsed.userId, parsed.sessionId, now, hash))?.hash) return null;
-    await this.revoke([parsed.sessionId], reason, now, client);
+    await this.revoke(parsed.userId, [parsed.sessionId], reason, now, client);
     return parsed.sessionId;
   }
 }

@@ -82,7 +82,7 @@ export class Rotation {
     const session = this.#store.session(row.session_id);
     if (!session) return { ok: false, reason: "invalid" } as const;
     if (session.expires_at !== null && session.expires_at <= now) {
-      await this.parts.revocation.revoke([session.id], "expired", now);
+      await this.parts.revocation.revoke(parsed.userId, [session.id], "expired", now);
       return { ok: false, reason: "expired" } as const;
     }
 
@@ -101,14 +101,14 @@ export class Rotation {
         // Superseded by a reissue (upgrade), whose pair went to the caller that asked for it.
         if (!row.successor_sealed) return { ok: false, reason: "invalid" } as const;
       }
-      await this.parts.revocation.revoke([session.id], "reuse", now);
+      await this.parts.revocation.revoke(parsed.userId, [session.id], "reuse", now);
       return { ok: false, reason: "reused" } as const;
     }
 
     const role = this.#store.role();
     const expiresAt = this.#expiry(role, now, session.created_at);
     if (expiresAt !== null && expiresAt <= now) {
-      await this.parts.revocation.revoke([session.id], "expired", now);
+      await this.parts.revocation.revoke(parsed.userId, [session.id], "expired", now);
       return { ok: false, reason: "expired" } as const;
     }
     const touched = await this.parts.vouching.confirm(parsed.userId, session, expiresAt, input, now, adopted);

@@ -36,15 +36,17 @@ export interface HeldSessionView {
 
 const live = (state: SessionStateRow, now: number) => state.expires_at === null || state.expires_at > now;
 const newestFirst = (views: HeldSessionView[]) => views.sort((a, b) => b.lastUsedAt - a.lastUsedAt);
+/** D1's last use of a row: null since slice 9 (the object holds it), read as its start. */
+const d1LastUse = (row: SessionRow) => row.lastUsedAt ?? row.createdAt;
 
 /** The object's view of a held session; D1's start, last use and client where the object has none. */
 function heldView(state: SessionStateRow, row?: SessionRow): HeldSessionView {
   const objectUse = state.last_used_at ?? 0;
-  const d1Newer = row !== undefined && row.lastUsedAt > objectUse;
+  const d1Newer = row !== undefined && row.lastUsedAt !== null && row.lastUsedAt > objectUse;
   return {
     id: state.id,
     createdAt: state.signed_in_at ?? row?.createdAt ?? state.created_at,
-    lastUsedAt: d1Newer ? row.lastUsedAt : (state.last_used_at ?? state.signed_in_at ?? state.created_at),
+    lastUsedAt: d1Newer ? d1LastUse(row) : (state.last_used_at ?? state.signed_in_at ?? state.created_at),
     expiresAt: state.expires_at,
     ipAddress: d1Newer ? row.ipAddress : state.ip_address,
     userAgent: d1Newer ? row.userAgent : state.user_agent,
@@ -69,7 +71,7 @@ export function mergedViews(rows: readonly SessionRow[], held: ReadonlyMap<strin
     if (state) {
       if (live(state, now)) views.push(heldView(state, row));
     } else if (row.firstRefreshTokenHash !== null) {
-      views.push({ id: row.id, createdAt: row.createdAt, lastUsedAt: row.lastUsedAt, expiresAt: row.expiresAt, ipAddress: row.ipAddress, userAgent: row.userAgent });
+      views.push({ id: row.id, createdAt: row.createdAt, lastUsedAt: d1LastUse(row), expiresAt: row.expiresAt, ipAddress: row.ipAddress, userAgent: row.userAgent });
     }
   }
   return newestFirst(views);
@@ -134,7 +136,7 @@ export function holdSessions(store: TokenStore, rows: readonly SessionRow[], isG
   for (const id of kept.keys()) if (!listed.has(id)) store.forget(id);
   for (const row of rows) {
     if (kept.has(row.id) || row.firstRefreshTokenHash === null) continue;
-    const seen = { d1ExpiresAt: row.expiresAt, lastUsedAt: row.lastUsedAt, ipAddress: row.ipAddress, userAgent: row.userAgent };
+    const seen = { d1ExpiresAt: row.expiresAt, lastUsedAt: d1LastUse(row), ipAddress: row.ipAddress, userAgent: row.userAgent };
     store.addSession(row.id, row.createdAt, row.expiresAt, row.firstRefreshTokenHash, seen);
   }
 }

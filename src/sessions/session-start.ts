@@ -136,7 +136,7 @@ export class SessionStart {
       for (const id of evicted) store.forget(id);
       const { client } = input;
       const d1ExpiresAt = at(input.d1ExpiresAt);
-      store.addSession(input.sessionId, at(input.now)!, at(input.expiresAt), input.tokenHash, { d1ExpiresAt, lastUsedAt: at(input.now)!, ...client });
+      store.addSession(input.sessionId, at(input.now)!, at(input.expiresAt), input.tokenHash, { d1ExpiresAt, lastUsedAt: at(input.now)!, ...client, assurance: input.assurance });
       store.markChecked(input.sessionId, epoch, { user: guard.user, assurance: input.assurance, d1ExpiresAt });
       store.setRole(input.role);
       if (input.spend) markSpent(storage.sql, input.spend, Date.now());

@@ -13,5 +13,5 @@ import { userSessions } from "../http/deps";
 
 /** Asks the user's object to write what it owes D1; true when it owed something (read again then). */
 export function settle(deps: Pick<Deps, "env">, userId: string): Promise<boolean> {
-  return userSessions(deps as Deps, userId).settle();
+  return userSessions(deps, userId).settle();
 }

@@ -17,7 +17,7 @@
  * markSpent(sql, { key, expiresAt }, now);
  */
 
-/** The table, for TOKEN_STORE_MIGRATIONS (src/sessions/token-store.ts). */
+/** The table, for TOKEN_STORE_MIGRATIONS (src/sessions/token-store-schema.ts). */
 export const SPENT_PROOFS_SCHEMA = "CREATE TABLE IF NOT EXISTS spent_proofs (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)";
 
 /** A proof a sign-in spends: its name and when it stops being valid anyway (ms since the epoch). */

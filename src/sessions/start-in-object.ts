@@ -22,7 +22,6 @@ import { userSessions } from "../http/deps";
 import { clearLoginAttemptsStatement } from "../rate-limit";
 import type { Assurance } from "../tokens";
 import type { IssuedPair } from "../types";
-import { assuranceColumns } from "./assurance";
 import type { SignInInput } from "./sign-in-input";
 import { notWrittenYet, rawStatement } from "./outbox";
 import { tokenPair } from "./pair";
@@ -56,7 +55,7 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
   const { sessionId, now, expiresAt, assurance } = session;
   const client = deps.client;
   const d1ExpiresAt = d1Expiry(deps.config, expiresAt, now);
-  const fresh = notWrittenYet(db, sessionId);
+  const fresh = notWrittenYet(db, input.userId, sessionId);
   const statements = [
     clearLoginAttemptsStatement(db, input.userId, fresh, now),
     recordSignInStatement(db, input.userId, now, fresh),
@@ -64,7 +63,7 @@ export async function startInObject(deps: Deps, input: SignInInput, session: New
     ...(input.spend?.alsoRun ?? []),
     // Last: the guard of every statement above is this row's absence. No first token's hash: the object holds the session.
     // No client either: the object is of record for a held session's last use and client (slice 7).
-    insertForUser(db, sessions, { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: now, expiresAt: d1ExpiresAt, ipAddress: null, userAgent: null, firstRefreshTokenHash: null, ...assuranceColumns(assurance, now) }, fresh),
+    insertForUser(db, sessions, { id: sessionId, userId: input.userId, createdAt: now, lastUsedAt: null, expiresAt: d1ExpiresAt, ipAddress: null, userAgent: null, firstRefreshTokenHash: null, aal: null, amr: null, authTime: null }, fresh),
   ].map((statement) => rawStatement(statement as unknown as Parameters<typeof rawStatement>[0]));
   const [tokenHash, passwordFp] = await Promise.all([sha256(session.refreshToken), input.passwordHash === undefined ? undefined : sha256(input.passwordHash)]);
   const role = input.role ?? "user";

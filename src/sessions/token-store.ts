@@ -4,8 +4,8 @@
  * inside the object. Tables: `session_state` (live sessions and their expiry), `tokens` (the hash of
  * every token a session was given, the current one with `rotated_at` null, and for rotated ones the
  * successor's hash and, while the reuse window lasts, the successor pair sealed under the old token),
- * and `meta` (the user's role). The schema is versioned (`TOKEN_STORE_MIGRATIONS`, applied by the
- * object on first use through src/db/object-migrations.ts).
+ * and `meta` (the user's role). The schema is versioned (`TOKEN_STORE_MIGRATIONS`, src/sessions/token-store-schema.ts,
+ * applied by the object on first use through src/db/object-migrations.ts).
  *
  * Time comes from an injected `Clock`, so tests move an object's time forward instead of editing
  * its rows; every method that depends on time takes the instant of its operation as `now`.
@@ -16,85 +16,17 @@
  * store.addSession(sessionId, store.now(), null, await sha256(refreshToken));
  * store.token(await sha256(presented)); // TokenRow | undefined
  */
-import type { Migration } from "../db/object-migrations";
-import { ACTIVITY_LOG_SCHEMA } from "../activity/object-log";
-import { SPENT_PROOFS_SCHEMA } from "./spent-proofs";
 import type { Assurance, Role } from "../tokens";
 import type { PublicUser } from "../types";
+import type { SessionStateRow, TokenRow } from "./token-store-schema";
+
+export { TOKEN_STORE_MIGRATIONS } from "./token-store-schema";
+export type { SessionStateRow, TokenRow } from "./token-store-schema";
 
 /** How many rotated token hashes a session keeps, at least, for reuse detection. */
 const HISTORY = 20;
 /** Pruning runs once every this many rotations of a session, not on every one. */
 const PRUNE_EVERY = 8;
-
-export interface TokenRow {
-  hash: string;
-  session_id: string;
-  rotated_at: number | null;
-  successor_hash: string | null;
-  successor_sealed: string | null;
-  [key: string]: SqlStorageValue;
-}
-
-/**
- * A session this object holds. From version 2 (issue 27, slice 2) it also keeps what a refresh needs
- * without D1: `checked_epoch`, the change epoch at which D1 last vouched the session live (null:
- * never; see `ProfileCache`), the session's assurance (API.md §15: `aal`, `amr` space-separated,
- * `auth_time` ms), its last use and client (of record here: since slice 7 D1's row of a held session
- * keeps neither), `d1_expires_at`, the expiry D1's row holds (ms; never earlier than `expires_at`), and
- * `signed_in_at`, the session's start as D1 records it (`created_at` restarts when a guest upgrades).
- */
-export interface SessionStateRow {
-  id: string;
-  created_at: number;
-  expires_at: number | null;
-  checked_epoch: number | null;
-  d1_expires_at: number | null;
-  last_used_at: number | null;
-  ip_address: string | null;
-  user_agent: string | null;
-  aal: string | null;
-  amr: string | null;
-  auth_time: number | null;
-  signed_in_at: number | null;
-  [key: string]: SqlStorageValue;
-}
-
-/**
- * The store's schema, version n at index n - 1. Append only; never edit a released step. Version 1
- * is the schema from before versioning, idempotent so objects created then adopt it as they are.
- */
-export const TOKEN_STORE_MIGRATIONS: readonly Migration[] = [
-  (sql) =>
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS session_state (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER);
-      CREATE TABLE IF NOT EXISTS tokens (
-        hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, issued_at INTEGER NOT NULL,
-        rotated_at INTEGER, successor_hash TEXT, successor_sealed TEXT);
-      CREATE INDEX IF NOT EXISTS tokens_session ON tokens (session_id, issued_at);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `),
-  // Version 2 (issue 27, slice 2): what a refresh needs to answer without D1. Sessions held before
-  // it have nulls here, so their next refresh makes one D1 trip and fills them.
-  (sql) =>
-    sql.exec(`
-      ALTER TABLE session_state ADD COLUMN checked_epoch INTEGER;
-      ALTER TABLE session_state ADD COLUMN d1_expires_at INTEGER;
-      ALTER TABLE session_state ADD COLUMN last_used_at INTEGER;
-      ALTER TABLE session_state ADD COLUMN ip_address TEXT;
-      ALTER TABLE session_state ADD COLUMN user_agent TEXT;
-      ALTER TABLE session_state ADD COLUMN aal TEXT;
-      ALTER TABLE session_state ADD COLUMN amr TEXT;
-      ALTER TABLE session_state ADD COLUMN auth_time INTEGER;
-      ALTER TABLE session_state ADD COLUMN signed_in_at INTEGER;
-    `),
-  // Version 3 (issue 27, slice 3): the D1 writes a sign-in started here still owes D1 (src/sessions/outbox.ts).
-  (sql) => sql.exec("CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL)"),
-  // Version 4 (issue 27, slice 5): the user's security activity (API.md §9), src/activity/object-log.ts.
-  (sql) => sql.exec(ACTIVITY_LOG_SCHEMA),
-  // Version 5 (issue 27, slice 6): single-use proofs spent here (email codes), src/sessions/spent-proofs.ts.
-  (sql) => sql.exec(SPENT_PROOFS_SCHEMA),
-];
 
 /**
  * An enabled account's facts a sign-in started in the object is checked against: its public user
@@ -160,12 +92,16 @@ export class TokenStore {
 
   /**
    * Holds a session from its first token's hash. `seen`: what D1's row says of it (its expiry there,
-   * last use and client), for the sessions list, or what a sign-in started here will write there.
+   * last use and client), for the sessions list, or what a sign-in started here will write there;
+   * with `assurance` (a session this object holds from its sign-in, issue 27 slice 9) the store is
+   * of record for it (`setAssurance`), and D1's row keeps none.
    */
-  addSession(id: string, now: number, expiresAt: number | null, tokenHash: string, seen?: { d1ExpiresAt: number | null; lastUsedAt: number; ipAddress: string | null; userAgent: string | null }): void {
+  addSession(id: string, now: number, expiresAt: number | null, tokenHash: string, seen?: { d1ExpiresAt: number | null; lastUsedAt: number; ipAddress: string | null; userAgent: string | null; assurance?: Assurance }): void {
+    const assurance = seen?.assurance;
     this.sql.exec(
-      "INSERT INTO session_state (id, created_at, expires_at, signed_in_at, d1_expires_at, last_used_at, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO session_state (id, created_at, expires_at, signed_in_at, d1_expires_at, last_used_at, ip_address, user_agent, aal, amr, auth_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       id, now, expiresAt, now, seen?.d1ExpiresAt ?? null, seen?.lastUsedAt ?? null, seen?.ipAddress ?? null, seen?.userAgent ?? null,
+      assurance?.aal ?? null, assurance ? assurance.amr.join(" ") : null, assurance ? assurance.authTime * 1000 : null,
     );
     this.sql.exec("INSERT INTO tokens (hash, session_id, issued_at) VALUES (?, ?, ?)", tokenHash, id, now);
   }
@@ -212,8 +148,17 @@ export class TokenStore {
   }
 
   /**
+   * Sets a held session's assurance (API.md §15; `auth_time` kept in ms): a step-up of a session whose
+   * assurance this store holds of record (D1's row records none: `assuranceOf`, src/sessions/vouch.ts).
+   */
+  setAssurance(sessionId: string, assurance: Assurance): void {
+    this.sql.exec("UPDATE session_state SET aal = ?, amr = ?, auth_time = ? WHERE id = ?", assurance.aal, assurance.amr.join(" "), assurance.authTime * 1000, sessionId);
+  }
+
+  /**
    * Records that D1 vouched, at change epoch `epoch`, for the session (live, the account enabled),
-   * its assurance, the expiry D1 holds for it, and the account's public fields.
+   * the expiry D1 holds for it, and the account's public fields; and the session's assurance: the
+   * store's own when it holds it (`heldAssurance`, src/sessions/vouch.ts), else D1's, copied here.
    */
   markChecked(sessionId: string, epoch: number, seen: { user: PublicUser; assurance: Assurance; d1ExpiresAt: number | null }): void {
     const { aal, amr, authTime } = seen.assurance;

@@ -63,7 +63,7 @@ export class UserSessions extends ProfileObject {
     env: () => this.env,
     store: () => this.#store,
     profiles: this.profiles,
-    revoke: (sessionIds, reason, now, client) => this.#revocation.revoke(sessionIds, reason, now, client),
+    revoke: (userId, sessionIds, reason, now, client) => this.#revocation.revoke(userId, sessionIds, reason, now, client),
   });
   /** The sessions list (src/sessions/session-list.ts). */
   readonly #list = new SessionList({ env: () => this.env, held: this.#held, profiles: this.profiles, clock: this.clock });
@@ -265,7 +265,7 @@ export class UserSessions extends ProfileObject {
       // D1's expiry may be later than a held session's own (vouch.ts): those the store holds expired are left out.
       const expired = new Set(this.#existingStore?.expiredSessionIds(now));
       const targets = live.map((s) => s.id).filter((id) => id !== input.keep && !expired.has(id));
-      await this.#revocation.revoke(targets, input.reason, now, input.client);
+      await this.#revocation.revoke(input.userId, targets, input.reason, now, input.client);
       return targets;
     });
   }

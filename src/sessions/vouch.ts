@@ -30,7 +30,7 @@ import { loadConfig } from "../config";
 import type { Config } from "../config";
 import type { Assurance } from "../tokens";
 import type { ClientInfo, PublicUser } from "../types";
-import { sessionAssurance } from "./assurance";
+import { sessionAssurance, withMethod } from "./assurance";
 import { liveSessionRow } from "./liveness";
 import { touchSession } from "./object-statements";
 import type { Touched } from "./pair-outcome";
@@ -68,7 +68,7 @@ export interface VouchingParts {
   env: () => Env;
   store: () => TokenStore;
   profiles: ProfileCache;
-  revoke: (sessionIds: string[], reason: string, now: number, client: ClientInfo) => Promise<void>;
+  revoke: (userId: string, sessionIds: string[], reason: string, now: number, client: ClientInfo) => Promise<void>;
 }
 
 /** The user object's rotation-time dealings with D1 under the rules above. Runs inside the object's serial queue. */
@@ -100,7 +100,7 @@ export class Vouching {
     const row = await liveSessionRow(this.parts.env().DB, { sessionId: session.id, userId, now });
     // Not live: the touch's compare-and-set answers, and ends the session of a disabled account.
     if (!row) return this.touch(userId, session.id, expiresAt, session.created_at, client, now);
-    const seen = { user: publicUser(row.user), assurance: sessionAssurance(row), d1ExpiresAt: row.expiresAt };
+    const seen = { user: publicUser(row.user), assurance: assuranceOf(row, session), d1ExpiresAt: row.expiresAt };
     this.#markIfCurrent(ticket, session.id, seen);
     return seen;
   }
@@ -111,20 +111,27 @@ export class Vouching {
    * `addMethod`, a step-up); it returns the account and the session's assurance (API.md §15) for the
    * new access token, and marks the session vouched when no change overlapped. Null when the row is
    * gone or the account disabled; a disabled account's session is ended here too, in case the
-   * revocation that follows a disable (src/admin) did not happen.
+   * revocation that follows a disable (src/admin) did not happen. A step-up is written where the
+   * session's assurance is of record (`assuranceOf`): D1's row when it records one, else the store.
    */
   async touch(userId: string, sessionId: string, expiresAt: number | null, sessionStart: number, client: ClientInfo, now: number, addMethod?: string): Promise<Touched | null> {
     const d1ExpiresAt = d1Expiry(this.#config, expiresAt, sessionStart);
+    const store = this.parts.store();
+    const held = store.session(sessionId);
     // Not a change of what checks answer (it only lengthens the session and, for a step-up, raises its
     // assurance, which `check` does not show), so other sessions' marks stay: it reads of record.
     const ticket = this.parts.profiles.ticket(Date.now());
+    // A step-up is written to D1's row when it records the session's assurance (from before slice 9), else kept here.
     const { row, user } = await touchSession(drizzle(this.parts.env().DB), userId, sessionId, d1ExpiresAt, now, addMethod);
     if (row && user) {
-      const seen = { user: publicUser(user), assurance: sessionAssurance(row), d1ExpiresAt };
+      const recorded = assuranceOf(row, held);
+      const assurance = addMethod && row.aal === null ? withMethod(recorded, addMethod, now) : recorded;
+      if (assurance !== recorded) store.setAssurance(sessionId, assurance);
+      const seen = { user: publicUser(user), assurance, d1ExpiresAt };
       this.#markIfCurrent(ticket, sessionId, seen);
       return seen;
     }
-    if (user && user.disabledAt !== null) await this.parts.revoke([sessionId], "disabled", now, client);
+    if (user && user.disabledAt !== null) await this.parts.revoke(userId, [sessionId], "disabled", now, client);
     return null;
   }
 
@@ -136,6 +143,29 @@ export class Vouching {
 }
 
 /**
+ * The assurance the store holds for a session (API.md §15), or undefined when it holds none: of
+ * record when D1's row records none (`assuranceOf`), else a vouched mark's copy of D1's.
+ */
+export function heldAssurance(session: SessionStateRow): Assurance | undefined {
+  if (session.aal === null) return undefined;
+  return sessionAssurance({ aal: session.aal, amr: session.amr, authTime: session.auth_time, createdAt: session.created_at });
+}
+
+/**
+ * A session's assurance of record, from its D1 row (`row`, as a D1 read or touch returned it) and what
+ * the store holds (`held`). A row that records one (`aal` set: a session from before issue 27's slice 9)
+ * is of record, and its step-ups are written there (src/sessions/object-statements.ts `touchSession`):
+ * the store's copy may be older than it, for the code before slice 9 updated the copy only with a
+ * current mark (a step-up overlapped by a change left it behind, its epoch stale). A row with none (a
+ * session held from its sign-in since slice 9, or one from before the second factor, aal null) has
+ * its assurance in the store (`setAssurance`), or, when the store holds none, the row's defaults.
+ */
+export function assuranceOf(row: { aal: string | null; amr: string | null; authTime: number | null; createdAt: number }, held: SessionStateRow | undefined): Assurance {
+  if (row.aal !== null) return sessionAssurance(row);
+  return (held && heldAssurance(held)) ?? sessionAssurance(row);
+}
+
+/**
  * The session's vouched answer at change epoch `epoch`, or undefined when D1 must be asked (no mark,
  * a mark from another epoch, no profile kept at this epoch, or `pending`: a change under way).
  */
@@ -143,5 +173,5 @@ export function vouchedFor(store: TokenStore, session: SessionStateRow, epoch: n
   if (pending || session.checked_epoch === null || session.checked_epoch !== epoch) return undefined;
   const user = store.profile(epoch);
   if (!user) return undefined;
-  return { user, assurance: sessionAssurance({ aal: session.aal, amr: session.amr, authTime: session.auth_time, createdAt: session.created_at }) };
+  return { user, assurance: heldAssurance(session) ?? sessionAssurance({ aal: null, amr: null, authTime: null, createdAt: session.created_at }) };
 }

@@ -84,8 +84,9 @@ export async function toLegacyLayout(pair: Json, ip: string, expiresAt: number |
   const stub = env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(pair.user.id));
   await runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) => state.storage.deleteAll());
   await evictDurableObject(stub);
-  await env.DB.prepare("UPDATE sessions SET first_refresh_token_hash = ?, ip_address = ?, expires_at = ? WHERE id = ?")
-    .bind(await sha256(pair.refreshToken), ip, expiresAt, pair.sessionId)
+  // The layout before slice 9 kept every row's last use too (D1's copy: its start).
+  await env.DB.prepare("UPDATE sessions SET first_refresh_token_hash = ?, ip_address = ?, expires_at = ?, last_used_at = created_at WHERE user_id = ? AND id = ?")
+    .bind(await sha256(pair.refreshToken), ip, expiresAt, pair.user.id, pair.sessionId)
     .run();
   return pair;
 }

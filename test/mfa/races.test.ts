@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from "vitest";
 
 // A TOTP step's code is accepted once: a test may wait up to one 30-second step for a fresh one.
 vi.setConfig({ testTimeout: 90_000 });
-import { call, claims, env, json, login, verifiedAccount } from "../helpers";
+import { call, claims, env, inUserSessions, json, login, verifiedAccount } from "../helpers";
 import { Authenticator, firstFactor, mfaAccount, verify } from "./helpers";
 import { countActivity } from "../helpers/activity";
 
@@ -21,8 +21,12 @@ describe("races", () => {
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s !== 200).every((s) => s === 401)).toBe(true);
-    const live = await env.DB.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND aal = 'aal2' AND id <> ?").bind(account.userId, account.tokens.sessionId).first<{ n: number }>();
-    expect(live!.n).toBe(1);
+    const live = await env.DB.prepare("SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND id <> ?").bind(account.userId, account.tokens.sessionId).all<{ id: string }>();
+    expect(live.results).toHaveLength(1);
+    // Its assurance is the user object's (issue 27, slice 9): aal2.
+    const won = await json(answers.find((a) => a.status === 200)!);
+    expect(won.sessionId).toBe(live.results[0]!.id);
+    expect(await inUserSessions(account.userId, (sql) => sql.exec("SELECT aal FROM session_state WHERE id = ?", won.sessionId).one().aal)).toBe("aal2");
   });
 
   it("10 concurrent calls with one recovery code across ten pending sign-ins: one pair", async () => {

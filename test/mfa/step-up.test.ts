@@ -17,9 +17,10 @@ import { activityOf } from "../helpers/activity";
 /** An aal1 session of an account with a factor: one that was open before the factor was enabled. */
 async function aal1Session(label: string): Promise<{ account: MfaAccount; aal1: Json }> {
   const account = await mfaAccount(label);
-  // The factor was enabled from `account.tokens`' session; a refresh of a session opened before keeps aal1.
-  const before = await env.DB.prepare("SELECT id FROM sessions WHERE user_id = ? AND aal IS NOT 'aal2' AND revoked_at IS NULL").bind(account.userId).first();
-  expect(before).toBeNull();
+  // The factor was enabled from `account.tokens`' session, which its activation stepped up to aal2
+  // (in the user's object, which holds the session's assurance since issue 27's slice 9).
+  const below = await inUserSessions(account.userId, (sql) => sql.exec("SELECT id FROM session_state WHERE aal IS NOT 'aal2'").toArray());
+  expect(below).toEqual([]);
   return { account, aal1: await aal1Pair(account) };
 }
 
@@ -28,8 +29,9 @@ async function aal1Pair(account: MfaAccount): Promise<Json> {
   const pending = await firstFactor(account);
   const pair = await json(await verify({ mfaToken: pending.mfaToken, recoveryCode: account.recoveryCodes.pop() }));
   await env.DB.prepare("UPDATE sessions SET aal = 'aal1', amr = 'password', auth_time = created_at WHERE id = ?").bind(pair.sessionId).run();
-  // The user's object holds the new session, vouched aal2 (issue 27, slice 7): as for an old session, it must read D1's row.
-  await inUserSessions(account.userId, (sql) => sql.exec("UPDATE session_state SET checked_epoch = NULL WHERE id = ?", pair.sessionId));
+  // The user's object holds the new session and its assurance (issue 27, slices 7 and 9): as for an old
+  // session, it holds no assurance of record and is not vouched, so it must read D1's row.
+  await inUserSessions(account.userId, (sql) => sql.exec("UPDATE session_state SET checked_epoch = NULL, aal = NULL, amr = NULL, auth_time = NULL WHERE id = ?", pair.sessionId));
   const refreshed = await json(await call("/v1/auth/refresh", { body: { refreshToken: pair.refreshToken } }));
   expect(claims(refreshed.accessToken)).toMatchObject({ aal: "aal1", amr: ["password"] });
   return refreshed;
@@ -63,6 +65,8 @@ describe("claims", () => {
     const signIn = (await activityOf(account.userId, "sign_in")).find((e) => e.session_id === pair.sessionId);
     expect(signIn?.method).toBe("password");
     await env.DB.prepare("UPDATE sessions SET amr = ? WHERE id = ?").bind(signIn!.method, pair.sessionId).run();
+    // Such a session's object holds no assurance of record (slice 9), nor a vouched copy of one.
+    await inUserSessions(account.userId, (sql) => sql.exec("UPDATE session_state SET checked_epoch = NULL, aal = NULL, amr = NULL, auth_time = NULL WHERE id = ?", pair.sessionId));
     const refreshed = await json(await call("/v1/auth/refresh", { body: { refreshToken: pair.refreshToken } }));
     expect(claims(refreshed.accessToken)).toMatchObject({ aal: "aal1", amr: ["password"] });
   });
@@ -102,7 +106,8 @@ describe("step-up", () => {
 
   it("an aal2 token older than 10 minutes is not enough", async () => {
     const account = await mfaAccount("mfa-stale");
-    await env.DB.prepare("UPDATE sessions SET auth_time = ? WHERE id = ?").bind(Date.now() - 11 * 60_000, account.tokens.sessionId).run();
+    // The session's assurance is the user object's (issue 27, slice 9): its auth_time is aged there.
+    await inUserSessions(account.userId, (sql) => sql.exec("UPDATE session_state SET auth_time = ? WHERE id = ?", Date.now() - 11 * 60_000, account.tokens.sessionId));
     const refreshed = await json(await call("/v1/auth/refresh", { body: { refreshToken: account.tokens.refreshToken } }));
     expect(claims(refreshed.accessToken).aal).toBe("aal2");
     await expectError(await call("/v1/auth/mfa/recovery-codes", { body: { password: account.password }, token: refreshed.accessToken }), 403, "reauthentication_required");

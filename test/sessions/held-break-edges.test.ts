@@ -11,7 +11,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { PASSWORD, adminCall, advanceUserClock, call, claims, expectError, guest, json, login, objectStorage, refreshWith, verifiedAccount } from "../helpers";
+import { PASSWORD, adminCall, advanceUserClock, call, claims, expectError, guest, inUserSessions, json, login, objectStorage, refreshWith, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
 import { fetchWith, gatedHold, unheldEnv } from "../helpers/edge";
 import { enableMfa } from "../mfa/helpers";
@@ -135,7 +135,9 @@ describe("step-up on a held D1-path session", () => {
     expect(claims(refreshed.accessToken)).toMatchObject({ aal: "aal2", amr: ["password", "totp"] });
     const again = await json(await refreshWith(refreshed.refreshToken));
     expect(claims(again.accessToken)).toMatchObject({ aal: "aal2", amr: ["password", "totp"] });
-    expect(await env.DB.prepare("SELECT aal, amr FROM sessions WHERE id = ?").bind(merged.sessionId).first()).toEqual({ aal: "aal2", amr: "password totp" });
+    // The object holds the session's assurance (slice 9): the step-up is kept there, D1's row has none.
+    expect(await inUserSessions(account.userId, (sql) => sql.exec("SELECT aal, amr FROM session_state WHERE id = ?", merged.sessionId).one())).toEqual({ aal: "aal2", amr: "password totp" });
+    expect(await env.DB.prepare("SELECT aal, amr FROM sessions WHERE id = ?").bind(merged.sessionId).first()).toEqual({ aal: null, amr: null });
   });
 });
 
