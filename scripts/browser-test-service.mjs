@@ -4,8 +4,11 @@
  * `wrangler dev` (through scripts/dev.mjs, which applies the D1 migrations first) on 127.0.0.1,
  * with its state in a fresh directory under /tmp and a fresh random ADMIN_API_KEY (the admin
  * console's tests), waits for /health, hands the URL to the tests as `inject("serviceUrl")` and the
- * key as `inject("adminKey")`, the webhook endpoint it names in WEBHOOKS (`console`, on a loopback
- * port no one listens on until a test does) as `inject("consoleWebhook")`, and stops the whole process group and removes the state afterwards.
+ * key as `inject("adminKey")`, and the webhook endpoint it names in WEBHOOKS (`console`) as
+ * `inject("consoleWebhook")`. That endpoint is a loopback receiver (scripts/webhook-receiver.mjs)
+ * started here before the service and held until the end, so no other process can take its port
+ * while the run goes on; it refuses (503) every attempt until a test posts a rule to it. Afterwards
+ * it stops the receiver and the whole process group and removes the state.
  * BROWSER_TEST_PORT picks the port (the inspector takes the next one); by default the system hands
  * out free ones, so two test runs on one machine do not collide.
  *
@@ -20,6 +23,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateDevKey, generateMfaKey } from "./dev-key.mjs";
+import { startWebhookReceiver } from "./webhook-receiver.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const STARTUP_MS = 90_000;
@@ -36,9 +40,9 @@ async function healthy(url) {
   }
 }
 
-/** Three distinct ports no one listens on now, as the system hands them out. */
+/** Two distinct ports no one listens on now, as the system hands them out. */
 async function freePorts() {
-  const servers = [createServer(), createServer(), createServer()];
+  const servers = [createServer(), createServer()];
   const ports = await Promise.all(
     servers.map((server) => new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -56,7 +60,7 @@ export default async function setup(project) {
     if (installed.status !== 0 || !existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM}: run \`bash scripts/ensure-browser.sh\``);
   }
   const fixed = Number(process.env.BROWSER_TEST_PORT);
-  const [port, inspectorPort, webhookPort] = fixed ? [fixed, fixed + 1, fixed + 2] : await freePorts();
+  const [port, inspectorPort] = fixed ? [fixed, fixed + 1] : await freePorts();
   const url = `http://127.0.0.1:${port}`;
   if (await healthy(url)) throw new Error(`something already serves ${url}; stop it or set BROWSER_TEST_PORT`);
 
@@ -71,9 +75,11 @@ export default async function setup(project) {
   // the provider's test app is the web sign-in's redirect_uri.
   const redirectOrigins = [url, providerApp].filter(Boolean).join(",");
   const adminKey = randomBytes(32).toString("base64url");
-  // One webhook endpoint, `console`, on a loopback port the admin console's event test listens on
-  // while it runs (nothing listens otherwise, so deliveries fail fast); short retries.
-  const webhook = { url: `http://127.0.0.1:${webhookPort}/hooks`, port: webhookPort, secret: `whsec_${randomBytes(32).toString("base64")}` };
+  // One webhook endpoint, `console`, at a receiver held for the whole run: it refuses (503) every
+  // attempt until the admin console's event test posts a rule, so deliveries fail fast; short retries.
+  const secret = `whsec_${randomBytes(32).toString("base64")}`;
+  const receiver = await startWebhookReceiver({ secrets: { console: secret }, defaultStatus: 503 });
+  const webhook = { url: receiver.url, secret };
   writeFileSync(
     envFile,
     [
@@ -81,7 +87,7 @@ export default async function setup(project) {
       `REDIRECT_ORIGINS=${redirectOrigins}`,
       `JWT_SIGNING_KEY='${JSON.stringify(key)}'`,
       `ADMIN_API_KEY=${adminKey}`,
-      `WEBHOOKS='${JSON.stringify({ console: { url: webhook.url } })}'`,
+      `WEBHOOKS='${JSON.stringify({ console: { url: `${receiver.url}/hooks/console` } })}'`,
       `WEBHOOK_SECRET_CONSOLE=${webhook.secret}`,
       "WEBHOOK_RETRY_DELAYS_SECONDS=1,1",
       `MFA_ENCRYPTION_KEY=${generateMfaKey()}`,
@@ -125,6 +131,7 @@ export default async function setup(project) {
         }
       }
     }
+    await receiver.close();
     rmSync(state, { recursive: true, force: true });
   };
 

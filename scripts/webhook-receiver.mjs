@@ -44,9 +44,21 @@ export async function prepareWebhookTest() {
   };
 }
 
-/** @param {import("vitest/node").TestProject} project */
-export default async function setup(project) {
-  const { port, url, secrets } = JSON.parse(process.env.WEBHOOK_TEST_SETUP ?? "null") ?? (await prepareWebhookTest(), JSON.parse(process.env.WEBHOOK_TEST_SETUP));
+/**
+ * Starts a receiver on 127.0.0.1 for the endpoints named in `secrets` (`/hooks/<name>`), checking
+ * every attempt with `standardwebhooks`, plus its two control routes (`POST /rules`,
+ * `GET /received`, as above). A verified attempt no rule matches answers `defaultStatus`; an
+ * unverified one answers 400.
+ *
+ * @param {{ port?: number, secrets: Record<string, string>, defaultStatus?: number }} options
+ *   `port` 0 or left out: the system picks one, held from this call on (no window in which another
+ *   process can take it)
+ * @returns {Promise<{ url: string, port: number, close: () => Promise<void> }>}
+ * @example
+ * const receiver = await startWebhookReceiver({ secrets: { console: "whsec_..." }, defaultStatus: 503 });
+ * // WEBHOOKS={"console":{"url":"${receiver.url}/hooks/console"}}; later: await receiver.close();
+ */
+export async function startWebhookReceiver({ port = 0, secrets, defaultStatus = 200 }) {
   const verifiers = Object.fromEntries(Object.entries(secrets).map(([name, value]) => [name, new Webhook(value)]));
   /** @type {{ endpoint: string, headers: Record<string, string>, raw: string, body: unknown, verified: boolean, error: string | null, status: number, at: number }[]} */
   const received = [];
@@ -54,7 +66,7 @@ export default async function setup(project) {
   const rules = [];
 
   async function handle(request, response) {
-    const target = new URL(request.url ?? "/", url);
+    const target = new URL(request.url ?? "/", "http://127.0.0.1");
     const reply = replier(response);
     const raw = (await readBody(request)).toString("utf8");
     if (request.method === "GET" && target.pathname === "/received") {
@@ -79,7 +91,7 @@ export default async function setup(project) {
     }
     const rule = rules.find((r) => raw.includes(r.match) && (r.times === null || r.times > 0));
     if (rule && rule.times !== null) rule.times--;
-    const status = !verified ? 400 : rule ? rule.status : 200;
+    const status = !verified ? 400 : rule ? rule.status : defaultStatus;
     let body = null;
     try {
       body = JSON.parse(raw);
@@ -91,6 +103,13 @@ export default async function setup(project) {
   }
 
   const server = await listenLoopback(handle, { port });
+  return { url: server.base, port: server.port, close: server.close };
+}
+
+/** @param {import("vitest/node").TestProject} project */
+export default async function setup(project) {
+  const { port, url, secrets } = JSON.parse(process.env.WEBHOOK_TEST_SETUP ?? "null") ?? (await prepareWebhookTest(), JSON.parse(process.env.WEBHOOK_TEST_SETUP));
+  const receiver = await startWebhookReceiver({ port, secrets });
   project.provide("webhooks", { url, secrets });
-  return server.close;
+  return receiver.close;
 }

@@ -1,52 +1,24 @@
 /**
  * The admin console's event feed (API.md §18 over §16) in headless Chromium against a real
- * `wrangler dev` whose WEBHOOKS names one endpoint, `console`, on a loopback port
- * (scripts/browser-test-service.mjs). This test listens there itself with a receiver that checks
- * every attempt with `standardwebhooks` and refuses (503) until told otherwise: a sign-up's
- * `user.created` fails its attempts, the feed in the page shows the failed delivery with a button
- * "Redeliver", and pressing it, once the receiver accepts, delivers the event (checked over the
- * admin API and at the receiver).
+ * `wrangler dev` whose WEBHOOKS names one endpoint, `console`, at the loopback receiver of
+ * scripts/webhook-receiver.mjs (started by scripts/browser-test-service.mjs and held for the whole
+ * run). The receiver checks every attempt with `standardwebhooks` and refuses (503) until this test
+ * posts a rule: a sign-up's `user.created` fails its attempts, the feed in the page shows the failed
+ * delivery with a button "Redeliver", and pressing it, once the receiver accepts, delivers the event
+ * (checked over the admin API and at the receiver, whose copy this test verifies again).
  */
-import { createServer } from "node:http";
-import type { Server } from "node:http";
 import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { accountWithSession, adminApi, openConsole, scrollsSideways, signIn, violations } from "./admin-console-helpers";
 import type { Json, OpenConsole } from "./admin-console-helpers";
 
-const endpoint = inject("consoleWebhook");
-const verifier = new Webhook(endpoint.secret);
-const received: { id: string; body: Json }[] = [];
-let accepting = false;
-let server: Server;
+const receiver = inject("consoleWebhook");
+const verifier = new Webhook(receiver.secret);
 let browser: OpenConsole | undefined;
-
-beforeAll(async () => {
-  server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const raw = Buffer.concat(chunks).toString("utf8");
-      const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, String(v)]));
-      let verified = false;
-      try {
-        verifier.verify(raw, headers);
-        verified = true;
-      } catch {
-        verified = false;
-      }
-      if (verified && accepting) received.push({ id: headers["webhook-id"]!, body: JSON.parse(raw) });
-      response.writeHead(verified && accepting ? 204 : verified ? 503 : 400);
-      response.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(endpoint.port, "127.0.0.1", resolve));
-});
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
 /** The feed's event of `type` about `userId`, paging through the whole feed from the start. */
@@ -89,14 +61,20 @@ describe("the console's event feed", () => {
     expect(await row.locator("[data-status]").textContent()).toBe("failed");
     expect(await scrollsSideways(page)).toBe(false);
 
-    accepting = true;
+    // From now on the receiver accepts this user's events.
+    const rule = await fetch(`${receiver.url}/rules`, { method: "POST", body: JSON.stringify({ match: account.userId, status: 200 }) });
+    expect(rule.status).toBe(200);
     await row.getByRole("button", { name: "Redeliver", exact: true }).click();
     await expect.poll(() => page.getByRole("status").textContent()).toBe(`Redelivery of user.created #${event.sequence} is queued.`);
     await expect
       .poll(async () => (await findEvent("user.created", account.userId))?.deliveries?.[0]?.status, { timeout: 30_000, interval: 1000 })
       .toBe("delivered");
-    const delivered = received.find((r) => r.id === event.id);
-    expect(delivered?.body).toMatchObject({ id: event.id, type: "user.created", sequence: event.sequence, data: { user: { id: account.userId, email: account.email } } });
+    const attempts = (await (await fetch(`${receiver.url}/received?match=${event.id}`)).json()) as { received: Json[] };
+    const delivered = attempts.received.find((r: Json) => r.status === 200);
+    expect(delivered).toMatchObject({ endpoint: "console", verified: true, headers: { "webhook-id": event.id } });
+    expect(() => verifier.verify(delivered.raw, delivered.headers)).not.toThrow();
+    expect(attempts.received.filter((r: Json) => r.status === 503)).toHaveLength(3);
+    expect(JSON.parse(delivered.raw)).toMatchObject({ id: event.id, type: "user.created", sequence: event.sequence, data: { user: { id: account.userId, email: account.email } } });
     expect(browser.problems).toEqual([]);
     expect(await violations(page)).toEqual([]);
   });

@@ -21,8 +21,12 @@ declare module "vitest" {
     serviceUrl: string;
     /** The service's random ADMIN_API_KEY (the admin console's tests). */
     adminKey: string;
-    /** The `console` webhook endpoint of WEBHOOKS: a loopback port a test may listen on, and its secret. */
-    consoleWebhook: { url: string; port: number; secret: string };
+    /**
+     * The receiver behind the `console` webhook endpoint of WEBHOOKS (scripts/webhook-receiver.mjs:
+     * `POST ${url}/rules`, `GET ${url}/received`), refusing (503) until a rule says otherwise, and the
+     * endpoint's secret.
+     */
+    consoleWebhook: { url: string; secret: string };
   }
 }
 
