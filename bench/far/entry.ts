@@ -11,7 +11,7 @@
  * `GET /__bench/totals` the run's cumulative counts (D1 meta included) and `DELETE /__bench/totals`
  * resets them; `GET /__bench/size` the database's size now (one `select 1`, D1 `meta.size_after`; the bytes per
  * table are read from the persisted SQLite file by bench/far/capacity.mjs); `POST /__bench/rows
- * {tables: [{table, columns, rows}]}` inserts the rows (arrays in `columns` order) into each table in
+ * {tables: [{table, columns, rows}]}` inserts the rows (arrays in `columns` order, a BLOB as `{ hex }`) into each table in
  * one D1 batch, `INSERT … SELECT` over `json_each` of the rows, on the service's own D1 (no latency
  * model), answering `{ inserted: { table: rows } }` (the capacity step's copies at scale,
  * bench/far/scale.mjs).
@@ -77,7 +77,8 @@ const NAME = /^[a-z_][a-z0-9_]*$/i;
 async function insertRows(env: Env, tables: TableRows[]) {
   const statements = tables.map(({ table, columns, rows }) => {
     if (![table, ...columns].every((name) => NAME.test(name))) throw new Error(`not a plain identifier in ${table}`);
-    const values = columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(", ");
+    // A BLOB travels as `{ hex }` (bench/far/scale.mjs).
+    const values = columns.map((_, i) => `CASE json_type(value, '$[${i}]') WHEN 'object' THEN unhex(json_extract(value, '$[${i}].hex')) ELSE json_extract(value, '$[${i}]') END`).join(", ");
     return env.DB.prepare(`INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) SELECT ${values} FROM json_each(?1)`).bind(JSON.stringify(rows));
   });
   const results = await env.DB.batch(statements);

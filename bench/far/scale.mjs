@@ -9,7 +9,9 @@
  * at the copy's own user; the keys in `FRESH` (addresses, passkey credential ids and handles, an
  * identity's subject) by a fresh unique value of the same length and form (each digit, lower- and
  * upper-case letter by a random one of its class; an address keeps its domain), wherever they occur
- * (the address in an event's JSON too). An `INTEGER PRIMARY KEY` (events.sequence) is left to SQLite.
+ * (the address in an event's JSON too); every BLOB (a passkey's credential id, key and handle, since
+ * issue 27's slice 10) by fresh random bytes of its length, the same old value by the same new one
+ * in a copy (sent as `{ hex }`). An `INTEGER PRIMARY KEY` (events.sequence) is left to SQLite.
  * Copies go in random key order, as new accounts do, `COPIES_PER_REQUEST` copies per D1 batch, users
  * first (foreign keys are enforced).
  *
@@ -18,7 +20,7 @@
  * const copied = await replicate(agent, "http://127.0.0.1:8802", file, accounts.map((a) => a.id), ["users", "sessions"], 99);
  * copied.replicated; // 2970 accounts added; copied.rowsPerAccount.sessions === 3
  */
-import { randomInt, randomUUID } from "node:crypto";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { send } from "../driver.mjs";
 
@@ -51,7 +53,8 @@ function readRows(file, userIds, tables) {
       const key = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => `"${c.name}"`);
       const order = /WITHOUT\s+ROWID\s*$/i.test(ddl) ? key.join(", ") : "rowid";
       const rows = db.prepare(`select ${columns.map((c) => `"${c}"`).join(", ")} from "${table}" where ${owned(table, all)} order by ${order}`).all(JSON.stringify(userIds));
-      return { table, columns, rows: rows.map((row) => columns.map((c) => row[c])) };
+      const value = (v) => (v instanceof Uint8Array ? { hex: Buffer.from(v).toString("hex") } : v);
+      return { table, columns, rows: rows.map((row) => columns.map((c) => value(row[c]))) };
     });
   } finally {
     db.close();
@@ -91,7 +94,12 @@ function freshKeys(source) {
 function copyRows(source, keys) {
   const uuids = new Map();
   const renames = keys.originals.map((old) => [old, keys.next(old)]);
+  const blobs = new Map();
   const rename = (value) => {
+    if (value !== null && typeof value === "object") {
+      if (!blobs.has(value.hex)) blobs.set(value.hex, randomBytes(value.hex.length / 2).toString("hex"));
+      return { hex: blobs.get(value.hex) };
+    }
     if (typeof value !== "string") return value;
     let out = value.replace(UUID, (old) => uuids.get(old) ?? (uuids.set(old, randomUUID()), uuids.get(old)));
     for (const [old, fresh] of renames) if (out.includes(old)) out = out.split(old).join(fresh);

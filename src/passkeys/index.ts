@@ -21,13 +21,14 @@ import { drainSoon } from "../activity/drain-soon";
 import { requireAal2ToAddFactor, requireAnotherWayToSignIn, requireReauthentication } from "../accounts/reauthentication";
 import type { ReauthProof } from "../accounts/reauthentication";
 import { users } from "../accounts/schema";
-import { base64url, randomToken } from "../crypto";
+import { base64url, fromBase64url, randomToken } from "../crypto";
 import { insertForUser } from "../db/insert-where";
 import type { Deps } from "../http/deps";
 import { AuthError, invalidRequest } from "../http/errors";
 import { identities } from "../identities/schema";
 import type { Auth } from "../sessions";
 import { livenessStatement, sessionIsLive } from "../sessions/statements";
+import { inEitherForm } from "./bytes";
 import { createChallenge, spendChallenge, verifyCeremony, CHALLENGE_TTL_MS } from "./challenges";
 import { passkeys } from "./schema";
 import type { PasskeyRow } from "./schema";
@@ -57,6 +58,7 @@ export function passkeyView(row: PasskeyRow): PasskeyView {
 }
 
 const sessionEnded = () => new AuthError("invalid_token", "The session has ended");
+const alreadyRegistered = () => new AuthError("conflict", "This passkey is already registered");
 const tooMany = () => new AuthError("conflict", `An account can have at most ${MAX_PASSKEYS} passkeys; remove one first`);
 const unverifiable = () => invalidRequest("response", "could not be verified");
 
@@ -70,7 +72,7 @@ export async function registrationOptions(deps: Deps, auth: Auth): Promise<{ cha
   const db = drizzle(deps.env.DB);
   const existing = await db.select().from(passkeys).where(eq(passkeys.userId, auth.userId)).orderBy(asc(passkeys.createdAt));
   if (existing.length >= MAX_PASSKEYS) throw tooMany();
-  const userHandle = existing[0]?.userHandle ?? randomToken(32);
+  const userHandle = existing[0] ? base64url(existing[0].userHandle) : randomToken(32);
   const stored = await createChallenge(db, { kind: "registration", userId: auth.userId, userHandle, onlyIf: sessionIsLive(db, auth) });
   if (!stored) throw sessionEnded();
   const user = auth.user;
@@ -84,7 +86,7 @@ export async function registrationOptions(deps: Deps, auth: Auth): Promise<{ cha
     challenge: fromB64(stored.challenge),
     timeout: CHALLENGE_TTL_MS,
     attestationType: "none",
-    excludeCredentials: existing.map((p) => ({ id: p.credentialId, ...(p.transports ? { transports: JSON.parse(p.transports) as string[] } : {}) })),
+    excludeCredentials: existing.map((p) => ({ id: base64url(p.credentialId), ...(p.transports ? { transports: JSON.parse(p.transports) as string[] } : {}) })),
     authenticatorSelection: { residentKey: "required", requireResidentKey: true, userVerification: "required" },
     supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
   });
@@ -123,36 +125,41 @@ export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInp
   const row: PasskeyRow = {
     id: crypto.randomUUID(),
     userId: auth.userId,
-    credentialId: info.credential.id,
-    publicKey: base64url(info.credential.publicKey),
+    credentialId: fromBase64url(info.credential.id),
+    publicKey: info.credential.publicKey,
     signCount: info.credential.counter,
     transports: info.credential.transports?.length ? JSON.stringify(info.credential.transports) : null,
-    userHandle: challenge.userHandle,
+    userHandle: fromBase64url(challenge.userHandle),
     backedUp: info.credentialBackedUp,
     name: input.name?.trim() || "Passkey",
     createdAt: now,
     lastUsedAt: null,
   };
   // Under the limit, and the same handle as the user's other passkeys (a concurrent first
-  // registration with another handle loses), checked in the INSERT itself.
+  // registration with another handle loses), checked in the INSERT itself; each in either stored
+  // form (./bytes.ts), as is the credential's uniqueness (the UNIQUE index sees one form only).
   const fits = sql`(SELECT COUNT(*) FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId}) < ${MAX_PASSKEYS}
-    AND NOT EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND ${passkeys.userHandle} != ${row.userHandle})`;
+    AND NOT EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND NOT ${inEitherForm(passkeys.userHandle, row.userHandle)})`;
+  const credentialTaken = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${inEitherForm(passkeys.credentialId, row.credentialId)})`;
   // By user and id, as every query by a passkey's id (its index is the user's: src/passkeys/schema.ts).
   const added = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND ${passkeys.id} = ${row.id})`;
   const [inserted] = await db
     .batch([
-      insertForUser(db, passkeys, row, and(fits, sessionIsLive(db, auth, now))),
+      insertForUser(db, passkeys, row, and(fits, sql`NOT ${credentialTaken}`, sessionIsLive(db, auth, now))),
       activityStatement(db, { userId: auth.userId, type: "passkey_added", sessionId: auth.sessionId, client: deps.client, at: now }, added),
     ])
     .catch((error: unknown) => {
       let text = "";
       for (let e: unknown = error; e instanceof Error; e = e.cause) text += ` ${e.message}`;
-      if (text.includes("credential_id")) throw new AuthError("conflict", "This passkey is already registered");
+      if (text.includes("credential_id")) throw alreadyRegistered();
       throw error;
     });
   if (inserted.meta.changes !== 1) {
-    // Refused by the limit, or by a session that ended meanwhile (the account deleted, say): 401 then.
+    // Refused by the limit, by the credential registered before (in the other stored form), or by a
+    // session that ended meanwhile (the account deleted, say): 401 then.
     if ((await livenessStatement(db, auth, Date.now())).length === 0) throw sessionEnded();
+    const [taken] = await db.select({ id: passkeys.id }).from(passkeys).where(inEitherForm(passkeys.credentialId, row.credentialId)).limit(1);
+    if (taken) throw alreadyRegistered();
     throw tooMany();
   }
   drainSoon(deps, auth.userId);

@@ -46,7 +46,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { users } from "../accounts/schema";
-import { constantTimeEqual, fromBase64url } from "../crypto";
+import { base64url, constantTimeEqual, fromBase64url } from "../crypto";
 import type { Deps } from "../http/deps";
 import { AuthError } from "../http/errors";
 import { log } from "../http/log";
@@ -55,6 +55,7 @@ import { reserveAccountAttempt } from "../rate-limit/login-attempt";
 import { userMatches } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
+import { credentialIdForms } from "./bytes";
 import { CHALLENGE_TTL_MS, verifyCeremony } from "./challenges";
 import { loginChallengeOf, newLoginChallenge, spendLoginChallenge } from "./login-challenge";
 import { passkeys } from "./schema";
@@ -106,7 +107,10 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   if (!challenge) throw refused();
   // The spend and the one D1 read (three reads, not a join: a D1 batch returns rows keyed by column
   // name, and both tables have an `id`) go together; a spend that fails is a 503, a later use a 401.
-  const credential = eq(passkeys.credentialId, String(input.response.id));
+  // In either stored form (./bytes.ts); an id that is not canonical base64url is no credential's
+  // (found by nothing, as an unknown one: the challenge is spent all the same).
+  const forms = credentialIdForms(String(input.response.id));
+  const credential = forms ? sql`${passkeys.credentialId} IN (${forms.blob}, ${forms.text})` : sql`0`;
   const owner = db.select({ userId: passkeys.userId }).from(passkeys).where(credential);
   const spending = spendLoginChallenge(deps.env, challenge).catch((error: unknown) => {
     log("warn", "passkey.challenge_unavailable", { requestId: deps.requestId, name: error instanceof Error ? error.name : typeof error });
@@ -146,7 +150,7 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
           {
             onlyIf: exists(db.select({ id: passkeys.id }).from(passkeys).where(counterUnchanged(passkey))),
             // Only with the session: not for an account disabled meanwhile, whose sign-in is refused.
-            alsoRun: [db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp }).where(and(counterUnchanged(passkey), userMatches(db, user.id, { enabled: true })))],
+            alsoRun: [db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp, ...binaryFields(passkey) }).where(and(counterUnchanged(passkey), userMatches(db, user.id, { enabled: true })))],
           }),
     });
     if (pair) {
@@ -169,13 +173,13 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
  */
 async function checkAssertion(deps: Deps, input: PasskeyLoginInput, challenge: string, passkey: PasskeyRow): Promise<Checked> {
   const handle = input.response.response?.userHandle;
-  if (handle === undefined || handle === null || !constantTimeEqual(String(handle), passkey.userHandle)) return { refusal: "user_handle" };
+  if (handle === undefined || handle === null || !constantTimeEqual(String(handle), base64url(passkey.userHandle))) return { refusal: "user_handle" };
   const verified = await verifyCeremony(deps.config.webauthn, { id: input.challengeId, challenge, userId: null, userHandle: null }, (expected) =>
     verifyAuthenticationResponse({
       response: input.response,
       ...expected,
       // The counter is checked below, where a regression can be recorded.
-      credential: { id: passkey.credentialId, publicKey: fromBase64url(passkey.publicKey) as Uint8Array<ArrayBuffer>, counter: 0 },
+      credential: { id: base64url(passkey.credentialId), publicKey: passkey.publicKey as Uint8Array<ArrayBuffer>, counter: 0 },
     }),
   );
   if (!verified?.verified) return { refusal: "verification" };
@@ -192,8 +196,14 @@ async function checkAssertion(deps: Deps, input: PasskeyLoginInput, challenge: s
 const recordUseStatement = (db: DrizzleD1Database, passkey: PasskeyRow, now: number, backedUp: boolean) =>
   db
     .update(passkeys)
-    .set({ lastUsedAt: sql`MAX(COALESCE(${passkeys.lastUsedAt}, 0), ${now})`, backedUp })
+    .set({ lastUsedAt: sql`MAX(COALESCE(${passkeys.lastUsedAt}, 0), ${now})`, backedUp, ...binaryFields(passkey) })
     .where(and(eq(passkeys.userId, passkey.userId), eq(passkeys.id, passkey.id), userMatches(db, passkey.userId, { enabled: true })));
+
+/**
+ * The passkey's binary fields, rewritten with its use: a row from before issue 27's slice 10 keeps
+ * them as base64url text until then (./bytes.ts), and this write costs nothing more.
+ */
+const binaryFields = (passkey: PasskeyRow) => ({ credentialId: passkey.credentialId, publicKey: passkey.publicKey, userHandle: passkey.userHandle });
 
 /**
  * The passkey row while its counter is the one this assertion was checked against (by user and id:

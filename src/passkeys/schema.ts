@@ -4,6 +4,7 @@
  */
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { users } from "../accounts/schema";
+import { webauthnBytes } from "./bytes";
 
 export const passkeys = sqliteTable(
   "passkeys",
@@ -17,15 +18,21 @@ export const passkeys = sqliteTable(
     userId: text("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    /** The credential id, base64url. */
-    credentialId: text("credential_id").notNull().unique(),
-    /** The COSE public key, base64url. */
-    publicKey: text("public_key").notNull(),
+    /**
+     * The credential id: its bytes (a BLOB; base64url text in rows from before issue 27's slice 10,
+     * until rewritten: ./bytes.ts). Unique in each form; a registration also refuses the other form.
+     */
+    credentialId: webauthnBytes("credential_id").notNull().unique(),
+    /** The COSE public key's bytes (a BLOB, or base64url text from before: ./bytes.ts). */
+    publicKey: webauthnBytes("public_key").notNull(),
     signCount: integer("sign_count").notNull(),
     /** JSON array of AuthenticatorTransport values, or null. */
     transports: text("transports"),
-    /** The WebAuthn user handle (base64url): random per user, the same on all its passkeys. */
-    userHandle: text("user_handle").notNull(),
+    /**
+     * The WebAuthn user handle's 32 bytes (a BLOB, or base64url text from before: ./bytes.ts):
+     * random per user, the same on all its passkeys.
+     */
+    userHandle: webauthnBytes("user_handle").notNull(),
     backedUp: integer("backed_up", { mode: "boolean" }).notNull(),
     name: text("name").notNull(),
     createdAt: integer("created_at").notNull(),

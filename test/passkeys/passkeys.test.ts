@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { PASSWORD, call, claims, env, expectError, guest, json, login, uniqueEmail, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
-import { assert, attest, softCredential } from "../helpers/webauthn";
+import { assert, attest, fromB64url, softCredential } from "../helpers/webauthn";
 import type { Algorithm, SoftCredential } from "../helpers/webauthn";
 import { activityOf, countActivity } from "../helpers/activity";
 
@@ -76,8 +76,10 @@ describe("passkey registration rules", () => {
     const again = await registrationOptions(pair.accessToken);
     expect(again.options.user.id).toBe(credential.userHandle);
     expect(again.options.excludeCredentials.map((c: Json) => c.id)).toEqual([credential.id]);
-    const row = await env.DB.prepare("SELECT user_handle FROM passkeys WHERE user_id = ?").bind(account.userId).first<Json>();
-    expect(row.user_handle).toBe(credential.userHandle);
+    // Stored as its 32 bytes, a BLOB (issue 27, slice 10: src/passkeys/bytes.ts), as are the credential id and key.
+    const row = await env.DB.prepare("SELECT typeof(user_handle) AS form, hex(user_handle) AS handle, typeof(credential_id) AS idForm, hex(credential_id) AS id, typeof(public_key) AS keyForm FROM passkeys WHERE user_id = ?").bind(account.userId).first<Json>();
+    const hex = (value: string) => Array.from(fromB64url(value), (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+    expect(row).toEqual({ form: "blob", handle: hex(credential.userHandle!), idForm: "blob", id: hex(credential.id), keyForm: "blob" });
     const other = await registrationOptions((await guest()).accessToken);
     expect(other.options.user.id).not.toBe(credential.userHandle);
   });

@@ -1,0 +1,75 @@
+/**
+ * The passkey's binary fields (WebAuthn §5: the credential id, the COSE public key, the user handle)
+ * as D1 BLOBs (issue 27: 12 to 26 B less a field than their base64url text, and the credential id
+ * twice: the table and its UNIQUE index). SQLite is typed by value, not by column: the columns stay
+ * declared `text` (no table rebuild), a BLOB bound to them is stored as a BLOB, and rows written
+ * before this change keep their base64url text until the passkey's next sign-in rewrites them (its
+ * row is written then anyway: ./login.ts). Both forms read the same: `webauthnBytes` decodes either
+ * to bytes, and every lookup or guard by value binds both (`credentialIdForms`, `inEitherForm`), so
+ * a row never used again may keep its text for good.
+ *
+ * @example
+ * import { credentialIdForms, toBlob } from "./bytes";
+ * const forms = credentialIdForms(response.id); // null when not canonical base64url
+ * db.select().from(passkeys).where(inArray(passkeys.credentialId, ...)); // see login.ts
+ */
+import { sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
+import { customType } from "drizzle-orm/sqlite-core";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { base64url, fromBase64url } from "../crypto";
+
+/** What D1 returns for a value: text (a row from before), or a BLOB (as an ArrayBuffer or an array of bytes). */
+type Stored = string | ArrayBuffer | ArrayBufferView | number[];
+
+/** `bytes` as an ArrayBuffer of exactly its length, which D1 binds as a BLOB. */
+export function toBlob(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+/** Bytes from a stored value of either form; a text value is base64url (WebAuthn's JSON form). */
+export function fromStored(value: Stored): Uint8Array {
+  if (typeof value === "string") {
+    try {
+      return fromBase64url(value);
+    } catch {
+      // Not base64url, so never written by the service (a hand-made row): read, not refused.
+      return new TextEncoder().encode(value);
+    }
+  }
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+  return Uint8Array.from(value);
+}
+
+/**
+ * A column of WebAuthn bytes: `Uint8Array` in the code, a BLOB when written, either form when read.
+ * Declared `text` so the schema (and drizzle-kit's migrations) keep the column as it was.
+ */
+export const webauthnBytes = customType<{ data: Uint8Array; driverData: Stored }>({
+  dataType: () => "text",
+  toDriver: (value) => toBlob(value),
+  fromDriver: (value) => fromStored(value),
+});
+
+/**
+ * The credential id as the client sent it (base64url, WebAuthn's `id`) in both stored forms: its
+ * bytes (a BLOB) and the text itself (a row from before the backfill). Null when the text is not
+ * canonical base64url (so one stored credential answers to one id only): the caller refuses it as an
+ * unknown credential.
+ */
+export function credentialIdForms(id: string): { blob: ArrayBuffer; text: string } | null {
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64url(id);
+  } catch {
+    return null;
+  }
+  if (bytes.length === 0 || base64url(bytes) !== id) return null;
+  return { blob: toBlob(bytes), text: id };
+}
+
+/** `column` equals `bytes` in either stored form (a BLOB, or its base64url text from before). */
+export function inEitherForm(column: SQLiteColumn, bytes: Uint8Array): SQL {
+  return sql`${column} IN (${toBlob(bytes)}, ${base64url(bytes)})`;
+}
