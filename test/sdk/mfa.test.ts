@@ -21,8 +21,11 @@ describe("edge-auth/client mfa", () => {
     expect(auth.session?.aal).toBe("aal1");
     const { factorId, otpauthUri } = await auth.mfa.enrollTotp({ password: PASSWORD });
     const totp = OTPAuth.URI.parse(otpauthUri) as OTPAuth.TOTP;
+    // Two steps' codes, each used once (API.md §15): this step's and the next's. The service takes
+    // the steps next to its own, so both hold even when a request crosses a 30-second boundary
+    // (the step before this one would not: CI's run of stop 37's follow-up crossed one).
     const step = Math.floor(Date.now() / 30_000);
-    const activated = await auth.mfa.activateTotp({ factorId, code: totp.generate({ timestamp: (step - 1) * 30_000 }) });
+    const activated = await auth.mfa.activateTotp({ factorId, code: totp.generate({ timestamp: step * 30_000 }) });
     expect(activated.recoveryCodes).toHaveLength(10);
     expect(auth.session?.aal).toBe("aal2");
     expect((await auth.mfa.list()).recoveryCodesRemaining).toBe(10);
@@ -32,7 +35,7 @@ describe("edge-auth/client mfa", () => {
     expect(error).toBeInstanceOf(EdgeAuthError);
     expect(error).toMatchObject({ status: 403, code: "mfa_required", factors: ["totp", "recovery_code"] });
     expect(other.session).toBeNull();
-    await other.mfa.verify({ mfaToken: (error as EdgeAuthError).mfaToken!, code: totp.generate({ timestamp: step * 30_000 }) });
+    await other.mfa.verify({ mfaToken: (error as EdgeAuthError).mfaToken!, code: totp.generate({ timestamp: (step + 1) * 30_000 }) });
     expect(other.session?.aal).toBe("aal2");
     const verified = await verifier.verify(await other.getAccessToken());
     expect(verified).toMatchObject({ aal: "aal2", amr: ["password", "totp"] });
