@@ -8,21 +8,11 @@
  * const stored = await sha256(token); // what the database keeps
  */
 
+import { base64url, fromBase64url } from "./base64url";
+
+export { base64url, fromBase64url };
+
 const encoder = new TextEncoder();
-
-export function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function fromBase64url(value: string): Uint8Array {
-  const padded = value.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((value.length + 3) % 4);
-  const binary = atob(padded);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 /** `byteLength` random bytes from the CSPRNG, base64url; 32 bytes is 256 bits. */
 export function randomToken(byteLength = 32): string {

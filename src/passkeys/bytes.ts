@@ -17,7 +17,7 @@ import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { customType } from "drizzle-orm/sqlite-core";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { base64url, fromBase64url } from "../crypto";
+import { base64url, fromBase64url } from "../crypto/base64url";
 
 /** What D1 returns for a value: text (a row from before), or a BLOB (as an ArrayBuffer or an array of bytes). */
 type Stored = string | ArrayBuffer | ArrayBufferView | number[];
