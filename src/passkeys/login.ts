@@ -111,19 +111,25 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   // (found by nothing, as an unknown one: the challenge is spent all the same).
   const forms = credentialIdForms(String(input.response.id));
   const credential = forms ? sql`${passkeys.credentialId} IN (${forms.blob}, ${forms.text})` : sql`0`;
-  const owner = db.select({ userId: passkeys.userId }).from(passkeys).where(credential);
+  // One row, and its user, even for an id stored in both forms: the version before this one, registering
+  // during a gradual deploy or after a rollback, sees text only (its guard and the UNIQUE index), so it
+  // can add the text beside a BLOB of another account. The BLOB is the one registered under both forms'
+  // guard; the passkey and the user read must be the same row's (else a credential signs in as the
+  // other row's user), and the text one is never used (its rewrite would hit the UNIQUE index).
+  const blobFirst = sql`typeof(${passkeys.credentialId}) = 'blob' DESC`;
+  const owner = db.select({ userId: passkeys.userId }).from(passkeys).where(credential).orderBy(blobFirst).limit(1);
   const spending = spendLoginChallenge(deps.env, challenge).catch((error: unknown) => {
     log("warn", "passkey.challenge_unavailable", { requestId: deps.requestId, name: error instanceof Error ? error.name : typeof error });
     return null;
   });
   const [counted, [passkey], [user]] = await db.batch([
     accountAttemptRead(db, sql`${owner}`),
-    db.select().from(passkeys).where(credential),
+    db.select().from(passkeys).where(credential).orderBy(blobFirst).limit(1),
     db.select().from(users).where(inArray(users.id, owner)),
   ]);
   const spent = await spending;
   if (spent === null) throw unavailable();
-  if (!spent || !passkey || !user) throw refused();
+  if (!spent || !passkey || !user || user.id !== passkey.userId) throw refused();
 
   // The account's gate decides before the checks' answer is used; they run while it is asked.
   const attempt = await reserveAccountAttempt(deps, { userId: user.id, seen: counted[0] ?? null, found: passkey }, (found) => checkAssertion(deps, input, challenge.challenge, found));

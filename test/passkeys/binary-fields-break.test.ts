@@ -219,4 +219,32 @@ describe("slice 10 under attack", () => {
     expect([after.idForm, after.keyForm, after.handleForm, after.id, after.key, after.handle]).toEqual(["blob", "blob", "blob", before.id, before.key, before.handle]);
     expect(await env.DB.prepare("SELECT sign_count FROM passkeys WHERE id = ?").bind(before.pk).first<number>("sign_count")).toBe(5);
   });
+
+  it("a credential id stored in both forms (the version before registering it beside a BLOB) signs in only as the BLOB's owner", async () => {
+    // During a gradual deploy or after a rollback the version before still registers, and its guard and UNIQUE index
+    // see text only: a credential id the new version stored as a BLOB can be registered again, as text, by another
+    // account (docs/deploying.md). Here the other account's row is made so by hand: its own key and handle, the
+    // owner's credential id in text. The owner's user id sorts first, so a users read not tied to the passkey row
+    // read finds the owner.
+    const owner = await verifiedAccount("pk-bb-dup-owner");
+    const credential = await addPasskey((await login(owner)).accessToken);
+    let other = await verifiedAccount("pk-bb-dup-other");
+    while (other.userId < owner.userId) other = await verifiedAccount("pk-bb-dup-other");
+    const copy = await addPasskey((await login(other)).accessToken);
+    const [row] = await stored(other.userId);
+    await env.DB.prepare("UPDATE passkeys SET credential_id = ?, public_key = ?, user_handle = ? WHERE id = ?")
+      .bind(credential.id, b64url(fromHex(row.key)), b64url(fromHex(row.handle)), row.pk)
+      .run();
+    const names: Record<string, string> = { [owner.userId]: "owner's session", [other.userId]: "other's session" };
+    const sessionOf = async (response: Response) => (response.status === 200 ? names[(await json(response)).user.id] : response.status);
+    // The other account's credential, presented with the owner's id: never a session, least of all the owner's.
+    expect(await sessionOf(await passkeyLogin({ ...copy, id: credential.id }, { counter: 0 }))).toBe(401);
+    expect(await sessionOf(await passkeyLogin({ ...copy, id: credential.id }))).toBe(401);
+    // The owner signs in on both paths.
+    expect(await sessionOf(await passkeyLogin(credential, { counter: 0 }))).toBe("owner's session");
+    expect(await sessionOf(await passkeyLogin(credential))).toBe("owner's session");
+    // Nothing stuck in the other account's object: it signs in with its password.
+    await userObject(other.userId).settle();
+    expect((await call("/v1/auth/login", { body: { email: other.email, password: PASSWORD } })).status).toBe(200);
+  });
 });
