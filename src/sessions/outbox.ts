@@ -31,7 +31,6 @@ import type { ClientInfo } from "../types";
 import { OWED_WRITES_UNAVAILABLE } from "./owed-writes";
 import { revocationStatements } from "./object-statements";
 import { releaseStatement, stagedActivityStatement } from "../activity/object-log";
-import { base64url, fromBase64url } from "../crypto";
 
 /** One D1 statement as text and bound values (drizzle's `toSQL()`), so it can be stored and sent. */
 export interface RawStatement {
@@ -67,16 +66,13 @@ export const notWrittenYet = (db: DrizzleD1Database, userId: string | undefined,
   notExists(db.select({ id: sessions.id }).from(sessions).where(and(userId === undefined ? undefined : eq(sessions.userId, userId), eq(sessions.id, sessionId))));
 
 /**
- * JSON with bytes: a bound BLOB (an ArrayBuffer or a view, such as a passkey's credential id:
- * src/passkeys/bytes.ts) is kept as `{ "$bytes": "<base64url>" }` and read back as an ArrayBuffer.
- * No other value of an entry is an object with that one key.
+ * JSON with bytes: a bound BLOB (an ArrayBuffer or a view, such as a passkey's rewritten credential
+ * id: src/passkeys/bytes.ts) is kept as an array of its byte values, which D1 binds as a BLOB as it
+ * is (D1's client sends every BLOB so), so an entry reads back with a plain `JSON.parse`, in this
+ * version and in the one before (after a rollback, an owed entry is still written).
  */
 const keepBytes = (_key: string, value: unknown) =>
-  value instanceof ArrayBuffer ? { $bytes: base64url(new Uint8Array(value)) } : ArrayBuffer.isView(value) ? { $bytes: base64url(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)) } : value;
-const readBytes = (_key: string, value: unknown) => {
-  const bytes = value !== null && typeof value === "object" && Object.keys(value).length === 1 ? (value as { $bytes?: unknown }).$bytes : undefined;
-  return typeof bytes === "string" ? (fromBase64url(bytes).slice().buffer as ArrayBuffer) : value;
-};
+  value instanceof ArrayBuffer ? Array.from(new Uint8Array(value)) : ArrayBuffer.isView(value) ? Array.from(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)) : value;
 
 /** Keeps an entry (call inside the transaction that starts the session). */
 export function addEntry(sql: SqlStorage, entry: OutboxEntry): void {
@@ -113,7 +109,7 @@ export async function flush(sql: SqlStorage, d1: D1Database, listener: FlushList
   const entries = sql.exec<{ seq: number; json: string }>("SELECT seq, json FROM d1_outbox ORDER BY seq").toArray();
   const db = drizzle(d1);
   for (const { seq, json } of entries) {
-    const entry = JSON.parse(json, readBytes) as OutboxEntry;
+    const entry = JSON.parse(json) as OutboxEntry;
     const evictions = entry.evicted.length > 0 ? revocationStatements(db, entry.userId, entry.evicted, "session_limit", entry.at, entry.client, notWrittenYet(db, entry.userId, entry.sessionId)).map(rawStatement) : [];
     const drain = entry.userId === undefined ? undefined : listener.drain;
     const released = drain?.releasing() ?? [];

@@ -143,16 +143,16 @@ describe("slice 10 under attack", () => {
       expect((await passkeyLogin(credential, { counter: 0 })).status).toBe(200);
       // Nothing written yet: the object's D1 fails.
       expect(await forms(account.userId)).toEqual(["text"]);
-      // The owed entry keeps the rewritten bytes as {"$bytes": base64url}. Read as the version before slice 10 reads it
-      // (JSON.parse with no reviver, after a rollback), its statements cannot be bound: D1 refuses the object, so the
-      // entry would stay owed and the object answer 503 for everything until the new version is back (docs/deploying.md
-      // does not say so).
+      // The owed entry keeps the rewritten bytes as an array of byte values: read as the version before slice 10
+      // reads it (a plain JSON.parse, after a rollback), its statements bind, the bytes as a BLOB.
       const [entry] = await runInDurableObject(userObject(account.userId), (_instance: unknown, state: DurableObjectState) =>
         state.storage.sql.exec<{ json: string }>("SELECT json FROM d1_outbox ORDER BY seq").toArray().map((row) => row.json),
       );
-      expect(entry).toContain(`{"$bytes":"${credential.id}"}`);
+      expect(entry).toContain(JSON.stringify(Array.from(fromB64url(credential.id))));
       const rewrite = (JSON.parse(entry!) as { statements: { sql: string; params: unknown[] }[] }).statements.find((q) => q.sql.includes('"credential_id"'))!;
-      expect(() => env.DB.prepare(rewrite.sql).bind(...rewrite.params)).toThrow();
+      const bound = rewrite.params.find((p) => Array.isArray(p) && hex(Uint8Array.from(p as number[])) === before[0].id);
+      expect(bound).toBeDefined();
+      expect(await env.DB.prepare("SELECT typeof(?) AS form, hex(?) AS id").bind(bound, bound).first()).toEqual({ form: "blob", id: before[0].id });
     } finally {
       await held.restore();
     }
