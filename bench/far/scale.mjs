@@ -6,7 +6,8 @@
  * entry's `POST /__bench/rows` (bench/far/entry.ts: the service's own D1, so the file stays the
  * Worker's). In each copy every UUID in any text (ids, foreign keys, the ids inside an event's JSON)
  * is replaced by a fresh random UUID, the same old UUID by the same new one, so foreign keys point
- * at the copy's own user; the keys in `FRESH` (addresses, passkey credential ids and handles, an
+ * at the copy's own user (a UUID that begins with an earlier one's 8 hex digits, a session's id with
+ * its user's, keeps the new one's); the keys in `FRESH` (addresses, passkey credential ids and handles, an
  * identity's subject) by a fresh unique value of the same length and form (each digit, lower- and
  * upper-case letter by a random one of its class; an address keeps its domain), wherever they occur
  * (the address in an event's JSON too); every BLOB (a passkey's credential id, key and handle, since
@@ -94,6 +95,15 @@ function freshKeys(source) {
 function copyRows(source, keys) {
   const uuids = new Map();
   const renames = keys.originals.map((old) => [old, keys.next(old)]);
+  // An id that begins with an earlier id's first 8 hex digits (a session's with its user's, since
+  // issue 27's slice 9: src/sessions/owner.ts; users are copied first) keeps the copy's prefix.
+  const prefixes = new Map();
+  const freshUuid = (old) => {
+    const head = old.slice(0, 8).toLowerCase();
+    const fresh = prefixes.has(head) ? prefixes.get(head) + randomUUID().slice(8) : randomUUID();
+    if (!prefixes.has(head)) prefixes.set(head, fresh.slice(0, 8));
+    return fresh;
+  };
   const blobs = new Map();
   const rename = (value) => {
     if (value !== null && typeof value === "object") {
@@ -101,7 +111,7 @@ function copyRows(source, keys) {
       return { hex: blobs.get(value.hex) };
     }
     if (typeof value !== "string") return value;
-    let out = value.replace(UUID, (old) => uuids.get(old) ?? (uuids.set(old, randomUUID()), uuids.get(old)));
+    let out = value.replace(UUID, (old) => uuids.get(old) ?? (uuids.set(old, freshUuid(old)), uuids.get(old)));
     for (const [old, fresh] of renames) if (out.includes(old)) out = out.split(old).join(fresh);
     return out;
   };

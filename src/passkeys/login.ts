@@ -122,14 +122,19 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
     log("warn", "passkey.challenge_unavailable", { requestId: deps.requestId, name: error instanceof Error ? error.name : typeof error });
     return null;
   });
-  const [counted, [passkey], [user]] = await db.batch([
+  // Whether the row still keeps any binary field as text (a row from before slice 10): the sign-in's
+  // write then rewrites them as BLOBs (`binaryFields`); a row in BLOBs is not rewritten (no index write).
+  const inText = sql<number>`(typeof(${passkeys.credentialId}) = 'text' OR typeof(${passkeys.publicKey}) = 'text' OR typeof(${passkeys.userHandle}) = 'text')`;
+  const [counted, [found], [user]] = await db.batch([
     accountAttemptRead(db, sql`${owner}`),
-    db.select().from(passkeys).where(credential).orderBy(blobFirst).limit(1),
+    db.select({ passkey: passkeys, inText }).from(passkeys).where(credential).orderBy(blobFirst).limit(1),
     db.select().from(users).where(inArray(users.id, owner)),
   ]);
   const spent = await spending;
   if (spent === null) throw unavailable();
+  const passkey = found?.passkey;
   if (!spent || !passkey || !user || user.id !== passkey.userId) throw refused();
+  const rewrite = found.inText ? binaryFields(passkey) : {};
 
   // The account's gate decides before the checks' answer is used; they run while it is asked.
   const attempt = await reserveAccountAttempt(deps, { userId: user.id, seen: counted[0] ?? null, found: passkey }, (found) => checkAssertion(deps, input, challenge.challenge, found));
@@ -150,13 +155,13 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
       attempt: attempt.handle,
       ...(noCounter
         ? // No counter (WebAuthn §6.1.1): nothing to compare-and-set, so no guard (see the module comment).
-          { alsoRun: [recordUseStatement(db, passkey, now, backedUp)] }
+          { alsoRun: [recordUseStatement(db, passkey, now, backedUp, rewrite)] }
         : // The new counter is stored in the session's batch, which runs only while the counter is still
           // the one checked: of two assertions with one counter value, only one starts a session.
           {
             onlyIf: exists(db.select({ id: passkeys.id }).from(passkeys).where(counterUnchanged(passkey))),
             // Only with the session: not for an account disabled meanwhile, whose sign-in is refused.
-            alsoRun: [db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp, ...binaryFields(passkey) }).where(and(counterUnchanged(passkey), userMatches(db, user.id, { enabled: true })))],
+            alsoRun: [db.update(passkeys).set({ signCount: counter, lastUsedAt: now, backedUp, ...rewrite }).where(and(counterUnchanged(passkey), userMatches(db, user.id, { enabled: true })))],
           }),
     });
     if (pair) {
@@ -196,18 +201,19 @@ async function checkAssertion(deps: Deps, input: PasskeyLoginInput, challenge: s
 
 /**
  * A passkey without a counter: its last use (ms; never moved backwards, so sign-ins whose writes
- * land out of order keep the latest) and its backed-up flag (WebAuthn §6.1, BS), nothing else;
- * only while the account is enabled (a refused sign-in of a disabled account records no use).
+ * land out of order keep the latest) and its backed-up flag (WebAuthn §6.1, BS), and `rewrite` (the
+ * binary fields of a row kept in text: `binaryFields`, else none); only while the account is enabled
+ * (a refused sign-in of a disabled account records no use).
  */
-const recordUseStatement = (db: DrizzleD1Database, passkey: PasskeyRow, now: number, backedUp: boolean) =>
+const recordUseStatement = (db: DrizzleD1Database, passkey: PasskeyRow, now: number, backedUp: boolean, rewrite: Partial<PasskeyRow>) =>
   db
     .update(passkeys)
-    .set({ lastUsedAt: sql`MAX(COALESCE(${passkeys.lastUsedAt}, 0), ${now})`, backedUp, ...binaryFields(passkey) })
+    .set({ lastUsedAt: sql`MAX(COALESCE(${passkeys.lastUsedAt}, 0), ${now})`, backedUp, ...rewrite })
     .where(and(eq(passkeys.userId, passkey.userId), eq(passkeys.id, passkey.id), userMatches(db, passkey.userId, { enabled: true })));
 
 /**
- * The passkey's binary fields, rewritten with its use: a row from before issue 27's slice 10 keeps
- * them as base64url text until then (./bytes.ts), and this write costs nothing more.
+ * The passkey's binary fields, rewritten with its use when its row keeps any as base64url text (a row
+ * from before issue 27's slice 10: ./bytes.ts); the sign-in writes the row anyway.
  */
 const binaryFields = (passkey: PasskeyRow) => ({ credentialId: passkey.credentialId, publicKey: passkey.publicKey, userHandle: passkey.userHandle });
 

@@ -3,7 +3,7 @@
  * handle are stored as BLOBs, and rows written before (base64url text) keep working: they sign in on
  * both counter paths and are rewritten as BLOBs by that sign-in (the path with no counter through
  * the user object's outbox, whose JSON keeps the bytes), a second registration keeps the user's
- * handle whatever form the first row has, a credential id stored as text cannot be registered again
+ * handle whatever form the first row has, a row already in BLOBs is not rewritten, a credential id stored as text cannot be registered again
  * as bytes, and an id that is not canonical base64url is no credential's (401, the challenge spent).
  *
  * @example
@@ -13,7 +13,9 @@ import { describe, expect, it } from "vitest";
 import { call, env, expectError, json, login, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
 import { attest, b64url, fromB64url } from "../helpers/webauthn";
+import { countingD1 } from "../helpers/edge";
 import { addPasskey, passkeyLogin, signInBody } from "./break-helpers";
+import type { Send } from "./break-helpers";
 
 const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 const toHex = (value: string) => Array.from(fromB64url(value), (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
@@ -62,6 +64,25 @@ describe("a passkey's binary fields", () => {
     // And both go on signing in from the BLOBs.
     expect((await passkeyLogin(counted)).status).toBe(200);
     expect((await passkeyLogin(uncounted, { counter: 0 })).status).toBe(200);
+  });
+
+  it("a sign-in rewrites the binary fields of a row kept in text only: a row in BLOBs keeps them (no index write)", async () => {
+    const account = await verifiedAccount("pk-bytes-rewrite");
+    const pair = await login(account);
+    const credential = await addPasskey(pair.accessToken);
+    await toTextForm(account.userId);
+    const rewrites = async () => {
+      const run = await countingD1(account.userId, async (fetchAs) => {
+        const send: Send = (path, options) => fetchAs(path, options);
+        expect((await passkeyLogin(credential, {}, send)).status).toBe(200);
+      });
+      const updates = [...run.workerSql, ...run.objectSql].flat().filter((q) => /^update "passkeys"/.test(q));
+      expect(updates).toHaveLength(1);
+      return /"credential_id" = \?/.test(updates[0]!);
+    };
+    expect(await rewrites()).toBe(true);
+    expect(blobs(await stored(account.userId))).toEqual([["blob", "blob", "blob"]]);
+    expect(await rewrites()).toBe(false);
   });
 
   it("a second registration keeps the handle of a first row in the text form; its credential cannot be registered again as bytes", async () => {
