@@ -11,28 +11,9 @@ import { ADMIN_KEY, PASSWORD, call, env, expectError, json, login, verifiedAccou
 import type { Json } from "../helpers";
 import { holdObjectD1, userObject } from "../helpers/edge";
 import { attest, b64url, fromB64url, softCredential } from "../helpers/webauthn";
-import { addPasskey, passkeyLogin, signInBody } from "./break-helpers";
+import { addPasskey, fromHex, oneToText, passkeyLogin, signInBody, stored } from "./break-helpers";
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
-const fromHex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
-
-async function stored(userId: string) {
-  const rows = await env.DB.prepare(
-    "SELECT id AS pk, typeof(credential_id) AS idForm, typeof(public_key) AS keyForm, typeof(user_handle) AS handleForm, hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE user_id = ? ORDER BY created_at, id",
-  )
-    .bind(userId)
-    .all<Json>();
-  return rows.results;
-}
-
-/** One passkey row (by its id) rewritten in the text form the version before slice 10 wrote. */
-async function oneToText(pk: string) {
-  const row = await env.DB.prepare("SELECT hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE id = ?").bind(pk).first<Json>();
-  await env.DB.prepare("UPDATE passkeys SET credential_id = ?, public_key = ?, user_handle = ? WHERE id = ?")
-    .bind(b64url(fromHex(row.id)), b64url(fromHex(row.key)), b64url(fromHex(row.handle)), pk)
-    .run();
-}
-
 const forms = async (userId: string) => (await stored(userId)).map((r: Json) => r.idForm);
 
 describe("slice 10 under attack", () => {

@@ -12,31 +12,16 @@
 import { describe, expect, it } from "vitest";
 import { call, env, expectError, json, login, verifiedAccount } from "../helpers";
 import type { Json } from "../helpers";
-import { attest, b64url, fromB64url } from "../helpers/webauthn";
+import { attest, fromB64url } from "../helpers/webauthn";
 import { countingD1 } from "../helpers/edge";
-import { addPasskey, passkeyLogin, signInBody } from "./break-helpers";
+import { addPasskey, oneToText, passkeyLogin, signInBody, stored } from "./break-helpers";
 import type { Send } from "./break-helpers";
 
-const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 const toHex = (value: string) => Array.from(fromB64url(value), (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
-
-/** Each binary field of the user's passkeys: its stored type and its bytes (hex), oldest first. */
-async function stored(userId: string) {
-  const rows = await env.DB.prepare(
-    "SELECT typeof(credential_id) AS idForm, typeof(public_key) AS keyForm, typeof(user_handle) AS handleForm, hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE user_id = ? ORDER BY created_at, id",
-  )
-    .bind(userId)
-    .all<Json>();
-  return rows.results;
-}
 
 /** Rewrites the user's passkeys as the version before slice 10 wrote them: base64url text. */
 async function toTextForm(userId: string) {
-  for (const row of await stored(userId)) {
-    await env.DB.prepare("UPDATE passkeys SET credential_id = ?, public_key = ?, user_handle = ? WHERE user_id = ? AND hex(credential_id) = ?")
-      .bind(b64url(fromHex(row.id)), b64url(fromHex(row.key)), b64url(fromHex(row.handle)), userId, row.id)
-      .run();
-  }
+  for (const row of await stored(userId)) await oneToText(row.pk);
   expect((await stored(userId)).every((r: Json) => r.idForm === "text" && r.keyForm === "text" && r.handleForm === "text")).toBe(true);
 }
 

@@ -1,7 +1,8 @@
 /**
  * Shared by the slice 6 passkey review's tests (challenge-break*.test.ts): enrolling a software
  * passkey, fresh sign-in options and bodies, the account's count and events, the challenge object's
- * marks, and sending through a Worker with other bindings.
+ * marks, sending through a Worker with other bindings, and (slice 10's tests) a passkey row's stored
+ * forms and its rewrite into the text form of the version before.
  *
  * @example
  * const { account, credential } = await enrolled("label");
@@ -10,9 +11,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
 import { PASSWORD, call, env, json, login, verifiedAccount } from "../helpers";
+import type { Json } from "../helpers";
 import { countActivity } from "../helpers/activity";
 import { fetchWith, userObject } from "../helpers/edge";
-import { assert, attest, softCredential } from "../helpers/webauthn";
+import { assert, attest, b64url, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
 
 export type Bend = Partial<Parameters<typeof assert>[1]>;
@@ -79,3 +81,28 @@ export const via = (environment: Env): Send => (path, options) => fetchWith(envi
 
 /** A UUID with the id's letters upper-cased at every other position (mixed case). */
 export const mixedCase = (id: string) => [...id].map((c, i) => (i % 2 ? c.toUpperCase() : c)).join("");
+
+/** Bytes of upper- or lower-case hex (SQLite's `hex()`). */
+export const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+
+/**
+ * Each of the user's passkeys, oldest first: its id (`pk`), the stored type of each binary field
+ * (`idForm`, `keyForm`, `handleForm`: "blob" or "text") and their bytes as SQLite's upper-case hex
+ * (`id`, `key`, `handle`).
+ */
+export async function stored(userId: string): Promise<Json[]> {
+  const rows = await env.DB.prepare(
+    "SELECT id AS pk, typeof(credential_id) AS idForm, typeof(public_key) AS keyForm, typeof(user_handle) AS handleForm, hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE user_id = ? ORDER BY created_at, id",
+  )
+    .bind(userId)
+    .all<Json>();
+  return rows.results;
+}
+
+/** One passkey row (by its id) rewritten in the base64url text the version before slice 10 wrote. */
+export async function oneToText(pk: string) {
+  const row = await env.DB.prepare("SELECT hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE id = ?").bind(pk).first<Json>();
+  await env.DB.prepare("UPDATE passkeys SET credential_id = ?, public_key = ?, user_handle = ? WHERE id = ?")
+    .bind(b64url(fromHex(row!.id)), b64url(fromHex(row!.key)), b64url(fromHex(row!.handle)), pk)
+    .run();
+}
