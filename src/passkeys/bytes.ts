@@ -9,9 +9,10 @@
  * a row never used again may keep its text for good.
  *
  * @example
- * import { credentialIdForms, toBlob } from "./bytes";
- * const forms = credentialIdForms(response.id); // null when not canonical base64url
- * db.select().from(passkeys).where(inArray(passkeys.credentialId, ...)); // see login.ts
+ * import { credentialIdForms, inEitherForm } from "./bytes";
+ * const forms = credentialIdForms(response.id); // { blob, text }, or null when not canonical base64url
+ * const found = sql`${passkeys.credentialId} IN (${forms.blob}, ${forms.text})`; // ./login.ts
+ * const taken = inEitherForm(passkeys.credentialId, row.credentialId);         // ./index.ts
  */
 import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
@@ -54,7 +55,7 @@ export const webauthnBytes = customType<{ data: Uint8Array; driverData: Stored }
 
 /**
  * The credential id as the client sent it (base64url, WebAuthn's `id`) in both stored forms: its
- * bytes (a BLOB) and the text itself (a row from before the backfill). Null when the text is not
+ * bytes (a BLOB) and the text itself (a row from before slice 10). Null when the text is not
  * canonical base64url (so one stored credential answers to one id only): the caller refuses it as an
  * unknown credential.
  */

@@ -121,11 +121,15 @@ export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInp
   );
   if (!verified?.verified) throw unverifiable();
   const info = verified.registrationInfo;
+  const credentialId = fromBase64url(info.credential.id);
+  // WebAuthn §6.1: a credential id is 16 to 1023 bytes (no authenticator makes a shorter one); one of
+  // no bytes would be stored and never found.
+  if (credentialId.length < 16 || credentialId.length > 1023) throw unverifiable();
   const now = Date.now();
   const row: PasskeyRow = {
     id: crypto.randomUUID(),
     userId: auth.userId,
-    credentialId: fromBase64url(info.credential.id),
+    credentialId,
     publicKey: info.credential.publicKey,
     signCount: info.credential.counter,
     transports: info.credential.transports?.length ? JSON.stringify(info.credential.transports) : null,
