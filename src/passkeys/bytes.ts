@@ -5,14 +5,13 @@
  * declared `text` (no table rebuild), a BLOB bound to them is stored as a BLOB, and rows written
  * before this change keep their base64url text until the passkey's next sign-in rewrites them (its
  * row is written then anyway: ./login.ts). Both forms read the same: `webauthnBytes` decodes either
- * to bytes, and every lookup or guard by value binds both (`credentialIdForms`, `inEitherForm`), so
+ * to bytes, and every lookup or guard by value binds both (`inEitherForm`), so
  * a row never used again may keep its text for good.
  *
  * @example
- * import { credentialIdForms, inEitherForm } from "./bytes";
- * const forms = credentialIdForms(response.id); // { blob, text }, or null when not canonical base64url
- * const found = sql`${passkeys.credentialId} IN (${forms.blob}, ${forms.text})`; // ./login.ts
- * const taken = inEitherForm(passkeys.credentialId, row.credentialId);         // ./index.ts
+ * import { credentialIdBytes, inEitherForm } from "./bytes";
+ * const bytes = credentialIdBytes(response.id); // null when not canonical base64url
+ * const found = bytes ? inEitherForm(passkeys.credentialId, bytes) : sql`0`; // ./login.ts, ./index.ts
  */
 import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
@@ -54,20 +53,18 @@ export const webauthnBytes = customType<{ data: Uint8Array; driverData: Stored }
 });
 
 /**
- * The credential id as the client sent it (base64url, WebAuthn's `id`) in both stored forms: its
- * bytes (a BLOB) and the text itself (a row from before slice 10). Null when the text is not
- * canonical base64url (so one stored credential answers to one id only): the caller refuses it as an
- * unknown credential.
+ * The bytes of a credential id as the client sent it (base64url, WebAuthn's `id`), or null when the
+ * text is empty or not canonical base64url (so one stored credential answers to one id only): the
+ * caller finds nothing for it, as for an unknown credential.
  */
-export function credentialIdForms(id: string): { blob: ArrayBuffer; text: string } | null {
+export function credentialIdBytes(id: string): Uint8Array | null {
   let bytes: Uint8Array;
   try {
     bytes = fromBase64url(id);
   } catch {
     return null;
   }
-  if (bytes.length === 0 || base64url(bytes) !== id) return null;
-  return { blob: toBlob(bytes), text: id };
+  return bytes.length > 0 && base64url(bytes) === id ? bytes : null;
 }
 
 /** `column` equals `bytes` in either stored form (a BLOB, or its base64url text from before). */

@@ -82,8 +82,8 @@ export async function registrationOptions(deps: Deps, auth: Auth): Promise<{ cha
     rpID: deps.config.webauthn.rpId,
     userName,
     userDisplayName: user.username ?? userName,
-    userID: fromB64(userHandle),
-    challenge: fromB64(stored.challenge),
+    userID: fromBase64url(userHandle) as Uint8Array<ArrayBuffer>,
+    challenge: fromBase64url(stored.challenge) as Uint8Array<ArrayBuffer>,
     timeout: CHALLENGE_TTL_MS,
     attestationType: "none",
     excludeCredentials: existing.map((p) => ({ id: base64url(p.credentialId), ...(p.transports ? { transports: JSON.parse(p.transports) as string[] } : {}) })),
@@ -91,11 +91,6 @@ export async function registrationOptions(deps: Deps, auth: Auth): Promise<{ cha
     supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
   });
   return { challengeId: stored.id, options };
-}
-
-function fromB64(value: string): Uint8Array<ArrayBuffer> {
-  const padded = value.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((value.length + 3) % 4);
-  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
 }
 
 export interface RegisterInput {

@@ -55,7 +55,7 @@ import { reserveAccountAttempt } from "../rate-limit/login-attempt";
 import { userMatches } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
-import { credentialIdForms } from "./bytes";
+import { credentialIdBytes, inEitherForm } from "./bytes";
 import { CHALLENGE_TTL_MS, verifyCeremony } from "./challenges";
 import { loginChallengeOf, newLoginChallenge, spendLoginChallenge } from "./login-challenge";
 import { passkeys } from "./schema";
@@ -109,8 +109,8 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
   // name, and both tables have an `id`) go together; a spend that fails is a 503, a later use a 401.
   // In either stored form (./bytes.ts); an id that is not canonical base64url is no credential's
   // (found by nothing, as an unknown one: the challenge is spent all the same).
-  const forms = credentialIdForms(String(input.response.id));
-  const credential = forms ? sql`${passkeys.credentialId} IN (${forms.blob}, ${forms.text})` : sql`0`;
+  const credentialId = credentialIdBytes(String(input.response.id));
+  const credential = credentialId ? inEitherForm(passkeys.credentialId, credentialId) : sql`0`;
   // One row, and its user, even for an id stored in both forms: the version before this one, registering
   // during a gradual deploy or after a rollback, sees text only (its guard and the UNIQUE index), so it
   // can add the text beside a BLOB of another account. The BLOB is the one registered under both forms'
