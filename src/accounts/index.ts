@@ -34,6 +34,7 @@ import { checkPassword, requireSecondFactor } from "./reauthentication";
 import { addressProvenStatements } from "./address-proven";
 import { endPasswordChallengesStatement } from "../mfa/statements";
 import { normalizeEmail, normalizeUsername } from "./users";
+import { passwordHashIs } from "./password-column";
 
 
 export { login } from "./login";
@@ -229,14 +230,14 @@ export async function changePassword(deps: Deps, auth: Auth, input: ChangePasswo
   const passwordHash = await hashPassword(input.newPassword, hashOptions(deps));
   const db = drizzle(deps.env.DB);
   const now = Date.now();
-  const changed = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${users.passwordHash} = ${passwordHash})`;
+  const changed = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${user.id} AND ${passwordHashIs(users.passwordHash, passwordHash)})`;
   const currentHash = user.passwordHash;
   // Through changeUser: a sign-in started in the user's object checks the hash it kept (src/sessions/session-start.ts).
   const [[updated]] = await changeUser(deps, user.id, () => db.batch([
     db
       .update(users)
       .set({ passwordHash, updatedAt: now })
-      .where(and(eq(users.id, user.id), eq(users.passwordHash, currentHash)))
+      .where(and(eq(users.id, user.id), passwordHashIs(users.passwordHash, currentHash)))
       .returning(),
     activityStatement(db, { userId: user.id, type: "password_changed", sessionId: auth.sessionId, client: deps.client, at: now }, changed),
     // A pending second-factor sign-in won with the old password ends (API.md §15).

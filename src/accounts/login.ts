@@ -19,6 +19,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { users } from "../db/schema";
 import type { UserRow } from "../db/schema";
+import { passwordHashIs } from "./password-column";
 import type { Deps } from "../http/deps";
 import { AuthError, MfaRequiredError } from "../http/errors";
 import { reserveLoginAttempt } from "../rate-limit/login-attempt";
@@ -89,7 +90,7 @@ export async function login(deps: Deps, input: LoginInput, caller?: Auth): Promi
       // After the sign-in, whose guard names the old hash; a compare-and-set, so a reset meanwhile wins.
       const passwordHash = await hashPassword(input.password, hashOptions(deps));
       // Through changeUser: a sign-in started in the user's object checks the hash it kept (src/sessions/session-start.ts).
-      await changeUser(deps, user.id, () => db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash!))));
+      await changeUser(deps, user.id, () => db.update(users).set({ passwordHash }).where(and(eq(users.id, user.id), passwordHashIs(users.passwordHash, user.passwordHash!))));
     }
     return pair;
   } finally {

@@ -14,14 +14,16 @@
 import { isCommonPassword } from "./common-passwords";
 import { MAX_PBKDF2_ITERATIONS } from "../config";
 import { base64url, constantTimeEqual, fromBase64url } from "../crypto";
+import { PASSWORD_ALGORITHMS } from "./password-column";
 
 export interface HashOptions {
   iterations: number;
   pepper?: string | undefined;
 }
 
-const ALGORITHM = "pbkdf2-sha256";
-const PEPPERED = `${ALGORITHM}+pepper`;
+// Their tags in D1's BLOB form are ./password-column.ts's.
+const ALGORITHM = PASSWORD_ALGORITHMS[1];
+const PEPPERED = PASSWORD_ALGORITHMS[2];
 const SALT_BYTES = 16;
 const HASH_BYTES = 32;
 /** The service's hashing settings (PBKDF2_ITERATIONS, PASSWORD_PEPPER) as `HashOptions`. */

@@ -18,6 +18,7 @@
  * await requireAnotherWayToSignIn(deps, auth.user, { passkeyId });
  */
 import { and, count, eq, ne } from "drizzle-orm";
+import { uuidIsNot } from "../db/uuid-bytes";
 import { drizzle } from "drizzle-orm/d1";
 import { activityStatement } from "../activity";
 import { drainSoon } from "../activity/drain-soon";
@@ -145,7 +146,7 @@ export interface SignInWays {
 export async function signInWays(deps: Deps, user: UserRow, without: { passkeyId?: string; identityId?: string } = {}): Promise<SignInWays> {
   const db = drizzle(deps.env.DB);
   const [keys, links] = await db.batch([
-    db.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, user.id), without.passkeyId ? ne(passkeys.id, without.passkeyId) : undefined)),
+    db.select({ n: count() }).from(passkeys).where(and(eq(passkeys.userId, user.id), without.passkeyId ? uuidIsNot(passkeys.id, without.passkeyId) : undefined)),
     db.select({ n: count() }).from(identities).where(and(eq(identities.userId, user.id), without.identityId ? ne(identities.id, without.identityId) : undefined)),
   ]);
   return {

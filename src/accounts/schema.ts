@@ -6,6 +6,7 @@
  * because SQLite's NOCASE folds ASCII only.
  */
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { passwordHashColumn } from "./password-column";
 
 export const users = sqliteTable("users", {
   id: text("id").primaryKey(),
@@ -13,7 +14,8 @@ export const users = sqliteTable("users", {
   emailNormalized: text("email_normalized").unique(),
   username: text("username"),
   usernameNormalized: text("username_normalized").unique(),
-  passwordHash: text("password_hash"),
+  /** ./passwords.ts's hash string; stored as a BLOB (./password-column.ts, issue 27 slice 11), or text when written before. */
+  passwordHash: passwordHashColumn("password_hash"),
   isGuest: integer("is_guest", { mode: "boolean" }).notNull(),
   emailVerifiedAt: integer("email_verified_at"),
   profilePicture: text("profile_picture"),

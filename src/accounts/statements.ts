@@ -12,6 +12,7 @@ import { and, eq, exists, isNull, or, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { users } from "./schema";
+import { passwordHashIs } from "./password-column";
 
 /** What a guard may require of the user row, besides its existence; each left out is not checked. */
 export interface UserMatch {
@@ -36,7 +37,7 @@ export function userMatches(db: DrizzleD1Database, userId: string, match: UserMa
         and(
           eq(users.id, userId),
           match.enabled ? isNull(users.disabledAt) : undefined,
-          match.passwordHash === undefined ? undefined : eq(users.passwordHash, match.passwordHash),
+          match.passwordHash === undefined ? undefined : passwordHashIs(users.passwordHash, match.passwordHash),
           match.isGuest === undefined ? undefined : eq(users.isGuest, match.isGuest),
           match.updatedAt === undefined ? undefined : eq(users.updatedAt, match.updatedAt),
         ),

@@ -18,14 +18,11 @@ import type { SQL } from "drizzle-orm";
 import { customType } from "drizzle-orm/sqlite-core";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { base64url, fromBase64url } from "../crypto/base64url";
+import { blobBytes, toBlob } from "../db/blob";
+import type { BlobValue } from "../db/blob";
 
-/** What D1 returns for a value: text (a row from before), or a BLOB (as an ArrayBuffer or an array of bytes). */
-type Stored = string | ArrayBuffer | ArrayBufferView | number[];
-
-/** `bytes` as an ArrayBuffer of exactly its length, which D1 binds as a BLOB. */
-export function toBlob(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer as ArrayBuffer;
-}
+/** What D1 returns for a value: text (a row from before), or a BLOB (src/db/blob.ts). */
+type Stored = string | BlobValue;
 
 /** Bytes from a stored value of either form; a text value is base64url (WebAuthn's JSON form). */
 export function fromStored(value: Stored): Uint8Array {
@@ -37,9 +34,7 @@ export function fromStored(value: Stored): Uint8Array {
       return new TextEncoder().encode(value);
     }
   }
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
-  return Uint8Array.from(value);
+  return blobBytes(value);
 }
 
 /**

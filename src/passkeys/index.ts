@@ -29,6 +29,7 @@ import { identities } from "../identities/schema";
 import type { Auth } from "../sessions";
 import { livenessStatement, sessionIsLive } from "../sessions/statements";
 import { inEitherForm } from "./bytes";
+import { uuidIs, uuidIsNot } from "../db/uuid-bytes";
 import { createChallenge, spendChallenge, verifyCeremony, CHALLENGE_TTL_MS } from "./challenges";
 import { passkeys } from "./schema";
 import type { PasskeyRow } from "./schema";
@@ -141,7 +142,7 @@ export async function registerPasskey(deps: Deps, auth: Auth, input: RegisterInp
     AND NOT EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND NOT ${inEitherForm(passkeys.userHandle, row.userHandle)})`;
   const credentialTaken = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${inEitherForm(passkeys.credentialId, row.credentialId)})`;
   // By user and id, as every query by a passkey's id (its index is the user's: src/passkeys/schema.ts).
-  const added = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND ${passkeys.id} = ${row.id})`;
+  const added = sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.userId} = ${auth.userId} AND ${uuidIs(passkeys.id, row.id)})`;
   const [inserted] = await db
     .batch([
       insertForUser(db, passkeys, row, and(fits, sql`NOT ${credentialTaken}`, sessionIsLive(db, auth, now))),
@@ -174,7 +175,7 @@ export async function renamePasskey(deps: Deps, auth: Auth, passkeyId: string, n
   const [row] = await drizzle(deps.env.DB)
     .update(passkeys)
     .set({ name: name.trim() })
-    .where(and(eq(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId)))
+    .where(and(uuidIs(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId)))
     .returning();
   if (!row) throw new AuthError("not_found", "No such passkey");
   return passkeyView(row);
@@ -187,13 +188,13 @@ export async function renamePasskey(deps: Deps, auth: Auth, passkeyId: string, n
  */
 export async function removePasskey(deps: Deps, auth: Auth, passkeyId: string, password: ReauthProof | string | undefined): Promise<void> {
   const db = drizzle(deps.env.DB);
-  const [found] = await db.select({ id: passkeys.id }).from(passkeys).where(and(eq(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId)));
+  const [found] = await db.select({ id: passkeys.id }).from(passkeys).where(and(uuidIs(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId)));
   if (!found) throw new AuthError("not_found", "No such passkey");
   await requireReauthentication(deps, auth, password);
   await requireAnotherWayToSignIn(deps, auth.user, { passkeyId });
   const anotherWay = or(
     sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${auth.userId} AND (${users.isGuest} = 1 OR ${users.passwordHash} IS NOT NULL OR (${users.emailVerifiedAt} IS NOT NULL AND ${users.email} IS NOT NULL)))`,
-    sql`EXISTS (SELECT 1 FROM ${passkeys} AS other WHERE other.user_id = ${auth.userId} AND other.id != ${passkeyId})`,
+    sql`EXISTS (SELECT 1 FROM ${passkeys} AS other WHERE other.user_id = ${auth.userId} AND ${uuidIsNot(sql`other.id`, passkeyId)})`,
     sql`EXISTS (SELECT 1 FROM ${identities} WHERE ${identities.userId} = ${auth.userId})`,
   );
   const now = Date.now();
@@ -202,10 +203,11 @@ export async function removePasskey(deps: Deps, auth: Auth, passkeyId: string, p
     activityStatement(
       db,
       { userId: auth.userId, type: "passkey_removed", sessionId: auth.sessionId, client: deps.client, at: now },
-      sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${passkeys.id} = ${passkeyId} AND ${passkeys.userId} = ${auth.userId}) AND ${anotherWay}`,
+      sql`EXISTS (SELECT 1 FROM ${passkeys} WHERE ${uuidIs(passkeys.id, passkeyId)} AND ${passkeys.userId} = ${auth.userId}) AND ${anotherWay}`,
     ),
-    db.delete(passkeys).where(and(eq(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId), anotherWay)),
+    db.delete(passkeys).where(and(uuidIs(passkeys.id, passkeyId), eq(passkeys.userId, auth.userId), anotherWay)),
   ]);
-  if (removed.meta.changes !== 1) throw new AuthError("conflict", "This is the last way to sign in to the account; add another first");
+  // More than one row only for a UUID kept in both forms (hand-made: src/db/uuid-bytes.ts): all of it went.
+  if (removed.meta.changes === 0) throw new AuthError("conflict", "This is the last way to sign in to the account; add another first");
   drainSoon(deps, auth.userId);
 }

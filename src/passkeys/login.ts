@@ -56,6 +56,7 @@ import { userMatches } from "../accounts/statements";
 import { signIn } from "../sessions";
 import type { IssuedPair } from "../sessions/user-object";
 import { credentialIdBytes, inEitherForm } from "./bytes";
+import { uuidIs } from "../db/uuid-bytes";
 import { CHALLENGE_TTL_MS, verifyCeremony } from "./challenges";
 import { loginChallengeOf, newLoginChallenge, spendLoginChallenge } from "./login-challenge";
 import { passkeys } from "./schema";
@@ -122,9 +123,10 @@ export async function loginWithPasskey(deps: Deps, input: PasskeyLoginInput): Pr
     log("warn", "passkey.challenge_unavailable", { requestId: deps.requestId, name: error instanceof Error ? error.name : typeof error });
     return null;
   });
-  // Whether the row still keeps any binary field as text (a row from before slice 10): the sign-in's
-  // write then rewrites them as BLOBs (`binaryFields`); a row in BLOBs is not rewritten (no index write).
-  const inText = sql<number>`(typeof(${passkeys.credentialId}) = 'text' OR typeof(${passkeys.publicKey}) = 'text' OR typeof(${passkeys.userHandle}) = 'text')`;
+  // Whether the row still keeps any binary field or its id as text (a row from before slice 10 or 11):
+  // the sign-in's write then rewrites them as BLOBs (`binaryFields`); a row in BLOBs is not rewritten
+  // (no index write). Transports are not asked: a list with no bits form stays text for good.
+  const inText = sql<number>`(typeof(${passkeys.credentialId}) = 'text' OR typeof(${passkeys.publicKey}) = 'text' OR typeof(${passkeys.userHandle}) = 'text' OR typeof(${passkeys.id}) = 'text')`;
   const [counted, [found], [user]] = await db.batch([
     accountAttemptRead(db, sql`${owner}`),
     db.select({ passkey: passkeys, inText }).from(passkeys).where(credential).orderBy(blobFirst).limit(1),
@@ -209,16 +211,23 @@ const recordUseStatement = (db: DrizzleD1Database, passkey: PasskeyRow, now: num
   db
     .update(passkeys)
     .set({ lastUsedAt: sql`MAX(COALESCE(${passkeys.lastUsedAt}, 0), ${now})`, backedUp, ...rewrite })
-    .where(and(eq(passkeys.userId, passkey.userId), eq(passkeys.id, passkey.id), userMatches(db, passkey.userId, { enabled: true })));
+    .where(and(eq(passkeys.userId, passkey.userId), uuidIs(passkeys.id, passkey.id), userMatches(db, passkey.userId, { enabled: true })));
 
 /**
  * The passkey's binary fields, rewritten with its use when its row keeps any as base64url text (a row
- * from before issue 27's slice 10: ./bytes.ts); the sign-in writes the row anyway.
+ * from before issue 27's slice 10: ./bytes.ts); the sign-in writes the row anyway. Its id and
+ * transports join them, to their BLOB forms of slice 11 (src/db/uuid-bytes.ts, ./transports.ts).
  */
-const binaryFields = (passkey: PasskeyRow) => ({ credentialId: passkey.credentialId, publicKey: passkey.publicKey, userHandle: passkey.userHandle });
+const binaryFields = (passkey: PasskeyRow) => ({
+  id: passkey.id,
+  credentialId: passkey.credentialId,
+  publicKey: passkey.publicKey,
+  userHandle: passkey.userHandle,
+  transports: passkey.transports,
+});
 
 /**
  * The passkey row while its counter is the one this assertion was checked against (by user and id:
  * the table's index for a passkey's id is its user's, src/passkeys/schema.ts).
  */
-const counterUnchanged = (passkey: PasskeyRow) => and(eq(passkeys.userId, passkey.userId), eq(passkeys.id, passkey.id), eq(passkeys.signCount, passkey.signCount));
+const counterUnchanged = (passkey: PasskeyRow) => and(eq(passkeys.userId, passkey.userId), uuidIs(passkeys.id, passkey.id), eq(passkeys.signCount, passkey.signCount));

@@ -5,6 +5,8 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { users } from "../accounts/schema";
 import { webauthnBytes } from "./bytes";
+import { transportsColumn } from "./transports";
+import { uuidColumn } from "../db/uuid-bytes";
 
 export const passkeys = sqliteTable(
   "passkeys",
@@ -14,7 +16,8 @@ export const passkeys = sqliteTable(
      * each index costs ~50 B a passkey); every query by id also names the user, found through
      * `passkeys_user_idx` among the user's ≤ MAX_PASSKEYS rows. Unique by its generation.
      */
-    id: text("id").notNull(),
+    /** A UUID; 16 bytes in D1 (src/db/uuid-bytes.ts, issue 27 slice 11), or its text when written before. */
+    id: uuidColumn("id").notNull(),
     userId: text("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
@@ -27,7 +30,8 @@ export const passkeys = sqliteTable(
     publicKey: webauthnBytes("public_key").notNull(),
     signCount: integer("sign_count").notNull(),
     /** JSON array of AuthenticatorTransport values, or null. */
-    transports: text("transports"),
+    /** JSON text in the code; a one-byte BLOB of bits in D1 (./transports.ts, issue 27 slice 11), or that text when written before. */
+    transports: transportsColumn("transports"),
     /**
      * The WebAuthn user handle's 32 bytes (a BLOB, or base64url text from before: ./bytes.ts):
      * random per user, the same on all its passkeys.

@@ -8,6 +8,7 @@ import type { Deps } from "../../src/http/deps";
 import {
   BASE, PASSWORD, call, env, expectError, freshIp, guest, json, login, mailbox, mailedToken, uniqueEmail, uniqueUsername,
   verifiedAccount,
+  storedPasswordHash,
 } from "../helpers";
 
 const register = (body: Record<string, unknown>) => call("/v1/auth/register", { body });
@@ -48,8 +49,10 @@ describe("register", () => {
     const [mail] = await mailbox(email);
     expect(mail?.subject).toMatch(/confirm/i);
     expect(mail?.text).toContain("http://auth.test/verify-email?token=");
-    const stored = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(body.user.id).first<{ password_hash: string }>();
-    expect(stored?.password_hash).toMatch(/^pbkdf2-sha256\$100000\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    // Stored as a BLOB of 1 + 4 + 1 + 16 + 32 bytes (issue 27 slice 11), read back to the hash string.
+    const stored = await storedPasswordHash(body.user.id);
+    expect(stored).toMatchObject({ form: "blob", length: 54 });
+    expect(stored.hash).toMatch(/^pbkdf2-sha256\$100000\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
   });
 
   it("accepts snake_case field names", async () => {
@@ -188,8 +191,8 @@ describe("login", () => {
     const old = await hashPassword(account.password, { iterations: 20_000 });
     await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?").bind(old, account.userId).run();
     await login(account);
-    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(account.userId).first<{ password_hash: string }>();
-    expect(row?.password_hash).toMatch(/^pbkdf2-sha256\$100000\$/);
+    const row = await storedPasswordHash(account.userId);
+    expect(row.hash).toMatch(/^pbkdf2-sha256\$100000\$/);
     await login(account);
   });
 });
@@ -264,7 +267,7 @@ describe("password sign-in guard vs. another login's rehash", () => {
       origin: BASE,
       waitUntil: () => undefined,
     };
-    const rehashed = await env.DB.prepare("SELECT password_hash AS h FROM users WHERE id = ?").bind(account.userId).first<string>("h");
+    const rehashed = (await storedPasswordHash(account.userId)).hash;
     expect(rehashed).toBe(outdated);
 
     const pair = await loginService(deps, { email: account.email, password: PASSWORD });

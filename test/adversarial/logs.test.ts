@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   call, env, guest, json, login, mailedToken, refreshWith, uniqueEmail, uniqueUsername,
+  storedPasswordHash,
 } from "../helpers";
 import type { Json } from "../helpers";
 
@@ -90,10 +91,8 @@ describe("log lines", () => {
     keep(last.accessToken, last.refreshToken);
     await expectOk(await call("/v1/auth/revoke", { body: { refreshToken: last.refreshToken } }), 204);
 
-    const hashes = await env.DB.prepare("SELECT password_hash AS hash FROM users WHERE id IN (?, ?)")
-      .bind(registered.user.id, upgraded.user.id)
-      .all<{ hash: string }>();
-    for (const { hash } of hashes.results) keep(hash, hash.split("$").at(-1), hash.split("$").at(-2));
+    const hashes = await Promise.all([registered.user.id, upgraded.user.id].map(async (id) => (await storedPasswordHash(id)).hash!));
+    for (const hash of hashes) keep(hash, hash.split("$").at(-1), hash.split("$").at(-2));
 
     // The capture works: every request above left its line.
     const requests = lines.filter((l) => l.includes('"event":"request"'));
@@ -128,7 +127,7 @@ describe("log lines", () => {
     } finally {
       await env.DB.exec("DROP TRIGGER logs_fault");
     }
-    const stored = await env.DB.prepare("SELECT password_hash AS hash FROM users WHERE id = ?").bind(registered.user.id).first<{ hash: string }>();
+    const stored = { hash: (await storedPasswordHash(registered.user.id)).hash! };
     expect(lines.some((l) => l.includes('"event":"unhandled"'))).toBe(true);
     for (const line of lines) {
       expect(line).not.toContain("pbkdf2-sha256$");

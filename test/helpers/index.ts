@@ -8,3 +8,4 @@ export * from "./rate-limits";
 export * from "./tokens";
 export * from "./lifecycle";
 export * from "./config";
+export * from "./password-hash";

@@ -11,7 +11,7 @@ import { ADMIN_KEY, PASSWORD, call, env, expectError, json, login, verifiedAccou
 import type { Json } from "../helpers";
 import { holdObjectD1, userObject } from "../helpers/edge";
 import { attest, b64url, fromB64url, softCredential } from "../helpers/webauthn";
-import { addPasskey, fromHex, oneToText, passkeyLogin, signInBody, stored } from "./break-helpers";
+import { PK_IS, addPasskey, fromHex, oneToText, passkeyLogin, signInBody, stored } from "./break-helpers";
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
 const forms = async (userId: string) => (await stored(userId)).map((r: Json) => r.idForm);
@@ -198,7 +198,7 @@ describe("slice 10 under attack", () => {
     await userObject(account.userId).settle();
     const [after] = await stored(account.userId);
     expect([after.idForm, after.keyForm, after.handleForm, after.id, after.key, after.handle]).toEqual(["blob", "blob", "blob", before.id, before.key, before.handle]);
-    expect(await env.DB.prepare("SELECT sign_count FROM passkeys WHERE id = ?").bind(before.pk).first<number>("sign_count")).toBe(5);
+    expect(await env.DB.prepare(`SELECT sign_count FROM passkeys WHERE ${PK_IS}`).bind(before.pk).first<number>("sign_count")).toBe(5);
   });
 
   it("a credential id stored in both forms (the version before registering it beside a BLOB) signs in only as the BLOB's owner", async () => {
@@ -213,8 +213,8 @@ describe("slice 10 under attack", () => {
     while (other.userId < owner.userId) other = await verifiedAccount("pk-bb-dup-other");
     const copy = await addPasskey((await login(other)).accessToken);
     const [row] = await stored(other.userId);
-    await env.DB.prepare("UPDATE passkeys SET credential_id = ?, public_key = ?, user_handle = ? WHERE id = ?")
-      .bind(credential.id, b64url(fromHex(row.key)), b64url(fromHex(row.handle)), row.pk)
+    await env.DB.prepare(`UPDATE passkeys SET credential_id = ?2, public_key = ?3, user_handle = ?4 WHERE ${PK_IS}`)
+      .bind(row.pk, credential.id, b64url(fromHex(row.key)), b64url(fromHex(row.handle)))
       .run();
     const names: Record<string, string> = { [owner.userId]: "owner's session", [other.userId]: "other's session" };
     const sessionOf = async (response: Response) => (response.status === 200 ? names[(await json(response)).user.id] : response.status);

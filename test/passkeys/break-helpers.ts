@@ -85,24 +85,30 @@ export const mixedCase = (id: string) => [...id].map((c, i) => (i % 2 ? c.toUppe
 /** Bytes of upper- or lower-case hex (SQLite's `hex()`). */
 export const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 
+/** A passkey's id as text whichever form its row keeps (16 bytes since issue 27 slice 11: src/db/uuid-bytes.ts). */
+export const PK_TEXT = "CASE typeof(id) WHEN 'blob' THEN lower(substr(hex(id), 1, 8) || '-' || substr(hex(id), 9, 4) || '-' || substr(hex(id), 13, 4) || '-' || substr(hex(id), 17, 4) || '-' || substr(hex(id), 21)) ELSE id END";
+
+/** `WHERE` a passkey's id (bound as `?1`, its text) in either stored form. */
+export const PK_IS = "id IN (?1, unhex(replace(?1, '-', '')))";
+
 /**
- * Each of the user's passkeys, oldest first: its id (`pk`), the stored type of each binary field
- * (`idForm`, `keyForm`, `handleForm`: "blob" or "text") and their bytes as SQLite's upper-case hex
- * (`id`, `key`, `handle`).
+ * Each of the user's passkeys, oldest first: its id as text (`pk`) and the stored type of it
+ * (`pkForm`), the stored type of each binary field (`idForm`, `keyForm`, `handleForm`: "blob" or
+ * "text") and their bytes as SQLite's upper-case hex (`id`, `key`, `handle`).
  */
 export async function stored(userId: string): Promise<Json[]> {
   const rows = await env.DB.prepare(
-    "SELECT id AS pk, typeof(credential_id) AS idForm, typeof(public_key) AS keyForm, typeof(user_handle) AS handleForm, hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE user_id = ? ORDER BY created_at, id",
+    `SELECT ${PK_TEXT} AS pk, typeof(id) AS pkForm, typeof(credential_id) AS idForm, typeof(public_key) AS keyForm, typeof(user_handle) AS handleForm, hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE user_id = ? ORDER BY created_at, rowid`,
   )
     .bind(userId)
     .all<Json>();
   return rows.results;
 }
 
-/** One passkey row (by its id) rewritten in the base64url text the version before slice 10 wrote. */
+/** One passkey row (by its id) rewritten in the base64url text the version before slice 10 wrote (its id as text too). */
 export async function oneToText(pk: string) {
-  const row = await env.DB.prepare("SELECT hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE id = ?").bind(pk).first<Json>();
-  await env.DB.prepare("UPDATE passkeys SET credential_id = ?, public_key = ?, user_handle = ? WHERE id = ?")
-    .bind(b64url(fromHex(row!.id)), b64url(fromHex(row!.key)), b64url(fromHex(row!.handle)), pk)
+  const row = await env.DB.prepare(`SELECT hex(credential_id) AS id, hex(public_key) AS key, hex(user_handle) AS handle FROM passkeys WHERE ${PK_IS}`).bind(pk).first<Json>();
+  await env.DB.prepare(`UPDATE passkeys SET credential_id = ?2, public_key = ?3, user_handle = ?4, id = ?1 WHERE ${PK_IS}`)
+    .bind(pk, b64url(fromHex(row!.id)), b64url(fromHex(row!.key)), b64url(fromHex(row!.handle)))
     .run();
 }

@@ -16,6 +16,7 @@ import { countingD1 } from "../helpers/edge";
 import type { FetchAs } from "../helpers/edge";
 import { assert, attest, softCredential } from "../helpers/webauthn";
 import type { SoftCredential } from "../helpers/webauthn";
+import { PK_TEXT } from "./break-helpers";
 
 const migration = (prefix: string) => env.TEST_MIGRATIONS.find((m) => m.name.startsWith(prefix))!;
 
@@ -72,7 +73,7 @@ describe("migration 0006: a leaner passkeys table", () => {
     expect((await json(afterCounted)).accessToken).toEqual(expect.any(String));
     expect((await signIn(direct, uncounted, 0)).status).toBe(200);
     expect((await signIn(direct, counted, 1)).status).toBe(401); // a counter that did not increase
-    const rows = await env.DB.prepare("SELECT id, sign_count, last_used_at IS NOT NULL AS used FROM passkeys WHERE user_id = ? ORDER BY created_at").bind(account.userId).all();
+    const rows = await env.DB.prepare(`SELECT ${PK_TEXT} AS id, sign_count, last_used_at IS NOT NULL AS used FROM passkeys WHERE user_id = ? ORDER BY created_at`).bind(account.userId).all();
     expect(rows.results).toEqual([
       { id: first.passkey.id, sign_count: 2, used: 1 },
       { id: second.passkey.id, sign_count: 0, used: 1 },

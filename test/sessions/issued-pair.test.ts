@@ -7,12 +7,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { seal, sha256, unseal } from "../../src/crypto";
 import { signIn } from "../../src/sessions";
-import { inUserSessions, json, login, refreshWith, serviceDeps, verifiedAccount } from "../helpers";
+import { inUserSessions, json, login, refreshWith, serviceDeps, storedPasswordHash, verifiedAccount } from "../helpers";
 
 const PUBLIC_FIELDS = ["createdAt", "email", "emailVerified", "id", "isGuest", "mfaEnabled", "profilePicture", "username"];
 
-const passwordHashOf = (userId: string) =>
-  env.DB.prepare("SELECT password_hash AS h FROM users WHERE id = ?").bind(userId).first<string>("h");
+const passwordHashOf = async (userId: string) => (await storedPasswordHash(userId)).hash;
 
 describe("pairs carry public user fields only", () => {
   it("signIn's pair has no password hash", async () => {
@@ -52,7 +51,9 @@ describe("pairs carry public user fields only", () => {
               profile_picture AS profilePicture, created_at AS createdAt, updated_at AS updatedAt,
               disabled_at AS disabledAt, last_sign_in_at AS lastSignInAt FROM users WHERE id = ?`,
     ).bind(account.userId).first<Record<string, unknown>>();
-    const legacy = { ...second, tokenType: undefined, role: "user", user: { ...row, isGuest: false } };
+    // The hash as the code reads it (the string): raw SQL returns the BLOB's bytes since issue 27 slice 11.
+    expect(typeof row!.passwordHash).not.toBe("string");
+    const legacy = { ...second, tokenType: undefined, role: "user", user: { ...row, passwordHash: hash, isGuest: false } };
     const resealed = await seal(first.refreshToken, JSON.stringify(legacy));
     const oldHash = await sha256(first.refreshToken);
     await inUserSessions(account.userId, (sql) => {

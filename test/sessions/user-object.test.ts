@@ -3,7 +3,7 @@
  * concurrency, a failed D1 write, the session limit and expiry.
  */
 import { signIn } from "../../src/sessions";
-import { serviceDeps } from "../helpers";
+import { serviceDeps, storedPasswordHash } from "../helpers";
 import { describe, expect, it } from "vitest";
 import {
   advanceUserClock, call, claims, env, expectError, guest, json, legacyGuest, login, refreshWith, verifiedAccount,
@@ -200,7 +200,7 @@ describe("password sign-in against a concurrent reset", () => {
     for (const s of sessions) expect((await me(s.accessToken)).status).toBe(200);
 
     // With the current hash the sixth session is issued and the oldest one evicted.
-    const current = await env.DB.prepare("SELECT password_hash AS h FROM users WHERE id = ?").bind(account.userId).first<string>("h");
+    const current = (await storedPasswordHash(account.userId)).hash;
     const fresh = await signIn(serviceDeps(), { method: "password", userId: account.userId, passwordHash: current! });
     expect(fresh?.user.id).toBe(account.userId);
     expect(await counted()).toBe(5);
