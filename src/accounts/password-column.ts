@@ -24,13 +24,10 @@
  * import { passwordHashIs } from "./password-column";
  * db.update(users).set({ passwordHash }).where(and(eq(users.id, id), passwordHashIs(users.passwordHash, current)));
  */
-import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
-import { customType } from "drizzle-orm/sqlite-core";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { base64url, fromBase64url } from "../crypto/base64url";
-import { blobBytes, toBlob } from "../db/blob";
-import type { BlobValue } from "../db/blob";
+import { compactTextColumn, storedAsEither } from "../db/blob";
 
 /** The algorithm names of ./passwords.ts's hashes, by their tag in the BLOB. */
 export const PASSWORD_ALGORITHMS = { 1: "pbkdf2-sha256", 2: "pbkdf2-sha256+pepper" } as const;
@@ -88,20 +85,12 @@ export function passwordHashText(bytes: Uint8Array): string {
  * none), either form when read. Declared `text` so the schema and drizzle-kit's migrations keep the
  * column as it was.
  */
-export const passwordHashColumn = customType<{ data: string; driverData: string | BlobValue }>({
-  dataType: () => "text",
-  toDriver: (hash) => {
-    const bytes = passwordHashBytes(hash);
-    return bytes ? toBlob(bytes) : hash;
-  },
-  fromDriver: (value) => (typeof value === "string" ? value : passwordHashText(blobBytes(value))),
-});
+export const passwordHashColumn = compactTextColumn(passwordHashBytes, passwordHashText);
 
 /**
  * `column` holds `hash` in either stored form: its BLOB, or the text a row from before keeps. A
  * typed SQL condition for a `where` or a guard (never true for a NULL column).
  */
 export function passwordHashIs(column: SQLiteColumn, hash: string): SQL {
-  const bytes = passwordHashBytes(hash);
-  return bytes ? sql`${column} IN (${toBlob(bytes)}, ${hash})` : sql`${column} = ${hash}`;
+  return storedAsEither(column, hash, passwordHashBytes(hash));
 }

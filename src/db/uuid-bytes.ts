@@ -11,12 +11,9 @@
  * id: uuidColumn("id").notNull(),                                   // in a sqliteTable
  * db.delete(passkeys).where(and(uuidIs(passkeys.id, passkeyId), eq(passkeys.userId, userId)));
  */
-import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
-import { customType } from "drizzle-orm/sqlite-core";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { blobBytes, toBlob } from "./blob";
-import type { BlobValue } from "./blob";
+import { compactTextColumn, storedAsEither } from "./blob";
 
 const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -50,14 +47,7 @@ function storedBytes(id: string): Uint8Array | null {
  * A UUID column: canonical text in the code, 16 bytes when written (other text as it is), either form
  * when read. Declared `text` so the schema and drizzle-kit's migrations keep the column as it was.
  */
-export const uuidColumn = customType<{ data: string; driverData: string | BlobValue }>({
-  dataType: () => "text",
-  toDriver: (id) => {
-    const bytes = uuidBytes(id);
-    return bytes ? toBlob(bytes) : id;
-  },
-  fromDriver: (value) => (typeof value === "string" ? value : uuidText(blobBytes(value))),
-});
+export const uuidColumn = compactTextColumn(uuidBytes, uuidText);
 
 /**
  * `column` holds the UUID `id` in either stored form (its 16 bytes, or the text a row from before
@@ -65,12 +55,10 @@ export const uuidColumn = customType<{ data: string; driverData: string | BlobVa
  * matches its own row, a hand-made BLOB of another length too (`storedBytes`).
  */
 export function uuidIs(column: SQLiteColumn | SQL, id: string): SQL {
-  const bytes = storedBytes(id);
-  return bytes ? sql`${column} IN (${toBlob(bytes)}, ${id})` : sql`${column} = ${id}`;
+  return storedAsEither(column, id, storedBytes(id));
 }
 
 /** `column` holds neither stored form of `id` (false for a NULL column, as `<>` is). */
 export function uuidIsNot(column: SQLiteColumn | SQL, id: string): SQL {
-  const bytes = storedBytes(id);
-  return bytes ? sql`${column} NOT IN (${toBlob(bytes)}, ${id})` : sql`${column} <> ${id}`;
+  return storedAsEither(column, id, storedBytes(id), true);
 }

@@ -14,9 +14,9 @@ export const passkeys = sqliteTable(
     /**
      * The passkey's id (a UUID, API.md §12). Not a key: no index of its own (issue 27, item 4:
      * each index costs ~50 B a passkey); every query by id also names the user, found through
-     * `passkeys_user_idx` among the user's ≤ MAX_PASSKEYS rows. Unique by its generation.
+     * `passkeys_user_idx` among the user's ≤ MAX_PASSKEYS rows. Unique by its generation. Its 16
+     * bytes in D1 (src/db/uuid-bytes.ts, issue 27 slice 11), or its text in rows from before.
      */
-    /** A UUID; 16 bytes in D1 (src/db/uuid-bytes.ts, issue 27 slice 11), or its text when written before. */
     id: uuidColumn("id").notNull(),
     userId: text("user_id")
       .notNull()
@@ -29,8 +29,10 @@ export const passkeys = sqliteTable(
     /** The COSE public key's bytes (a BLOB, or base64url text from before: ./bytes.ts). */
     publicKey: webauthnBytes("public_key").notNull(),
     signCount: integer("sign_count").notNull(),
-    /** JSON array of AuthenticatorTransport values, or null. */
-    /** JSON text in the code; a one-byte BLOB of bits in D1 (./transports.ts, issue 27 slice 11), or that text when written before. */
+    /**
+     * JSON array of AuthenticatorTransport values, or null; a one-byte BLOB of bits in D1
+     * (./transports.ts, issue 27 slice 11), or the JSON text in rows from before.
+     */
     transports: transportsColumn("transports"),
     /**
      * The WebAuthn user handle's 32 bytes (a BLOB, or base64url text from before: ./bytes.ts):

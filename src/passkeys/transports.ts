@@ -13,9 +13,7 @@
  * transportsBits('["hybrid","internal"]'); // 12 (hybrid 4 | internal 8)
  * transportsText(12);                      // '["hybrid","internal"]'
  */
-import { customType } from "drizzle-orm/sqlite-core";
-import { blobBytes, toBlob } from "../db/blob";
-import type { BlobValue } from "../db/blob";
+import { compactTextColumn } from "../db/blob";
 
 /** The transports WebAuthn Level 3 and @simplewebauthn/server name, in lexicographical order; bit i is TRANSPORTS[i]. */
 export const TRANSPORTS = ["ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"] as const;
@@ -52,11 +50,10 @@ export function transportsText(bits: number): string {
  * it has none), either form when read. Declared `text` so the schema and drizzle-kit's migrations
  * keep the column as it was.
  */
-export const transportsColumn = customType<{ data: string; driverData: string | BlobValue }>({
-  dataType: () => "text",
-  toDriver: (json) => {
+export const transportsColumn = compactTextColumn(
+  (json) => {
     const bits = transportsBits(json);
-    return bits === null ? json : toBlob(Uint8Array.of(bits));
+    return bits === null ? null : Uint8Array.of(bits);
   },
-  fromDriver: (value) => (typeof value === "string" ? value : transportsText(blobBytes(value)[0] ?? 0)),
-});
+  (bytes) => transportsText(bytes[0] ?? 0),
+);
